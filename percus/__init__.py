@@ -1,0 +1,1 @@
+"""The `percus` command and the configuration every part reads."""

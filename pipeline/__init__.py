@@ -1,0 +1,1 @@
+"""Queue, store and query backends (local and AWS), the writer, compactor, rollups and jobs."""

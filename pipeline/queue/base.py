@@ -1,0 +1,34 @@
+"""The queue protocol both backends implement (SQS semantics: at-least-once, visibility timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class QueueUnavailable(Exception):
+    """The queue cannot take or give messages right now (disk full, SQS down): retry later."""
+
+
+@dataclass(frozen=True)
+class Message:
+    body: bytes
+    receipt: str  # opaque handle for delete()
+    receive_count: int  # 1 on first delivery
+
+
+class Queue(Protocol):
+    # True when send() waits on the network: the gateway then calls it from a worker thread.
+    io_bound: bool
+
+    def send(self, bodies: Sequence[bytes]) -> None:
+        """Enqueue every body, or raise QueueUnavailable having acknowledged none of them."""
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:
+        """Up to max_messages, hidden from other receivers until deleted or the visibility timeout."""
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        """Acknowledge messages as processed; they are never delivered again."""
+
+    def close(self) -> None: ...

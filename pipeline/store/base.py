@@ -1,0 +1,24 @@
+"""The object-store protocol both backends implement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+
+class Store(Protocol):
+    def put(self, key: str, data: bytes) -> None:
+        """Write an object atomically: a reader sees the old object or the new one, never a part."""
+
+    def get(self, key: str) -> bytes:
+        """Read an object; KeyError when it does not exist."""
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under prefix, in lexicographic order."""
+
+    def delete(self, key: str) -> None:
+        """Remove an object; no error when it is already gone."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind a key when the store is a local directory (for DuckDB), else None."""

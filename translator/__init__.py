@@ -1,0 +1,1 @@
+"""Canonical schema, Individeo tables and legacy translation. Pure: no I/O."""

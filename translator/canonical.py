@@ -1,0 +1,298 @@
+"""The canonical v1 event: envelope, the 14 payloads, and the discriminated union over them.
+
+Pure data and validation. The gateway, the legacy translator, the compactor and the JS build all
+read the definitions from here; nothing else spells an event type or a field name by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    TypeAdapter,
+)
+
+SCHEMA_VERSION = "1"
+NAME_MAX_CHARS = 64  # free-text names are truncated, not rejected (matches Individeo's SDK)
+ID_MAX_CHARS = 128
+
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
+)
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$")
+
+
+def _truncate(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > NAME_MAX_CHARS:
+        return value[:NAME_MAX_CHARS]
+    return value
+
+
+def _parse_timestamp(value: Any) -> Any:
+    """Accept only ISO-8601 with an explicit offset; a naive time would be ambiguous."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp needs a UTC offset, e.g. 2026-11-25T10:00:00.000Z")
+        return value.astimezone(UTC)
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise ValueError("expected ISO-8601 with milliseconds and offset, e.g. 2026-11-25T10:00:00.123Z")
+    text = value.replace("Z", "+00:00")
+    head, _, frac_and_tz = text.partition(".")
+    if frac_and_tz:  # Python parses at most 6 fractional digits; keep milliseconds
+        digits = re.match(r"\d+", frac_and_tz)
+        assert digits is not None
+        text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """UTC with exactly three fractional digits: the one stored and wire form."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _normalise_locale(value: str) -> str:
+    match = _LOCALE.match(value)
+    if not match:
+        raise ValueError("expected a BCP 47 language tag such as 'es-CL' or 'en'")
+    parts = [match.group(1).lower()]
+    for sub in re.split(r"[-_]", match.group(2))[1:]:
+        parts.append(sub.upper() if len(sub) == 2 else sub.title() if len(sub) == 4 else sub)
+    return "-".join(parts)
+
+
+Timestamp = Annotated[
+    datetime, BeforeValidator(_parse_timestamp), PlainSerializer(format_timestamp, return_type=str)
+]
+Name = Annotated[str, BeforeValidator(_truncate)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_CHARS)]
+Locale = Annotated[str, StringConstraints(max_length=35), AfterValidator(_normalise_locale)]
+ViewerHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Millis = Annotated[int, Field(ge=0, le=2**53)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Model(BaseModel):
+    # Unknown fields are dropped, never stored: a newer client may add fields, and a careless one
+    # must not be able to smuggle identifiers into storage through them.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Device(_Model):
+    type: str | None = None
+    os: str | None = None
+    browser: str | None = None
+    is_bot: bool = False
+
+
+class Geo(_Model):
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class Consent(_Model):
+    tracking: bool
+    granted_at: Timestamp | None = None
+
+
+class NoPayload(_Model):
+    pass
+
+
+class PositionPayload(_Model):
+    position_ms: Millis
+
+
+class ProgressPayload(_Model):
+    position_ms: Millis
+    percent: Percent
+
+
+class EndPayload(_Model):
+    duration_ms: Millis
+    percent: Percent
+
+
+class ErrorPayload(_Model):
+    error_code: Identifier
+    error_message: Name | None = None
+
+
+class CtaPayload(_Model):
+    cta_id: Identifier
+    cta_name: Name | None = None
+    cta_value: Name | None = None
+    position_ms: Millis | None = None
+
+
+class InteractionPayload(_Model):
+    interaction_id: Identifier
+    interaction_name: Name | None = None
+    interaction_value: Name | None = None
+    position_ms: Millis | None = None
+
+
+class ChapterEnteredPayload(_Model):
+    chapter_id: Identifier
+    chapter_name: Name | None = None
+    position_ms: Millis | None = None
+
+
+class ChapterExitedPayload(_Model):
+    chapter_id: Identifier
+    position_ms: Millis | None = None
+
+
+class AutoplayPayload(_Model):
+    reason: Name | None = None
+
+
+class Envelope(_Model):
+    """Fields shared by every event. Server-owned fields are optional on input and overwritten."""
+
+    event_id: UUID
+    schema_version: Literal["1"]
+    occurred_at: Timestamp
+    sent_at: Timestamp | None = None
+    received_at: Timestamp | None = None
+    organization_id: str | None = None
+    project_id: str | None = None
+    template_id: Identifier | None = None
+    template_version: Identifier | None = None
+    distribution_channel_id: str | None = None
+    public_share_id: str | None = None
+    viewer_hash: ViewerHash | None = None
+    session_id: UUID
+    playback_id: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    locale: Locale | None = None
+    device: Device | None = None
+    geo: Geo | None = None
+    referrer_host: str | None = None
+    consent: Consent | None = None
+
+
+
+class SessionStarted(Envelope):
+    """First event of every session."""
+
+    event_type: Literal["session.started"]
+    payload: NoPayload = Field(default_factory=NoPayload)
+
+
+class VideoPlayed(Envelope):
+    """Play initiated or resumed."""
+
+    event_type: Literal["video.played"]
+    payload: PositionPayload
+
+
+class VideoPaused(Envelope):
+    """Playback paused."""
+
+    event_type: Literal["video.paused"]
+    payload: PositionPayload
+
+
+class VideoProgressed(Envelope):
+    """A 25/50/75 % milestone was reached (sampled at milestones, not every tick)."""
+
+    event_type: Literal["video.progressed"]
+    payload: ProgressPayload
+
+
+class VideoCompleted(Envelope):
+    """Natural end; percent >= 95."""
+
+    event_type: Literal["video.completed"]
+    payload: EndPayload
+
+
+class VideoIncomplete(Envelope):
+    """The viewer left before the natural end."""
+
+    event_type: Literal["video.incomplete"]
+    payload: EndPayload
+
+
+class VideoErrored(Envelope):
+    """Player error; accepted without consent and then stored without viewer identifiers."""
+
+    event_type: Literal["video.errored"]
+    payload: ErrorPayload
+
+
+class CtaClicked(Envelope):
+    """A call-to-action was used."""
+
+    event_type: Literal["cta.clicked"]
+    payload: CtaPayload
+
+
+class InteractionEngaged(Envelope):
+    """A form, hotspot or survey was used."""
+
+    event_type: Literal["interaction.engaged"]
+    payload: InteractionPayload
+
+
+class ChapterEntered(Envelope):
+    """A chapter began."""
+
+    event_type: Literal["chapter.entered"]
+    payload: ChapterEnteredPayload
+
+
+class ChapterExited(Envelope):
+    """A chapter ended."""
+
+    event_type: Literal["chapter.exited"]
+    payload: ChapterExitedPayload
+
+
+class ConsentAccepted(Envelope):
+    """Audit event: the viewer accepted tracking."""
+
+    event_type: Literal["consent.accepted"]
+    payload: NoPayload = Field(default_factory=NoPayload)
+
+
+class ConsentDeclined(Envelope):
+    """Audit event: the viewer declined tracking; sent even with tracking off."""
+
+    event_type: Literal["consent.declined"]
+    payload: NoPayload = Field(default_factory=NoPayload)
+
+
+class AutoplayFailed(Envelope):
+    """The browser blocked autoplay."""
+
+    event_type: Literal["autoplay.failed"]
+    payload: AutoplayPayload = Field(default_factory=AutoplayPayload)
+
+
+EventModel = (
+    SessionStarted | VideoPlayed | VideoPaused | VideoProgressed | VideoCompleted | VideoIncomplete
+    | VideoErrored | CtaClicked | InteractionEngaged | ChapterEntered | ChapterExited
+    | ConsentAccepted | ConsentDeclined | AutoplayFailed
+)
+CanonicalEvent = Annotated[EventModel, Field(discriminator="event_type")]
+
+EVENT_MODELS: dict[str, type[Envelope]] = {
+    model.model_fields["event_type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in EventModel.__args__  # type: ignore[attr-defined]
+}
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+# consent.* are audit events and video.errored is operational telemetry: both pass without consent.
+CONSENT_FREE_TYPES = frozenset({"consent.accepted", "consent.declined", "video.errored"})
+# Identifiers removed from an event stored without consent.
+VIEWER_IDENTIFIERS = ("viewer_hash", "playback_id")
+NAME_FIELDS = ("cta_name", "cta_value", "interaction_name", "interaction_value", "chapter_name",
+               "error_message", "reason")

@@ -1,0 +1,68 @@
+"""Route a decoded event to the parser of its `schema_version`, with errors a client can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from translator.canonical import EVENT_TYPES, CanonicalEvent, Envelope
+
+
+@dataclass(frozen=True)
+class EventError(Exception):
+    """Why one event was rejected: a stable `code`, a sentence, and the offending field if any."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+_V1: TypeAdapter[Envelope] = TypeAdapter(CanonicalEvent)
+
+
+def _parse_v1(data: dict[str, Any]) -> Envelope:
+    event_type = data.get("event_type")
+    if event_type not in EVENT_TYPES:
+        raise EventError(
+            "unknown_event_type",
+            f"event_type {event_type!r} is not one of: {', '.join(EVENT_TYPES)}",
+            "event_type",
+        )
+    try:
+        return _V1.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        # Drop the union tag pydantic puts first in the location: the client never wrote it.
+        loc = [str(part) for part in first["loc"] if part != event_type]
+        field = ".".join(loc) or None
+        message = first["msg"] if not field else f"{field}: {first['msg']}"
+        raise EventError("invalid_field", message, field) from None
+
+
+PARSERS: dict[str, Callable[[dict[str, Any]], Envelope]] = {"1": _parse_v1}
+
+
+def parse_event(data: Any) -> Envelope:
+    """Validate one decoded JSON value as a canonical event, or raise EventError."""
+    if not isinstance(data, dict):
+        raise EventError("invalid_event", "an event must be a JSON object")
+    version = data.get("schema_version")
+    if version is None:
+        raise EventError("missing_schema_version", "schema_version is required", "schema_version")
+    parser = PARSERS.get(str(version)) if isinstance(version, str | int) else None
+    if parser is None:
+        raise EventError(
+            "unsupported_schema_version",
+            f"schema_version {version!r} is not supported; supported: {', '.join(PARSERS)}",
+            "schema_version",
+        )
+    return parser({**data, "schema_version": str(version)})
