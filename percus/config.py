@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -44,10 +45,8 @@ def _local_token_keys(data_dir: Path) -> tuple[tuple[str, bytes], ...]:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"k1:{secrets.token_urlsafe(32)}\n")
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)  # never replace a key another process wrote first
-        except FileExistsError:
-            pass
         tmp.unlink()
     return _parse_token_keys(path.read_text())
 

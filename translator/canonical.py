@@ -19,7 +19,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
-    TypeAdapter,
 )
 
 SCHEMA_VERSION = "1"

@@ -1,0 +1,23 @@
+"""The raw zone's object format: gzip-compressed NDJSON, one stored canonical event per line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+def encode(lines: Iterable[bytes]) -> bytes:
+    """Join already-serialised events (JSON without newlines) into one raw object."""
+    return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6, mtime=0)
+
+
+def decode(data: bytes) -> Iterator[dict[str, Any]]:
+    """Events of a raw object. Raises (gzip.BadGzipFile, EOFError, ValueError) on a corrupt one."""
+    for line in gzip.decompress(data).splitlines():
+        if line.strip():
+            event = json.loads(line)
+            if not isinstance(event, dict):
+                raise ValueError("raw line is not a JSON object")
+            yield event
