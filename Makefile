@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Both start from a bare machine.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test lint chromium clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+# One stamp per install flavour, redone whenever pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/percus serve
+
+# Playwright drives Debian's Chromium; never `playwright install` (no download here).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian chromium for the e2e tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.installed-test chromium lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) percus-data .pytest_cache .ruff_cache

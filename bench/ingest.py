@@ -1,0 +1,90 @@
+"""Ingest throughput: the real `percus serve` (gateway + durable local queue + writer) against a bare
+Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk in another process.
+
+    python -m bench.ingest [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench._harness import Report, bare_server, free_port, percus_server, wrk
+
+# Each request carries fresh event ids, so the gateway's dedup never short-cuts the work.
+LUA = r"""
+math.randomseed(os.time())
+local hex = "0123456789abcdef"
+local function uuid()
+  local t = {}
+  for i = 1, 32 do local r = math.random(1, 16); t[i] = hex:sub(r, r) end
+  t[13] = "4"
+  local s = table.concat(t)
+  return s:sub(1,8).."-"..s:sub(9,12).."-"..s:sub(13,16).."-"..s:sub(17,20).."-"..s:sub(21,32)
+end
+local session = uuid()
+local function event()
+  return '{"event_id":"'..uuid()..'","schema_version":"1","event_type":"video.progressed",'..
+    '"occurred_at":"2026-11-25T10:00:00.123Z","sent_at":"2026-11-25T10:00:00.200Z",'..
+    '"session_id":"'..session..'","template_id":"t-1","locale":"es-CL",'..
+    '"viewer_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",'..
+    '"consent":{"tracking":true},"payload":{"position_ms":15000,"percent":25}}'
+end
+local size = BATCH
+local headers = {["Content-Type"] = "text/plain", ["Authorization"] = "Bearer TOKEN",
+  ["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 " ..
+                   "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}
+request = function()
+  local body
+  if size == 0 then body = event() else
+    local parts = {}
+    for i = 1, size do parts[i] = event() end
+    body = '{"events":['..table.concat(parts, ",")..']}'
+  end
+  return wrk.format("POST", "/analytics/v1/events", headers, body)
+end
+"""
+
+
+def script(token: str, batch: int) -> str:
+    return LUA.replace("TOKEN", token).replace("BATCH", str(batch))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs (about 20 s in all)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    seconds = 3 if args.quick else 10
+    report = Report("ingest")
+
+    port = free_port()
+    with bare_server(port) as base:
+        wrk(base + "/analytics/v1/events", script("x", 0), 1)  # warm-up
+        bare_single = wrk(base + "/analytics/v1/events", script("x", 0), seconds)
+        bare_batch = wrk(base + "/analytics/v1/events", script("x", 100), seconds, connections=8)
+    report.add("bare starlette single", bare_single.requests_per_s, "requests/s", p99_ms=bare_single.p99_ms)
+
+    port = free_port()
+    with percus_server(port) as (base, token):
+        wrk(base + "/analytics/v1/events", script(token, 0), 1)
+        single = wrk(base + "/analytics/v1/events", script(token, 0), seconds)
+        batch = wrk(base + "/analytics/v1/events", script(token, 100), seconds, connections=8)
+    for name, result in (("single", single), ("batch", batch)):
+        if result.errors:
+            raise SystemExit(f"ingest {name}: {result.errors} requests were not answered 2xx")
+
+    report.add("ingest single", single.requests_per_s, "events/s",
+               single.requests_per_s / bare_single.requests_per_s, "bare starlette",
+               p50_ms=single.p50_ms, p99_ms=single.p99_ms)
+    report.add("ingest single p99", single.p99_ms, "ms", single.p99_ms / bare_single.p99_ms,
+               "bare starlette")
+    report.add("ingest batch(100)", batch.requests_per_s * 100, "events/s",
+               batch.requests_per_s / bare_batch.requests_per_s, "bare starlette, same requests",
+               p50_ms=batch.p50_ms, p99_ms=batch.p99_ms)
+    report.write_json(args.json)
+
+
+if __name__ == "__main__":
+    main()

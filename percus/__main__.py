@@ -1,0 +1,3 @@
+from percus.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""`percus …`: the command line of ARCHITECTURE.md. Each command loads settings from the environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from percus.config import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "data_dir", None):
+        os.environ["PERCUS_DATA_DIR"] = str(args.data_dir)
+    return load_settings()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from percus.serve import serve
+
+    serve(_settings(args), host=args.host, port=args.port, quiet=args.quiet)
+    return 0
+
+
+def _cmd_token_issue(args: argparse.Namespace) -> int:
+    from gateway.tokens import issue_token, parse_ttl
+
+    settings = _settings(args)
+    print(issue_token(settings.token_keys, organization_id=args.org, project_id=args.project,
+                      public_share_id=args.share, distribution_channel_id=args.channel,
+                      ttl=parse_ttl(args.ttl), origins=tuple(args.origin or ())))
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from percus.generated_docs import stale_documents, write_documents
+
+    if args.check:
+        stale = stale_documents()
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_documents():
+        print(f"wrote {path}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="percus", description="Percus analytics: video-engagement "
+                                     "analytics for personalized video.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+                parent: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--data-dir", type=Path, help="data directory (default: $PERCUS_DATA_DIR "
+                         "or ./percus-data)")
+        return sub
+
+    serve = command("serve", _cmd_serve, "run the gateway with the background writer on the embedded "
+                    "default")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--quiet", action="store_true", help="print no banner and no request log")
+
+    token = commands.add_parser("token", help="share tokens").add_subparsers(dest="sub", required=True)
+    issue = command("issue", _cmd_token_issue, "print a signed share token", token)
+    issue.add_argument("--org", required=True, help="organization id")
+    issue.add_argument("--project", required=True, help="project id")
+    issue.add_argument("--share", help="public share id")
+    issue.add_argument("--channel", help="distribution channel id")
+    issue.add_argument("--ttl", default="30d", help="lifetime, e.g. 30d, 12h, 90m (default 30d)")
+    issue.add_argument("--origin", action="append", help="allowed page origin (repeatable); "
+                       "default: any origin")
+    docs = commands.add_parser("docs", help="regenerate the documents generated from the code "
+                               "(JSON Schema, Individeo tables)", description="regenerate the documents "
+                               "generated from the code")
+    docs.set_defaults(handler=_cmd_docs)
+    docs.add_argument("--check", action="store_true", help="only report stale documents (exit 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        sys.exit(args.handler(args))
+    except ValueError as exc:  # bad input from the command line: say it, no traceback
+        print(f"percus: error: {exc}", file=sys.stderr)
+        sys.exit(2)

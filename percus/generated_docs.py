@@ -1,0 +1,31 @@
+"""Documents generated from the code (`percus docs`); a test keeps the committed copies in sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from translator.schema_document import event_json_schema
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def generated_documents() -> dict[Path, str]:
+    """Repository path → the content it must have."""
+    return {
+        REPO / "docs/schema/event-v1.json": json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n",
+    }
+
+
+def stale_documents() -> list[Path]:
+    return [path for path, text in generated_documents().items()
+            if not path.exists() or path.read_text() != text]
+
+
+def write_documents() -> list[Path]:
+    written = stale_documents()
+    for path, text in generated_documents().items():
+        if path in written:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return written
