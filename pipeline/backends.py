@@ -1,0 +1,38 @@
+"""The one place that turns configuration into a queue and a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from percus.config import Settings
+from pipeline.queue.base import Queue
+from pipeline.queue.local import LocalQueue
+from pipeline.store.base import Store
+from pipeline.store.local import LocalStore
+
+# The AWS backends are imported only when configured: the embedded default never loads boto3.
+
+
+def open_queue(settings: Settings) -> Queue:
+    """PERCUS_QUEUE: `local` (a durable log in the data dir) or an SQS queue URL."""
+    value = settings.queue
+    if value == "local":
+        return LocalQueue(settings.data_dir / "queue")
+    if value.startswith(("https://", "http://")):
+        from pipeline.queue.sqs import SqsQueue
+
+        return SqsQueue(value)
+    raise ValueError(f"PERCUS_QUEUE must be 'local' or an SQS queue URL (https://sqs.…), got {value!r}")
+
+
+def open_store(settings: Settings) -> Store:
+    """PERCUS_STORE: `file://<directory>` or `s3://bucket[/prefix]`."""
+    value = settings.store
+    if value.startswith("file://") and value[len("file://") :]:
+        return LocalStore(Path(value[len("file://") :]))
+    bucket, _, prefix = value[len("s3://") :].partition("/")
+    if value.startswith("s3://") and bucket:
+        from pipeline.store.s3 import S3Store
+
+        return S3Store(bucket, prefix)
+    raise ValueError(f"PERCUS_STORE must be file://<directory> or s3://bucket[/prefix], got {value!r}")

@@ -1,0 +1,446 @@
+"""The embedded default queue: a durable append-only log on local disk with SQS semantics.
+
+The queue directory holds:
+  lock                  flock'd by the one process using the queue (it also holds that process's pid)
+  <offset>.seg          log segments, named by the global offset of their first byte (20 digits)
+  state.json            consumer state: cursor, deleted ranges beyond it, receive counts (atomic replace)
+  dead-letter.jsonl     messages received more than max_receives times, one JSON object per line
+  corrupt-<offset>.bin  bytes that failed their CRC inside the log (disk corruption), set aside
+
+A message is its record's global offset; its receipt is that offset. Durability: when send() returns,
+the records are in the operating system and survive the process being killed. Surviving power loss
+as well needs fsync=True, which adds an fdatasync to every send (on the order of a millisecond on an
+SSD, far more on a disk) and caps ingest at a few thousand sends per second.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import re
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
+from pipeline.queue._ranges import Ranges
+from pipeline.queue.base import Message, QueueUnavailable
+
+log = logging.getLogger(__name__)
+
+_SEGMENT = re.compile(r"^(\d{20})\.seg$")
+_READ_CHUNK = 1 << 20  # larger than any record, so one read always holds at least one whole record
+
+
+class QueueLocked(RuntimeError):
+    """Another process (or another LocalQueue in this one) already uses the queue directory."""
+
+
+@dataclass
+class _InFlight:
+    body: bytes
+    end: int  # offset just past the record
+    deadline: float  # monotonic time when it becomes visible again
+
+
+class LocalQueue:
+    io_bound = False
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        visibility_timeout: float = 60,
+        max_receives: int = 5,
+        segment_bytes: int = 64 * 1024 * 1024,
+        fsync: bool = False,
+    ) -> None:
+        if visibility_timeout <= 0 or max_receives < 1 or segment_bytes < 1:
+            raise ValueError("visibility_timeout, max_receives and segment_bytes must be positive")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self.segment_bytes = segment_bytes
+        self.fsync = fsync
+        # send() takes only the append lock; receive()/delete() take the consume lock and the append
+        # lock briefly inside it (never the other way round).
+        self._append_lock = threading.Lock()
+        self._appended = threading.Condition(self._append_lock)
+        self._consume_lock = threading.Lock()
+        self._closed = False
+        self._inflight: dict[int, _InFlight] = {}
+        self._reader: tuple[int, int] | None = None  # (segment base, fd) of the segment being read
+        self._lock_fd = _lock_directory(self.directory)
+        try:
+            self._open()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _segment_path(self, base: int) -> Path:
+        return self.directory / f"{base:020d}.seg"
+
+    def _open(self) -> None:
+        bases = sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.match(p.name)))
+        if not bases:
+            bases = [0]
+            self._create_segment(0)
+        self._bases = bases
+        last = bases[-1]
+        self._write_fd = os.open(self._segment_path(last), os.O_RDWR)
+        self._write_end = last + self._recover_tail(self._write_fd, last)
+        self._load_state()
+        self._drop_segments()
+
+    def _create_segment(self, base: int) -> None:
+        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        if self.fsync:
+            _fsync_directory(self.directory)
+
+    def _recover_tail(self, fd: int, base: int) -> int:
+        """Length of the whole records at the start of the last segment; cut off a torn tail."""
+        pos = 0
+        while True:
+            chunk = os.pread(fd, _READ_CHUNK, pos)
+            _, consumed, corrupt = scan(chunk, limit=len(chunk))
+            pos += consumed
+            if corrupt or len(chunk) < _READ_CHUNK:
+                break
+        size = os.fstat(fd).st_size
+        if size > pos:
+            # A crash in the middle of an append: those records were never acknowledged.
+            log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
+                        self.directory, size - pos, base + pos)
+            os.ftruncate(fd, pos)
+        return pos
+
+    def _load_state(self) -> None:
+        path = self.directory / "state.json"
+        cursor, deleted, counts = self._bases[0], Ranges(), {}
+        try:
+            state = json.loads(path.read_bytes())
+            cursor = int(state["cursor"])
+            deleted = Ranges((int(a), int(b)) for a, b in state["deleted"])
+            counts = {int(off): int(n) for off, n in state["receive_counts"]}
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, TypeError):
+            # Starting over from the oldest segment only redelivers; it never loses a message.
+            log.warning("queue %s: unreadable state.json, delivering again from the oldest segment",
+                        self.directory)
+            cursor, deleted, counts = self._bases[0], Ranges(), {}
+        if cursor > self._write_end:
+            log.warning("queue %s: cursor %d is past the end of the log %d", self.directory, cursor,
+                        self._write_end)
+        # Segments may have been removed after the state was last written, and the log may have
+        # lost a torn tail: keep the state inside the log that exists.
+        cursor = min(max(cursor, self._bases[0]), self._write_end)
+        self._deleted = Ranges((max(a, cursor), min(b, self._write_end)) for a, b in deleted.pairs())
+        self._cursor = self._deleted.advance(cursor)
+        self._counts = {off: n for off, n in counts.items()
+                        if self._cursor <= off < self._write_end and off not in self._deleted}
+        self._read_pos = self._cursor
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send(self, bodies: Sequence[bytes]) -> None:
+        """Append every body as one write, or none of them (then raise QueueUnavailable)."""
+        parts = []
+        for body in bodies:
+            if not 0 < len(body) <= MAX_BODY:
+                raise ValueError(f"a message body must be 1 to {MAX_BODY} bytes, got {len(body)}")
+            parts.append(frame(body))
+        if not parts:
+            return
+        data = b"".join(parts)
+        with self._append_lock:
+            if self._closed:
+                raise QueueUnavailable(f"queue {self.directory} is closed")
+            base = self._bases[-1]
+            if self._write_end > base and self._write_end - base + len(data) > self.segment_bytes:
+                self._roll()
+                base = self._bases[-1]
+            start = self._write_end - base
+            try:
+                self._write_all(data, start)
+                if self.fsync:
+                    os.fdatasync(self._write_fd)
+            except OSError as exc:
+                # Leave no partial record behind: the log stays exactly as it was before this call.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._write_fd, start)
+                raise QueueUnavailable(f"cannot append to queue {self.directory}: {exc.strerror}") from exc
+            self._write_end += len(data)
+            self._appended.notify_all()
+
+    def _write_all(self, data: bytes, position: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._write_fd, view, position)
+            if written == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view, position = view[written:], position + written
+
+    def _roll(self) -> None:
+        try:
+            self._create_segment(self._write_end)
+            fd = os.open(self._segment_path(self._write_end), os.O_RDWR)
+        except OSError as exc:
+            raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
+        os.close(self._write_fd)
+        self._write_fd = fd
+        self._bases.append(self._write_end)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:
+        """Up to max_messages; waits up to wait_seconds for the first one, then returns what is there."""
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        while True:
+            with self._consume_lock:
+                self._check_open()
+                messages = self._collect(max_messages)
+                seen = self._read_pos
+                expiry = min((e.deadline for e in self._inflight.values()), default=None)
+            now = time.monotonic()
+            if messages or now >= deadline:
+                return messages
+            timeout = deadline - now if expiry is None else min(deadline, expiry) - now
+            with self._appended:
+                if self._write_end <= seen and not self._closed:
+                    self._appended.wait(max(0.0, timeout))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QueueUnavailable(f"queue {self.directory} is closed")
+
+    def _collect(self, limit: int) -> list[Message]:
+        now = time.monotonic()
+        candidates = [(off, e.end, e.body) for off, e in self._inflight.items() if e.deadline <= now]
+        candidates = candidates[:limit]
+        if len(candidates) < limit:
+            candidates += self._read(limit - len(candidates))
+        delivered, dead = [], []
+        for off, end, body in candidates:
+            count = self._counts.get(off, 0) + 1
+            (dead if count > self.max_receives else delivered).append((off, end, body, count))
+        if dead:
+            try:
+                self._bury(dead)
+            except OSError as exc:
+                # Keep them tracked, unchanged, and try again when they next become visible.
+                log.error("queue %s: cannot write the dead-letter log: %s", self.directory, exc.strerror)
+                for off, end, body, _ in dead:
+                    self._inflight[off] = _InFlight(body, end, now + self.visibility_timeout)
+            else:
+                for off, end, _, _ in dead:
+                    self._inflight.pop(off, None)
+                    self._counts.pop(off, None)
+                    self._deleted.add(off, end)
+        messages = []
+        for off, end, body, count in delivered:
+            self._inflight.pop(off, None)  # re-insert: the dict stays in delivery order
+            self._inflight[off] = _InFlight(body, end, now + self.visibility_timeout)
+            self._counts[off] = count
+            messages.append(Message(body=body, receipt=str(off), receive_count=count))
+        if candidates:
+            self._settle()
+        return messages
+
+    def _read(self, limit: int) -> list[tuple[int, int, bytes]]:
+        """Records never delivered in this session, from the read position on (skipping deleted ones)."""
+        with self._append_lock:
+            bases, write_end = list(self._bases), self._write_end
+        out: list[tuple[int, int, bytes]] = []
+        while len(out) < limit and self._read_pos < write_end:
+            i = bisect_right(bases, self._read_pos) - 1
+            base = bases[i]
+            segment_end = bases[i + 1] if i + 1 < len(bases) else write_end
+            fd = self._reader_fd(base)
+            chunk = os.pread(fd, min(_READ_CHUNK, segment_end - self._read_pos), self._read_pos - base)
+            records, consumed, corrupt = scan(chunk, limit - len(out))
+            for pos, body in records:
+                off = self._read_pos + pos
+                if off not in self._deleted:
+                    out.append((off, off + HEADER.size + len(body), body))
+            if corrupt or consumed == 0:
+                # Every byte below the write end was written whole, so this is damage on disk.
+                self._quarantine(fd, base, self._read_pos + consumed, segment_end)
+            else:
+                self._read_pos += consumed
+        return out
+
+    def _reader_fd(self, base: int) -> int:
+        if self._reader is None or self._reader[0] != base:
+            self._close_reader()
+            self._reader = (base, os.open(self._segment_path(base), os.O_RDONLY))
+        return self._reader[1]
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            os.close(self._reader[1])
+            self._reader = None
+
+    def _quarantine(self, fd: int, base: int, start: int, end: int) -> None:
+        """Set aside the unreadable rest of a segment so the records after it can still flow."""
+        path = self.directory / f"corrupt-{start:020d}.bin"
+        path.write_bytes(os.pread(fd, end - start, start - base))
+        log.error("queue %s: %d unreadable bytes at offset %d moved to %s", self.directory,
+                  end - start, start, path.name)
+        self._deleted.add(start, end)
+        for off in [off for off in self._counts if start <= off < end]:
+            del self._counts[off]
+        self._read_pos = end
+
+    def _bury(self, dead: list[tuple[int, int, bytes, int]]) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        lines = []
+        for off, _, body, count in dead:
+            entry: dict[str, object] = {"offset": off, "receive_count": count - 1, "dead_lettered_at": now}
+            try:
+                entry["body"] = body.decode()
+            except UnicodeDecodeError:
+                entry["body_base64"] = base64.b64encode(body).decode()
+            lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
+        fd = os.open(self.directory / "dead-letter.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, "".join(lines).encode())
+            if self.fsync:
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        log.warning("queue %s: %d message(s) received %d times without being deleted moved to %s",
+                    self.directory, len(dead), self.max_receives, "dead-letter.jsonl")
+
+    def dead_letters(self) -> list[bytes]:
+        """Bodies in the dead-letter log, oldest first."""
+        with self._consume_lock:
+            try:
+                text = (self.directory / "dead-letter.jsonl").read_text()
+            except FileNotFoundError:
+                return []
+        bodies = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):  # a line torn by a crash
+                entry = json.loads(line)
+                bodies.append(entry["body"].encode() if "body" in entry
+                              else base64.b64decode(entry["body_base64"]))
+        return bodies
+
+    # -- deleting -------------------------------------------------------------------------------
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        with self._consume_lock:
+            self._check_open()
+            changed = False
+            for receipt in receipts:
+                try:
+                    off = int(receipt)
+                except ValueError:
+                    raise ValueError(f"{receipt!r} is not a receipt of this queue") from None
+                entry = self._inflight.pop(off, None)
+                if entry is None:  # already deleted or dead-lettered
+                    continue
+                self._counts.pop(off, None)
+                self._deleted.add(off, entry.end)
+                changed = True
+            if changed:
+                self._settle()
+
+    def _settle(self) -> None:
+        """Advance the cursor over deleted records, persist the state, drop consumed segments."""
+        self._cursor = self._deleted.advance(self._cursor)
+        self._save_state()
+        self._drop_segments()
+
+    def _save_state(self) -> None:
+        state = {
+            "cursor": self._cursor,
+            "deleted": self._deleted.pairs(),
+            "receive_counts": list(self._counts.items()),
+        }
+        path = self.directory / "state.json"
+        tmp = path.with_name("state.json.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, json.dumps(state, separators=(",", ":")).encode())
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            if self.fsync:
+                _fsync_directory(self.directory)
+        except OSError as exc:
+            # The state in memory is right; an older one on disk only means redelivery after a crash.
+            log.warning("queue %s: cannot save state.json: %s", self.directory, exc.strerror)
+
+    def _drop_segments(self) -> None:
+        with self._append_lock:
+            doomed = []
+            while len(self._bases) > 1 and self._bases[1] <= self._cursor:
+                doomed.append(self._bases.pop(0))
+        for base in doomed:
+            if self._reader is not None and self._reader[0] == base:
+                self._close_reader()
+            self._segment_path(base).unlink(missing_ok=True)
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._consume_lock, self._append_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._appended.notify_all()
+            self._save_state()
+            self._close_reader()
+            os.close(self._write_fd)
+            os.close(self._lock_fd)  # releases the flock
+
+    def __enter__(self) -> LocalQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _lock_directory(directory: Path) -> int:
+    path = directory / "lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise QueueLocked(
+            f"queue directory {directory} is already in use (pid {holder} holds {path}); "
+            "one process at a time may use a queue directory"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
