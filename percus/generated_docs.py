@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from translator.migration_doc import sync_document
 from translator.schema_document import event_json_schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -12,8 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def generated_documents() -> dict[Path, str]:
     """Repository path → the content it must have."""
+    migration = REPO / "docs/migration-from-individeo.md"
     return {
         REPO / "docs/schema/event-v1.json": json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n",
+        migration: sync_document(migration.read_text()),
     }
 
 
