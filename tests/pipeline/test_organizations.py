@@ -1,0 +1,94 @@
+"""The organization registry on both stores: settings, hashed API keys, Individeo bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.store.base import Store
+from pipeline.store.local import LocalStore
+from pipeline.store.s3 import S3Store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "local":
+        yield LocalStore(tmp_path / "bucket")
+        return
+    request.getfixturevalue("aws")
+    boto3.client("s3").create_bucket(Bucket="registry")
+    yield S3Store("registry", "percus")
+
+
+def test_create_get_list_and_duplicate(store: Store) -> None:
+    registry = OrganizationRegistry(store)
+    created = registry.create("acme", retention_days=90, legacy_group_keys=("GK-1",))
+    assert registry.get("acme") == created
+    assert created.retention_days == 90 and created.legacy_group_keys == ["GK-1"]
+    assert len(created.salt) == 32
+    registry.create("globex")
+    assert [o.organization_id for o in registry.list()] == ["acme", "globex"]
+    with pytest.raises(RegistryError, match="already exists"):
+        registry.create("acme")
+    with pytest.raises(ValueError, match="organization"):
+        registry.create("../etc")
+
+
+def test_salts_differ_per_organization(store: Store) -> None:
+    registry = OrganizationRegistry(store)
+    assert registry.create("a").salt != registry.create("b").salt
+
+
+def test_api_keys_are_stored_only_as_hashes_and_revocable(store: Store) -> None:
+    registry = OrganizationRegistry(store)
+    registry.create("acme")
+    registry.create("globex")
+    key = registry.create_api_key("acme")
+    other = registry.create_api_key("globex")
+    assert registry.organization_for_api_key(key) == "acme"
+    assert registry.organization_for_api_key(other) == "globex"
+    stored = b"".join(store.get(k) for k in store.list("config/"))
+    assert key.encode() not in stored and key.split("_")[2].encode() not in stored
+    # A key with another organization's name spliced in does not verify.
+    forged = key.removesuffix("_acme") + "_globex"
+    assert registry.organization_for_api_key(forged) is None
+    tampered = key.split("_")
+    tampered[2] = tampered[2][::-1]
+    assert registry.organization_for_api_key("_".join(tampered)) is None
+    assert registry.organization_for_api_key("garbage") is None
+    assert registry.organization_for_api_key("pk_1_2_../x") is None
+    key_id = key.split("_")[1]
+    registry.revoke_api_key("acme", key_id)
+    assert registry.organization_for_api_key(key) is None
+    with pytest.raises(RegistryError):
+        registry.revoke_api_key("acme", key_id)
+
+
+def test_a_legacy_group_key_binds_to_one_organization(store: Store) -> None:
+    registry = OrganizationRegistry(store, cache_seconds=0)
+    registry.create("acme", legacy_group_keys=("GK-acme",))
+    registry.create("globex")
+    assert registry.organization_for_group_key("GK-acme") == "acme"
+    assert registry.organization_for_group_key("GK-unknown") is None
+    with pytest.raises(RegistryError, match="another organization"):
+        registry.add_legacy_group_key("globex", "GK-acme")
+    assert registry.organization_for_group_key("GK-acme") == "acme"
+    with pytest.raises(RegistryError, match="unknown organization"):
+        registry.add_legacy_group_key("nobody", "GK-2")
+
+
+def test_attachments_resolve_to_their_organization(store: Store) -> None:
+    registry = OrganizationRegistry(store)
+    registry.create("acme")
+    registry.register_attachment(Attachment(attachment_code="ZX81-ab/c", organization_id="acme",
+                                            project_id="pensions", template_id="t1"))
+    found = registry.attachment("ZX81-ab/c")
+    assert found is not None and (found.organization_id, found.project_id) == ("acme", "pensions")
+    assert registry.attachment("unknown") is None
+    with pytest.raises(RegistryError):
+        registry.register_attachment(Attachment(attachment_code="x", organization_id="nobody",
+                                                project_id="p"))
