@@ -30,7 +30,46 @@ def _cmd_token_issue(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(issue_token(settings.token_keys, organization_id=args.org, project_id=args.project,
                       public_share_id=args.share, distribution_channel_id=args.channel,
-                      ttl=parse_ttl(args.ttl), origins=tuple(args.origin or ())))
+                      ttl=parse_ttl(args.ttl), origins=args.origin))
+    return 0
+
+
+def _registry(settings: Settings):  # type: ignore[no-untyped-def]
+    from pipeline.backends import open_store
+    from pipeline.organizations import OrganizationRegistry
+
+    return OrganizationRegistry(open_store(settings), cache_seconds=0)
+
+
+def _cmd_org_create(args: argparse.Namespace) -> int:
+    registry = _registry(_settings(args))
+    org = registry.create(args.org, retention_days=args.retention_days,
+                          legacy_group_keys=tuple(args.legacy_group_key or ()))
+    print(f"created organization {org.organization_id!r}"
+          + (f" (retention {org.retention_days} days)" if org.retention_days else "")
+          + (f", legacy group keys: {len(org.legacy_group_keys)}" if org.legacy_group_keys else ""))
+    return 0
+
+
+def _cmd_org_key(args: argparse.Namespace) -> int:
+    registry = _registry(_settings(args))
+    if args.revoke:
+        registry.revoke_api_key(args.org, args.revoke)
+        print(f"revoked key {args.revoke} of {args.org!r}")
+        return 0
+    key = registry.create_api_key(args.org)
+    print(key)
+    print("(shown once: only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+def _cmd_legacy_register(args: argparse.Namespace) -> int:
+    from pipeline.organizations import Attachment
+
+    registry = _registry(_settings(args))
+    registry.register_attachment(Attachment(attachment_code=args.attachment_code, organization_id=args.org,
+                                            project_id=args.project, template_id=args.template))
+    print(f"attachment {args.attachment_code!r} → {args.org}/{args.project}")
     return 0
 
 
@@ -75,6 +114,26 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--ttl", default="30d", help="lifetime, e.g. 30d, 12h, 90m (default 30d)")
     issue.add_argument("--origin", action="append", help="allowed page origin (repeatable); "
                        "default: any origin")
+    org = commands.add_parser("org", help="organizations and their reporting API keys").add_subparsers(
+        dest="sub", required=True)
+    create = command("create", _cmd_org_create, "create an organization", org)
+    create.add_argument("org", help="organization id")
+    create.add_argument("--retention-days", type=int, help="override the zones' default retention")
+    create.add_argument("--legacy-group-key", action="append", metavar="KEY",
+                        help="an Individeo trackerGroupKey that posts for this organization (repeatable)")
+    key = command("key", _cmd_org_key, "create (print once) or revoke a reporting API key", org)
+    key.add_argument("org", help="organization id")
+    key.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id instead")
+
+    legacy = commands.add_parser("legacy", help="Individeo migration").add_subparsers(dest="sub",
+                                                                                      required=True)
+    register = command("register", _cmd_legacy_register, "make an Individeo attachment code resolvable "
+                       "by the compat script", legacy)
+    register.add_argument("--org", required=True)
+    register.add_argument("--project", required=True)
+    register.add_argument("--attachment-code", required=True)
+    register.add_argument("--template")
+
     docs = commands.add_parser("docs", help="regenerate the documents generated from the code "
                                "(JSON Schema, Individeo tables)", description="regenerate the documents "
                                "generated from the code")

@@ -1,0 +1,100 @@
+"""What the compactor has done, per organization and day: the commit record of each curated hour.
+
+Two objects per (organization, day) under `state/compactor/org=<org>/date=YYYY-MM-DD/`:
+  manifest.json  {"version": 1, "done": {"HH": [batch ids]}, "quarantined": {"HH": [batch ids]}}:
+                 the raw objects each hour has taken in (or moved to quarantine).
+  ids.parquet    (hour, event_id, received_at) of every row of that day's curated files: the index
+                 that finds a duplicate in another hour without reading the curated files.
+Per hour the compactor writes the curated files, then ids, then the manifest. The manifest is the
+commit: an hour whose listed raw objects are not all in it is redone from its current curated file
+plus those objects, which repairs whatever a crash left half-written. Between a crash and that redo,
+ids can lag the curated files only for hours that will be redone, or still list rows removed from
+a later hour, which can only make a later copy of that event lose, as it should.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.curated import TIMESTAMP
+from pipeline.layout import check_slug
+from pipeline.store.base import Store
+
+IDS_SCHEMA = pa.schema([("hour", pa.int8()), ("event_id", pa.string()), ("received_at", TIMESTAMP)])
+_VERSION = 1
+
+
+def state_prefix(org: str, day: date) -> str:
+    return f"state/compactor/org={check_slug(org, 'organization')}/date={day:%Y-%m-%d}/"
+
+
+class DayState:
+    """One organization-day of compactor state; ids are read only when deduplication needs them."""
+
+    def __init__(self, store: Store, org: str, day: date) -> None:
+        self.store = store
+        self.org = org
+        self.day = day
+        self._prefix = state_prefix(org, day)
+        try:
+            manifest = json.loads(store.get(self._prefix + "manifest.json"))
+        except KeyError:
+            manifest = {"version": _VERSION, "done": {}, "quarantined": {}}
+        if manifest.get("version") != _VERSION:
+            raise ValueError(f"{self._prefix}manifest.json has unknown version {manifest.get('version')!r}")
+        self.done = {int(hour): set(batches) for hour, batches in manifest["done"].items()}
+        self.quarantined = {int(hour): set(batches) for hour, batches in manifest["quarantined"].items()}
+        self._ids: pa.Table | None = None
+
+    @property
+    def ids(self) -> pa.Table:
+        if self._ids is None:
+            try:
+                self._ids = pq.read_table(pa.BufferReader(self.store.get(self._prefix + "ids.parquet")))
+            except KeyError:
+                self._ids = IDS_SCHEMA.empty_table()
+        return self._ids
+
+    def forget_ids(self) -> None:
+        """Free the index (it is saved after every change) until it is needed again."""
+        self._ids = None
+
+    def is_done(self, hour: int, batch: str) -> bool:
+        return batch in self.done.get(hour, ()) or batch in self.quarantined.get(hour, ())
+
+    def replace_hour(self, hour: int, event_ids: pa.ChunkedArray, received_at: pa.ChunkedArray) -> None:
+        others = self.ids.filter(pc.not_equal(self.ids.column("hour"), hour))
+        mine = pa.table({"hour": pa.repeat(pa.scalar(hour, pa.int8()), len(event_ids)),
+                         "event_id": event_ids, "received_at": received_at}, schema=IDS_SCHEMA)
+        self._ids = pa.concat_tables([others, mine])
+
+    def remove(self, hour: int, event_ids: list[str]) -> None:
+        ids = self.ids
+        gone = pc.and_(pc.equal(ids.column("hour"), hour),
+                       pc.is_in(ids.column("event_id"), value_set=pa.array(event_ids, pa.string())))
+        self._ids = ids.filter(pc.invert(gone))
+
+    def commit(self, hour: int, done: list[str], quarantined: list[str]) -> None:
+        self.done.setdefault(hour, set()).update(done)
+        self.quarantined.setdefault(hour, set()).update(quarantined)
+
+    def save_ids(self) -> None:
+        sink = io.BytesIO()
+        pq.write_table(self.ids, sink, compression="snappy")
+        self.store.put(self._prefix + "ids.parquet", sink.getvalue())
+
+    def save_manifest(self) -> None:
+        manifest = {
+            "version": _VERSION,
+            "done": {f"{hour:02d}": sorted(batches)
+                     for hour, batches in sorted(self.done.items()) if batches},
+            "quarantined": {f"{hour:02d}": sorted(batches)
+                            for hour, batches in sorted(self.quarantined.items()) if batches},
+        }
+        self.store.put(self._prefix + "manifest.json", json.dumps(manifest, separators=(",", ":")).encode())

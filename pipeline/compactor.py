@@ -1,0 +1,324 @@
+"""Raw NDJSON.gz objects to curated Parquet: one row per unique event_id (columns: pipeline/curated.py).
+
+A run lists the raw zone, finds the objects no earlier run took in (the manifests of
+`pipeline/_compaction_state.py`), and rebuilds each (organization, hour) partition that has some:
+its current curated file plus the new events, deduplicated, written back whole. So a run can be
+repeated at will, picks up late raw objects for hours compacted long ago, and after a crash at any
+point the next run ends with exactly the data an uninterrupted run would have written.
+
+Duplicates: within a partition the copy with the earliest `received_at` wins (on a tie, the copy
+already curated: same-time copies come from a redelivered writer batch and are equal). Across
+partitions, copies received within `dedup_window` of each other are found through the per-day
+event-id index; the earliest wins and the others are removed, even from an hour compacted earlier.
+Copies received further apart than the window are both kept.
+
+Corrupt raw objects (not gzip, truncated, a line that is not JSON or not a valid stored event of the
+object's organization) are copied to `quarantine/<raw key>`, audited (reasons and counts, never
+content), and removed from `raw/` once the run has committed the partition; their valid lines land.
+
+Concurrency: the whole run holds `curated_lock`. On a local store it is an fcntl lock beside the
+data, so `percus compact` and the compaction loop of `percus serve` take turns; anything else that
+rewrites curated files (DSAR, retention) must hold it too. S3 has no such lock: the deployment runs
+the compactor Lambda with reserved concurrency 1, the single writer of `curated/` and `state/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import audit, curated
+from pipeline._compaction_state import DayState
+from pipeline._raw_reader import read_raw
+from pipeline.layout import check_slug, curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
+from pipeline.store.base import Store
+
+DEDUP_WINDOW = timedelta(hours=48)
+QUARANTINE_PREFIX = "quarantine/"
+LOCK_KEY = "state/compactor/.lock"  # dot-named: never listed as an object
+
+
+@dataclass
+class CompactionReport:
+    raw_objects_read: int = 0
+    events_in: int = 0  # valid events in the raw objects read
+    duplicates_dropped: int = 0  # events_in minus the net growth of the curated zone
+    events_rejected: int = 0  # lines of corrupt objects that are not valid events
+    rows_written: int = 0  # rows of the curated files written (whole files, old rows included)
+    partitions_written: list[str] = field(default_factory=list)  # curated keys
+    quarantined_objects: list[str] = field(default_factory=list)  # raw keys moved to quarantine/
+
+
+Progress = Callable[[int, int, CompactionReport], None]  # (partitions done, partitions to do, so far)
+
+
+class CompactionBusy(RuntimeError):
+    """Another process holds the curated lock and the caller chose not to wait."""
+
+
+@contextlib.contextmanager
+def curated_lock(store: Store, *, wait: bool = True) -> Iterator[None]:
+    """Exclusive right to rewrite curated partitions and compactor state (local stores only)."""
+    path = store.local_path(LOCK_KEY)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise CompactionBusy("another compaction is running on this store") from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] | None = None,
+            progress: Progress | None = None, wait: bool = True,
+            dedup_window: timedelta = DEDUP_WINDOW) -> CompactionReport:
+    """Compact every raw object not yet in the curated zone (of one hour, of some organizations).
+
+    `hour` (UTC; naive means UTC) limits the run to that raw hour; `orgs` to those organizations
+    (with `hour`, only their hour prefixes are listed). `wait=False` raises CompactionBusy instead
+    of waiting for a running compaction.
+    """
+    if hour is not None:
+        if hour.tzinfo is not None:
+            hour = hour.astimezone(UTC).replace(tzinfo=None)
+        hour = hour.replace(minute=0, second=0, microsecond=0)
+    with curated_lock(store, wait=wait):
+        return _Run(store, dedup_window, progress).run(hour, orgs)
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
+
+
+def _deduplicated(table: pa.Table) -> pa.Table:
+    """One row per event_id (the earliest received_at, then the earliest position in the table),
+    ordered by received_at then event_id, so the same rows always make the same file."""
+    ordered = [("received_at", "ascending"), ("event_id", "ascending")]
+    if table.num_rows == 0 or pc.count_distinct(table.column("event_id")).as_py() == table.num_rows:
+        return table.take(pc.sort_indices(table, sort_keys=ordered))
+    numbered = table.select(["event_id", "received_at"]).append_column(
+        "position", pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(numbered, sort_keys=[("event_id", "ascending"), ("received_at", "ascending"),
+                                                 ("position", "ascending")])
+    ids = pc.take(numbered.column("event_id"), order)
+    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    keep = pc.filter(order, pa.chunked_array([pa.array([True]), *first.chunks]))
+    firsts = numbered.take(keep)
+    return table.take(pc.take(keep, pc.sort_indices(firsts, sort_keys=ordered)))
+
+
+class _Run:
+    def __init__(self, store: Store, window: timedelta, progress: Progress | None) -> None:
+        self.store = store
+        self.window = window
+        self.progress = progress
+        self.report = CompactionReport()
+        self.states: dict[tuple[str, date], DayState] = {}
+        self.dirty: set[DayState] = set()  # changed since the last commit
+        self.to_unlink: list[str] = []  # corrupt raw objects to remove after the next commit
+        self.written: dict[str, int] = {}  # curated key -> rows, for the report
+
+    def state(self, org: str, day: date) -> DayState:
+        if (org, day) not in self.states:
+            self.states[org, day] = DayState(self.store, org, day)
+        return self.states[org, day]
+
+    def _listing(self, hour: datetime | None, orgs: Sequence[str] | None) -> dict[
+            tuple[str, datetime], dict[str, str]]:
+        """Raw objects by (organization, hour): batch id -> key."""
+        if orgs is None:
+            prefixes = ["raw/"]
+        elif hour is None:
+            prefixes = [raw_prefix(org) for org in orgs]
+        else:
+            prefixes = [raw_hour_prefix(org, hour) for org in orgs]
+        found: dict[tuple[str, datetime], dict[str, str]] = {}
+        for prefix in prefixes:
+            for key in self.store.list(prefix):
+                parsed = parse_raw_key(key)
+                if parsed is None or (hour is not None and parsed[1] != hour):
+                    continue
+                org, raw_hour, batch = parsed
+                with contextlib.suppress(ValueError):  # not an organization id: not the writer's
+                    found.setdefault((check_slug(org), raw_hour), {})[batch] = key
+        return found
+
+    def run(self, hour: datetime | None, orgs: Sequence[str] | None) -> CompactionReport:
+        plan = []
+        for (org, raw_hour), batches in sorted(self._listing(hour, orgs).items()):
+            state = self.state(org, raw_hour.date())
+            for batch in state.quarantined.get(raw_hour.hour, set()) & batches.keys():
+                self.store.delete(batches[batch])  # a move to quarantine a crash interrupted
+            new = {batch: key for batch, key in sorted(batches.items())
+                   if not state.is_done(raw_hour.hour, batch)}
+            if new:
+                plan.append((org, raw_hour, new))
+        current = None
+        for number, (org, raw_hour, new) in enumerate(plan, 1):
+            if current not in (None, (org, raw_hour.date())):
+                self._commit()
+            current = (org, raw_hour.date())
+            self._forget_distant(org, raw_hour)
+            self._partition(org, raw_hour, new)
+            if self.progress is not None:
+                self.progress(number, len(plan), self.report)
+        self._commit()
+        return self.report
+
+    def _commit(self) -> None:
+        """Make the work since the last commit durable: indexes first, then the manifests.
+
+        Committing once per organization-day rather than per hour keeps the index writes few; a
+        crash only means the uncommitted hours are redone.
+        """
+        for state in self.dirty:
+            state.save_ids()
+        for state in self.dirty:
+            state.save_manifest()
+        self.dirty.clear()
+        for key in self.to_unlink:  # their quarantine copies exist and the manifests name them
+            self.store.delete(key)
+        self.to_unlink.clear()
+
+    def _forget_distant(self, org: str, hour: datetime) -> None:
+        """Keep in memory only the indexes the next partition's deduplication reads."""
+        first, last = (hour - self.window).date(), (hour + self.window).date()
+        for (state_org, day), state in self.states.items():
+            if state not in self.dirty and (state_org != org or not first <= day <= last):
+                state.forget_ids()
+
+    def _read_curated(self, key: str) -> pa.Table | None:
+        try:
+            data = self.store.get(key)
+        except KeyError:
+            return None
+        return curated.conform(pq.read_table(pa.BufferReader(data)))
+
+    def _partition(self, org: str, hour: datetime, new: dict[str, str]) -> None:
+        """Merge one (organization, hour)'s new raw objects (batch id -> key) into its curated file."""
+        objects, batches = [], {}
+        for batch, key in new.items():
+            with contextlib.suppress(KeyError):  # gone since the listing (retention): nothing to take
+                objects.append((key, self.store.get(key)))
+                batches[key] = batch
+        read = read_raw(objects, org)
+        report = self.report
+        report.raw_objects_read += len(objects)
+        report.events_in += read.table.num_rows
+        report.events_rejected += sum(verdict.rejected for verdict in read.corrupt.values())
+        # Copy first, delete after the commit: until then the raw object is still what a redo reads.
+        for key, data in objects:
+            if key in read.corrupt:
+                self.store.put(QUARANTINE_PREFIX + key, data)
+                audit.record(self.store, "raw.quarantined",
+                             {"organization_id": org, "hour": f"{hour:%Y-%m-%dT%H}"},
+                             {"raw_key": key, "quarantine_key": QUARANTINE_PREFIX + key,
+                              **read.corrupt[key].as_json()})
+
+        key = curated_key(org, hour)
+        existing = self._read_curated(key)
+        old_rows = existing.num_rows if existing is not None else 0
+        merged = pa.concat_tables([t for t in (existing, read.table) if t is not None])
+        kept = _deduplicated(merged.append_column("_new", pc.greater_equal(
+            pa.array(range(merged.num_rows), pa.int64()), old_rows)))
+        kept, elsewhere = self._against_other_hours(org, hour, kept)
+        changed = kept.num_rows != old_rows or pc.any(kept.column("_new")).as_py()
+        kept = kept.drop_columns(["_new"])
+        growth = kept.num_rows - old_rows
+        if changed:
+            self._write_curated(key, kept)
+
+        day_state = self.state(org, hour.date())
+        for other_hour, event_ids in sorted(elsewhere.items()):
+            growth -= self._remove_rows(org, other_hour, event_ids)
+        day_state.replace_hour(hour.hour, kept.column("event_id"), kept.column("received_at"))
+        day_state.commit(hour.hour, [batch for key, batch in batches.items() if key not in read.corrupt],
+                         [batches[key] for key in read.corrupt])
+        self.dirty.add(day_state)
+        self.to_unlink.extend(read.corrupt)
+        report.quarantined_objects.extend(read.corrupt)
+        report.duplicates_dropped += read.table.num_rows - growth
+
+    def _write_curated(self, key: str, table: pa.Table) -> None:
+        if table.num_rows:
+            self.store.put(key, _parquet(table))
+        else:  # every row has an earlier copy elsewhere
+            self.store.delete(key)
+        if key not in self.written:
+            self.report.partitions_written.append(key)
+        self.written[key] = table.num_rows  # a file rewritten in the same run counts once
+        self.report.rows_written = sum(self.written.values())
+
+    def _remove_rows(self, org: str, hour: datetime, event_ids: list[str]) -> int:
+        """Drop later copies from another hour's curated file; returns the rows removed."""
+        key = curated_key(org, hour)
+        table = self._read_curated(key)
+        removed = 0
+        if table is not None:
+            kept = table.filter(pc.invert(pc.is_in(table.column("event_id"),
+                                                   value_set=pa.array(event_ids, pa.string()))))
+            removed = table.num_rows - kept.num_rows
+            if removed:
+                self._write_curated(key, kept)
+        state = self.state(org, hour.date())
+        state.remove(hour.hour, event_ids)
+        self.dirty.add(state)
+        return removed
+
+    def _against_other_hours(self, org: str, hour: datetime, table: pa.Table) -> tuple[
+            pa.Table, dict[datetime, list[str]]]:
+        """Settle events that also sit in another hour: the earliest received copy wins.
+
+        Returns the partition without the events it loses, and per other hour the events it wins.
+        """
+        if table.num_rows == 0:
+            return table, {}
+        candidates = table.column("event_id").combine_chunks()
+        first, last = hour - self.window, hour + self.window
+        copies: dict[str, list[tuple[datetime, datetime]]] = {}  # event_id -> [(received_at, hour)]
+        day = first.date()
+        while day <= last.date():
+            ids = self.state(org, day).ids
+            if ids.num_rows:
+                hits = ids.filter(pc.is_in(ids.column("event_id"), value_set=candidates))
+                for row in hits.to_pylist():
+                    other = datetime(day.year, day.month, day.day, row["hour"])
+                    if other != hour and first <= other <= last:
+                        copies.setdefault(row["event_id"], []).append((row["received_at"], other))
+            day += timedelta(days=1)
+        if not copies:
+            return table, {}
+        shared = table.filter(pc.is_in(table.column("event_id"), value_set=pa.array(list(copies))))
+        lost: list[str] = []
+        won: dict[datetime, list[str]] = {}
+        for event_id, received_at in zip(shared.column("event_id").to_pylist(),
+                                         shared.column("received_at").to_pylist(), strict=True):
+            mine = (received_at, hour)
+            winner = min([mine, *copies[event_id]])
+            if winner != mine:
+                lost.append(event_id)
+            for copy in copies[event_id]:
+                if copy != winner:
+                    won.setdefault(copy[1], []).append(event_id)
+        if lost:
+            table = table.filter(pc.invert(pc.is_in(table.column("event_id"), value_set=pa.array(lost))))
+        return table, won
