@@ -1,0 +1,29 @@
+"""The consent gate: which events may be stored without the viewer's consent, and in what form."""
+
+from __future__ import annotations
+
+from translator.canonical import CONSENT_FREE_TYPES, VIEWER_IDENTIFIERS, Envelope
+from translator.versions import EventError
+
+_STRIPPED = dict.fromkeys(VIEWER_IDENTIFIERS)
+
+
+def gate(event: Envelope) -> dict[str, None]:
+    """Fields to blank before storing `event`, or EventError("consent_required").
+
+    consent.* are audit events and always pass. video.errored is operational telemetry: without
+    consent it passes with every viewer identifier removed (session_id stays: it is a random id per
+    page load that lets errors be grouped, and links to nothing outside that page load).
+    """
+    consent = event.consent
+    if consent is not None and consent.tracking:
+        return {}
+    event_type: str = event.event_type  # type: ignore[attr-defined]  # every concrete event has one
+    if event_type not in CONSENT_FREE_TYPES:
+        raise EventError(
+            "consent_required",
+            f"{event_type} needs consent.tracking = true; only consent.* and video.errored are accepted "
+            "without consent",
+            "consent.tracking",
+        )
+    return _STRIPPED if event_type == "video.errored" else {}

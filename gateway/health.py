@@ -1,0 +1,44 @@
+"""GET /healthz (the process answers) and GET /readyz (it can take events: the queue accepts sends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.enqueuer import RETRY_AFTER_SECONDS, Enqueuer
+from gateway.errors import error_response
+from gateway.services import Services
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    enqueuer: Enqueuer = services.enqueuer
+
+    async def readyz(request: Request) -> Response:
+        if not enqueuer.ready:
+            return error_response(503, "queue_unavailable", "the queue refused the last send",
+                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return JSONResponse({"status": "ready"})
+
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+
+
+_STATUS = {"content": {"application/json": {"schema": {
+    "type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}}}}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": {"summary": "Liveness: the process answers",
+                         "responses": {"200": {"description": "Alive", **_STATUS}}}},
+    "/readyz": {"get": {"summary": "Readiness: the queue accepts events",
+                        "responses": {
+                            "200": {"description": "Ready", **_STATUS},
+                            "503": {"description": "The queue refused a send in the last few seconds",
+                                    "content": {"application/json": {"schema": {
+                                        "$ref": "#/components/schemas/ErrorBody"}}}}}}},
+}

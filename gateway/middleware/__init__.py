@@ -1,0 +1,1 @@
+"""Plain ASGI middleware of the gateway, one per file."""

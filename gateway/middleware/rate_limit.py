@@ -1,0 +1,119 @@
+"""Token-bucket rate limits on POST requests, per client address and per share token (429 + Retry-After).
+
+Buckets are keyed by a salted hash made fresh at every start: neither the address nor the token is
+kept in a form that could be logged or correlated later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway._request import share_token
+from gateway.errors import send_error
+
+
+@dataclass(frozen=True)
+class Limit:
+    rate: float  # requests per second, refilled continuously
+    burst: float  # bucket size: requests allowed at once after a quiet spell
+
+    @classmethod
+    def parse(cls, text: str) -> Limit | None:
+        """ "RATE:BURST" such as "200:1000", or "off"."""
+        if text.strip().lower() in ("off", "0", ""):
+            return None
+        rate, _, burst = text.partition(":")
+        limit = cls(float(rate), float(burst or rate))
+        if limit.rate <= 0 or limit.burst < 1:
+            raise ValueError(f"rate limit {text!r} must be RATE:BURST with RATE > 0 and BURST >= 1, or off")
+        return limit
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    # A campaign shares one token among all its viewers, and a company NAT many viewers behind one
+    # address: both defaults are generous and stop floods, not audiences.
+    per_address: Limit | None = Limit(200, 1000)
+    per_token: Limit | None = Limit(5000, 50_000)
+    # Loopback is the machine itself: a local proxy (run uvicorn with --proxy-headers so the real
+    # client address is seen) or a benchmark.
+    exempt: frozenset[str] = field(default_factory=lambda: frozenset({"127.0.0.1", "::1"}))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateLimits:
+        default = cls()
+        address = env.get("PERCUS_RATE_LIMIT_PER_ADDRESS")
+        token = env.get("PERCUS_RATE_LIMIT_PER_TOKEN")
+        exempt = env.get("PERCUS_RATE_LIMIT_EXEMPT")
+        return cls(
+            per_address=default.per_address if address is None else Limit.parse(address),
+            per_token=default.per_token if token is None else Limit.parse(token),
+            exempt=default.exempt if exempt is None else frozenset(
+                part.strip() for part in exempt.split(",") if part.strip()),
+        )
+
+
+class _Buckets:
+    def __init__(self, limit: Limit, capacity: int) -> None:
+        self._limit = limit
+        self._capacity = capacity
+        self._state: OrderedDict[bytes, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+
+    def take(self, key: bytes, now: float) -> float:
+        """0 when a request may pass, else the seconds until it would."""
+        limit = self._limit
+        tokens, at = self._state.pop(key, (limit.burst, now))
+        tokens = min(limit.burst, tokens + (now - at) * limit.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / limit.rate
+        self._state[key] = (tokens, now)  # most recently used last; a forgotten bucket starts full
+        if len(self._state) > self._capacity:
+            self._state.popitem(last=False)
+        return wait
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limits: RateLimits | None = None, capacity: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.limits = limits or RateLimits()
+        self._salt = secrets.token_bytes(16)
+        self._clock = clock
+        self._address = _Buckets(self.limits.per_address, capacity) if self.limits.per_address else None
+        self._token = _Buckets(self.limits.per_token, capacity) if self.limits.per_token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else ""
+        if address in self.limits.exempt:
+            await self.app(scope, receive, send)
+            return
+        now = self._clock()
+        wait = 0.0
+        if self._address is not None:
+            wait = self._address.take(self._key(b"a", address), now)
+        token = share_token(scope) if self._token is not None and not wait else None
+        if token and self._token is not None:
+            wait = self._token.take(self._key(b"t", token), now)
+        if wait:
+            await send_error(send, 429, "rate_limited", "too many requests; retry after Retry-After seconds",
+                             {"Retry-After": str(max(1, math.ceil(wait)))})
+            return
+        await self.app(scope, receive, send)
+
+    def _key(self, kind: bytes, value: str) -> bytes:
+        return hashlib.blake2b(kind + value.encode(), key=self._salt, digest_size=16).digest()

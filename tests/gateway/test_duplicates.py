@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+
+from gateway.duplicates import RecentIds
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ids_are_remembered_per_organization() -> None:
+    recent = RecentIds(clock=Clock())
+    event_id = uuid.uuid4()
+    recent.add("acme", [event_id])
+    assert ("acme", event_id) in recent
+    assert ("globex", event_id) not in recent
+    assert ("acme", uuid.uuid4()) not in recent
+
+
+def test_ids_are_forgotten_after_the_ttl_but_not_before_half_of_it() -> None:
+    clock = Clock()
+    recent = RecentIds(ttl_seconds=60, clock=clock)
+    old, new = uuid.uuid4(), uuid.uuid4()
+    recent.add("acme", [old])
+    clock.now += 29
+    assert ("acme", old) in recent
+    clock.now += 2  # a new generation starts: the old id is in the previous one, still remembered
+    recent.add("acme", [new])
+    assert ("acme", old) in recent
+    clock.now += 31
+    assert ("acme", old) not in recent
+    assert ("acme", new) in recent
+    clock.now += 61
+    assert ("acme", new) not in recent
+    assert len(recent) == 0
+
+
+def test_memory_is_bounded_by_capacity() -> None:
+    recent = RecentIds(capacity=100, clock=Clock())
+    ids = [uuid.uuid4() for _ in range(1000)]
+    recent.add("acme", ids)
+    assert len(recent) <= 100
+    assert ("acme", ids[-1]) in recent  # the newest are the ones kept
+    assert ("acme", ids[0]) not in recent

@@ -1,0 +1,337 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.bodies import IngestResult
+from gateway.tokens import issue_token
+from tests.gateway._client import EVENTS, Gateway
+from tests.gateway._events import PAYLOADS, VIEWER_HASH, event
+from translator.canonical import Envelope
+
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 13; SM-S901B) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/112.0.0.0 Mobile Safari/537.36")
+
+
+def _error(response: object) -> dict[str, str]:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    return body["error"]
+
+
+# --- accepted events and what is stored ----------------------------------------------------------
+
+def test_single_event_is_enqueued_with_server_fields(gateway: Gateway) -> None:
+    sent = event("cta.clicked")
+    before = datetime.now(UTC)
+    response = gateway.post(sent, headers={"User-Agent": CHROME_ANDROID, "CloudFront-Viewer-Country": "CL",
+                                           "Referer": "https://www.bank.cl/promo/spring?utm_source=mail"})
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    [stored] = gateway.queued()
+    assert stored["event_id"] == sent["event_id"]
+    assert stored["event_type"] == "cta.clicked"
+    assert stored["payload"] == {"cta_id": "cta-1", "cta_name": "Contact me", "cta_value": None,
+                                 "position_ms": 12000}
+    assert (stored["organization_id"], stored["project_id"]) == ("acme", "spring-campaign")
+    assert stored["device"] == {"type": "mobile", "os": "Android", "browser": "Chrome Mobile",
+                                "is_bot": False}
+    assert stored["geo"] == {"country": "CL"}
+    assert stored["referrer_host"] == "www.bank.cl"
+    received = datetime.fromisoformat(stored["received_at"])
+    assert before - timedelta(seconds=1) <= received <= datetime.now(UTC) + timedelta(seconds=1)
+    # The stored form is exactly the canonical model's JSON: every envelope field, nulls included.
+    assert set(stored) == set(Envelope.model_fields) | {"event_type", "payload"}
+    assert stored["received_at"].endswith("Z") and len(stored["received_at"]) == 24
+
+
+def test_server_owned_fields_in_the_body_are_overwritten(gateway: Gateway) -> None:
+    sent = event(
+        organization_id="victim-org", project_id="victim-project", public_share_id="forged-share",
+        distribution_channel_id="forged-channel", received_at="2001-01-01T00:00:00.000Z",
+        device={"type": "desktop", "os": "Amiga", "browser": "forged", "is_bot": False},
+        geo={"country": "AQ"}, referrer_host="forged.example",
+    )
+    assert gateway.post(sent, headers={"User-Agent": "curl/8.1.2"}).status_code == 202
+    [stored] = gateway.queued()
+    assert (stored["organization_id"], stored["project_id"]) == ("acme", "spring-campaign")
+    assert stored["public_share_id"] is None and stored["distribution_channel_id"] is None
+    assert not stored["received_at"].startswith("2001")
+    assert stored["device"] == {"type": "other", "os": None, "browser": "curl", "is_bot": False}
+    assert stored["geo"] == {"country": None}
+    assert stored["referrer_host"] is None
+
+
+def test_share_and_channel_ids_come_from_the_token(gateway: Gateway) -> None:
+    token = gateway.token("globex", "launch", public_share_id="share-7", distribution_channel_id="email-2")
+    assert gateway.post(event(public_share_id="other"), token=token).status_code == 202
+    [stored] = gateway.queued()
+    assert (stored["organization_id"], stored["project_id"]) == ("globex", "launch")
+    assert (stored["public_share_id"], stored["distribution_channel_id"]) == ("share-7", "email-2")
+
+
+def test_token_in_the_query_string_and_text_plain_body(gateway: Gateway) -> None:
+    # What the browser SDK sends: no Authorization header and a "simple" content type, so no preflight.
+    response = gateway.client.post(f"{EVENTS}?token={gateway.token()}", content=json.dumps(event()),
+                                   headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert response.status_code == 202
+    assert len(gateway.queued()) == 1
+
+
+def test_application_json_with_charset_is_accepted(gateway: Gateway) -> None:
+    assert gateway.post(event(), content_type="application/json; charset=utf-8").status_code == 202
+
+
+def test_integer_schema_version_takes_the_slow_path_and_is_accepted(gateway: Gateway) -> None:
+    assert gateway.post(event(schema_version=1)).status_code == 202
+    assert gateway.queued()[0]["schema_version"] == "1"
+
+
+def test_batch_accepts_valid_events_and_rejects_invalid_ones_per_event(gateway: Gateway) -> None:
+    good = [event("session.started"), event("video.played"), event("video.completed")]
+    bad_hash = event(viewer_hash="not-a-hash")
+    unknown = event(event_type="video.teleported")
+    no_consent = event("video.paused", consent=None)
+    batch = [good[0], bad_hash, good[1], unknown, "not an object", no_consent, good[2]]
+    response = gateway.post({"events": batch})
+    assert response.status_code == 202
+    result = IngestResult.model_validate_json(response.content)
+    assert (result.accepted, result.duplicates) == (3, 0)
+    assert [(r.index, r.event_id, r.error.code) for r in result.rejected] == [
+        (1, bad_hash["event_id"], "invalid_field"),
+        (3, unknown["event_id"], "unknown_event_type"),
+        (4, None, "invalid_event"),
+        (5, no_consent["event_id"], "consent_required"),
+    ]
+    assert result.rejected[0].error.field == "viewer_hash"
+    assert "session.started" in result.rejected[1].error.message  # names the allowed types
+    assert sorted(e["event_id"] for e in gateway.queued()) == sorted(e["event_id"] for e in good)
+
+
+def test_batch_whose_every_event_is_invalid_still_answers_202(gateway: Gateway) -> None:
+    response = gateway.post({"events": [event(viewer_hash="x"), event(consent=False)]})
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 0
+    assert [r["error"]["code"] for r in response.json()["rejected"]] == ["invalid_field", "consent_required"]
+    assert gateway.queued() == []
+
+
+def test_batch_of_500_is_accepted(gateway: Gateway) -> None:
+    response = gateway.post({"events": [event() for _ in range(500)]})
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 500
+    assert len(gateway.queued()) == 500
+
+
+# --- duplicates -------------------------------------------------------------------------------------
+
+def test_duplicates_inside_a_batch_are_enqueued_once(gateway: Gateway) -> None:
+    first = event()
+    again = {**event(), "event_id": first["event_id"]}
+    response = gateway.post({"events": [first, again, event()]})
+    assert response.json() == {"accepted": 2, "duplicates": 1, "rejected": []}
+    assert len(gateway.queued()) == 2
+
+
+def test_a_resent_event_is_a_duplicate_across_requests(gateway: Gateway) -> None:
+    sent = event()
+    assert gateway.post(sent).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert gateway.post(sent).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    batch = gateway.post({"events": [sent, event()]})
+    assert batch.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert [e["event_id"] for e in gateway.queued()].count(sent["event_id"]) == 1
+
+
+def test_event_ids_are_remembered_per_organization(gateway: Gateway) -> None:
+    sent = event()
+    assert gateway.post(sent).json()["accepted"] == 1
+    assert gateway.post(sent, token=gateway.token("globex", "launch")).json()["accepted"] == 1
+    assert sorted(e["organization_id"] for e in gateway.queued()) == ["acme", "globex"]
+
+
+def test_a_rejected_event_is_not_remembered(gateway: Gateway) -> None:
+    sent = event(consent=None)
+    assert gateway.post(sent).status_code == 400
+    assert gateway.post({**sent, "consent": {"tracking": True}}).json()["accepted"] == 1
+
+
+# --- consent gate -----------------------------------------------------------------------------------
+
+CONSENT_FREE = {"consent.accepted", "consent.declined", "video.errored"}
+
+
+@pytest.mark.parametrize("consent", [None, False])
+def test_without_consent_only_consent_events_and_errors_pass(gateway: Gateway, consent: bool | None) -> None:
+    batch = [event(event_type, consent=consent) for event_type in PAYLOADS]
+    result = gateway.post({"events": batch}).json()
+    rejected = {batch[r["index"]]["event_type"] for r in result["rejected"]}
+    assert rejected == set(PAYLOADS) - CONSENT_FREE
+    assert {r["error"]["code"] for r in result["rejected"]} == {"consent_required"}
+    assert {r["error"]["field"] for r in result["rejected"]} == {"consent.tracking"}
+    stored = {e["event_type"]: e for e in gateway.queued()}
+    assert set(stored) == CONSENT_FREE
+    errored = stored["video.errored"]
+    assert errored["viewer_hash"] is None and errored["playback_id"] is None  # no viewer identifiers
+    assert errored["session_id"] == batch[list(PAYLOADS).index("video.errored")]["session_id"]
+    assert errored["payload"]["error_code"] == "MEDIA_ERR_NETWORK"
+    assert stored["consent.declined"]["viewer_hash"] == VIEWER_HASH  # audit record of the decision
+
+
+def test_with_consent_every_event_type_passes_and_errors_keep_identifiers(gateway: Gateway) -> None:
+    result = gateway.post({"events": [event(event_type) for event_type in PAYLOADS]}).json()
+    assert (result["accepted"], result["rejected"]) == (len(PAYLOADS), [])
+    errored = next(e for e in gateway.queued() if e["event_type"] == "video.errored")
+    assert (errored["viewer_hash"], errored["playback_id"]) == (VIEWER_HASH, 1)
+
+
+def test_single_event_without_consent_is_a_400(gateway: Gateway) -> None:
+    response = gateway.post(event("video.played", consent=False))
+    assert response.status_code == 400
+    assert _error(response) == {
+        "code": "consent_required", "field": "consent.tracking",
+        "message": _error(response)["message"],
+    }
+    assert "video.played" in _error(response)["message"]
+    assert gateway.queued() == []
+
+
+def test_single_error_without_consent_is_stripped(gateway: Gateway) -> None:
+    assert gateway.post(event("video.errored", consent=None)).status_code == 202
+    [stored] = gateway.queued()
+    assert (stored["viewer_hash"], stored["playback_id"], stored["consent"]) == (None, None, None)
+
+
+# --- every refusal ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "code"), [
+    (b"{not json", "malformed_json"),
+    (b"\xff\xfe", "malformed_json"),
+    (b"[]", "invalid_event"),
+    (b'"a string"', "invalid_event"),
+    (b'{"events": {"a": 1}}', "invalid_batch"),
+    (b'{"events": []}', "empty_batch"),
+])
+def test_400_for_bodies_of_the_wrong_shape(gateway: Gateway, body: bytes, code: str) -> None:
+    response = gateway.post(body)
+    assert response.status_code == 400
+    assert _error(response)["code"] == code
+
+
+@pytest.mark.parametrize(("fields", "code", "field"), [
+    ({"viewer_hash": "ABC"}, "invalid_field", "viewer_hash"),
+    ({"event_id": "not-a-uuid"}, "invalid_field", "event_id"),
+    ({"occurred_at": "2026-11-25 10:00"}, "invalid_field", "occurred_at"),
+    ({"payload": {"position_ms": -1}}, "invalid_field", "payload.position_ms"),
+    ({"event_type": "video.rewound"}, "unknown_event_type", "event_type"),
+    ({"schema_version": "2"}, "unsupported_schema_version", "schema_version"),
+    ({"schema_version": None}, "missing_schema_version", "schema_version"),
+])
+def test_400_for_a_single_invalid_event(gateway: Gateway, fields: dict[str, object], code: str,
+                                        field: str) -> None:
+    response = gateway.post(event(**fields))
+    assert response.status_code == 400
+    assert (_error(response)["code"], _error(response)["field"]) == (code, field)
+    assert gateway.queued() == []
+
+
+def test_401_codes(gateway: Gateway) -> None:
+    genuine = gateway.token()
+    version, kid, claims, signature = genuine.split(".")
+    forged_claims = gateway.token("victim").split(".")[2]
+    cases = {
+        "token_malformed": "definitely-not-a-token",
+        "token_bad_signature": f"{version}.{kid}.{forged_claims}.{signature}",
+        "token_unknown_kid": f"{version}.k7.{claims}.{signature}",
+        "token_expired": gateway.token(ttl=1, now=datetime.now(UTC).timestamp() - 10),
+    }
+    for code, token in cases.items():
+        response = gateway.post(event(), token=token)
+        assert response.status_code == 401, code
+        assert _error(response)["code"] == code
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    missing = gateway.client.post(EVENTS, content=json.dumps(event()), headers={"Content-Type": "text/plain"})
+    assert (missing.status_code, _error(missing)["code"]) == (401, "token_missing")
+    assert gateway.queued() == []
+
+
+def test_a_token_signed_by_the_previous_key_still_works(gateway: Gateway) -> None:
+    old_key = gateway.settings.token_keys[1]
+    assert gateway.post(event(), token=issue_token([old_key], "acme", "spring-campaign")).status_code == 202
+
+
+def test_403_when_the_origin_is_not_allowed_by_the_token(gateway: Gateway) -> None:
+    token = gateway.token(origins=["https://www.bank.cl"])
+    refused = gateway.post(event(), token=token, headers={"Origin": "https://evil.example"})
+    assert (refused.status_code, _error(refused)["code"]) == (403, "origin_not_allowed")
+    assert gateway.post(event(), token=token, headers={"Origin": "https://www.bank.cl"}).status_code == 202
+    assert gateway.post(event(), token=token).status_code == 202  # a native client sends no Origin
+    assert len(gateway.queued()) == 2
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data",
+                                          "application/xml", ""])
+def test_415_for_other_content_types(gateway: Gateway, content_type: str) -> None:
+    response = gateway.post(event(), content_type=content_type)
+    assert response.status_code == 415
+    assert _error(response)["code"] == "unsupported_media_type"
+
+
+def test_413_for_a_body_over_512_kb(gateway: Gateway) -> None:
+    big = event(template_id="t") | {"padding": "x" * (512 * 1024)}
+    response = gateway.post(big)
+    assert (response.status_code, _error(response)["code"]) == (413, "body_too_large")
+    assert gateway.queued() == []
+
+
+def test_413_for_a_streamed_body_over_512_kb(gateway: Gateway) -> None:
+    def chunks():  # no Content-Length: the limit must hold while streaming
+        yield b'{"events": ['
+        for _ in range(200):
+            yield json.dumps(event()).encode() + b"," + b" " * 4096
+        yield b"]}"
+
+    response = gateway.client.post(EVENTS, content=chunks(), headers={
+        "Authorization": f"Bearer {gateway.token()}", "Content-Type": "application/json"})
+    assert (response.status_code, _error(response)["code"]) == (413, "body_too_large")
+    assert gateway.queued() == []
+
+
+def test_413_for_more_than_500_events(gateway: Gateway) -> None:
+    response = gateway.post({"events": [event() for _ in range(501)]})
+    assert (response.status_code, _error(response)["code"]) == (413, "too_many_events")
+    assert gateway.queued() == []
+
+
+def test_503_when_the_queue_is_unavailable(gateway: Gateway) -> None:
+    assert gateway.client.get("/readyz").status_code == 200
+    gateway.queue.close()
+    response = gateway.post(event())
+    assert (response.status_code, _error(response)["code"]) == (503, "queue_unavailable")
+    assert int(response.headers["Retry-After"]) >= 1
+    ready = gateway.client.get("/readyz")
+    assert (ready.status_code, _error(ready)["code"]) == (503, "queue_unavailable")
+
+
+def test_404_and_405_are_json_errors(gateway: Gateway) -> None:
+    missing = gateway.client.get("/analytics/v1/nothing-here")
+    assert (missing.status_code, _error(missing)["code"]) == (404, "not_found")
+    wrong = gateway.client.get(EVENTS)
+    assert (wrong.status_code, _error(wrong)["code"]) == (405, "method_not_allowed")
+
+
+def test_unknown_body_fields_are_never_stored(gateway: Gateway) -> None:
+    sent = event(ip="198.51.100.9", recipient_code="CRM-12345", payload={"position_ms": 5, "email": "a@b.c"})
+    assert gateway.post(sent).status_code == 202
+    raw = json.dumps(gateway.queued())
+    for secret in ("198.51.100.9", "CRM-12345", "a@b.c", "recipient_code", "email"):
+        assert secret not in raw
+
+
+def test_event_ids_are_stored_in_canonical_uuid_form(gateway: Gateway) -> None:
+    upper = str(uuid.uuid4()).upper()
+    assert gateway.post(event(event_id=upper)).status_code == 202
+    assert gateway.queued()[0]["event_id"] == upper.lower()
+    assert gateway.post(event(event_id=upper.lower())).json()["duplicates"] == 1

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.middleware.body_limit import BodyLimitMiddleware
+from gateway.middleware.rate_limit import Limit, RateLimitMiddleware, RateLimits
+from gateway.tokens import issue_token
+from percus.config import Settings
+from pipeline.queue.local import LocalQueue
+from tests.gateway._client import EVENTS, Gateway
+from tests.gateway._events import event
+
+
+def _client(settings: Settings, queue: LocalQueue, limits: RateLimits) -> TestClient:
+    return TestClient(create_app(settings, queue, rate_limits=limits))
+
+
+def _post(client: TestClient, token: str) -> httpx.Response:
+    return client.post(EVENTS, content=json.dumps(event()),
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                "Origin": "https://www.bank.cl"})
+
+
+# --- CORS -------------------------------------------------------------------------------------------
+
+def test_preflight_is_answered_and_cacheable(gateway: Gateway) -> None:
+    response = gateway.client.options(EVENTS, headers={
+        "Origin": "https://www.bank.cl", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type"} <= allowed
+    assert int(response.headers["Access-Control-Max-Age"]) >= 3600
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert gateway.queued() == []
+
+
+def test_cross_origin_responses_carry_cors_headers_even_when_refused(gateway: Gateway) -> None:
+    accepted = _post(gateway.client, gateway.token())
+    refused = _post(gateway.client, "bad-token")
+    for response in (accepted, refused):
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "retry-after" in response.headers["Access-Control-Expose-Headers"].lower()
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    assert (accepted.status_code, refused.status_code) == (202, 401)
+
+
+def test_same_origin_requests_get_no_cors_headers(gateway: Gateway) -> None:
+    response = gateway.client.get("/healthz")
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+# --- rate limits --------------------------------------------------------------------------------------
+
+def test_429_per_client_address_with_retry_after(settings: Settings, queue: LocalQueue) -> None:
+    limits = RateLimits(per_address=Limit(rate=0.5, burst=2), per_token=None, exempt=frozenset())
+    with _client(settings, queue, limits) as client:
+        token = Gateway(client, queue, settings).token()
+        statuses = [_post(client, token).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        limited = _post(client, token)
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 2
+        assert limited.headers["Access-Control-Allow-Origin"] == "*"
+        assert client.get("/healthz").status_code == 200  # only POSTs are limited
+    assert len(Gateway(client, queue, settings).queued()) == 2
+
+
+def test_429_per_token_leaves_other_tokens_alone(settings: Settings, queue: LocalQueue) -> None:
+    limits = RateLimits(per_address=None, per_token=Limit(rate=0.1, burst=1), exempt=frozenset())
+    with _client(settings, queue, limits) as client:
+        gateway = Gateway(client, queue, settings)
+        busy, quiet = gateway.token(), gateway.token(project_id="other")
+        assert _post(client, busy).status_code == 202
+        assert _post(client, busy).status_code == 429
+        assert _post(client, quiet).status_code == 202
+        query = client.post(f"{EVENTS}?token={busy}", content=json.dumps(event()),
+                            headers={"Content-Type": "text/plain"})
+        assert query.status_code == 429  # the same token in the query string shares the bucket
+
+
+def test_exempt_addresses_are_not_limited(settings: Settings, queue: LocalQueue) -> None:
+    limits = RateLimits(per_address=Limit(rate=0.1, burst=1), per_token=Limit(rate=0.1, burst=1),
+                        exempt=frozenset({"testclient"}))  # TestClient's client address
+    with _client(settings, queue, limits) as client:
+        token = Gateway(client, queue, settings).token()
+        assert [_post(client, token).status_code for _ in range(5)] == [202] * 5
+
+
+def test_limits_from_the_environment() -> None:
+    limits = RateLimits.from_env({"PERCUS_RATE_LIMIT_PER_ADDRESS": "50:100",
+                                  "PERCUS_RATE_LIMIT_PER_TOKEN": "off",
+                                  "PERCUS_RATE_LIMIT_EXEMPT": "10.0.0.1, ::1"})
+    assert limits == RateLimits(per_address=Limit(50, 100), per_token=None,
+                                exempt=frozenset({"10.0.0.1", "::1"}))
+    assert RateLimits.from_env({}) == RateLimits()
+    with pytest.raises(ValueError):
+        RateLimits.from_env({"PERCUS_RATE_LIMIT_PER_ADDRESS": "-5:10"})
+
+
+def test_loopback_is_exempt_by_default(settings: Settings, queue: LocalQueue) -> None:
+    # Benchmarks and a local proxy talk from loopback; the defaults must not throttle them.
+    app = create_app(settings, queue, rate_limits=RateLimits(per_address=Limit(0.1, 1)))
+    token = issue_token(settings.token_keys, "acme", "spring-campaign")
+
+    async def send_many() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            return [(await client.post(EVENTS, content=json.dumps(event()), headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})).status_code
+                for _ in range(5)]
+
+    assert asyncio.run(send_many()) == [202] * 5
+
+
+# --- body limit ----------------------------------------------------------------------------------------
+
+def test_streamed_body_stops_being_read_past_the_limit() -> None:
+    read: list[int] = []
+
+    async def echo_size(request: Request) -> Response:
+        async for chunk in request.stream():
+            read.append(len(chunk))
+        return Response(str(sum(read)))
+
+    app = Starlette(routes=[Route("/", echo_size, methods=["POST"])],
+                    middleware=[Middleware(BodyLimitMiddleware, limit=1000)])
+    produced = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal produced
+        for _ in range(100):
+            produced += 1
+            yield b"x" * 300
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.post("/", content=body())
+
+    response = asyncio.run(send())
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert response.headers["Connection"] == "close"
+    assert sum(read) <= 1000  # the app never saw bytes past the limit
+    assert produced < 10  # and the rest of the body was never pulled from the client
+
+
+def test_bodies_within_the_limit_pass_untouched(tmp_path: Path) -> None:
+    async def echo(request: Request) -> Response:
+        return Response(await request.body())
+
+    app = Starlette(routes=[Route("/", echo, methods=["POST"])],
+                    middleware=[Middleware(BodyLimitMiddleware, limit=1000)])
+    with TestClient(app) as client:
+        assert client.post("/", content=b"y" * 1000).content == b"y" * 1000
+        assert client.post("/", content=b"y" * 1001).status_code == 413
+
+
+def test_buckets_refill_over_time() -> None:
+    now = [0.0]
+
+    async def ok(request: Request) -> Response:
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/", ok, methods=["POST"])], middleware=[Middleware(
+        RateLimitMiddleware, limits=RateLimits(per_address=Limit(rate=2, burst=1), exempt=frozenset()),
+        clock=lambda: now[0])])
+    with TestClient(app) as client:
+        assert client.post("/").status_code == 204
+        refused = client.post("/")
+        assert (refused.status_code, refused.headers["Retry-After"]) == (429, "1")
+        now[0] += 0.5  # rate 2/s: one request's worth
+        assert client.post("/").status_code == 204
+        assert client.post("/").status_code == 429
