@@ -73,6 +73,31 @@ def _cmd_legacy_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str) -> Callable[..., None]:
+    """A one-line counter on stderr for long runs (only when stderr is a terminal)."""
+    def show(done: int, total: int, *_: object) -> None:
+        if sys.stderr.isatty():
+            end = "\n" if done == total else "\r"
+            print(f"{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+    return show
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from pipeline.backends import open_store
+    from pipeline.compactor import compact
+
+    hour = datetime.strptime(args.hour, "%Y-%m-%dT%H") if args.hour else None
+    report = compact(open_store(_settings(args)), hour=hour, progress=_progress("partitions"))
+    print(f"raw objects read: {report.raw_objects_read}, events: {report.events_in}, duplicates "
+          f"dropped: {report.duplicates_dropped}, rejected: {report.events_rejected}, partitions "
+          f"written: {len(report.partitions_written)}, quarantined: {len(report.quarantined_objects)}")
+    for key in report.quarantined_objects:
+        print(f"quarantined: {key}")
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from percus.generated_docs import stale_documents, write_documents
 
@@ -114,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--ttl", default="30d", help="lifetime, e.g. 30d, 12h, 90m (default 30d)")
     issue.add_argument("--origin", action="append", help="allowed page origin (repeatable); "
                        "default: any origin")
+    compact = command("compact", _cmd_compact, "compact raw events into curated Parquet now (idempotent)")
+    compact.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="only this hour (default: all new data)")
+
     org = commands.add_parser("org", help="organizations and their reporting API keys").add_subparsers(
         dest="sub", required=True)
     create = command("create", _cmd_org_create, "create an organization", org)

@@ -1,0 +1,84 @@
+"""`percus serve`: the gateway and the background writer in one process, on one data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.tokens import issue_token, parse_ttl
+from percus.background import PipelineLoop
+from percus.config import Settings
+from pipeline.backends import open_queue, open_store
+from pipeline.writer import Writer
+
+log = logging.getLogger("percus.serve")
+
+DEMO_ORG = "demo"
+DEMO_PROJECT = "welcome"
+
+
+def _banner(settings: Settings, base: str) -> str:
+    token = issue_token(settings.token_keys, organization_id=DEMO_ORG, project_id=DEMO_PROJECT,
+                        ttl=parse_ttl("30d"))
+    return "\n".join([
+        f"Percus analytics on {base}  (data: {settings.data_dir}, queue: {settings.queue}, "
+        f"store: {settings.store})",
+        f"  ingest      POST {base}/analytics/v1/events",
+        f"  API docs    {base}/analytics/v1/openapi.json",
+        f"  health      {base}/healthz  {base}/readyz",
+        f"  demo share token (org {DEMO_ORG!r}, project {DEMO_PROJECT!r}, 30 days):",
+        f"    {token}",
+        "Ctrl-C stops it; queued events are flushed to the store first.",
+    ])
+
+
+class _Server(uvicorn.Server):
+    """Stops the background threads as part of the graceful shutdown: uvicorn re-raises SIGTERM or
+    SIGINT once `run()` returns, which would end the process before a `finally` could flush."""
+
+    def __init__(self, config: uvicorn.Config, stop: threading.Event,
+                 threads: list[threading.Thread]) -> None:
+        super().__init__(config)
+        self._stop = stop
+        self._threads = threads
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        self._stop.set()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+
+
+def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    queue = open_queue(settings)
+    store = open_store(settings)
+    writer = Writer(queue, store)
+    stop = threading.Event()
+    threads = [threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True)]
+    if settings.store.startswith("file://"):
+        # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
+        threads.append(threading.Thread(target=PipelineLoop(store).run, args=(stop,),
+                                        name="percus-pipeline", daemon=True))
+    # No access log: it would write client addresses to stdout.
+    server = _Server(uvicorn.Config(
+        create_app(settings, queue), host=host, port=port, access_log=False,
+        log_level="warning" if quiet else "info", loop="uvloop", http="httptools",
+    ), stop, threads)
+    if not quiet:
+        print(_banner(settings, f"http://{host}:{port}"), flush=True)
+    for thread in threads:
+        thread.start()
+    try:
+        server.run()
+    finally:
+        stop.set()  # also when startup failed (port taken): the threads must not outlive the server
+        for thread in threads:
+            thread.join()
+        queue.close()
