@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint chromium clean
+.PHONY: run test lint chromium clean bench bench-quick wrk
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -34,3 +34,15 @@ test: $(VENV)/.installed-test chromium lint
 
 clean:
 	rm -rf $(VENV) percus-data .pytest_cache .ruff_cache
+
+# Benchmarks print `name: value unit (ratio R vs baseline)`; JSON copies go to bench/results/.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: $(VENV)/.installed-test wrk
+	$(PY) -m bench.ingest --json bench/results/ingest.json
+	$(PY) -m bench.compact --json bench/results/compact.json
+
+bench-quick: $(VENV)/.installed-test wrk
+	$(PY) -m bench.ingest --quick --json bench/results/ingest.json
+	$(PY) -m bench.compact --quick --json bench/results/compact.json
