@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline import metrics
 from translator.migration_doc import sync_document
 from translator.schema_document import event_json_schema
 
@@ -17,6 +18,7 @@ def generated_documents() -> dict[Path, str]:
     return {
         REPO / "docs/schema/event-v1.json": json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n",
         migration: sync_document(migration.read_text()),
+        REPO / "docs/metrics.md": metrics.sync_document((REPO / "docs/metrics.md").read_text()),
     }
 
 

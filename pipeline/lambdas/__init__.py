@@ -1,0 +1,4 @@
+"""AWS Lambda entry points (deploy/template.yaml): ingest, writer, compactor, rollups.
+
+Each handler builds what it needs once per container from the environment the template sets.
+"""

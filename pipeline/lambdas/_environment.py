@@ -1,0 +1,44 @@
+"""What a Lambda container reads from its environment (deploy/template.yaml sets the variables)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+from percus.config import Settings, load_settings
+from pipeline.store.s3 import S3Store
+
+TOKEN_KEYS_SECRET = "PERCUS_TOKEN_KEYS_SECRET"  # a Secrets Manager secret id holding `kid:secret[,…]`
+
+
+def gateway_settings(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> Settings:
+    """Settings for the gateway, with PERCUS_TOKEN_KEYS read from Secrets Manager at cold start.
+
+    The keys stay out of the function's configuration, where anyone allowed to read it would see
+    them. Without keys this fails: load_settings would generate one per container, and a token
+    signed elsewhere would then verify nowhere.
+    """
+    env = dict(os.environ if env is None else env)
+    secret_id = env.get(TOKEN_KEYS_SECRET)
+    if secret_id:
+        client = secrets if secrets is not None else boto3.client("secretsmanager")
+        env["PERCUS_TOKEN_KEYS"] = client.get_secret_value(SecretId=secret_id)["SecretString"].strip()
+    if not env.get("PERCUS_TOKEN_KEYS"):
+        raise RuntimeError(f"set {TOKEN_KEYS_SECRET} (a Secrets Manager secret id) or PERCUS_TOKEN_KEYS")
+    return load_settings(env)
+
+
+def data_store(env: Mapping[str, str] | None = None) -> S3Store:
+    """The bucket of PERCUS_STORE (`s3://bucket[/prefix]`).
+
+    The data functions hold no token keys, so they do not go through load_settings, which would
+    generate a signing key for them.
+    """
+    value = (os.environ if env is None else env).get("PERCUS_STORE", "")
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if not value.startswith("s3://") or not bucket:
+        raise RuntimeError(f"PERCUS_STORE must be s3://bucket[/prefix] in a Lambda, got {value!r}")
+    return S3Store(bucket, prefix)

@@ -1,0 +1,183 @@
+"""The metrics, as data: name, definition, formula, unit, and the nearest equivalents in Mux Data
+and the Segment video spec. Reports compute their values from here and docs/metrics.md renders
+this table, so a definition is written once.
+
+Counts come from the rollups (`pipeline/query/sql.py`: SESSION_MEASURES and the per-item tables);
+a rate is `numerator / denominator`, a fraction in [0, 1], and None when the denominator is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_DIGITS = 6  # rates are fractions: 6 decimals are exact enough and read the same on every engine
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    description: str
+    formula: str
+    unit: str  # sessions, viewers, events, fraction, percent
+    numerator: str  # a count column
+    denominator: str | None = None
+    scope: str = "summary"  # or the item it is reported per ("CTA", "chapter", "error code")
+    mux: str = ""
+    segment: str = ""
+
+    def value(self, counts: Mapping[str, int | float | None]) -> int | float | None:
+        top = counts.get(self.numerator) or 0
+        if self.denominator is None:
+            return top
+        bottom = counts.get(self.denominator) or 0
+        return round(top / bottom, _DIGITS) if bottom else None
+
+
+_NO_MUX_CTA = "None: Mux Data measures playback quality and engagement, not page elements."
+_SEGMENT_CUSTOM = ("Not in the video spec: a custom `track` event of the site's own tracking plan "
+                   "(e.g. `CTA Clicked`).")
+
+SUMMARY: tuple[Metric, ...] = (
+    Metric("views", "Sessions (iframe loads) with at least one tracked event; bots excluded.",
+           "count of sessions", "sessions", "views",
+           mux="A *view* starts with the intent to play (play request or autoplay) and ends when "
+               "the viewer leaves or changes video. A Percus view starts earlier, when the player "
+               "loads, so it also counts pages where nobody asked to play.",
+           segment="No player-loaded event; nearest is counting `session_id`s of any video event. "
+                   "`Video Playback Started` is closer to Percus `plays`."),
+    Metric("unique_viewers", "Distinct viewer hashes among the views of the range (a viewer seen on "
+           "several days, projects or sessions counts once).",
+           "count(distinct viewer_hash)", "viewers", "unique_viewers",
+           mux="*Unique Viewers*: distinct `viewer_user_id`, or Mux's anonymous per-browser id when "
+               "none is set. The Percus hash follows the recipient across devices instead.",
+           segment="Distinct `userId` / `anonymousId` over the video events."),
+    Metric("plays", "Views in which playback started: a `video.played`, `video.paused`, "
+           "`video.progressed` or `video.completed` event, or `video.incomplete` past 0 %.",
+           "count of sessions with playback", "sessions", "plays",
+           mux="No separate count; a view that reached its first frame (neither an exit before start "
+               "nor a startup failure).",
+           segment="Sessions with `Video Playback Started`."),
+    Metric("play_rate", "Share of views in which playback started.", "plays / views", "fraction",
+           "plays", "views",
+           mux="None (a Mux view already implies the intent to play).",
+           segment="Sessions with `Video Playback Started` over all sessions; needs a custom "
+                   "player-loaded event."),
+    Metric("completions", "Plays that reached the natural end (`video.completed`).",
+           "count of sessions with video.completed", "sessions", "completions",
+           mux="None as a metric; derivable from a view's furthest playhead position and duration.",
+           segment="Sessions with `Video Content Completed` (or `Video Playback Completed`)."),
+    Metric("completion_rate", "Share of plays that reached the natural end.", "completions / plays",
+           "fraction", "completions", "plays",
+           mux="None as a metric (see completions).",
+           segment="`Video Content Completed` sessions / `Video Playback Started` sessions."),
+    Metric("reach_25", "Share of plays that reached 25 % of the video: the furthest percent of any "
+           "`video.progressed`/`video.incomplete` event is at least 25, or the video completed. "
+           "A later milestone implies the earlier ones, so short videos whose milestones fire late "
+           "or together still count.", "sessions reaching 25 % / plays", "fraction", "reached_25",
+           "plays",
+           mux="None; the IAB/VAST quartile events (`firstQuartile`) are the ad-industry analogue.",
+           segment="Derived from `Video Content Playing` heartbeats: `position / total_length`."),
+    Metric("reach_50", "As reach_25, for 50 %.", "sessions reaching 50 % / plays", "fraction",
+           "reached_50", "plays", mux="None; VAST `midpoint`.", segment="As reach_25."),
+    Metric("reach_75", "As reach_25, for 75 %.", "sessions reaching 75 % / plays", "fraction",
+           "reached_75", "plays", mux="None; VAST `thirdQuartile`.", segment="As reach_25."),
+    Metric("reach_100", "Share of plays that reached the end; equal to completion_rate.",
+           "completions / plays", "fraction", "completions", "plays", mux="None; VAST `complete`.",
+           segment="As completion_rate."),
+    Metric("avg_max_percent", "Average, over plays, of the furthest percent reached (a completed "
+           "video counts 100; a play with no milestone yet counts 0). Measured at the milestones "
+           "the player reports, so a lower bound.", "sum(max percent) / plays", "percent",
+           "sum_max_percent", "plays",
+           mux="Nearest: a view's furthest playhead position relative to the duration, averaged.",
+           segment="Nearest: max `position / total_length` of `Video Content Playing` per session."),
+    Metric("cta_clicks", "`cta.clicked` events in the views.", "count of cta.clicked", "events",
+           "cta_clicks", mux=_NO_MUX_CTA, segment=_SEGMENT_CUSTOM),
+    Metric("cta_sessions", "Views with at least one CTA click.", "count of sessions with cta.clicked",
+           "sessions", "cta_sessions", mux=_NO_MUX_CTA, segment=_SEGMENT_CUSTOM),
+    Metric("cta_ctr", "Click-through: share of views with at least one CTA click (per CTA in the "
+           "CTA report: views that clicked that CTA).", "cta_sessions / views", "fraction",
+           "cta_sessions", "views", mux=_NO_MUX_CTA, segment=_SEGMENT_CUSTOM),
+    Metric("interactions", "`interaction.engaged` events (forms, hotspots, surveys) in the views.",
+           "count of interaction.engaged", "events", "interactions", mux=_NO_MUX_CTA,
+           segment=_SEGMENT_CUSTOM),
+    Metric("interaction_rate", "Share of views with at least one interaction.",
+           "interaction_sessions / views", "fraction", "interaction_sessions", "views",
+           mux=_NO_MUX_CTA, segment=_SEGMENT_CUSTOM),
+    Metric("errors", "`video.errored` events, with or without consent (errors without consent have "
+           "no viewer identifiers and count here only), dated by their own time.",
+           "count of video.errored", "events", "errors",
+           mux="Errors are recorded per view with code and message; Mux reports views with errors "
+               "rather than error events.",
+           segment="No error event; `Video Playback Interrupted` covers unintended stops."),
+    Metric("playback_failures", "Views with an error before any playback started (no play yet, "
+           "or the first error precedes the first play event).", "count of sessions",
+           "sessions", "playback_failures",
+           mux="Closest to *Video Startup Failures*: views with a fatal error before the first frame.",
+           segment="`Video Playback Interrupted` before `Video Playback Started`."),
+    Metric("playback_failure_rate", "Share of views that failed before playback started.",
+           "playback_failures / views", "fraction", "playback_failures", "views",
+           mux="*Video Startup Failure Percentage* (failures / views). Mux's *Playback Failure "
+               "Percentage* instead counts views that ended in a fatal error at any point.",
+           segment="None."),
+    Metric("exits_before_start", "Views that ended with no playback and no error (the viewer left, "
+           "or never pressed play where autoplay was blocked).", "count of sessions", "sessions",
+           "exits_before_start",
+           mux="*Exits Before Video Start*: views abandoned after the intent to play and before the "
+               "first frame, without an error. Percus also counts viewers who never asked to play.",
+           segment="Sessions with no `Video Playback Started`."),
+    Metric("exit_before_start_rate", "Share of views that exited before start.",
+           "exits_before_start / views", "fraction", "exits_before_start", "views",
+           mux="*Exits Before Video Start* percentage (same denominator: views).", segment="None."),
+    Metric("autoplay_failures", "Views in which the browser blocked autoplay (`autoplay.failed`).",
+           "count of sessions", "sessions", "autoplay_failures",
+           mux="None as a metric; an autoplay attempt is a view attribute.",
+           segment="None; `Video Playback Started` carries `autoplay: true|false`."),
+    Metric("autoplay_failure_rate", "Share of views in which autoplay was blocked.",
+           "autoplay_failures / views", "fraction", "autoplay_failures", "views",
+           mux="None.", segment="None."),
+)
+
+PER_ITEM: tuple[Metric, ...] = (
+    Metric("cta_ctr", "Views in which this CTA was clicked, over all views of the filter.",
+           "sessions clicking the CTA / views", "fraction", "sessions", "views", scope="CTA",
+           mux=_NO_MUX_CTA, segment=_SEGMENT_CUSTOM),
+    Metric("chapter_reach", "Plays that entered this chapter (`chapter.entered`), over plays.",
+           "sessions entering the chapter / plays", "fraction", "sessions", "plays", scope="chapter",
+           mux="None.", segment="Nearest: sessions with `Video Content Started` for a content pod."),
+    Metric("errors", "`video.errored` events with this error code.", "count of video.errored by code",
+           "events", "errors", scope="error code",
+           mux="Error breakdown by code and message, counted in views.", segment="None."),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in SUMMARY}
+
+
+def compute(counts: Mapping[str, int | float | None],
+            metrics: tuple[Metric, ...] = SUMMARY) -> dict[str, int | float | None]:
+    """Metric values from counts; metrics whose counts are absent are left out."""
+    return {metric.name: metric.value(counts) for metric in metrics
+            if metric.numerator in counts and (metric.denominator is None or metric.denominator in counts)}
+
+
+def markdown_table() -> str:
+    """The definitions table of docs/metrics.md."""
+    rows = ["| Metric | Per | Percus definition | Formula | Unit | Mux Data (nearest) | "
+            "Segment video spec (nearest) |", "|---|---|---|---|---|---|---|"]
+    for metric in (*SUMMARY, *PER_ITEM):
+        cells = [f"`{metric.name}`", metric.scope, metric.description, f"`{metric.formula}`", metric.unit,
+                 metric.mux, metric.segment]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+BEGIN, END = "<!-- metrics table: generated from pipeline/metrics.py -->", "<!-- end of metrics table -->"
+
+
+def sync_document(text: str) -> str:
+    """docs/metrics.md with its table replaced by the current definitions."""
+    head, _, rest = text.partition(BEGIN)
+    _, found, tail = rest.partition(END)
+    if not found:
+        raise ValueError("docs/metrics.md has lost its table markers")
+    return f"{head}{BEGIN}\n{markdown_table()}{END}{tail}"

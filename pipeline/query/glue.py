@@ -1,0 +1,97 @@
+"""Glue table definitions for Athena: curated and every rollup table, with partition projection,
+so partitions are computed from the query's predicates and no crawler or MSCK REPAIR ever runs.
+
+`org` is projected as `injected`: its values come only from the query, which must name one
+organization (Athena rejects a query without it); days are projected as ranges. The deployment
+template creates the same tables (it can render `table_inputs`), and `create_tables` does it from
+code, e.g. for a test account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import boto3
+import pyarrow as pa
+
+from pipeline.query.tables import TABLES, Table
+
+_PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+}
+FIRST_YEAR = 2020
+
+
+def glue_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type):
+        return "string"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_int32(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    raise TypeError(f"no Glue type for {arrow_type}")
+
+
+def _projection(table: Table, location: str) -> dict[str, str]:
+    params = {"projection.enabled": "true", "projection.org.type": "injected"}
+    if table.rollup is None:
+        params |= {
+            "projection.year.type": "integer", "projection.year.range": f"{FIRST_YEAR},2100",
+            "projection.month.type": "integer", "projection.month.range": "1,12",
+            "projection.month.digits": "2",
+            "projection.day.type": "integer", "projection.day.range": "1,31", "projection.day.digits": "2",
+            "storage.location.template": f"{location}/curated/org=${{org}}/year=${{year}}/month=${{month}}/"
+                                         "day=${day}/",
+        }
+    else:
+        params |= {
+            "projection.date.type": "date", "projection.date.format": "yyyy-MM-dd",
+            "projection.date.range": f"{FIRST_YEAR}-01-01,NOW", "projection.date.interval": "1",
+            "projection.date.interval.unit": "DAYS",
+            "storage.location.template": f"{location}/rollups/{table.rollup}/org=${{org}}/date=${{date}}/",
+        }
+    return params
+
+
+def table_input(table: Table, location: str) -> dict[str, Any]:
+    """Glue's TableInput for one table; `location` is `s3://bucket[/prefix]` of the store."""
+    location = location.rstrip("/")
+    zone = "curated/" if table.rollup is None else f"rollups/{table.rollup}/"
+    return {
+        "Name": table.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", **_projection(table, location)},
+        "PartitionKeys": [{"Name": field.name, "Type": glue_type(field.type)} for field in table.partitions],
+        "StorageDescriptor": {
+            "Columns": [{"Name": field.name, "Type": glue_type(field.type)} for field in table.schema],
+            "Location": f"{location}/{zone}",
+            **_PARQUET,
+        },
+    }
+
+
+def table_inputs(location: str) -> list[dict[str, Any]]:
+    return [table_input(table, location) for table in TABLES.values()]
+
+
+def create_tables(database: str, location: str, *, client: Any = None) -> None:
+    """Create (or update) the database and its tables; idempotent."""
+    glue = client if client is not None else boto3.client("glue")
+    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+        glue.create_database(DatabaseInput={"Name": database})
+    for table in table_inputs(location):
+        try:
+            glue.create_table(DatabaseName=database, TableInput=table)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_table(DatabaseName=database, TableInput=table)

@@ -1,0 +1,164 @@
+"""Every query, written once in DuckDB's dialect and rendered for Athena (Trino) with sqlglot.
+
+Queries read logical tables only: `curated` and the rollup tables `rollup_<name>` (columns in
+`pipeline/query/tables.py`). An engine binds each logical table to one organization's partitions
+before running anything (`pipeline/query/base.py`), so no query text ever names an organization.
+
+The metric definitions of docs/metrics.md live here as SQL, in three layers shared by the rollup
+builder and the reports' curated fallback, so that both give the same numbers by construction:
+  events    the curated rows that were read;
+  sessions  one row per session (one iframe load) with the facts the metrics need;
+  builds    per rollup table, rows per (day, project, template, is_bot, ...) of additive counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+# Consent audit events are not viewing activity; video.errored without consent carries no viewer
+# identifiers and counts in error totals only.
+TRACKED = ("COALESCE(consent_tracking, FALSE) "
+           "AND event_type NOT IN ('consent.accepted', 'consent.declined')")
+# Evidence that playback started. video.incomplete at 0 % is a viewer leaving before the start.
+PLAYBACK = ("(event_type IN ('video.played', 'video.paused', 'video.progressed', 'video.completed') "
+            "OR (event_type = 'video.incomplete' AND percent > 0))")
+
+SESSIONS = f"""
+SELECT
+  session_id,
+  MIN(event_time) AS started_at,
+  CAST(MIN(event_time) AS DATE) AS day,
+  MAX(project_id) AS project_id,
+  MAX(template_id) AS template_id,
+  BOOL_OR(COALESCE(device_is_bot, FALSE)) AS is_bot,
+  MAX(viewer_hash) AS viewer_hash,
+  MAX(device_type) AS device_type,
+  MAX(device_os) AS os,
+  MAX(device_browser) AS browser,
+  MAX(locale) AS locale,
+  MAX(geo_country) AS country,
+  MIN(CASE WHEN {PLAYBACK} THEN event_time END) AS first_play,
+  MIN(CASE WHEN event_type = 'video.errored' THEN event_time END) AS first_error,
+  MAX(CASE WHEN event_type = 'video.completed' THEN 1 ELSE 0 END) AS completed,
+  MAX(CASE WHEN event_type = 'video.completed' THEN CAST(100 AS DOUBLE)
+           WHEN event_type IN ('video.progressed', 'video.incomplete') THEN percent
+           ELSE CAST(0 AS DOUBLE) END) AS max_percent,
+  SUM(CASE WHEN event_type = 'cta.clicked' THEN 1 ELSE 0 END) AS cta_clicks,
+  SUM(CASE WHEN event_type = 'interaction.engaged' THEN 1 ELSE 0 END) AS interactions,
+  MAX(CASE WHEN event_type = 'autoplay.failed' THEN 1 ELSE 0 END) AS autoplay_failed
+FROM events
+WHERE {TRACKED}
+GROUP BY session_id
+"""
+
+# Additive session counts: sums over days, projects and templates stay exact.
+SESSION_MEASURES: dict[str, str] = {
+    "views": "COUNT(*)",
+    "plays": "SUM(CASE WHEN first_play IS NOT NULL THEN 1 ELSE 0 END)",
+    "completions": "SUM(completed)",
+    # A later milestone implies the earlier ones, so late or merged milestones of short videos count.
+    "reached_25": "SUM(CASE WHEN max_percent >= 25 THEN 1 ELSE 0 END)",
+    "reached_50": "SUM(CASE WHEN max_percent >= 50 THEN 1 ELSE 0 END)",
+    "reached_75": "SUM(CASE WHEN max_percent >= 75 THEN 1 ELSE 0 END)",
+    "sum_max_percent": "SUM(CASE WHEN first_play IS NOT NULL THEN max_percent ELSE CAST(0 AS DOUBLE) END)",
+    "cta_sessions": "SUM(CASE WHEN cta_clicks > 0 THEN 1 ELSE 0 END)",
+    "cta_clicks": "SUM(cta_clicks)",
+    "interaction_sessions": "SUM(CASE WHEN interactions > 0 THEN 1 ELSE 0 END)",
+    "interactions": "SUM(interactions)",
+    "playback_failures": ("SUM(CASE WHEN first_error IS NOT NULL AND (first_play IS NULL "
+                          "OR first_error < first_play) THEN 1 ELSE 0 END)"),
+    "exits_before_start": "SUM(CASE WHEN first_play IS NULL AND first_error IS NULL THEN 1 ELSE 0 END)",
+    "autoplay_failures": "SUM(autoplay_failed)",
+}
+# API name -> session column.
+DIMENSIONS: dict[str, str] = {"device_type": "device_type", "os": "os", "browser": "browser",
+                              "locale": "locale", "country": "country"}
+
+_KEYS = "day, project_id, template_id, is_bot"
+_S_KEYS = "s.day, s.project_id, s.template_id, s.is_bot"
+_MEASURES = ",\n  ".join(f"{expr} AS {name}" for name, expr in SESSION_MEASURES.items())
+
+
+def _breakdown() -> str:
+    return "\nUNION ALL\n".join(
+        f"SELECT {_KEYS}, '{name}' AS dimension, {column} AS value,\n  {_MEASURES}\n"
+        f"FROM sessions GROUP BY {_KEYS}, {column}"
+        for name, column in DIMENSIONS.items())
+
+
+def _per_session_item(event_type: str, item: str, name: str, count: str) -> str:
+    """Sessions (dated by the session) that produced an item event: CTA clicks, chapter entries."""
+    return (f"SELECT {_S_KEYS}, e.{item}, MAX(e.{name}) AS {name}, COUNT(*) AS {count},\n"
+            f"  COUNT(DISTINCT e.session_id) AS sessions\n"
+            f"FROM events AS e JOIN sessions AS s ON e.session_id = s.session_id\n"
+            f"WHERE e.event_type = '{event_type}' AND COALESCE(e.consent_tracking, FALSE)\n"
+            f"GROUP BY {_S_KEYS}, e.{item}")
+
+
+# Per rollup table: its rows from the `events` and `sessions` layers, with a `day` column.
+ROLLUP_BUILDS: dict[str, str] = {
+    "daily": f"SELECT {_KEYS},\n  {_MEASURES}\nFROM sessions GROUP BY {_KEYS}",
+    "breakdown": _breakdown(),
+    "viewers": f"SELECT DISTINCT {_KEYS}, viewer_hash FROM sessions WHERE viewer_hash IS NOT NULL",
+    "ctas": _per_session_item("cta.clicked", "cta_id", "cta_name", "clicks"),
+    "chapters": _per_session_item("chapter.entered", "chapter_id", "chapter_name", "entries"),
+    # Errors are operational: every video.errored event (with or without consent) on its own date.
+    "errors": ("SELECT CAST(event_time AS DATE) AS day, project_id, template_id,\n"
+               "  COALESCE(device_is_bot, FALSE) AS is_bot, error_code, COUNT(*) AS errors,\n"
+               "  COUNT(DISTINCT session_id) AS sessions\n"
+               "FROM events WHERE event_type = 'video.errored'\n"
+               "GROUP BY CAST(event_time AS DATE), project_id, template_id, COALESCE(device_is_bot, FALSE), "
+               "error_code"),
+}
+
+
+def literal(value: date | datetime | int | float | str | bool | None) -> str:
+    """A constant as SQL text, quoted safely (dates as CAST('YYYY-MM-DD' AS DATE))."""
+    if isinstance(value, datetime):  # as naive UTC, how curated timestamps compare in both engines
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        text = value.isoformat(sep=" ", timespec="milliseconds")
+        return f"CAST('{text}' AS TIMESTAMP)"
+    return exp.convert(value).sql("duckdb")
+
+
+def day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days: [(first, last), ...]."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def day_predicate(column: str, days: Iterable[date]) -> str:
+    """`column` (a DATE) is one of `days`; FALSE for none."""
+    terms = [f"{column} = {literal(first)}" if first == last
+             else f"{column} BETWEEN {literal(first)} AND {literal(last)}"
+             for first, last in day_ranges(days)]
+    return "(" + " OR ".join(terms) + ")" if terms else "FALSE"
+
+
+def parse(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def bind(tree: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
+    """Replace `:name` placeholders with quoted constants; every placeholder must have a value."""
+    missing = {node.name for node in tree.find_all(exp.Placeholder)} - params.keys()
+    if missing:
+        raise ValueError(f"query parameters without a value: {sorted(missing)}")
+    return exp.replace_placeholders(tree, **params) if params else tree
+
+
+def table_names(tree: exp.Expression) -> set[str]:
+    """Tables the query reads, not counting its own CTEs."""
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return {table.name for table in tree.find_all(exp.Table) if table.name not in ctes}

@@ -1,0 +1,106 @@
+"""The tables queries read: their file columns, their partition columns, and where each
+organization-day of them lives in the store (ARCHITECTURE.md, storage layout).
+
+  curated          curated/org=<org>/year=YYYY/month=MM/day=DD/<HH>.parquet   partitions org, year, month, day
+  rollup_<name>    rollups/<name>/org=<org>/date=YYYY-MM-DD/part.parquet      partitions org, date (text)
+
+The curated day is the day of `received_at`; a rollup date is the day its rows are dated by
+(`pipeline/rollups.py`). The same names, columns and partitions are the Glue tables Athena reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import pyarrow as pa
+
+from pipeline import curated
+from pipeline.layout import check_slug
+from pipeline.query.sql import SESSION_MEASURES
+from pipeline.store.base import Store
+
+_KEY_COLUMNS = [pa.field("project_id", pa.string()), pa.field("template_id", pa.string()),
+                pa.field("is_bot", pa.bool_())]
+_MEASURE_COLUMNS = [pa.field(name, pa.float64() if name == "sum_max_percent" else pa.int64())
+                    for name in SESSION_MEASURES]
+_CURATED_KEY = re.compile(r"^curated/org=[^/]+/year=(\d{4})/month=(\d{2})/day=(\d{2})/\d{2}\.parquet$")
+_ROLLUP_KEY = re.compile(r"^rollups/[^/]+/org=[^/]+/date=(\d{4}-\d{2}-\d{2})/part\.parquet$")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # as queries spell it
+    schema: pa.Schema  # the columns of its files
+    rollup: str | None = None  # the rollup's name in the layout; None for curated
+
+    @property
+    def partitions(self) -> pa.Schema:
+        if self.rollup is None:
+            return pa.schema([("org", pa.string()), ("year", pa.int32()), ("month", pa.int32()),
+                              ("day", pa.int32())])
+        return pa.schema([("org", pa.string()), ("date", pa.string())])
+
+    def org_prefix(self, org: str) -> str:
+        org = check_slug(org, "organization")
+        return f"curated/org={org}/" if self.rollup is None else f"rollups/{self.rollup}/org={org}/"
+
+    def day_of(self, key: str) -> date | None:
+        """The partition day of one of this table's object keys (None for anything else)."""
+        if self.rollup is None:
+            match = _CURATED_KEY.match(key)
+            return date(int(match[1]), int(match[2]), int(match[3])) if match else None
+        match = _ROLLUP_KEY.match(key)
+        return date.fromisoformat(match[1]) if match else None
+
+    def partition_values(self, org: str, day: date) -> dict[str, object]:
+        if self.rollup is None:
+            return {"org": org, "year": day.year, "month": day.month, "day": day.day}
+        return {"org": org, "date": day.isoformat()}
+
+    def days(self, store: Store, org: str) -> list[date]:
+        """The partition days present for one organization, sorted."""
+        found = {self.day_of(key) for key in store.list(self.org_prefix(org))}
+        return sorted(day for day in found if day is not None)
+
+    def keys(self, store: Store, org: str, days: Iterable[date]) -> list[tuple[date, str]]:
+        """The objects of some of one organization's partitions: (day, key), sorted."""
+        wanted = set(days)
+        if not wanted:
+            return []
+        prefix = self.org_prefix(org)
+        if self.rollup is None:  # list month by month: a month of an organization is ≤ 744 files
+            prefixes = sorted({f"{prefix}year={day:%Y}/month={day:%m}/" for day in wanted})
+        else:
+            prefixes = [prefix]
+        found = []
+        for listed in prefixes:
+            for key in store.list(listed):
+                day = self.day_of(key)
+                if day in wanted:
+                    found.append((day, key))
+        return sorted(found)
+
+
+def _rollup(name: str, columns: list[pa.Field]) -> Table:
+    return Table(f"rollup_{name}", pa.schema(_KEY_COLUMNS + columns), rollup=name)
+
+
+CURATED = Table("curated", curated.SCHEMA)
+ROLLUPS: dict[str, Table] = {table.rollup: table for table in (  # type: ignore[misc]
+    _rollup("daily", _MEASURE_COLUMNS),
+    _rollup("breakdown", [pa.field("dimension", pa.string()), pa.field("value", pa.string()),
+                          *_MEASURE_COLUMNS]),
+    _rollup("viewers", [pa.field("viewer_hash", pa.string())]),
+    _rollup("ctas", [pa.field("cta_id", pa.string()), pa.field("cta_name", pa.string()),
+                     pa.field("clicks", pa.int64()), pa.field("sessions", pa.int64())]),
+    _rollup("chapters", [pa.field("chapter_id", pa.string()), pa.field("chapter_name", pa.string()),
+                         pa.field("entries", pa.int64()), pa.field("sessions", pa.int64())]),
+    _rollup("errors", [pa.field("error_code", pa.string()), pa.field("errors", pa.int64()),
+                       pa.field("sessions", pa.int64())]),
+)}
+# The daily table is written last for a day: its presence means the whole day is rolled up.
+COMMIT_ROLLUP = "daily"
+TABLES: dict[str, Table] = {CURATED.name: CURATED, **{table.name: table for table in ROLLUPS.values()}}

@@ -1,0 +1,250 @@
+"""The reports: summary, drop-off, CTAs, chapters, breakdowns, errors, live.
+
+Each report reads the rollups of the closed days that are rolled up and computes the same rows
+from curated for the other days (the SQL that builds the rollups, `pipeline/query/sql.py`), in one
+query per report part, so the numbers are the same either way and today's are always fresh.
+Every report takes the organization as a required argument and reads only its partitions. Bots
+are excluded unless `include_bots=True`. Dates are UTC days, inclusive; with no `date_from` the
+range starts at the organization's first data, with no `date_to` it ends today.
+Metric names and formulas: `pipeline/metrics.py` (docs/metrics.md). Results are JSON-ready
+(numbers, strings, None; times as ISO-8601 UTC text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pipeline import metrics
+from pipeline.query.base import QueryEngine, Source
+from pipeline.query.sql import DIMENSIONS, ROLLUP_BUILDS, SESSION_MEASURES, SESSIONS, day_predicate, literal
+from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
+from pipeline.rollups import last_closed_day
+from translator.canonical import format_timestamp
+
+ONE_DAY = timedelta(days=1)
+LIVE_BUCKET_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class Filters:
+    project_id: str | None = None
+    template_id: str | None = None
+    include_bots: bool = False
+
+    def where(self, is_bot: str = "is_bot") -> tuple[str, dict[str, Any]]:
+        """A predicate over rollup rows (or over curated rows, with is_bot="device_is_bot")."""
+        terms, params = ["TRUE" if self.include_bots else f"NOT COALESCE({is_bot}, FALSE)"], {}
+        for column in ("project_id", "template_id"):
+            if getattr(self, column) is not None:
+                terms.append(f"{column} = :{column}")
+                params[column] = getattr(self, column)
+        return " AND ".join(terms), params
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which days of a range come from rollups and which are computed from curated."""
+
+    date_from: date
+    date_to: date
+    rolled: tuple[date, ...]
+    unrolled: tuple[date, ...]
+
+    @property
+    def received(self) -> tuple[date, ...]:
+        """Curated partitions the unrolled days read (a session's events arrive within a day)."""
+        return tuple(sorted({day + k * ONE_DAY for day in self.unrolled for k in (-1, 0, 1)}))
+
+
+def plan(engine: QueryEngine, org: str, date_from: date | None = None, date_to: date | None = None,
+         *, today: date | None = None) -> Plan:
+    """Resolve a date range and split it into rolled-up days and days computed from curated: those
+    without a rollup, and the days not closed yet (their rollup, if any, may lag the events)."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValueError(f"date_from {date_from} is after date_to {date_to}")
+    today = today or datetime.now(UTC).date()
+    closed = last_closed_day(today)
+    rolled_all = [day for day in engine.partition_days(ROLLUPS[COMMIT_ROLLUP].name, org) if day <= closed]
+    last = date_to or max(today, date_from or date.min)
+    first = date_from
+    if first is None:
+        curated_days = engine.partition_days(CURATED.name, org)
+        starts = rolled_all[:1] + [day - ONE_DAY for day in curated_days[:1]]
+        first = min(min(starts), last) if starts else last
+    in_range = {first + n * ONE_DAY for n in range((last - first).days + 1)}
+    rolled = tuple(day for day in rolled_all if day in in_range)
+    return Plan(first, last, rolled, tuple(sorted(in_range - set(rolled))))
+
+
+def _with(plan: Plan, *tables: str) -> tuple[str, list[Source]]:
+    """The WITH clause defining each rollup table over the whole range, and the sources it reads."""
+    ctes, sources = [], []
+    if plan.unrolled:
+        ctes += ["events AS (SELECT * FROM curated)", f"sessions AS ({SESSIONS})"]
+        sources.append(Source(CURATED.name, plan.received))
+    for name in tables:
+        table = ROLLUPS[name]
+        columns = ", ".join(table.schema.names)
+        parts = [f'SELECT CAST("date" AS DATE) AS day, {columns} FROM {table.name}']
+        if plan.unrolled:
+            parts.append(f"SELECT day, {columns} FROM ({ROLLUP_BUILDS[name]}) AS built "
+                         f"WHERE {day_predicate('day', plan.unrolled)}")
+        ctes.append(f"{name} AS (" + "\nUNION ALL\n".join(parts) + ")")
+        sources.append(Source(table.name, plan.rolled))
+    return "WITH " + ",\n".join(ctes), sources
+
+
+_SUMS = ", ".join(f"SUM({name}) AS {name}" for name in SESSION_MEASURES)
+
+
+def summary(engine: QueryEngine, org: str, *, project_id: str | None = None,
+            template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+            include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """The summary metrics (keys: metrics.SUMMARY names; rates are fractions, None without data)."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    where, params = Filters(project_id, template_id, include_bots).where()
+    head, sources = _with(days, "daily", "viewers", "errors")
+    rows = engine.query(
+        f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
+        f"CROSS JOIN (SELECT COUNT(DISTINCT viewer_hash) AS unique_viewers FROM viewers WHERE {where}) AS v\n"
+        f"CROSS JOIN (SELECT SUM(errors) AS errors FROM errors WHERE {where}) AS e",
+        org=org, sources=sources, params=params)
+    return metrics.compute(rows[0])
+
+
+def _totals(engine: QueryEngine, org: str, days: Plan, filters: Filters) -> dict[str, Any]:
+    where, params = filters.where()
+    head, sources = _with(days, "daily")
+    return engine.query(f"{head}\nSELECT {_SUMS} FROM daily WHERE {where}",
+                        org=org, sources=sources, params=params)[0]
+
+
+def dropoff(engine: QueryEngine, org: str, *, project_id: str | None = None,
+            template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+            include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """Plays reaching 25/50/75/100 %: {"plays": n, "milestones": [{percent, sessions, fraction}]}."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    counts = _totals(engine, org, days, Filters(project_id, template_id, include_bots))
+    plays = counts["plays"] or 0
+    milestones = []
+    for percent, column in ((25, "reached_25"), (50, "reached_50"), (75, "reached_75"), (100, "completions")):
+        reach = metrics.METRICS[f"reach_{percent}"]
+        milestones.append({"percent": percent, "sessions": counts[column] or 0,
+                           "fraction": reach.value(counts)})
+    return {"plays": plays, "milestones": milestones}
+
+
+def ctas(engine: QueryEngine, org: str, *, project_id: str | None = None,
+         template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+         include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """The CTA funnel: views → plays → views with a click, overall and per CTA (by sessions)."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    filters = Filters(project_id, template_id, include_bots)
+    counts = _totals(engine, org, days, filters)
+    views = counts["views"] or 0
+    where, params = filters.where()
+    head, sources = _with(days, "ctas")
+    rows = engine.query(
+        f"{head}\nSELECT cta_id, MAX(cta_name) AS cta_name, SUM(clicks) AS clicks, SUM(sessions) AS sessions "
+        f"FROM ctas WHERE {where} GROUP BY cta_id ORDER BY sessions DESC, cta_id",
+        org=org, sources=sources, params=params)
+    per_cta = next(metric for metric in metrics.PER_ITEM if metric.scope == "CTA")
+    return {
+        "views": views, "plays": counts["plays"] or 0, "cta_sessions": counts["cta_sessions"] or 0,
+        "cta_clicks": counts["cta_clicks"] or 0, "cta_ctr": metrics.METRICS["cta_ctr"].value(counts),
+        "ctas": [{**row, "cta_ctr": per_cta.value({**row, "views": views})} for row in rows],
+    }
+
+
+def chapters(engine: QueryEngine, org: str, *, project_id: str | None = None,
+             template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+             include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """Chapter reach: plays that entered each chapter."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    filters = Filters(project_id, template_id, include_bots)
+    plays = _totals(engine, org, days, filters)["plays"] or 0
+    where, params = filters.where()
+    head, sources = _with(days, "chapters")
+    rows = engine.query(
+        f"{head}\nSELECT chapter_id, MAX(chapter_name) AS chapter_name, SUM(entries) AS entries, "
+        f"SUM(sessions) AS sessions FROM chapters WHERE {where} GROUP BY chapter_id "
+        f"ORDER BY sessions DESC, chapter_id", org=org, sources=sources, params=params)
+    reach = next(metric for metric in metrics.PER_ITEM if metric.scope == "chapter")
+    return {"plays": plays,
+            "chapters": [{**row, "chapter_reach": reach.value({**row, "plays": plays})} for row in rows]}
+
+
+def breakdown(engine: QueryEngine, org: str, dimension: str, *, project_id: str | None = None,
+              template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+              include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """Session metrics per value of a dimension (device_type, os, browser, locale, country);
+    `value` None is "unknown". Rows by views, most first."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"dimension must be one of {sorted(DIMENSIONS)}, got {dimension!r}")
+    days = plan(engine, org, date_from, date_to, today=today)
+    where, params = Filters(project_id, template_id, include_bots).where()
+    head, sources = _with(days, "breakdown")
+    rows = engine.query(
+        f"{head}\nSELECT value, {_SUMS} FROM breakdown WHERE dimension = :dimension AND {where} "
+        f"GROUP BY value ORDER BY views DESC, value NULLS LAST",
+        org=org, sources=sources, params={**params, "dimension": dimension})
+    total = sum(row["views"] for row in rows)
+    return {"dimension": dimension, "views": total, "rows": [
+        {"value": row["value"], "share": round(row["views"] / total, 6) if total else None,
+         **metrics.compute(row)} for row in rows]}
+
+
+def errors(engine: QueryEngine, org: str, *, project_id: str | None = None,
+           template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
+           include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+    """Errors by code, most first: {"errors": total, "codes": [{error_code, errors, sessions, share}]}."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    where, params = Filters(project_id, template_id, include_bots).where()
+    head, sources = _with(days, "errors")
+    rows = engine.query(
+        f"{head}\nSELECT error_code, SUM(errors) AS errors, SUM(sessions) AS sessions FROM errors "
+        f"WHERE {where} GROUP BY error_code ORDER BY errors DESC, error_code",
+        org=org, sources=sources, params=params)
+    total = sum(row["errors"] for row in rows)
+    return {"errors": total, "codes": [{**row, "share": round(row["errors"] / total, 6)} for row in rows]}
+
+
+def live(engine: QueryEngine, org: str, *, project_id: str | None = None, template_id: str | None = None,
+         include_bots: bool = False, now: datetime | None = None, minutes: int = 60) -> dict[str, Any]:
+    """Sessions started in the last `minutes` (from curated): summary metrics of those sessions, and
+    errors per 5-minute bucket with a spike flag (the last bucket at least 5 errors and 3× the mean
+    of the earlier ones)."""
+    end = (now or datetime.now(UTC)).astimezone(UTC)
+    since = end - timedelta(minutes=minutes)
+    bucket = timedelta(minutes=LIVE_BUCKET_MINUTES)
+    filters = Filters(project_id, template_id, include_bots)
+    where, params = filters.where()
+    # The day before `since` too, so a session that began earlier is not taken as new.
+    received = tuple(since.date() + n * ONE_DAY for n in range(-1, (end.date() - since.date()).days + 1))
+    source = [Source(CURATED.name, received)]
+    measures = ", ".join(f"{expr} AS {name}" for name, expr in SESSION_MEASURES.items())
+    counts = engine.query(
+        f"WITH events AS (SELECT * FROM curated), sessions AS ({SESSIONS})\n"
+        f"SELECT {measures} FROM sessions WHERE started_at >= {literal(since)} "
+        f"AND started_at <= {literal(end)} AND {where}", org=org, sources=source, params=params)[0]
+    event_filter, _ = filters.where(is_bot="device_is_bot")
+    per_minute = engine.query(
+        f"SELECT date_trunc('minute', event_time) AS minute, COUNT(*) AS errors FROM curated "
+        f"WHERE event_type = 'video.errored' AND event_time >= {literal(since)} "
+        f"AND event_time <= {literal(end)} AND {event_filter} GROUP BY date_trunc('minute', event_time)",
+        org=org, sources=source, params=params)
+    buckets = [0] * -(-minutes // LIVE_BUCKET_MINUTES)
+    for row in per_minute:  # the first minute may start before `since`: it joins the first bucket
+        index = max(0, min((row["minute"] - since) // bucket, len(buckets) - 1))
+        buckets[index] += row["errors"]
+    earlier = buckets[:-1]
+    mean = sum(earlier) / len(earlier) if earlier else 0
+    return {
+        "since": format_timestamp(since), "until": format_timestamp(end),
+        **metrics.compute({**counts, "errors": sum(buckets)}),
+        "errors_per_bucket": [{"start": format_timestamp(since + i * bucket), "errors": n}
+                              for i, n in enumerate(buckets)],
+        "error_spike": buckets[-1] >= 5 and buckets[-1] >= 3 * mean,
+    }

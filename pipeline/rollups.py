@@ -1,0 +1,192 @@
+"""Daily rollups: additive counts per organization, date, project, template and bot flag.
+
+Files `rollups/<table>/org=<org>/date=YYYY-MM-DD/part.parquet`, one per table (columns in
+`pipeline/query/tables.py`, SQL in `pipeline/query/sql.py`):
+  daily      session counts (views, plays, completions, milestones, CTA, failures, ...)
+  breakdown  the same counts per device type, OS, browser, locale and country
+  viewers    the distinct viewer hashes of the day: unique viewers over a range are a distinct
+             count over these lists, never a sum of daily figures (a viewer on two days is one)
+  ctas, chapters, errors   counts per CTA, per chapter, per error code
+Every count sums correctly over days, projects and templates, so a report over any range and
+filter is a sum of rollup rows (plus one distinct count over `viewers`).
+
+Dating: a session belongs to the UTC date of its first event's `event_time`, so a session crossing
+midnight counts once, on the day it started, with everything it did after midnight. Curated files
+are partitioned by the day of `received_at`, so the rollup of day D reads the curated days D-1, D
+and D+1 (events of a session are received within a day of its start). Errors are dated by their
+own event_time (operational counts, also for errors without consent and so without a session).
+
+Rebuilding: a day's tables are recomputed from curated and each file is replaced atomically; the
+`daily` file is written last, so its presence means the day is complete. With `day=None`, a run
+builds each closed day (D+1 over, so its inputs are in) whose inputs changed since its last build,
+judged by the compactor's commit records of D-1..D+1 and kept in `state/rollups/…`. A day some of
+whose curated days are gone since its build (retention: rollups outlive curated data) is never
+rebuilt by such a run: it would count half sessions. Anything else that rewrites curated files
+rebuilds the affected days with `day=…`; DSAR must, since `viewers` holds viewer hashes.
+Concurrent runs are safe: they write the same files from the same inputs, and a run that read
+older inputs leaves a record the next run sees as stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import curated
+from pipeline._compaction_state import state_prefix
+from pipeline.layout import check_slug, rollup_key
+from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
+from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
+from pipeline.store.base import Store
+
+ROLLUP_VERSION = 1  # bump when a definition changes: every day's record goes stale
+WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up
+ONE_DAY = timedelta(days=1)
+_ORDER = [name for name in ROLLUPS if name != COMMIT_ROLLUP] + [COMMIT_ROLLUP]
+
+
+@dataclass
+class RollupReport:
+    days_built: list[tuple[str, date]] = field(default_factory=list)  # (organization, day)
+    days_fresh: int = 0  # skipped: inputs unchanged since their last build
+    days_without_data: list[tuple[str, date]] = field(default_factory=list)  # nothing to read
+    files_written: int = 0
+    rows_written: int = 0
+    sessions: int = 0  # sessions dated on the days built (bots included)
+
+
+Progress = Callable[[int, int, RollupReport], None]  # (days done, days to do, so far)
+
+
+def last_closed_day(today: date) -> date:
+    """The last day whose curated window is over (its next day has ended). Reports read rollups
+    only up to it: a rollup of a later day may already miss events received since it was built."""
+    return today - 2 * ONE_DAY
+
+
+def state_key(org: str, day: date) -> str:
+    return f"state/rollups/org={check_slug(org, 'organization')}/date={day:%Y-%m-%d}.json"
+
+
+def build_rollups(store: Store, *, day: date | None = None, org: str | None = None,
+                  progress: Progress | None = None, today: date | None = None) -> RollupReport:
+    """Build the rollups of one day (rebuilt unconditionally) or, with `day=None`, of every closed
+    day whose inputs changed; for one organization or all. `today` (UTC) is for tests."""
+    report = RollupReport()
+    received = _received_days(store, org)
+    plan: list[tuple[str, date]] = []
+    if day is not None:
+        plan = [(name, day) for name in sorted(received if org is None else {org})]
+    else:
+        last_closed = last_closed_day(today or datetime.now(UTC).date())
+        for name, days in sorted(received.items()):
+            rolled = set(ROLLUPS[COMMIT_ROLLUP].days(store, name))
+            candidates = sorted({d + k * ONE_DAY for d in days for k in (-1, 0, 1)})
+            for candidate in (d for d in candidates if d <= last_closed):
+                if _stale(store, name, candidate, days, candidate in rolled):
+                    plan.append((name, candidate))
+                else:
+                    report.days_fresh += 1
+    for number, (name, planned) in enumerate(plan, 1):
+        _build_day(store, name, planned, report)
+        if progress is not None:
+            progress(number, len(plan), report)
+    return report
+
+
+def _received_days(store: Store, org: str | None) -> dict[str, set[date]]:
+    """Curated partition days by organization."""
+    if org is not None:
+        return {org: set(CURATED.days(store, org))}
+    found: dict[str, set[date]] = {}
+    for key in store.list("curated/org="):
+        day = CURATED.day_of(key)
+        if day is not None:
+            found.setdefault(key.split("/")[1][len("org="):], set()).add(day)
+    return found
+
+
+def _fingerprint(store: Store, org: str, day: date) -> str:
+    """What the day's rollup was built from: the compactor's commits of its curated window."""
+    digest = hashlib.sha256(f"rollups v{ROLLUP_VERSION}\n".encode())
+    for offset in (-1, 0, 1):
+        try:
+            manifest = store.get(state_prefix(org, day + offset * ONE_DAY) + "manifest.json")
+        except KeyError:
+            manifest = b"-"
+        digest.update(hashlib.sha256(manifest).digest())
+    return digest.hexdigest()
+
+
+def _window(day: date) -> list[date]:
+    return [day - WINDOW, day, day + WINDOW]
+
+
+def _stale(store: Store, org: str, day: date, received: set[date], rolled: bool) -> bool:
+    try:
+        record = json.loads(store.get(state_key(org, day)))
+    except KeyError:
+        return True
+    if set(record["window"]) - {d.isoformat() for d in received}:
+        return False  # curated data it was built from is gone (retention): keep what was built
+    return record["inputs"] != _fingerprint(store, org, day) or record["written"] != rolled
+
+
+def _build_day(store: Store, org: str, day: date, report: RollupReport) -> None:
+    inputs = _fingerprint(store, org, day)  # before reading: a later change shows as stale
+    keys = CURATED.keys(store, org, _window(day))
+    if not keys:
+        report.days_without_data.append((org, day))
+        return
+    con = duckdb.connect(config={"python_enable_replacements": False})
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _load_events(con, store, [key for _, key in keys])
+        con.execute(f"CREATE TEMP TABLE sessions AS {SESSIONS}")
+        tables = {name: _rows(con, name, day) for name in _ORDER}
+    finally:
+        con.close()
+    own_day = any(key_day == day for key_day, _ in keys)
+    written = own_day or any(table.num_rows for table in tables.values())
+    if written:
+        for name in _ORDER:
+            store.put(rollup_key(name, org, day), _parquet(tables[name]))
+            report.files_written += 1
+            report.rows_written += tables[name].num_rows
+    window = sorted({key_day.isoformat() for key_day, _ in keys})
+    store.put(state_key(org, day), json.dumps({"version": ROLLUP_VERSION, "inputs": inputs,
+                                               "window": window, "written": written}).encode())
+    report.days_built.append((org, day))
+    report.sessions += sum(tables[COMMIT_ROLLUP].column("views").to_pylist())
+
+
+def _load_events(con: duckdb.DuckDBPyConnection, store: Store, keys: list[str]) -> None:
+    paths = [store.local_path(key) for key in keys]
+    if all(path is not None for path in paths):
+        files = ", ".join(literal(str(path)) for path in paths)
+        con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
+    else:
+        con.register("events", pa.concat_tables(
+            [curated.conform(pq.read_table(pa.BufferReader(store.get(key)))) for key in keys]))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, day: date) -> pa.Table:
+    schema = ROLLUPS[name].schema
+    columns = ", ".join(schema.names)
+    query = (f"SELECT {columns} FROM ({ROLLUP_BUILDS[name]}) AS built "
+             f"WHERE day = {literal(day)} ORDER BY ALL")
+    return con.sql(query).to_arrow_table().cast(schema)
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
