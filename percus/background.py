@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pipeline.compactor import CompactionBusy, compact
+from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
 
 log = logging.getLogger("percus.background")
@@ -25,7 +26,7 @@ class PipelineLoop:
                  steps: tuple[Callable[[Store], None], ...] | None = None) -> None:
         self.store = store
         self.interval = interval
-        self.steps = steps if steps is not None else (compact_step,)
+        self.steps = steps if steps is not None else (compact_step, rollup_step)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
@@ -52,3 +53,11 @@ def compact_step(store: Store) -> None:
                  "%d quarantined in %.1fs", report.raw_objects_read, report.events_in,
                  report.duplicates_dropped, len(report.partitions_written),
                  len(report.quarantined_objects), (datetime.now(UTC) - started).total_seconds())
+
+
+def rollup_step(store: Store) -> None:
+    # Incremental: only closed days whose curated data changed are rebuilt; reports read the
+    # open days (today, yesterday) from curated, so they are fresh without a rollup.
+    report = build_rollups(store)
+    if report.days_built:
+        log.info("rolled up %d organization-days", len(report.days_built))

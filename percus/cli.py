@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from percus.config import Settings, load_settings
+from pipeline.layout import check_slug
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -98,6 +101,46 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rollup(args: argparse.Namespace) -> int:
+    from pipeline.backends import open_store
+    from pipeline.rollups import build_rollups
+
+    day = _date(args.date, "--date") if args.date else None
+    report = build_rollups(open_store(_settings(args)), day=day, progress=_progress("days"))
+    print(f"days built: {len(report.days_built)}, unchanged: {report.days_fresh}, files written: "
+          f"{report.files_written}, sessions: {report.sessions}")
+    return 0
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} takes a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def _cmd_report_summary(args: argparse.Namespace) -> int:
+    from pipeline import metrics, reports
+    from pipeline.backends import open_store
+    from pipeline.query import open_engine
+
+    settings = _settings(args)
+    engine = open_engine(settings, open_store(settings))
+    result = reports.summary(engine, check_slug(args.org, "organization"), project_id=args.project,
+                             template_id=args.template,
+                             date_from=_date(args.date_from, "--from") if args.date_from else None,
+                             date_to=_date(args.date_to, "--to") if args.date_to else None)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return 0
+    units = {metric.name: metric.unit for metric in metrics.SUMMARY}
+    width = max(map(len, result))
+    for name, value in result.items():
+        shown = "-" if value is None else f"{value:.1%}" if units.get(name) == "fraction" else value
+        print(f"{name:<{width}}  {shown}")
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from percus.generated_docs import stale_documents, write_documents
 
@@ -141,6 +184,20 @@ def _parser() -> argparse.ArgumentParser:
                        "default: any origin")
     compact = command("compact", _cmd_compact, "compact raw events into curated Parquet now (idempotent)")
     compact.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="only this hour (default: all new data)")
+
+    rollup = command("rollup", _cmd_rollup, "build the daily rollups now (idempotent)")
+    rollup.add_argument("--date", metavar="YYYY-MM-DD", help="rebuild this day (default: every closed "
+                        "day whose data changed)")
+
+    report = commands.add_parser("report", help="engagement reports").add_subparsers(dest="sub",
+                                                                                      required=True)
+    summary = command("summary", _cmd_report_summary, "the summary metrics of an organization", report)
+    summary.add_argument("--org", required=True)
+    summary.add_argument("--project")
+    summary.add_argument("--template")
+    summary.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    summary.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    summary.add_argument("--format", choices=("table", "json"), default="table")
 
     org = commands.add_parser("org", help="organizations and their reporting API keys").add_subparsers(
         dest="sub", required=True)
