@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from gateway import health, ingest, openapi
+from gateway import demo, health, ingest, legacy, openapi, player, sdk_files
 from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
@@ -25,20 +25,26 @@ from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
 from gateway.services import Services
 from gateway.tokens import TokenVerifier
 from percus.config import Settings
+from pipeline.backends import open_store
+from pipeline.organizations import OrganizationRegistry
 from pipeline.queue.base import Queue
+from pipeline.store.base import Store
 
-ROUTE_MODULES = (ingest, health)
+ROUTE_MODULES = (ingest, legacy, health, sdk_files, player, demo)
 
 _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
 
 
-def create_app(settings: Settings, queue: Queue, *,
+def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
                rate_limits: RateLimits | None = None) -> Starlette:
     """The gateway over `queue`, which the caller owns (opens and closes).
 
-    `rate_limits` defaults to RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*).
+    `store` (default: the configured one) holds the organization registry; `rate_limits` defaults to
+    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*).
     """
     services = Services(
+        settings=settings,
+        registry=OrganizationRegistry(store if store is not None else open_store(settings)),
         tokens=TokenVerifier(settings.token_keys),
         enqueuer=Enqueuer(queue),
         recent_ids=RecentIds(),

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
 from gateway.tokens import TokenVerifier
+from percus.config import Settings
+from pipeline.organizations import OrganizationRegistry
+
+if TYPE_CHECKING:
+    from pipeline.query import QueryEngine
 
 
 @dataclass(frozen=True)
 class Services:
+    settings: Settings
+    registry: OrganizationRegistry  # reads the store: call it from a worker thread
     tokens: TokenVerifier
     enqueuer: Enqueuer
     recent_ids: RecentIds
+
+    @cached_property
+    def engine(self) -> QueryEngine:
+        """The reports' query engine over the registry's store, opened on first use: the ingest path
+        never needs it (nor the import of sqlglot). Blocking: use it from a worker thread."""
+        from pipeline.query import open_engine
+
+        return open_engine(self.settings, self.registry.store)

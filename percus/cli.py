@@ -154,6 +154,12 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_js(args: argparse.Namespace) -> int:
+    from js.build import run
+
+    return run(check=args.check)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="percus", description="Percus analytics: video-engagement "
                                      "analytics for personalized video.")
@@ -224,6 +230,10 @@ def _parser() -> argparse.ArgumentParser:
                                "generated from the code")
     docs.set_defaults(handler=_cmd_docs)
     docs.add_argument("--check", action="store_true", help="only report stale documents (exit 1)")
+    build_js = commands.add_parser("build-js", help="regenerate the browser bundles (js/dist) from js/src "
+                                   "and translator's tables", description="regenerate the browser bundles")
+    build_js.set_defaults(handler=_cmd_build_js)
+    build_js.add_argument("--check", action="store_true", help="only report stale bundles (exit 1)")
     return parser
 
 

@@ -1,0 +1,1 @@
+"""End-to-end tests: Playwright (Python) in Debian Chromium against real servers."""

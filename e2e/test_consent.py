@@ -1,0 +1,71 @@
+"""Consent decides whether tracking code exists on the page at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e._browsing import Browsing, wait_seen
+from e2e._stack import Stack, has, types
+
+pytestmark = pytest.mark.e2e
+
+TRACKING_SCRIPT = "/sdk/percus-tracking.js"
+
+
+def test_declined_consent_never_downloads_tracking_and_sends_only_the_decision(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org))
+    wait_seen(page, "player.ready")
+    page.click("#decline")
+    page.evaluate("Percus.play()")  # the viewer watches the whole video: none of it is tracked
+    wait_seen(page, "video.completed")
+    events = stack.wait_for(org, has("consent.declined"))
+    sent = browse.posted_events(page, "/analytics/v1/events", {e["event_id"] for e in events})
+    page.close()
+
+    assert not browse.urls(TRACKING_SCRIPT)
+    assert types(events) == ["consent.declined"]
+    declined = events[0]
+    assert declined["consent"] == {"tracking": False, "granted_at": None}
+    assert declined["viewer_hash"] is None and declined["playback_id"] is None
+    assert [event["event_type"] for event in sent] == ["consent.declined"]
+
+
+def test_consent_granted_later_loads_tracking_then_and_tracks_from_there(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org))
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.progressed", percent=25)
+    assert not browse.urls(TRACKING_SCRIPT)  # playing, but no consent yet: no tracking code
+    page.click("#accept")
+    wait_seen(page, "session.started")
+    assert len(browse.urls(TRACKING_SCRIPT)) == 1
+    wait_seen(page, "video.completed")
+
+    events = stack.wait_for(org, has("video.completed"))
+    assert types(events)[:2] == ["consent.accepted", "session.started"]
+    # What happened before the viewer accepted was never sent.
+    assert "video.played" not in types(events)
+    assert 25 not in [e["payload"]["percent"] for e in events if e["event_type"] == "video.progressed"]
+    granted_at = events[0]["consent"]["granted_at"]
+    assert granted_at and all(e["consent"] == {"tracking": True, "granted_at": granted_at} for e in events)
+    assert all(e["viewer_hash"] for e in events[1:])
+
+
+def test_a_player_error_without_consent_is_reported_without_viewer_identifiers(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, template="retired-template"))
+    wait_seen(page, "video.errored", error_code="template_not_found")
+    events = stack.wait_for(org, has("video.errored"))
+    page.close()
+
+    assert not browse.urls(TRACKING_SCRIPT)
+    errored, = events
+    assert errored["consent"]["tracking"] is False
+    assert errored["viewer_hash"] is None and errored["playback_id"] is None
+    assert errored["template_id"] == "retired-template"
+    assert errored["payload"]["error_code"] == "template_not_found"

@@ -1,0 +1,152 @@
+"""Individeo's legacy endpoints: `indiTrack` posts translated to canonical events, and the embed
+lookup the compat script uses to find a Percus player and share token for an attachment code.
+
+A legacy post is bound to an organization only through a `trackerGroupKey` registered for it
+(`percus org create --legacy-group-key`); the body's own organization fields are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.consent import gate
+from gateway.enqueuer import RETRY_AFTER_SECONDS
+from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
+from gateway.errors import error_response
+from gateway.ingest import MEDIA_TYPES
+from gateway.player import PATH as PLAYER_PATH
+from gateway.services import Services
+from gateway.tokens import issue_token
+from pipeline.queue.base import QueueUnavailable
+from translator.individeo_wire import WIRE_EVENT_NAMES
+from translator.legacy import LegacyError, read_post, translate
+from translator.versions import EventError
+
+PATHS_TRACK = ("/analytics/v1/indiTrack", "/api/indiTrack")
+EMBED_PATH = "/analytics/v1/legacy/embeds/{attachment_code}"
+EMBED_TOKEN_TTL = 24 * 3600  # the compat script asks again on every page load
+
+log = logging.getLogger("percus.legacy")
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    registry = services.registry
+
+    async def track(request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type not in MEDIA_TYPES:
+            return error_response(415, "unsupported_media_type",
+                                  "send the body as application/json or text/plain", "content-type")
+        try:
+            body = json.loads(await request.body())
+        except (UnicodeDecodeError, ValueError):
+            return error_response(400, "malformed_json", "the body is not valid JSON")
+        try:
+            post = read_post(request.query_params.get("evt"), body)
+        except LegacyError as exc:
+            return error_response(400, exc.code, exc.message, exc.field)
+        organization = await run_in_threadpool(registry.organization_for_group_key, post.tracker_group_key)
+        if organization is None:
+            return error_response(403, "unknown_group_key", "this trackerGroupKey is not registered to "
+                                  "any organization", "trackerGroupKey")
+        received_at = datetime.now(UTC)
+        try:
+            result = translate(post, organization_id=organization, received_at=received_at)
+        except LegacyError as exc:
+            return error_response(400, exc.code, exc.message, exc.field)
+        if not result.events:
+            # Not an engagement event (onLog, onGATracking, …): acknowledged and counted, not stored.
+            log.info("legacy %s accepted for %s (audited, not stored)", result.evt, organization)
+            return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": [], "audited": True,
+                                 "warnings": list(result.warnings)}, status_code=202)
+        stamp = {
+            "received_at": received_at,
+            "device": device_from_user_agent(request.headers.get("user-agent", "")),
+            "geo": geo_from_header(request.headers.get("cloudfront-viewer-country")),
+            "referrer_host": referrer_host(request.headers.get("referer")),
+        }
+        bodies, ids, duplicates = [], [], 0
+        for event in result.events:
+            try:
+                blank = gate(event)
+            except EventError as exc:  # the translator sets consent; a refusal here is a table bug
+                return error_response(400, exc.code, exc.message, exc.field)
+            if (organization, event.event_id) in services.recent_ids:
+                duplicates += 1
+                continue
+            ids.append(event.event_id)
+            bodies.append(event.model_copy(update={**stamp, **blank}).model_dump_json().encode())
+        if bodies:
+            try:
+                await services.enqueuer.send(bodies)
+            except QueueUnavailable:
+                return error_response(503, "queue_unavailable", "events cannot be stored right now; "
+                                      "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            services.recent_ids.add(organization, ids)
+        return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
+                             "audited": False, "warnings": list(result.warnings)}, status_code=202)
+
+    async def embed(request: Request) -> Response:
+        code = request.path_params["attachment_code"]
+        attachment = await run_in_threadpool(registry.attachment, code) if len(code) <= 256 else None
+        if attachment is None:
+            return error_response(404, "unknown_attachment", "this Individeo attachment code is not "
+                                  "registered: `percus legacy register` makes it resolvable")
+        token = issue_token(services.settings.token_keys, attachment.organization_id,
+                            attachment.project_id, ttl=EMBED_TOKEN_TTL)
+        return JSONResponse({
+            "attachment_code": attachment.attachment_code,
+            "organization_id": attachment.organization_id,
+            "project_id": attachment.project_id,
+            "template_id": attachment.template_id,
+            "player_url": f"{request.base_url}{PLAYER_PATH.lstrip('/')}",
+            "share_token": token,
+        }, headers={"Cache-Control": "private, max-age=300"})
+
+    return [*(Route(path, track, methods=["POST"]) for path in PATHS_TRACK),
+            Route(EMBED_PATH, embed, methods=["GET"])]
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+_TRACK_DOC = {
+    "post": {
+        "summary": "Individeo's legacy tracking post, translated to canonical events",
+        "description": "Body as Individeo's smartTracking.js sends it (`event`, `trackerKey`, "
+                       "`trackerGroupKey`, `ctaName`/`ctaValue`, …). The organization comes only from a "
+                       "registered trackerGroupKey. See docs/migration-from-individeo.md.",
+        "parameters": [{"name": "evt", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": list(WIRE_EVENT_NAMES)}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "202": {"description": "Translated and enqueued (or audited only, for onLog and the like)."},
+            "400": _refusal("Malformed JSON, unknown evt, evt/event mismatch, missing trackerGroupKey…"),
+            "403": _refusal("The trackerGroupKey is not registered to an organization."),
+            "415": _refusal("Content type other than application/json or text/plain."),
+            "429": _refusal("Rate limited."),
+            "503": _refusal("The queue is unavailable; retry later."),
+        },
+    }
+}
+PATHS: dict[str, Any] = {
+    **dict.fromkeys(PATHS_TRACK, _TRACK_DOC),
+    EMBED_PATH: {"get": {
+        "summary": "Player URL and a share token for a registered Individeo attachment code",
+        "parameters": [{"name": "attachment_code", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "player_url, share_token, organization_id, project_id, "
+                                             "template_id"},
+                      "404": _refusal("The attachment code is not registered.")},
+    }},
+}

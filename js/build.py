@@ -1,0 +1,127 @@
+"""The JS build: renders the templates in js/src with translator's tables, minifies, writes js/dist.
+
+Every `{{ … }}` in a template is emitted as a JSON literal escaped for JavaScript (see `js_literal`),
+so a table value can never break out of its string or out of an inline `<script>`. Bundles are
+built in BUNDLES order and a template may use the version of any bundle built before it: the
+bootstrap loads the tracking module by its versioned, immutable URL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import rjsmin
+
+from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
+from translator.export import export_tables
+
+JS_DIR = Path(__file__).resolve().parent
+SRC = JS_DIR / "src"
+DIST = JS_DIR / "dist"
+BUNDLES = ("percus-tracking.js", "percus-embed-sdk.js")
+
+# Canonical events the SDK makes itself rather than relaying from the player: the tracking module
+# opens each session, the bootstrap records consent decisions.
+SDK_EVENTS = ("session.started", "consent.accepted", "consent.declined")
+# Mirrored into window.dataLayer with GA forwarding on: a viewing's milestones, without identifiers.
+GA_EVENTS = ("video.played", "video.progressed", "video.completed", "cta.clicked")
+# Attribute kinds the bootstrap's parser implements; a new kind in the tables fails the build.
+PARSED_KINDS = ("bool", "string", "enum")
+
+_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def js_literal(value: Any) -> str:
+    """`value` as a JavaScript literal: JSON, with the characters that could end a script escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _UNSAFE_RE.sub(lambda match: _UNSAFE[match.group()], text)
+
+
+def version_of(content: bytes) -> str:
+    """The `?v=` of a bundle: changes whenever its bytes do."""
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
+def template_context(versions: dict[str, str]) -> dict[str, Any]:
+    """What the templates read: translator's tables, reshaped for compact JavaScript."""
+    tables = export_tables()
+    attributes = []
+    for attribute in tables["percus_attributes"]:
+        if attribute["kind"] not in PARSED_KINDS:
+            raise ValueError(f"{attribute['name']}: the bootstrap cannot parse kind {attribute['kind']!r}")
+        if not attribute["name"].startswith("data-percus-"):
+            raise ValueError(f"{attribute['name']}: the bootstrap reads data-percus-* attributes only")
+        row = [attribute["name"], attribute["kind"], attribute["default"], attribute["empty"]]
+        if attribute["kind"] == "enum":
+            row += [attribute["choices"], {alias.lower(): c for alias, c in attribute["aliases"].items()}]
+        attributes.append(row)
+    unknown = set(SDK_EVENTS + GA_EVENTS) - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"not canonical event types: {sorted(unknown)}")
+    return {
+        "schema_version": tables["schema_version"],
+        "attributes": attributes,
+        "true_words": tables["boolean_words"]["true"],
+        "false_words": tables["boolean_words"]["false"],
+        "name_fields": tables["name_fields"],
+        "name_max_chars": tables["name_max_chars"],
+        "consent_free_types": sorted(CONSENT_FREE_TYPES),
+        "relayed_types": [name for name in tables["event_types"] if name not in SDK_EVENTS],
+        "ga_types": list(GA_EVENTS),
+        "versions": versions,
+    }
+
+
+def _environment() -> jinja2.Environment:
+    # No HTML autoescape: the output is JavaScript, escaped by js_literal on every expression.
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(SRC), autoescape=False,
+                              undefined=jinja2.StrictUndefined, finalize=js_literal,
+                              keep_trailing_newline=True)
+
+
+def render(name: str, versions: dict[str, str]) -> str:
+    """One bundle's source before minification."""
+    return _environment().get_template(f"{name}.j2").render(template_context(versions))
+
+
+def build_bundles(out_dir: Path | None = None) -> dict[str, bytes]:
+    """Every bundle, minified; written to `out_dir` when given (DIST is what the gateway serves)."""
+    bundles: dict[str, bytes] = {}
+    versions: dict[str, str] = {}
+    for name in BUNDLES:
+        bundles[name] = rjsmin.jsmin(render(name, versions)).encode() + b"\n"
+        versions[name] = version_of(bundles[name])
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in bundles.items():
+            path = out_dir / name
+            if not path.exists() or path.read_bytes() != content:
+                path.write_bytes(content)
+    return bundles
+
+
+def stale_bundles(dist: Path | None = None) -> list[str]:
+    """Bundles in `dist` (default DIST) that differ from, or are missing against, a fresh build."""
+    dist = dist or DIST
+    return [name for name, content in build_bundles().items()
+            if not (dist / name).is_file() or (dist / name).read_bytes() != content]
+
+
+def run(check: bool = False) -> int:
+    """`percus build-js [--check]`: rewrite js/dist, or only name the stale bundles (exit 1)."""
+    if check:
+        stale = stale_bundles()
+        for name in stale:
+            print(f"stale: {DIST / name} (run `percus build-js`)", file=sys.stderr)
+        return 1 if stale else 0
+    for name, content in build_bundles(DIST).items():
+        print(f"{DIST / name}: {len(content)} bytes, {len(gzip.compress(content, 9))} gzipped")
+    return 0

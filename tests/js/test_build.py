@@ -1,0 +1,100 @@
+"""The JS build: committed bundles are fresh, generated from translator's tables, escaped, within budget."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.sdk_files import load_bundles
+from js import build
+from js.build import BUNDLES, DIST, build_bundles, js_literal, render, stale_bundles, version_of
+from translator.canonical import EVENT_TYPES, NAME_MAX_CHARS
+from translator.export import export_tables
+
+BUDGET = 4096  # bytes, minified + gzipped, per bundle
+
+
+def test_committed_bundles_match_their_sources_and_tables() -> None:
+    assert stale_bundles() == [], "run `percus build-js` and commit js/dist"
+
+
+def test_the_gateway_serves_exactly_the_built_bundles() -> None:
+    served = load_bundles(DIST)
+    assert {name: bundle.identity for name, bundle in served.items() if name in BUNDLES} == build_bundles()
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_bundle_is_within_its_byte_budget(name: str) -> None:
+    size = len(gzip.compress(build_bundles()[name], 9))
+    assert size <= BUDGET, f"{name} is {size} bytes minified + gzipped; the budget is {BUDGET}"
+
+
+def test_the_bootstrap_loads_the_tracking_module_by_its_current_version() -> None:
+    bundles = build_bundles()
+    version = version_of(bundles["percus-tracking.js"])
+    assert f'"percus-tracking.js?v="+"{version}"' in bundles["percus-embed-sdk.js"].decode()
+
+
+def test_bundles_are_generated_from_translator_tables() -> None:
+    tables = export_tables()
+    bootstrap = render("percus-embed-sdk.js", {"percus-tracking.js": "v"})
+    tracking = render("percus-tracking.js", {})
+    for attribute in tables["percus_attributes"]:
+        assert json.dumps(attribute["name"]) in bootstrap
+    assert f"NAME_MAX = {NAME_MAX_CHARS}" in bootstrap
+    assert json.dumps(tables["name_fields"], separators=(",", ":")) in bootstrap
+    relayed = set(EVENT_TYPES) - {"session.started", "consent.accepted", "consent.declined"}
+    assert all(json.dumps(event_type) in tracking for event_type in relayed)
+
+
+def test_an_attribute_kind_the_bootstrap_cannot_parse_fails_the_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = export_tables()
+    tables["percus_attributes"].append({"name": "data-percus-extra", "kind": "json", "default": None,
+                                        "empty": None, "choices": [], "aliases": {}, "note": ""})
+    monkeypatch.setattr(build, "export_tables", lambda: tables)
+    with pytest.raises(ValueError, match="cannot parse kind 'json'"):
+        build_bundles()
+
+
+NASTY: list[Any] = ["</script><script>alert(1)</script>", "<!-- -->", "a\u2028b\u2029c", "\"'`${x}\\",
+                    "&amp;", {"k</script>": ["\u2028"]}, None, True, 1.5]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_js_literal_round_trips_and_cannot_end_a_script(value: Any) -> None:
+    literal = js_literal(value)
+    assert json.loads(literal) == value
+    for forbidden in ("<", ">", "&", "\u2028", "\u2029"):
+        assert forbidden not in literal
+
+
+def test_every_template_expression_is_escaped_for_javascript() -> None:
+    template = build._environment().from_string("var x = {{ value }};")
+    assert template.render(value="</script>") == 'var x = "\\u003c/script\\u003e";'
+
+
+def test_build_writes_only_what_changed_and_check_reports_staleness(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dist"
+    written = build_bundles(out)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == written
+    (out / "percus-tracking.js").write_bytes(b"// edited by hand\n")
+    monkeypatch.setattr(build, "DIST", out)
+    assert build.run(check=True) == 1
+    assert "percus-tracking.js" in capsys.readouterr().err
+    assert build.run() == 0
+    assert build.run(check=True) == 0
+    assert (out / "percus-tracking.js").read_bytes() == written["percus-tracking.js"]
+
+
+def test_percus_build_js_check_passes_on_the_committed_bundles() -> None:
+    from percus.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["build-js", "--check"])
+    assert exit_.value.code == 0
