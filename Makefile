@@ -18,6 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	$(VENV)/bin/percus build-js
 	$(VENV)/bin/percus serve
 
 # Playwright drives Debian's Chromium; never `playwright install` (no download here).

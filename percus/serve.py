@@ -10,6 +10,7 @@ import threading
 import uvicorn
 
 from gateway.app import create_app
+from gateway.demo import DEMO_ORG, DEMO_PROJECT
 from gateway.tokens import issue_token, parse_ttl
 from percus.background import PipelineLoop
 from percus.config import Settings
@@ -18,9 +19,6 @@ from pipeline.writer import Writer
 
 log = logging.getLogger("percus.serve")
 
-DEMO_ORG = "demo"
-DEMO_PROJECT = "welcome"
-
 
 def _banner(settings: Settings, base: str) -> str:
     token = issue_token(settings.token_keys, organization_id=DEMO_ORG, project_id=DEMO_PROJECT,
@@ -28,6 +26,7 @@ def _banner(settings: Settings, base: str) -> str:
     return "\n".join([
         f"Percus analytics on {base}  (data: {settings.data_dir}, queue: {settings.queue}, "
         f"store: {settings.store})",
+        f"  demo page   {base}/demo",
         f"  ingest      POST {base}/analytics/v1/events",
         f"  API docs    {base}/analytics/v1/openapi.json",
         f"  health      {base}/healthz  {base}/readyz",
