@@ -8,7 +8,8 @@ copied by hand. `python -m deploy.template` rewrites the YAML; `--check` fails w
 What it deploys (ARCHITECTURE.md; design document, sections 6 and 10):
   HTTP API -> ingest Lambda (the gateway through Mangum) -> SQS queue (dead-letter queue after 5
   receives) -> writer Lambda (partial batch failures) -> S3 raw/; hourly compactor Lambda (reserved
-  concurrency 1: the single writer of curated/) -> curated/; nightly rollups Lambda -> rollups/;
+  concurrency 1: the single writer of curated/, so it also runs the daily per-organization retention
+  job and DSAR requests) -> curated/; nightly rollups Lambda -> rollups/;
   Glue tables with partition projection and an Athena workgroup with a per-query scan cutoff.
 The bucket is SSE-KMS with a customer key, public access blocked, TLS only, and lifecycle rules
 per zone. Each function has its own role with only the actions and prefixes it uses.
@@ -170,6 +171,13 @@ def template() -> dict[str, Any]:
                                "kid:secret[,kid:secret...] (the first signs, all verify)",
                 "AllowedPattern": "^arn:aws[a-z-]*:secretsmanager:.+$",
             },
+            "ViewerKeysSecretArn": {
+                "Type": "String",
+                "Description": "Secrets Manager secret whose string is the viewer-id keys, "
+                               "kid:secret[,kid:secret...] (the first keys stored ids, all are looked up "
+                               "by DSAR requests)",
+                "AllowedPattern": "^arn:aws[a-z-]*:secretsmanager:.+$",
+            },
             "BytesScannedCutoffPerQuery": {
                 "Type": "Number",
                 "Description": "Athena's per-query scan limit in bytes (the engine refuses a larger one)",
@@ -289,20 +297,33 @@ def template() -> dict[str, Any]:
             ),
             # Compactor -------------------------------------------------------------------------------
             "CompactorLogs": log_group(),
+            # Compaction, and the jobs that rewrite curated/ with it: retention (config/ for the
+            # organizations' overrides) and DSAR (every zone holding viewer ids, the audit log to
+            # finish an interrupted request exactly once, the viewer-id keys).
             "CompactorRole": role("CompactorLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("raw/", "curated/", "state/compactor/")),
-                allow(["s3:PutObject"], objects("curated/", "state/compactor/", "quarantine/", "audit/")),
-                allow(["s3:DeleteObject"], objects("raw/", "curated/")),
+                allow(["s3:GetObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
+                                                "rollups/", "state/rollups/", "state/dsar/", "exports/",
+                                                "audit/", "config/organizations/")),
+                allow(["s3:PutObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
+                                                "audit/", "rollups/", "state/rollups/", "state/dsar/")),
+                allow(["s3:DeleteObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
+                                                   "rollups/", "state/rollups/", "state/dsar/", "exports/")),
+                allow(["secretsmanager:GetSecretValue"], ref("ViewerKeysSecretArn")),
                 USE_DATA_KEY,
             ]),
             "CompactorFunction": function(
                 "pipeline.lambdas.compactor.handler", "CompactorRole", "CompactorLogs",
                 {"Hourly": {"Type": "Schedule", "Properties": {
                     "Schedule": "cron(5 * * * ? *)",  # after the writer has flushed the hour before
-                    "Description": "Compact new raw objects into curated Parquet"}}},
+                    "Description": "Compact new raw objects into curated Parquet"}},
+                 "DailyRetention": {"Type": "Schedule", "Properties": {
+                     "Schedule": "cron(35 3 * * ? *)",  # between compactions, after the rollups
+                     "Input": '{"job": "retention"}',
+                     "Description": "Delete what organizations' retention overrides have expired"}}},
                 MemorySize=3008, Timeout=900,
                 ReservedConcurrentExecutions=1,  # on S3 the compactor relies on being the only writer
+                Environment={"Variables": {"PERCUS_VIEWER_KEYS_SECRET": ref("ViewerKeysSecretArn")}},
             ),
             # Rollups ---------------------------------------------------------------------------------
             "RollupsLogs": log_group(),

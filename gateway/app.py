@@ -14,7 +14,18 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from gateway import demo, health, ingest, legacy, openapi, player, sdk_files
+from gateway import (
+    dashboard,
+    demo,
+    exports_api,
+    health,
+    ingest,
+    legacy,
+    openapi,
+    player,
+    reports_api,
+    sdk_files,
+)
 from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
@@ -30,7 +41,7 @@ from pipeline.organizations import OrganizationRegistry
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
 
-ROUTE_MODULES = (ingest, legacy, health, sdk_files, player, demo)
+ROUTE_MODULES = (ingest, legacy, health, sdk_files, player, demo, reports_api, exports_api, dashboard)
 
 _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
 

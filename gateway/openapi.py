@@ -40,7 +40,10 @@ def document(paths: Mapping[str, Any]) -> dict[str, Any]:
         "components": {
             "schemas": schemas(),
             "securitySchemes": {"shareToken": {"type": "http", "scheme": "bearer",
-                                               "description": "Signed share token (pt1.…)"}},
+                                               "description": "Signed share token (pt1.…)"},
+                                "apiKey": {"type": "http", "scheme": "bearer",
+                                           "description": "Organization API key (pk_…) or admin key "
+                                                          "(pka_…), for reports and exports"}},
         },
     }
 

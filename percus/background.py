@@ -1,24 +1,30 @@
 """The periodic pipeline steps `percus serve` runs beside the gateway on the embedded default.
 
 Each tick compacts what the writer landed and rolls up the days it touched, so a posted event shows
-in reports within a minute. A tick that finds another compaction running (`percus compact` on the
-same data dir) skips instead of waiting: the other run does the same work.
+in reports within a minute; once an hour it also deletes what is past its retention. A tick that
+finds another compaction running (`percus compact`, `percus dsar delete` on the same data dir) skips
+instead of waiting: the other run does the same work, or the next tick does.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pipeline.compactor import CompactionBusy, compact
+from pipeline.organizations import OrganizationRegistry
+from pipeline.retention import apply_retention
 from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
 
 log = logging.getLogger("percus.background")
 
 DEFAULT_INTERVAL = 15.0  # seconds between ticks: writer flush (≤ 2 s) + tick ≤ 20 s to fresh reports
+RETENTION_EVERY = timedelta(hours=1)  # partitions expire by the day: hourly is prompt enough
+RETENTION_RUN = "state/retention/last_run.json"  # kept in the store: restarts do not rerun it
 
 
 class PipelineLoop:
@@ -26,7 +32,7 @@ class PipelineLoop:
                  steps: tuple[Callable[[Store], None], ...] | None = None) -> None:
         self.store = store
         self.interval = interval
-        self.steps = steps if steps is not None else (compact_step, rollup_step)
+        self.steps = steps if steps is not None else (compact_step, rollup_step, retention_step)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
@@ -61,3 +67,19 @@ def rollup_step(store: Store) -> None:
     report = build_rollups(store)
     if report.days_built:
         log.info("rolled up %d organization-days", len(report.days_built))
+
+
+def retention_step(store: Store) -> None:
+    """At most once per RETENTION_EVERY: the zone defaults and the organizations' overrides."""
+    now = datetime.now(UTC)
+    try:
+        last = datetime.fromisoformat(json.loads(store.get(RETENTION_RUN))["at"])
+    except KeyError:
+        last = None
+    if last is not None and now - last < RETENTION_EVERY:
+        return
+    report = apply_retention(store, OrganizationRegistry(store, cache_seconds=0), wait=False, actor="serve")
+    store.put(RETENTION_RUN, json.dumps({"at": now.isoformat()}).encode())
+    if report.objects_deleted:
+        log.info("retention deleted %d objects: %s", report.objects_deleted,
+                 {zone: sorted(orgs) for zone, orgs in report.days_deleted.items()})

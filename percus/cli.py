@@ -41,7 +41,17 @@ def _registry(settings: Settings):  # type: ignore[no-untyped-def]
     from pipeline.backends import open_store
     from pipeline.organizations import OrganizationRegistry
 
-    return OrganizationRegistry(open_store(settings), cache_seconds=0)
+    return OrganizationRegistry(open_store(settings), cache_seconds=0, actor=_actor())
+
+
+def _actor() -> str:
+    """Who runs the command, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
 
 
 def _cmd_org_create(args: argparse.Namespace) -> int:
@@ -141,6 +151,96 @@ def _cmd_report_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_admin_key(args: argparse.Namespace) -> int:
+    registry = _registry(_settings(args))
+    if args.revoke:
+        registry.revoke_admin_key(args.revoke)
+        print(f"revoked admin key {args.revoke}")
+        return 0
+    print(registry.create_admin_key())
+    print("(shown once: only its hash is stored; it reads every organization)", file=sys.stderr)
+    return 0
+
+
+def _cmd_export_csv(args: argparse.Namespace) -> int:
+    from pipeline import exports
+    from pipeline.backends import open_store
+    from pipeline.query import open_engine
+
+    settings = _settings(args)
+    store = open_store(settings)
+    engine = open_engine(settings, store)
+    org = check_slug(args.org, "organization")
+    if _registry(settings).get(org) is None:
+        raise ValueError(f"unknown organization {org!r}")
+    selection = exports.ExportFilter(
+        kind=args.kind, project_id=args.project, template_id=args.template, include_bots=args.include_bots,
+        date_from=_date(args.date_from, "--from") if args.date_from else None,
+        date_to=_date(args.date_to, "--to") if args.date_to else None)
+    actor = _actor()
+    if args.out:
+        rows = exports.save_export(store, engine, org, selection, args.out, actor=actor)
+        print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
+        return 0
+    made = exports.create_export(store, engine, org, selection, actor=actor)
+    local = store.local_path(made.key)
+    print(local if local is not None else store.download_url(made.key, exports.URL_TTL_SECONDS))
+    print(f"{made.rows} rows in {made.key}", file=sys.stderr)
+    return 0
+
+
+def _cmd_dsar_delete(args: argparse.Namespace) -> int:
+    from pipeline.backends import open_store
+    from pipeline.dsar import delete_viewer
+    from pipeline.viewer_keys import load_viewer_keys
+
+    settings = _settings(args)
+    # Only the embedded default keeps its viewer key in the data dir; elsewhere it is configured.
+    local = settings.store.startswith("file://")
+    keys = load_viewer_keys(data_dir=settings.data_dir if local else None)
+    report = delete_viewer(open_store(settings), check_slug(args.org, "organization"), args.viewer_hash,
+                           keys=keys, progress=_progress("objects"), actor=_actor())
+    print(f"request {report.request_id}{' (resumed)' if report.resumed else ''}: removed "
+          f"{report.count('raw')} raw lines, {report.count('quarantine')} quarantined lines, "
+          f"{report.count('curated')} curated rows, {report.count('viewers')} viewer rollup rows; "
+          f"{len(report.removed)} objects changed ({len(report.deleted)} deleted), rollup days rebuilt: "
+          f"{', '.join(day.isoformat() for day in report.rollup_days_rebuilt) or 'none'}")
+    return 0
+
+
+def _cmd_retention_apply(args: argparse.Namespace) -> int:
+    from pipeline.backends import open_store
+    from pipeline.organizations import OrganizationRegistry
+    from pipeline.retention import apply_retention
+
+    settings = _settings(args)
+    store = open_store(settings)
+    # On S3 the bucket's lifecycle rules apply the zone defaults; only overrides are left to do.
+    report = apply_retention(store, OrganizationRegistry(store, cache_seconds=0),
+                             defaults=settings.store.startswith("file://"), actor=_actor())
+    for zone, orgs in report.days_deleted.items():
+        for org, days in orgs.items():
+            print(f"{zone} {org or '-'}: {len(days)} days ({days[0]} to {days[-1]})")
+    print(f"objects deleted: {report.objects_deleted}")
+    return 0
+
+
+def _cmd_audit_list(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from pipeline import audit
+    from pipeline.backends import open_store
+
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise ValueError(f"--since takes YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC), not {args.since!r}") from None
+    for record in audit.list_records(open_store(_settings(args)), org=args.org, action=args.action,
+                                     since=since):
+        print(json.dumps(record, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from percus.generated_docs import stale_documents, write_documents
 
@@ -216,6 +316,23 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("org", help="organization id")
     key.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id instead")
 
+    admin = commands.add_parser("admin", help="admin keys (every organization's reports and dashboard)"
+                                ).add_subparsers(dest="sub", required=True)
+    admin_key = command("key", _cmd_admin_key, "create (print once) or revoke an admin key", admin)
+    admin_key.add_argument("--revoke", metavar="KEY_ID", help="revoke the admin key with this id instead")
+
+    export = commands.add_parser("export", help="CSV exports").add_subparsers(dest="sub", required=True)
+    csv = command("csv", _cmd_export_csv, "export an organization's events (or daily summary rows) as "
+                  "CSV: to --out FILE, or under exports/ in the store (prints where)", export)
+    csv.add_argument("--org", required=True)
+    csv.add_argument("--project")
+    csv.add_argument("--template")
+    csv.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (UTC) of event time")
+    csv.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
+    csv.add_argument("--kind", choices=("events", "summary"), default="events")
+    csv.add_argument("--include-bots", action="store_true", help="keep the events of known bots")
+    csv.add_argument("--out", type=Path, metavar="FILE")
+
     legacy = commands.add_parser("legacy", help="Individeo migration").add_subparsers(dest="sub",
                                                                                       required=True)
     register = command("register", _cmd_legacy_register, "make an Individeo attachment code resolvable "
@@ -224,6 +341,25 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--project", required=True)
     register.add_argument("--attachment-code", required=True)
     register.add_argument("--template")
+
+    dsar = commands.add_parser("dsar", help="data subject requests").add_subparsers(dest="sub", required=True)
+    dsar_delete = command("delete", _cmd_dsar_delete, "delete every event of one viewer in one organization "
+                          "(idempotent; carries on an interrupted run)", dsar)
+    dsar_delete.add_argument("--org", required=True)
+    dsar_delete.add_argument("--viewer-hash", required=True, metavar="HASH",
+                             help="the viewer_hash the SDK computes for the viewer (64 hex characters)")
+
+    retention = commands.add_parser("retention", help="data retention").add_subparsers(dest="sub",
+                                                                                       required=True)
+    command("apply", _cmd_retention_apply, "delete the partitions past their retention now (idempotent)",
+            retention)
+
+    audit_log = commands.add_parser("audit", help="the audit log").add_subparsers(dest="sub", required=True)
+    audit_list = command("list", _cmd_audit_list, "print audit records, oldest first, one JSON object a "
+                         "line", audit_log)
+    audit_list.add_argument("--org", help="only this organization's")
+    audit_list.add_argument("--action", help="only this action, or family (dsar, retention, org, ...)")
+    audit_list.add_argument("--since", metavar="YYYY-MM-DD[THH:MM]", help="only records from then (UTC)")
 
     docs = commands.add_parser("docs", help="regenerate the documents generated from the code "
                                "(JSON Schema, Individeo tables)", description="regenerate the documents "

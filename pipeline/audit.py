@@ -1,9 +1,14 @@
 """The append-only audit log: one small JSON object per action, under `audit/` in the store.
 
 Key: `audit/year=YYYY/month=MM/day=DD/<HHMMSS.mmm>Z-<action>-<random>.json`, so records list in time
-order and none ever overwrites another. A record says what was done to which scope (organization,
+order and none ever overwrites another. A record says who did what to which scope (organization,
 partition, object key) and with what counts; it never holds event content or viewer identifiers,
-and `record` refuses values that could carry them.
+and `record` refuses values that could carry them. `list_records` reads them back (`percus audit list`).
+
+Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/exports.py),
+`dsar.completed` (pipeline/dsar.py), `retention.deleted` (pipeline/retention.py), `org.created`,
+`org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
+`admin.key_revoked` (pipeline/organizations.py).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pipeline.store.base import Store
 from translator.canonical import VIEWER_IDENTIFIERS, format_timestamp
@@ -33,16 +39,46 @@ def _check(what: str, values: Mapping[str, object]) -> None:
             raise ValueError(f"audit {what} {name!r} must be a scalar or a list of scalars")
 
 
+def _key_time(at: datetime) -> str:
+    """The time part of a record key: keys sort as their records' times."""
+    return f"audit/year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at.microsecond // 1000:03d}Z"
+
+
 def record(store: Store, action: str, scope: Mapping[str, object], details: Mapping[str, object],
-           *, now: datetime | None = None) -> str:
-    """Append one audit record; returns its key."""
+           *, now: datetime | None = None, actor: str | None = None) -> str:
+    """Append one audit record; returns its key. `actor` says who asked (`cli:<user>`, `serve`,
+    `lambda:<function>`); a record without one was written by the pipeline on its own."""
     if not _ACTION.match(action):
         raise ValueError(f"audit action {action!r} must be lowercase letters, digits, '_', '-', '.'")
     _check("scope", scope)
     _check("details", details)
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    key = (f"audit/year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at.microsecond // 1000:03d}Z-"
-           f"{action}-{uuid.uuid4().hex}.json")
+    key = f"{_key_time(at)}-{action}-{uuid.uuid4().hex}.json"
     body = {"at": format_timestamp(at), "action": action, "scope": dict(scope), "details": dict(details)}
+    if actor is not None:
+        body["actor"] = actor[:128]
     store.put(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
     return key
+
+
+def list_records(store: Store, *, org: str | None = None, action: str | None = None,
+                 since: datetime | date | None = None) -> Iterator[dict[str, Any]]:
+    """Records in time order: of one organization (its scope's organization_id), of one action or
+    family (`dsar` matches `dsar.completed`), at or after `since` (a date means its midnight UTC;
+    a naive time is UTC). Time and action are read from the keys, so only matching records are fetched."""
+    start = None
+    if since is not None:
+        if not isinstance(since, datetime):
+            since = datetime(since.year, since.month, since.day, tzinfo=UTC)
+        start = _key_time((since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC))
+    for key in store.list("audit/"):
+        if start is not None and key < start:
+            continue
+        name = key.rsplit("/", 1)[-1].removesuffix(".json")
+        key_action = name.partition("Z-")[2].rpartition("-")[0]
+        if action is not None and key_action != action and not key_action.startswith(f"{action}."):
+            continue
+        body: dict[str, Any] = json.loads(store.get(key))
+        if org is not None and body["scope"].get("organization_id") != org:
+            continue
+        yield body

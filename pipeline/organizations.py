@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -16,13 +17,17 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from pipeline import audit
 from pipeline.layout import check_slug
 from pipeline.store.base import Store
 
 _ORGS = "config/organizations/"
 _GROUP_KEYS = "config/legacy-group-keys/"
 _ATTACHMENTS = "config/attachments/"
+_ADMIN_KEYS = "config/admin-keys/"
 API_KEY_PREFIX = "pk"
+ADMIN_KEY_PREFIX = "pka"
+_KEY_ID = re.compile(r"^[0-9a-f]{8}$")
 
 
 class ApiKey(BaseModel):
@@ -68,9 +73,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def key_id_of(key: str) -> str | None:
+    """The public id part of an organization or admin key (for audit records), None if malformed."""
+    parts = key.split("_", 2)
+    if len(parts) == 3 and parts[0] in (API_KEY_PREFIX, ADMIN_KEY_PREFIX) and _KEY_ID.match(parts[1]):
+        return parts[1]
+    return None
+
+
 class OrganizationRegistry:
-    def __init__(self, store: Store, *, cache_seconds: float = 30.0) -> None:
+    def __init__(self, store: Store, *, cache_seconds: float = 30.0, actor: str | None = None) -> None:
         self.store = store
+        self.actor = actor  # who changes settings and keys, for the audit log
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
@@ -85,6 +99,7 @@ class OrganizationRegistry:
         record = Organization(organization_id=org, created_at=_now(), retention_days=retention_days,
                               salt=secrets.token_hex(16))
         self._save(record)
+        self._audit("org.created", org, {"retention_days": retention_days})
         for key in legacy_group_keys:
             self.add_legacy_group_key(org, key)
         return self.require(org)
@@ -105,9 +120,15 @@ class OrganizationRegistry:
         return [Organization.model_validate_json(self.store.get(key)) for key in self.store.list(_ORGS)]
 
     def update(self, org: str, *, retention_days: int | None = None) -> Organization:
-        record = self.require(org).model_copy(update={"retention_days": retention_days})
+        before = self.require(org)
+        record = before.model_copy(update={"retention_days": retention_days})
         self._save(record)
+        self._audit("org.settings_changed", org, {"retention_days": retention_days,
+                                                  "previous_retention_days": before.retention_days})
         return record
+
+    def _audit(self, action: str, org: str, details: dict[str, object]) -> None:
+        audit.record(self.store, action, {"organization_id": org}, details, actor=self.actor)
 
     def _save(self, record: Organization) -> None:
         self.store.put(f"{_ORGS}{record.organization_id}.json", record.model_dump_json(indent=2).encode())
@@ -122,6 +143,7 @@ class OrganizationRegistry:
         key = f"{API_KEY_PREFIX}_{key_id}_{secrets.token_hex(24)}_{org}"
         record.api_keys.append(ApiKey(key_id=key_id, sha256=_digest(key), created_at=_now()))
         self._save(record)
+        self._audit("org.api_key_created", org, {"key_id": key_id})
         return key
 
     def revoke_api_key(self, org: str, key_id: str) -> None:
@@ -130,6 +152,7 @@ class OrganizationRegistry:
             if key.key_id == key_id and key.revoked_at is None:
                 key.revoked_at = _now()
                 self._save(record)
+                self._audit("org.api_key_revoked", org, {"key_id": key_id})
                 return
         raise RegistryError(f"organization {org!r} has no active key {key_id!r}")
 
@@ -150,6 +173,50 @@ class OrganizationRegistry:
             if stored.key_id == key_id and hmac.compare_digest(stored.sha256, presented):
                 return org if stored.revoked_at is None else None
         return None
+
+    def api_key_active(self, org: str, key_id: str) -> bool:
+        """Whether `org` still has the unrevoked key `key_id` (a dashboard session re-checks it)."""
+        record = self.get(org)
+        return record is not None and any(key.key_id == key_id and key.revoked_at is None
+                                          for key in record.api_keys)
+
+    # -- admin keys (the Percus team: every organization's reports) -----------------------------
+
+    def create_admin_key(self) -> str:
+        """A new admin key, returned once: only its SHA-256 is kept, one object per key."""
+        key_id = secrets.token_hex(4)
+        key = f"{ADMIN_KEY_PREFIX}_{key_id}_{secrets.token_hex(24)}"
+        record = ApiKey(key_id=key_id, sha256=_digest(key), created_at=_now())
+        self.store.put(f"{_ADMIN_KEYS}{key_id}.json", record.model_dump_json(indent=2).encode())
+        audit.record(self.store, "admin.key_created", {"key_id": key_id}, {}, actor=self.actor)
+        return key
+
+    def revoke_admin_key(self, key_id: str) -> None:
+        record = self._admin_key(key_id)
+        if record is None or record.revoked_at is not None:
+            raise RegistryError(f"there is no active admin key {key_id!r}")
+        record.revoked_at = _now()
+        self.store.put(f"{_ADMIN_KEYS}{key_id}.json", record.model_dump_json(indent=2).encode())
+        audit.record(self.store, "admin.key_revoked", {"key_id": key_id}, {}, actor=self.actor)
+
+    def is_admin_key(self, key: str) -> bool:
+        """Whether a presented key is an unrevoked admin key."""
+        parts = key.split("_")
+        if len(parts) != 3 or parts[0] != ADMIN_KEY_PREFIX or not _KEY_ID.match(parts[1]):
+            return False
+        record = self._admin_key(parts[1])
+        return (record is not None and record.revoked_at is None
+                and hmac.compare_digest(record.sha256, _digest(key)))
+
+    def admin_key_active(self, key_id: str) -> bool:
+        record = self._admin_key(key_id) if _KEY_ID.match(key_id) else None
+        return record is not None and record.revoked_at is None
+
+    def _admin_key(self, key_id: str) -> ApiKey | None:
+        try:
+            return ApiKey.model_validate_json(self.store.get(f"{_ADMIN_KEYS}{key_id}.json"))
+        except KeyError:
+            return None
 
     # -- Individeo bindings ----------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ import boto3
 
 from percus.config import Settings, load_settings
 from pipeline.store.s3 import S3Store
+from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
 
 TOKEN_KEYS_SECRET = "PERCUS_TOKEN_KEYS_SECRET"  # a Secrets Manager secret id holding `kid:secret[,…]`
+VIEWER_KEYS_SECRET = "PERCUS_VIEWER_KEYS_SECRET"  # the same, for the viewer-id keys
 
 
 def gateway_settings(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> Settings:
@@ -42,3 +44,14 @@ def data_store(env: Mapping[str, str] | None = None) -> S3Store:
     if not value.startswith("s3://") or not bucket:
         raise RuntimeError(f"PERCUS_STORE must be s3://bucket[/prefix] in a Lambda, got {value!r}")
     return S3Store(bucket, prefix)
+
+
+def viewer_keys(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> ViewerKeys:
+    """The viewer-id keys (pipeline/viewer_keys.py), from Secrets Manager at cold start, else from
+    PERCUS_VIEWER_KEYS. Never generated: a key made up in one container keys ids no other can find."""
+    env = os.environ if env is None else env
+    secret_id = env.get(VIEWER_KEYS_SECRET)
+    if secret_id:
+        client = secrets if secrets is not None else boto3.client("secretsmanager")
+        return ViewerKeys.parse(client.get_secret_value(SecretId=secret_id)["SecretString"].strip())
+    return load_viewer_keys(env)

@@ -3,6 +3,9 @@
 The deployment runs it with reserved concurrency 1: on S3 the compactor has no lock and must be the
 only writer of `curated/` and `state/compactor/`. A run cut short by the Lambda timeout loses
 nothing: the compactor commits per organization-day, and the next run carries on from there.
+
+The other jobs that rewrite `curated/` run in this function for the same reason, named by the
+event's `job`: `dsar` (pipeline/lambdas/dsar.py) and `retention` (pipeline/lambdas/retention.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from typing import Any
 
 from pipeline.compactor import CompactionReport, compact
+from pipeline.lambdas import dsar, retention
 from pipeline.lambdas._environment import data_store
 from pipeline.store.base import Store
 
@@ -45,4 +49,11 @@ def store() -> Store:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job = event.get("job", "compact")
+    if job == "dsar":
+        return dsar.handler(event, context)
+    if job == "retention":
+        return retention.handler(event, context)
+    if job != "compact":
+        raise ValueError(f"unknown job {job!r}: compact, dsar or retention")
     return process(store())

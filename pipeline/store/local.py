@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,20 @@ class LocalStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(path, "rb") as source, open(tmp, "wb") as handle:
+                shutil.copyfileobj(source, handle, 1 << 20)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -64,3 +79,6 @@ class LocalStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def download_url(self, key: str, expires_in: int) -> str | None:
+        return None

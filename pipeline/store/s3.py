@@ -19,7 +19,8 @@ class S3Store:
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.page_size = page_size
         self._client = client if client is not None else boto3.client(
-            "s3", config=Config(retries={"mode": "standard", "max_attempts": 3})
+            # SigV4 also for presigned URLs: S3 refuses SigV2 on buckets made since mid-2020.
+            "s3", config=Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
         )
 
     def _key(self, key: str) -> str:
@@ -30,6 +31,10 @@ class S3Store:
     def put(self, key: str, data: bytes) -> None:
         # A single PutObject is atomic: readers see the old object or the new one.
         self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        # upload_file switches to a multipart upload for large files; S3 publishes it whole at the end.
+        self._client.upload_file(str(path), self.bucket, self._key(key))
 
     def get(self, key: str) -> bytes:
         try:
@@ -54,3 +59,7 @@ class S3Store:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def download_url(self, key: str, expires_in: int) -> str | None:
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in)

@@ -1,0 +1,162 @@
+"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,live}: the reports of
+`pipeline.reports` as JSON, for one organization.
+
+An organization API key reads its own organization; an admin key names one with `organization_id`.
+The key check and the query run in a worker thread: both read the store (or wait on Athena).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway import api_keys, report_params
+from gateway.refusal import Refusal
+from gateway.report_params import BREAKDOWN_PARAMS, LIVE_PARAMS, RANGE_PARAMS, Param, ReportParams
+from gateway.services import Services
+from pipeline import metrics
+
+PREFIX = "/analytics/v1/reports"
+REPORTS: dict[str, Sequence[Param]] = {
+    "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
+    "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "live": LIVE_PARAMS,
+}
+
+
+def run_report(name: str, services: Services, org: str, params: ReportParams) -> dict[str, Any]:
+    """One report's result (blocking). Imported here, not at module level: the ingest Lambda loads
+    this module too, and the query layer (sqlglot) is a heavy import it never needs."""
+    from pipeline import reports
+
+    report: Callable[..., dict[str, Any]] = getattr(reports, name)
+    if name == "breakdown":
+        return report(services.engine, org, params.dimension, **params.filters())
+    return report(services.engine, org, **params.filters())
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    registry = services.registry
+
+    def endpoint(name: str, accepted: Sequence[Param]) -> Callable[[Request], Any]:
+        def answer(key: str | None, request: Request) -> dict[str, Any]:
+            principal = api_keys.authenticate(registry, key)
+            params = report_params.parse(request.query_params, accepted)
+            org = api_keys.organization(registry, principal, params.organization_id)
+            return {"organization_id": org, "report": name, "filters": _echo(params),
+                    "result": run_report(name, services, org, params)}
+
+        async def get(request: Request) -> Response:
+            try:
+                body = await run_in_threadpool(answer, api_keys.bearer(request.headers.get("authorization")),
+                                               request)
+            except Refusal as refusal:
+                return refusal.response()
+            return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
+
+        return get
+
+    return [Route(f"{PREFIX}/{name}", endpoint(name, accepted), methods=["GET"])
+            for name, accepted in REPORTS.items()]
+
+
+def _echo(params: ReportParams) -> dict[str, Any]:
+    """The filters as understood (null: the default)."""
+    echoed: dict[str, Any] = {"project_id": params.project_id, "template_id": params.template_id,
+                              "include_bots": params.include_bots}
+    if params.minutes is not None:
+        echoed["minutes"] = params.minutes
+    else:
+        echoed["from"] = params.date_from and params.date_from.isoformat()
+        echoed["to"] = params.date_to and params.date_to.isoformat()
+    if params.dimension is not None:
+        echoed["dimension"] = params.dimension
+    return echoed
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------------
+
+_NUMBER = {"type": ["number", "null"]}
+_COUNT = {"type": "integer"}
+_RATE = {"type": ["number", "null"], "description": "A fraction in [0, 1]; null without a denominator."}
+_METRICS = {"type": "object", "description": "The summary metrics (docs/metrics.md).",
+            "properties": {metric.name: _RATE if metric.unit == "fraction" else _NUMBER
+                           for metric in metrics.SUMMARY}}
+
+
+def _rows(**properties: Any) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "object", "properties": properties}}
+
+
+_RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "summary": ("Summary metrics: views, plays, completion rate, CTA click-through, errors…", _METRICS),
+    "dropoff": ("Plays reaching 25, 50, 75 and 100 % of the video", {"type": "object", "properties": {
+        "plays": _COUNT, "milestones": _rows(percent=_COUNT, sessions=_COUNT, fraction=_RATE)}}),
+    "ctas": ("CTA funnel: views → plays → views with a click, overall and per CTA", {
+        "type": "object", "properties": {
+            "views": _COUNT, "plays": _COUNT, "cta_sessions": _COUNT, "cta_clicks": _COUNT, "cta_ctr": _RATE,
+            "ctas": _rows(cta_id={"type": "string"}, cta_name={"type": ["string", "null"]}, clicks=_COUNT,
+                          sessions=_COUNT, cta_ctr=_RATE)}}),
+    "chapters": ("Chapter reach: plays that entered each chapter", {"type": "object", "properties": {
+        "plays": _COUNT, "chapters": _rows(chapter_id={"type": "string"},
+                                           chapter_name={"type": ["string", "null"]}, entries=_COUNT,
+                                           sessions=_COUNT, chapter_reach=_RATE)}}),
+    "breakdown": ("Session metrics per device type, OS, browser, locale or country", {
+        "type": "object", "properties": {
+            "dimension": {"type": "string"}, "views": _COUNT,
+            "rows": {"type": "array", "items": {"allOf": [_METRICS, {"type": "object", "properties": {
+                "value": {"type": ["string", "null"], "description": "null: unknown"},
+                "share": _RATE}}]}}}}),
+    "errors": ("Top error codes", {"type": "object", "properties": {
+        "errors": _COUNT, "codes": _rows(error_code={"type": ["string", "null"]}, errors=_COUNT,
+                                         sessions=_COUNT, share=_RATE)}}),
+    "live": ("Sessions started in the last 60 minutes: their metrics and error spikes (read from the "
+             "curated events, so as fresh as the last compaction)", {"allOf": [_METRICS, {
+                 "type": "object", "properties": {
+                     "since": {"type": "string", "format": "date-time"},
+                     "until": {"type": "string", "format": "date-time"},
+                     "errors_per_bucket": _rows(start={"type": "string", "format": "date-time"},
+                                                errors=_COUNT),
+                     "error_spike": {"type": "boolean", "description": "The last 5-minute bucket has at "
+                                     "least 5 errors and 3× the mean of the earlier ones."}}}]}),
+}
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
+    summary, result = _RESULTS[name]
+    return {"get": {
+        "summary": summary,
+        "description": "Bots are excluded unless include_bots=true. Dates are UTC days. See docs/api.md "
+                       "(Reports) and docs/metrics.md.",
+        "security": [{"apiKey": []}],
+        "parameters": [param.openapi() for param in accepted],
+        "responses": {
+            "200": {"description": "The report", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["organization_id", "report", "filters", "result"],
+                "properties": {"organization_id": {"type": "string"}, "report": {"const": name},
+                               "filters": {"type": "object", "description": "The filters as understood; "
+                                           "null means the default."},
+                               "result": result}}}}},
+            "400": _refusal("A bad parameter: invalid_date, invalid_range, range_too_long, "
+                            "invalid_dimension, invalid_parameter, missing_parameter, unknown_parameter, "
+                            "repeated_parameter, organization_required (admin key without "
+                            "organization_id); `field` names it."),
+            "401": _refusal("No API key (api_key_missing), or an unknown, malformed or revoked one "
+                            "(api_key_invalid)."),
+            "403": _refusal("An organization key naming another organization (organization_forbidden)."),
+            "404": _refusal("An admin key naming an organization that does not exist "
+                            "(unknown_organization)."),
+        },
+    }}
+
+
+PATHS: dict[str, Any] = {f"{PREFIX}/{name}": _path(name, accepted) for name, accepted in REPORTS.items()}

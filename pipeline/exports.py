@@ -1,0 +1,205 @@
+"""CSV exports of one organization's data for a filter: its curated events, or its daily summary rows.
+
+Events stream: the organization's curated files are read one Parquet record batch at a time,
+filtered, and appended to a CSV file, so memory stays flat whatever the row count. The file is
+written to a temporary file first and then published under `exports/org=<org>/<export>.csv`
+(a copy on the embedded default, a multipart upload on S3). Every export is recorded in the audit
+log: who asked (a key id, never a key), the filter, and the counts.
+
+Columns are the curated columns (`pipeline/curated.py`), timestamps as ISO-8601 UTC text. There is
+no IP address or User-Agent to leave out: the gateway never stores them. A text value starting with
+`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it rather
+than running it as a formula (the names come from the viewer's side of the page).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline import audit, curated, metrics, reports
+from pipeline.layout import check_slug
+from pipeline.query.base import QueryEngine
+from pipeline.query.tables import CURATED
+from pipeline.store.base import Store
+
+KINDS = ("events", "summary")
+URL_TTL_SECONDS = 24 * 3600
+BATCH_ROWS = 16_384
+ONE_DAY = timedelta(days=1)
+_FORMULA_START = r"^[=+\-@\t\r]"
+_EXPORT_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    kind: str = "events"
+    project_id: str | None = None
+    template_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    include_bots: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        for name in ("project_id", "template_id"):
+            value = getattr(self, name)
+            if value is not None:
+                check_slug(value, name)
+        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
+            raise ValueError(f"from {self.date_from} is after to {self.date_to}")
+
+    def audit_details(self) -> dict[str, str | bool | None]:
+        return {"kind": self.kind, "project_id": self.project_id, "template_id": self.template_id,
+                "from": self.date_from and self.date_from.isoformat(),
+                "to": self.date_to and self.date_to.isoformat(), "include_bots": self.include_bots}
+
+
+@dataclass(frozen=True)
+class Export:
+    export_id: str  # "<org>.<created>-<random>": names the organization, so a download needs no lookup
+    organization_id: str
+    key: str
+    rows: int
+    bytes: int
+    created_at: datetime
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=URL_TTL_SECONDS)
+
+
+def export_key(export_id: str) -> str:
+    """The object key of an export id; ValueError for anything that is not one."""
+    org, _, name = export_id.rpartition(".")
+    if not org or not _EXPORT_NAME.match(name):
+        raise ValueError(f"{export_id!r} is not an export id")
+    return f"exports/org={check_slug(org, 'organization')}/{name}.csv"
+
+
+def create_export(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, *,
+                  actor: str, now: datetime | None = None, today: date | None = None) -> Export:
+    """Write the CSV of `selection` under exports/ and audit it; `actor` says who asked
+    (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
+    check_slug(org, "organization")
+    created = (now or datetime.now(UTC)).astimezone(UTC)
+    export_id = f"{org}.{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
+    key = export_key(export_id)
+    with tempfile.TemporaryDirectory(prefix="percus-export-") as folder:
+        path = Path(folder) / "export.csv"
+        with open(path, "wb") as out:
+            rows = write_csv(store, engine, org, selection, out, today=today)
+        size = path.stat().st_size
+        store.put_file(key, path)
+    audit.record(store, "export.created", {"organization_id": org, "export_id": export_id},
+                 {**selection.audit_details(), "rows": rows, "bytes": size, "object_key": key},
+                 now=created, actor=actor)
+    return Export(export_id, org, key, rows, size, created)
+
+
+def save_export(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, path: Path, *,
+                actor: str, today: date | None = None) -> int:
+    """Write the CSV of `selection` to a local file (`percus export csv --out`), audited like a stored
+    export (the file's path is not recorded); returns the number of data rows."""
+    check_slug(org, "organization")
+    with open(path, "wb") as out:
+        rows = write_csv(store, engine, org, selection, out, today=today)
+    audit.record(store, "export.created", {"organization_id": org},
+                 {**selection.audit_details(), "rows": rows, "bytes": path.stat().st_size,
+                  "destination": "file"}, actor=actor)
+    return rows
+
+
+def write_csv(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
+              today: date | None = None) -> int:
+    """Stream the CSV of `selection` to `out`; returns the number of data rows."""
+    if selection.kind == "summary":
+        return _write_summary(engine, org, selection, out, today=today)
+    rows, schema = 0, _csv_schema()
+    with pacsv.CSVWriter(out, schema) as writer:
+        for batch in _event_batches(store, org, selection):
+            writer.write_batch(_for_csv(batch, schema))
+            rows += batch.num_rows
+    return rows
+
+
+def _event_batches(store: Store, org: str, selection: ExportFilter) -> Iterator[pa.RecordBatch]:
+    """The selected curated rows, file by file and batch by batch (dated by event_time, UTC)."""
+    start = datetime.combine(selection.date_from, time(), UTC) if selection.date_from else None
+    end = datetime.combine(selection.date_to + ONE_DAY, time(), UTC) if selection.date_to else None
+    # A row's file is the day of its receipt, which can lag (or, by clock skew, lead) its event time.
+    days = [day for day in CURATED.days(store, org)
+            if (selection.date_from is None or day >= selection.date_from - ONE_DAY)
+            and (selection.date_to is None or day <= selection.date_to + ONE_DAY)]
+    for _, key in CURATED.keys(store, org, days):
+        path = store.local_path(key)
+        source = pq.ParquetFile(path if path is not None else pa.BufferReader(store.get(key)))
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            rows = curated.conform(pa.Table.from_batches([batch]))
+            keep = pc.equal(rows["organization_id"], org)  # the partition says so; the rows must too
+            for name in ("project_id", "template_id"):
+                if getattr(selection, name) is not None:
+                    keep = pc.and_(keep, pc.equal(rows[name], getattr(selection, name)))
+            if not selection.include_bots:
+                keep = pc.and_(keep, pc.invert(pc.fill_null(rows["device_is_bot"], False)))
+            if start is not None:
+                keep = pc.and_(keep, pc.greater_equal(rows["event_time"], start))
+            if end is not None:
+                keep = pc.and_(keep, pc.less(rows["event_time"], end))
+            selected = rows.filter(pc.fill_null(keep, False))
+            yield from selected.to_batches()
+
+
+def _csv_schema() -> pa.Schema:
+    return pa.schema([pa.field(field.name, pa.string() if pa.types.is_timestamp(field.type) else field.type)
+                      for field in curated.SCHEMA])
+
+
+def _for_csv(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for field in curated.SCHEMA:
+        column = batch[field.name]
+        if pa.types.is_timestamp(field.type):
+            # %S of a millisecond timestamp carries the fraction: 2026-11-25T10:00:00.123Z
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_string(field.type):
+            column = pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
+                                pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _write_summary(engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
+                   today: date | None) -> int:
+    """One row per day of the range: the summary metrics of the sessions that started that day."""
+    days = reports.plan(engine, org, selection.date_from, selection.date_to, today=today)
+    names = [metric.name for metric in metrics.SUMMARY]
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(["date", *names])
+    rows = 0
+    day = days.date_from
+    while day <= days.date_to:
+        values = reports.summary(engine, org, project_id=selection.project_id,
+                                 template_id=selection.template_id, date_from=day, date_to=day,
+                                 include_bots=selection.include_bots, today=today)
+        writer.writerow([day.isoformat(), *("" if values[name] is None else values[name] for name in names)])
+        rows += 1
+        day += ONE_DAY
+    text.flush()
+    text.detach()  # `out` stays open: it belongs to the caller
+    return rows

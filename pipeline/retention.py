@@ -1,0 +1,146 @@
+"""Retention: partitions older than their zone's retention are deleted, with per-organization overrides.
+
+Zone defaults (design document, storage tiers and retention). The embedded default has no cheaper
+storage tier, so a zone's hot period there is its whole life:
+  raw         raw/                   30 days   recovery and replay; compacted long before
+  quarantine  quarantine/            30 days   copies of corrupt raw objects, kept to investigate
+  curated     curated/               730 days  with the compactor's state of those days (state/compactor/)
+  viewers     rollups/viewers/       1825 days the one rollup that lists viewer ids
+  rollups     rollups/ (the others)  1825 days aggregate counts, with their build records (state/rollups/)
+  exports     exports/               2 days    CSV exports; download links live 24 h
+On AWS the bucket's lifecycle rules apply the zone defaults with tiering (deploy/template.py: raw
+to Glacier IR at 30 days and deleted at 365, curated to Glacier IR at 730 and deleted at 1825), and
+the scheduled job runs with `defaults=False`: only the organizations' overrides.
+
+An organization's `retention_days` caps the age of its viewer-level data: the raw, quarantine,
+curated and viewers zones. The aggregate rollups hold no identifier and keep the zone default, so
+dashboards keep their trends (unique viewers of days past the cap are no longer known). An override
+longer than a zone's default does not extend it: each zone keeps min(default, override) days.
+
+A partition of day D expires once D < today - days: its newest event is then more than `days` days
+old. The day is the partition's (raw: the hour's day; curated: the day of `received_at`; rollups:
+the rollup date). A run holds `curated_lock`, like the compactor and DSAR, and writes one audit
+record (`retention.deleted`) per organization and zone it deleted something from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from pipeline import audit
+from pipeline.compactor import curated_lock
+from pipeline.organizations import OrganizationRegistry
+from pipeline.store.base import Store
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    prefixes: tuple[str, ...]  # "{org}" marks the organization's place
+    days: int  # the embedded default's retention
+    per_org: bool  # an organization's override applies
+    excludes: tuple[str, ...] = ()  # prefixes of another zone inside this one's
+
+    def listed(self, orgs: list[str] | None) -> list[str]:
+        """The prefixes to list: every organization's, or only those of `orgs`."""
+        if orgs is None:
+            return [prefix.split("{org}", 1)[0] for prefix in self.prefixes]
+        return [prefix.format(org=org) for prefix in self.prefixes for org in orgs if "{org}" in prefix]
+
+
+ZONES = (
+    Zone("raw", ("raw/org={org}/",), 30, per_org=True),
+    Zone("quarantine", ("quarantine/raw/org={org}/",), 30, per_org=True),
+    Zone("curated", ("curated/org={org}/", "state/compactor/org={org}/"), 730, per_org=True),
+    Zone("viewers", ("rollups/viewers/org={org}/",), 5 * 365, per_org=True),
+    Zone("rollups", ("rollups/", "state/rollups/"), 5 * 365, per_org=False, excludes=("rollups/viewers/",)),
+    Zone("exports", ("exports/",), 2, per_org=False),
+)
+_ORG = re.compile(r"/org=([^/]+)/")
+# year=/month=/day= partitions, date= partitions, and exports' `<YYYYMMDD>T<HHMMSS>Z-<id>.csv` names.
+_DAY = re.compile(r"/(?:year=(\d{4})/month=(\d{2})/day=(\d{2})/|date=(\d{4}-\d{2}-\d{2})[/.]"
+                  r"|(\d{4})(\d{2})(\d{2})T\d{6}Z-)")
+
+
+def partition_of(key: str) -> tuple[str | None, date] | None:
+    """(organization or None, day) of a partitioned key; None for a key without a day."""
+    match = _DAY.search(key)
+    if match is None:
+        return None
+    if match[4]:
+        day = date.fromisoformat(match[4])
+    else:
+        year, month, day_of_month = match.groups()[:3] if match[1] else match.groups()[4:]
+        day = date(int(year), int(month), int(day_of_month))
+    org = _ORG.search(key)
+    return (org[1] if org else None), day
+
+
+@dataclass
+class RetentionReport:
+    today: date
+    objects_deleted: int = 0
+    # zone -> organization ("" for keys of no organization) -> days deleted
+    days_deleted: dict[str, dict[str, list[date]]] = field(default_factory=dict)
+
+
+Progress = Callable[[int, int, RetentionReport], None]  # (zones done, zones to do, so far)
+
+
+def retention_days(zone: Zone, override: int | None, *, defaults: bool = True) -> int | None:
+    """How many days `zone` keeps an organization's data; None when this run leaves it alone."""
+    if zone.per_org and override is not None:
+        return min(zone.days, override) if defaults else override
+    return zone.days if defaults else None
+
+
+def apply_retention(store: Store, registry: OrganizationRegistry, *, today: date | None = None,
+                    defaults: bool = True, wait: bool = True, actor: str | None = None,
+                    progress: Progress | None = None) -> RetentionReport:
+    """Delete every expired partition. `defaults=False` applies only the organizations' overrides
+    (on AWS, where lifecycle rules apply the defaults). `wait=False` raises CompactionBusy instead of
+    waiting for a compaction or DSAR job in progress. `today` (UTC) is for tests."""
+    today = today or datetime.now(UTC).date()
+    overrides = {org.organization_id: org.retention_days for org in registry.list()
+                 if org.retention_days is not None}
+    report = RetentionReport(today)
+    zones = [zone for zone in ZONES if defaults or zone.per_org]
+    with curated_lock(store, wait=wait):
+        for number, zone in enumerate(zones, 1):
+            _apply_zone(store, zone, overrides, defaults, today, report, actor)
+            if progress is not None:
+                progress(number, len(zones), report)
+    return report
+
+
+def _apply_zone(store: Store, zone: Zone, overrides: dict[str, int], defaults: bool, today: date,
+                report: RetentionReport, actor: str | None) -> None:
+    expired: dict[str, list[str]] = {}  # organization -> keys
+    days: dict[str, set[date]] = {}
+    for prefix in zone.listed(None if defaults else sorted(overrides)):
+        for key in store.list(prefix):
+            partition = partition_of(key)
+            if partition is None or key.startswith(zone.excludes):
+                continue
+            org, day = partition
+            keep = retention_days(zone, overrides.get(org) if org else None, defaults=defaults)
+            if keep is not None and day < today - timedelta(days=keep):
+                expired.setdefault(org or "", []).append(key)
+                days.setdefault(org or "", set()).add(day)
+    for org, keys in sorted(expired.items()):
+        deleted = sorted(days[org])
+        override = overrides.get(org) if zone.per_org else None
+        # Recorded before deleting: no deletion goes unaudited, even one a crash interrupts.
+        audit.record(store, "retention.deleted", {"organization_id": org or None, "zone": zone.name}, {
+            "retention_days": retention_days(zone, override, defaults=defaults),
+            "override": override is not None,
+            "days": [day.isoformat() for day in deleted],
+            "objects_deleted": len(keys),
+        }, actor=actor)
+        for key in keys:
+            store.delete(key)
+        report.objects_deleted += len(keys)
+        report.days_deleted.setdefault(zone.name, {})[org] = deleted

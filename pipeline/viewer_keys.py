@@ -1,0 +1,111 @@
+"""Keyed viewer ids: what is stored is `HMAC-SHA256(server_key, client_viewer_hash)`, never the client's hash.
+
+The client computes `viewer_hash = SHA-256(org_id:recipient_code:org_salt)` in the browser, and the
+salt ships to the player, so the salt is public in practice. Recipient codes are often enumerable
+(Chilean RUTs, policy numbers): with a leaked store and the salt, anyone could hash every candidate
+code and re-identify viewers. Keying the stored value with a secret that never leaves the server
+closes that (docs/privacy.md): the brute force needs the key too.
+
+Keys: `PERCUS_VIEWER_KEYS=kid:secret[,kid:secret…]`, like the share-token keys. The first keys what
+the gateway stores; all of them are tried by DSAR lookups, so data stored under an older key stays
+findable until it ages out. The embedded default generates one key into
+`<data_dir>/secrets/viewer_keys` on first use; on AWS the key comes from Secrets Manager
+(`pipeline/lambdas/_environment.py`). A new key starts a new epoch: the same viewer gets a new
+stored id, so cohorts reset, as they do at the annual salt rotation (rotate both together).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV = "PERCUS_VIEWER_KEYS"
+_CLIENT_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def keyed_viewer_hash(key: bytes, client_hash: str) -> str:
+    """The stored viewer id: HMAC-SHA256 of the client's hex hash (as ASCII) under `key`, in hex.
+
+    64 lowercase hex characters, the shape of a client hash, so every reader of `viewer_hash` is
+    unchanged.
+    """
+    return hmac.digest(key, client_hash.encode("ascii"), hashlib.sha256).hex()
+
+
+def client_hash(value: str) -> str:
+    """A client-side viewer hash as the SDK writes it (64 lowercase hex); ValueError otherwise."""
+    normalised = value.strip().lower()
+    if not _CLIENT_HASH.match(normalised):
+        raise ValueError("a viewer hash is 64 hexadecimal characters (the SDK's SHA-256)")
+    return normalised
+
+
+@dataclass(frozen=True)
+class ViewerKeys:
+    keys: tuple[tuple[str, bytes], ...]  # (kid, secret); the first keys what is stored
+    # The current key's HMAC state with the key already mixed in: copying it halves the cost of a
+    # keyed id (about 1 µs), which the gateway pays per event.
+    _current: hmac.HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("at least one viewer key is needed")
+        object.__setattr__(self, "_current", hmac.new(self.keys[0][1], digestmod=hashlib.sha256))
+
+    def keyed(self, client_hash: str) -> str:
+        """What the gateway stores for a validated client hash (under the current key)."""
+        mac = self._current.copy()
+        mac.update(client_hash.encode("ascii"))
+        return mac.hexdigest()
+
+    def stored_forms(self, client_hash: str) -> list[str]:
+        """Every value under which a viewer's events can be stored: keyed under each key held, and
+        the client hash itself (events stored before keyed ids existed)."""
+        return [*(keyed_viewer_hash(secret, client_hash) for _, secret in self.keys), client_hash]
+
+    @classmethod
+    def parse(cls, text: str) -> ViewerKeys:
+        keys = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            kid, sep, secret = item.partition(":")
+            if not sep or not kid or not secret:
+                raise ValueError(f"{ENV} entry {item[:4]!r}… must be kid:secret")
+            keys.append((kid, secret.encode()))
+        if not keys:
+            raise ValueError(f"{ENV} is set but names no key")
+        return cls(tuple(keys))
+
+
+def _generated(data_dir: Path) -> str:
+    """The embedded default's key file, created on first use with a fresh key."""
+    path = data_dir / "secrets" / "viewer_keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".viewer_keys.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"v1:{secrets.token_urlsafe(32)}\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # never replace a key another process wrote first
+        tmp.unlink()
+    return path.read_text()
+
+
+def load_viewer_keys(env: Mapping[str, str] | None = None, *, data_dir: Path | None = None) -> ViewerKeys:
+    """`PERCUS_VIEWER_KEYS`, else the key file of `data_dir` (generated on first use).
+
+    Without either this fails: a key made up on the spot would key ids nothing else can look up.
+    """
+    text = (os.environ if env is None else env).get(ENV)
+    if text:
+        return ViewerKeys.parse(text)
+    if data_dir is None:
+        raise ValueError(f"set {ENV} (kid:secret[,kid:secret…]): the viewer-id key is not configured")
+    return ViewerKeys.parse(_generated(data_dir))

@@ -1,0 +1,119 @@
+"""Data and keys for the reporting tests (reports API, exports, dashboard): the known sessions of
+tests/pipeline/_sessions.py (acme and globex, 2026-11-24/25), plus a campaign of acme's running now
+(varied devices, locales, countries, CTAs and errors over the last days and the last hour), all
+through the real compactor, and the organizations with one API key each and an admin key.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.middleware.rate_limit import RateLimits
+from percus.config import Settings, load_settings
+from pipeline.organizations import OrganizationRegistry
+from pipeline.query.duckdb_engine import DuckDbEngine
+from pipeline.queue.local import LocalQueue
+from pipeline.store.base import Store
+from pipeline.store.local import LocalStore
+from tests.pipeline._sessions import Session, ingest, known_sessions
+
+TOKEN_KEYS = "k2:reports-new,k1:reports-old"
+CAMPAIGN = "spring-launch"
+SMALL_CAMPAIGN = "loyalty-q4"  # every fourth session of the campaign
+_DEVICES = [("desktop", "Windows", "Chrome"), ("mobile", "iOS", "Mobile Safari"),
+            ("mobile", "Android", "Chrome Mobile"), ("tablet", "iOS", "Mobile Safari"),
+            ("desktop", "Mac OS X", "Safari")]
+_PLACES = [("es-CL", "CL"), ("es-CL", "CL"), ("en-US", "US"), ("pt-BR", "BR"), ("es-AR", "AR"),
+           ("es-MX", "MX")]
+_CTAS = [("book", "Book a visit"), ("offer", "See the offer")]
+
+
+@dataclass(frozen=True)
+class Keys:
+    acme: str
+    globex: str
+    admin: str
+
+
+def campaign(now: datetime, *, sessions: int = 60, live: int = 14, seed: int = 7) -> list[Session]:
+    """Acme's running campaigns: `sessions` over the last three days, `live` in the last hour."""
+    rng = random.Random(seed)
+    starts = [now - timedelta(hours=rng.uniform(2, 72)) for _ in range(sessions)]
+    starts += [now - timedelta(minutes=rng.uniform(4, 55)) for _ in range(live)]
+    made = []
+    for index, start in enumerate(starts):
+        locale, country = rng.choice(_PLACES)
+        project = SMALL_CAMPAIGN if index % 4 == 1 else CAMPAIGN
+        session = Session(start, project=project, template="welcome", device=rng.choice(_DEVICES),
+                          locale=locale, country=country).at(0, "session.started")
+        made.append(session)
+        if index % 9 == 4:
+            session.at(1, "video.errored", error_code=rng.choice(["MEDIA_ERR_DECODE", "MEDIA_ERR_NETWORK",
+                                                                  "MEDIA_ERR_SRC_NOT_SUPPORTED"]))
+            continue
+        if index % 7 == 3:
+            continue  # left before pressing play
+        session.at(1, "video.played", position_ms=0)
+        reached = rng.choice([10, 30, 55, 80, 100, 100, 100])
+        for step, percent in enumerate(p for p in (25, 50, 75) if p <= reached):
+            session.at(2 + step, "video.progressed", position_ms=300 * percent, percent=percent)
+        if reached == 100:
+            session.at(6, "video.completed", duration_ms=30_000, percent=100)
+            if rng.random() < 0.4:
+                cta_id, cta_name = rng.choice(_CTAS)
+                session.at(7, "cta.clicked", cta_id=cta_id, cta_name=cta_name)
+        else:
+            session.at(6, "video.incomplete", duration_ms=30_000, percent=reached)
+    return made
+
+
+def reporting_store(root: Path, *, now: datetime | None = None) -> tuple[Store, Keys]:
+    store = LocalStore(root)
+    sessions, duplicates = known_sessions()
+    ingest(store, [*sessions, *campaign(now or datetime.now(UTC))], duplicates)
+    registry = OrganizationRegistry(store)
+    for org in ("acme", "globex", "initech"):  # initech: an organization without data
+        registry.create(org)
+    return store, Keys(registry.create_api_key("acme"), registry.create_api_key("globex"),
+                       registry.create_admin_key())
+
+
+def bearer(key: str) -> dict[str, Any]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Reporting:
+    """An in-process gateway over the reporting data, and an engine to compute the expected numbers."""
+
+    client: TestClient
+    store: Store
+    keys: Keys
+    settings: Settings
+    engine: DuckDbEngine
+
+
+@contextmanager
+def open_reporting(root: Path, store: Store | None = None, keys: Keys | None = None,
+                   **environment: str) -> Iterator[Reporting]:
+    """The gateway over `store` (default: `reporting_store` under root/bucket)."""
+    settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": TOKEN_KEYS, **environment})
+    if store is None or keys is None:
+        store, keys = reporting_store(root / "bucket")
+    queue = LocalQueue(root / "queue")
+    engine = DuckDbEngine(store)
+    try:
+        with TestClient(create_app(settings, queue, store=store, rate_limits=RateLimits())) as client:
+            yield Reporting(client, store, keys, settings, engine)
+    finally:
+        engine.close()
+        queue.close()

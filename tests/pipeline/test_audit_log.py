@@ -1,0 +1,70 @@
+"""Reading the audit log back, and the records the organization registry writes: who, when, what,
+which organization; never a key or a viewer id."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline import audit
+from pipeline.organizations import OrganizationRegistry
+from pipeline.store.local import LocalStore
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    store = LocalStore(tmp_path / "bucket")
+    audit.record(store, "raw.quarantined", {"organization_id": "acme"}, {"n": 1}, now=T0 - timedelta(days=1))
+    audit.record(store, "dsar.completed", {"organization_id": "acme"}, {"n": 2}, now=T0, actor="cli:ana")
+    audit.record(store, "dsar.completed", {"organization_id": "globex"}, {"n": 3},
+                 now=T0 + timedelta(hours=1))
+    audit.record(store, "dsar-other", {"organization_id": "acme"}, {"n": 4}, now=T0 + timedelta(hours=2))
+    audit.record(store, "retention.deleted", {"organization_id": None, "zone": "exports"}, {"n": 5},
+                 now=T0 + timedelta(days=1))
+    return store
+
+
+def numbers(records: object) -> list[int]:
+    return [record["details"]["n"] for record in records]  # type: ignore[attr-defined]
+
+
+def test_records_come_back_in_time_order_with_who_asked(store: LocalStore) -> None:
+    records = list(audit.list_records(store))
+    assert numbers(records) == [1, 2, 3, 4, 5]
+    assert records[1] == {"at": "2026-11-25T10:00:00.000Z", "action": "dsar.completed", "actor": "cli:ana",
+                          "scope": {"organization_id": "acme"}, "details": {"n": 2}}
+    assert "actor" not in records[0]  # written by the pipeline on its own
+
+
+def test_filters_by_organization_action_family_and_time(store: LocalStore) -> None:
+    assert numbers(audit.list_records(store, org="acme")) == [1, 2, 4]
+    assert numbers(audit.list_records(store, action="dsar")) == [2, 3]  # not "dsar-other"
+    assert numbers(audit.list_records(store, action="dsar.completed", org="globex")) == [3]
+    assert numbers(audit.list_records(store, since=T0 + timedelta(minutes=30))) == [3, 4, 5]
+    assert numbers(audit.list_records(store, since=date(2026, 11, 25))) == [2, 3, 4, 5]
+    assert numbers(audit.list_records(store, since=datetime(2026, 11, 25, 11, 0))) == [3, 4, 5]  # naive: UTC
+    chile = timezone(timedelta(hours=-3))
+    assert numbers(audit.list_records(store, since=datetime(2026, 11, 25, 8, 0, tzinfo=chile))) == [3, 4, 5]
+
+
+def test_the_registry_records_settings_and_key_changes_without_the_key(store: LocalStore) -> None:
+    registry = OrganizationRegistry(store, actor="cli:ana")
+    registry.create("initech", retention_days=90)
+    registry.update("initech", retention_days=30)
+    key = registry.create_api_key("initech")
+    key_id = key.split("_")[1]
+    registry.revoke_api_key("initech", key_id)
+    records = list(audit.list_records(store, org="initech"))
+    assert [(r["action"], r["details"]) for r in records] == [
+        ("org.created", {"retention_days": 90}),
+        ("org.settings_changed", {"retention_days": 30, "previous_retention_days": 90}),
+        ("org.api_key_created", {"key_id": key_id}),
+        ("org.api_key_revoked", {"key_id": key_id}),
+    ]
+    assert {r["actor"] for r in records} == {"cli:ana"}
+    stored = b"".join(store.get(k) for k in store.list("audit/"))
+    assert key.encode() not in stored and key.split("_")[2].encode() not in stored
