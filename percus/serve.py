@@ -15,23 +15,42 @@ from gateway.tokens import issue_token, parse_ttl
 from percus.background import PipelineLoop
 from percus.config import Settings
 from pipeline.backends import open_queue, open_store
+from pipeline.organizations import OrganizationRegistry
 from pipeline.writer import Writer
 
 log = logging.getLogger("percus.serve")
 
 
-def _banner(settings: Settings, base: str) -> str:
+def _demo_api_key(settings: Settings, registry: OrganizationRegistry) -> str:
+    """The demo organization's reporting key, made on first run and kept beside the token keys so
+    every start prints the same working key (only the embedded default's data dir holds it)."""
+    path = settings.data_dir / "secrets" / "demo_api_key"
+    if path.exists() and registry.organization_for_api_key(path.read_text().strip()) == DEMO_ORG:
+        return path.read_text().strip()
+    if registry.get(DEMO_ORG) is None:
+        registry.create(DEMO_ORG)
+    key = registry.create_api_key(DEMO_ORG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
+def _banner(settings: Settings, base: str, registry: OrganizationRegistry) -> str:
     token = issue_token(settings.token_keys, organization_id=DEMO_ORG, project_id=DEMO_PROJECT,
                         ttl=parse_ttl("30d"))
     return "\n".join([
         f"Percus analytics on {base}  (data: {settings.data_dir}, queue: {settings.queue}, "
         f"store: {settings.store})",
         f"  demo page   {base}/demo",
+        f"  dashboard   {base}/dashboard",
         f"  ingest      POST {base}/analytics/v1/events",
         f"  API docs    {base}/analytics/v1/openapi.json",
         f"  health      {base}/healthz  {base}/readyz",
         f"  demo share token (org {DEMO_ORG!r}, project {DEMO_PROJECT!r}, 30 days):",
         f"    {token}",
+        f"  demo reporting API key (org {DEMO_ORG!r}; also signs in to the dashboard):",
+        f"    {_demo_api_key(settings, registry)}",
         "Ctrl-C stops it; queued events are flushed to the store first.",
     ])
 
@@ -71,7 +90,7 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
         log_level="warning" if quiet else "info", loop="uvloop", http="httptools",
     ), stop, threads)
     if not quiet:
-        print(_banner(settings, f"http://{host}:{port}"), flush=True)
+        print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store)), flush=True)
     for thread in threads:
         thread.start()
     try:

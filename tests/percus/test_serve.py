@@ -72,11 +72,19 @@ def test_banner_names_the_urls_and_a_working_demo_token(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert f"{base}/analytics/v1/events" in out
+    assert f"{base}/demo" in out and f"{base}/dashboard" in out
     demo_token = next(line.strip() for line in out.splitlines() if line.strip().startswith("pt1."))
-    with serving(tmp_path) as (_, base):
+    demo_key = next(line.strip() for line in out.splitlines() if line.strip().startswith("pk_"))
+    with serving(tmp_path) as (proc, base):
         answer = httpx.post(f"{base}/analytics/v1/events?token={demo_token}",
                             json=event(str(uuid.uuid4()), "session.started"))
         assert answer.status_code == 202, answer.text
+        summary = httpx.get(f"{base}/analytics/v1/reports/summary",
+                            headers={"Authorization": f"Bearer {demo_key}"})
+        assert summary.status_code == 200, summary.text
+        proc.send_signal(signal.SIGTERM)
+        again, _ = proc.communicate(timeout=30)
+    assert demo_key in again  # the same key on every start
 
 
 def test_sigterm_flushes_accepted_events_to_raw_objects(tmp_path: Path) -> None:
