@@ -39,6 +39,7 @@ from pipeline.store.local import LocalStore
 from pipeline.writer import drain_batch
 
 PAGES = Path(__file__).resolve().parent / "pages"
+INDIVIDEO_PAGES = PAGES.parents[1] / "fixtures" / "individeo" / "pages"  # served beside PAGES
 PROXY_PATH = "/percus-proxy/v1"
 RECIPIENT = "recipient-7Qm2-do-not-leak"  # must never appear in any request
 
@@ -104,7 +105,7 @@ class Server:
 
 def _pages_app(context: Callable[[Request], dict[str, Any]], gateway: str) -> Starlette:
     """The host origin: pages rendered from e2e/pages, and the first-party proxy to the gateway."""
-    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(PAGES), autoescape=True,
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader([PAGES, INDIVIDEO_PAGES]), autoescape=True,
                                    undefined=jinja2.StrictUndefined)
 
     async def page(request: Request) -> Response:

@@ -19,13 +19,14 @@ from typing import Any
 import jinja2
 import rjsmin
 
+from js.compat import compat_context
 from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
 from translator.export import export_tables
 
 JS_DIR = Path(__file__).resolve().parent
 SRC = JS_DIR / "src"
 DIST = JS_DIR / "dist"
-BUNDLES = ("percus-tracking.js", "percus-embed-sdk.js")
+BUNDLES = ("percus-tracking.js", "percus-embed-sdk.js", "percus-individeo-compat.js")
 
 # Canonical events the SDK makes itself rather than relaying from the player: the tracking module
 # opens each session, the bootstrap records consent decisions.
@@ -77,6 +78,7 @@ def template_context(versions: dict[str, str]) -> dict[str, Any]:
         "relayed_types": [name for name in tables["event_types"] if name not in SDK_EVENTS],
         "ga_types": list(GA_EVENTS),
         "versions": versions,
+        "compat": compat_context(tables),
     }
 
 

@@ -16,6 +16,7 @@ from translator.canonical import EVENT_TYPES, NAME_MAX_CHARS
 from translator.export import export_tables
 
 BUDGET = 4096  # bytes, minified + gzipped, per bundle
+BUDGETS = {"percus-individeo-compat.js": 6144}  # Individeo's name tables ride along
 
 
 def test_committed_bundles_match_their_sources_and_tables() -> None:
@@ -29,8 +30,8 @@ def test_the_gateway_serves_exactly_the_built_bundles() -> None:
 
 @pytest.mark.parametrize("name", BUNDLES)
 def test_bundle_is_within_its_byte_budget(name: str) -> None:
-    size = len(gzip.compress(build_bundles()[name], 9))
-    assert size <= BUDGET, f"{name} is {size} bytes minified + gzipped; the budget is {BUDGET}"
+    size, budget = len(gzip.compress(build_bundles()[name], 9)), BUDGETS.get(name, BUDGET)
+    assert size <= budget, f"{name} is {size} bytes minified + gzipped; the budget is {budget}"
 
 
 def test_the_bootstrap_loads_the_tracking_module_by_its_current_version() -> None:
