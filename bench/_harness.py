@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -42,11 +43,23 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
+class ServerURL(str):
+    """A running server's base URL, which also knows the server's process id (for its CPU use)."""
+
+    pid: int
+
+    def __new__(cls, base: str, pid: int) -> ServerURL:
+        url = super().__new__(cls, base)
+        url.pid = pid
+        return url
+
+
 @contextmanager
-def server(argv: list[str], ready_path: str, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+def server(argv: list[str], ready_path: str, port: int,
+           env: dict[str, str] | None = None) -> Iterator[ServerURL]:
     proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    base = ServerURL(f"http://127.0.0.1:{port}", proc.pid)
     try:
         wait_ready(base + ready_path, proc)
         yield base
@@ -65,8 +78,8 @@ def bare_server(port: int) -> contextmanager:  # type: ignore[type-arg]
 
 
 @contextmanager
-def percus_server(port: int) -> Iterator[tuple[str, str]]:
-    """`percus serve` on a fresh data dir; yields (base URL, share token)."""
+def percus_server(port: int) -> Iterator[tuple[ServerURL, str, str]]:
+    """`percus serve` on a fresh data dir; yields (base URL, share token, data dir)."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = {"PERCUS_DATA_DIR": data_dir}
         token = subprocess.run([str(VENV_BIN / "percus"), "token", "issue", "--org", "bench",
@@ -74,15 +87,67 @@ def percus_server(port: int) -> Iterator[tuple[str, str]]:
                                capture_output=True, text=True).stdout.strip()
         with server([str(VENV_BIN / "percus"), "serve", "--port", str(port), "--quiet"],
                     "/readyz", port, env) as base:
-            yield base, token
+            yield base, token, data_dir
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds (user + system) of a server process: its main thread (the event loop) and in all."""
+
+    main: float
+    total: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.main - other.main, self.total - other.total)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_cpu(path: Path) -> float:
+    # utime and stime are fields 14 and 15; the command name before them may hold spaces.
+    fields = path.read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def cpu(pid: int) -> Cpu:
+    proc = Path(f"/proc/{pid}")
+    return Cpu(main=_stat_cpu(proc / "task" / str(pid) / "stat"), total=_stat_cpu(proc / "stat"))
+
+
+def settle(pid: int, quiet_share: float = 0.05, window: float = 0.5, timeout: float = 60) -> float:
+    """Seconds until the server is idle (under quiet_share of a core for a window): a server that
+    answers faster than it stores leaves a backlog whose CPU belongs to the requests just sent."""
+    started = time.monotonic()
+    last = cpu(pid).total
+    while time.monotonic() - started < timeout:
+        time.sleep(window)
+        now = cpu(pid).total
+        if now - last < quiet_share * window:
+            break
+        last = now
+    return time.monotonic() - started
 
 
 @dataclass
 class WrkResult:
+    requests: int
     requests_per_s: float
     p50_ms: float
     p99_ms: float
     errors: int
+    server_cpu: Cpu | None = None  # during the load
+    server_cpu_settled: Cpu | None = None  # during the load and until the server was idle again
+    settle_s: float = 0.0  # how long the server stayed busy after the load (a writer's backlog)
+    client_cpu_s: float = 0.0
+
+    def cpu_us(self, settled: bool = True, events: int = 1) -> dict[str, float]:
+        """Server CPU microseconds per request (or per event), main thread and whole process."""
+        used = self.server_cpu_settled if settled else self.server_cpu
+        if used is None or not self.requests:
+            return {}
+        per = 1e6 / (self.requests * events)
+        return {"main": round(used.main * per, 1), "total": round(used.total * per, 1)}
 
 
 def _ms(text: str) -> float:
@@ -90,23 +155,40 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, lua: str, seconds: float, connections: int = 32) -> WrkResult:
+def wrk(url: str, lua: str, seconds: float, connections: int = 32,
+        server_pid: int | None = None) -> WrkResult:
+    """wrk with one thread; with server_pid, also the server's CPU during the load and until it settles."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `apt-get install -y wrk` (make bench does it)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(lua)
         script.flush()
+        before = cpu(server_pid) if server_pid else None
+        client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                               script.name, url], check=True, capture_output=True, text=True).stdout
+        client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        during = settled = None
+        settle_s = 0.0
+        if server_pid and before:
+            during = cpu(server_pid) - before
+            settle_s = settle(server_pid)
+            settled = cpu(server_pid) - before
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket_errors = re.search(r"Socket errors: (.*)", out)
     if socket_errors:
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
     return WrkResult(
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         p50_ms=_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
         p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
         errors=errors,
+        server_cpu=during,
+        server_cpu_settled=settled,
+        settle_s=settle_s,
+        client_cpu_s=(client_after.ru_utime + client_after.ru_stime)
+        - (client_before.ru_utime + client_before.ru_stime),
     )
 
 

@@ -1,6 +1,10 @@
 """Ingest throughput: the real `percus serve` (gateway + durable local queue + writer) against a bare
 Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk in another process.
 
+Also the servers' CPU per request (from /proc, so it holds on a busy machine where throughput does
+not): during the load, split into the event-loop thread and the whole process, and until the server
+is idle again, which counts the writer's backlog when it fell behind the load.
+
     python -m bench.ingest [--quick] [--json FILE]
 """
 
@@ -9,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench._harness import Report, bare_server, free_port, percus_server, wrk
+from bench._harness import Report, WrkResult, bare_server, free_port, percus_server, wrk
 
 # Each request carries fresh event ids, so the gateway's dedup never short-cuts the work.
 LUA = r"""
@@ -53,37 +57,50 @@ def script(token: str, batch: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short runs (about 20 s in all)")
+    parser.add_argument("--quick", action="store_true", help="short runs (about 30 s in all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     seconds = 3 if args.quick else 10
     report = Report("ingest")
+    url = "/analytics/v1/events"
 
-    port = free_port()
-    with bare_server(port) as base:
-        wrk(base + "/analytics/v1/events", script("x", 0), 1)  # warm-up
-        bare_single = wrk(base + "/analytics/v1/events", script("x", 0), seconds)
-        bare_batch = wrk(base + "/analytics/v1/events", script("x", 100), seconds, connections=8)
-    report.add("bare starlette single", bare_single.requests_per_s, "requests/s", p99_ms=bare_single.p99_ms)
+    with bare_server(free_port()) as bare:
+        wrk(bare + url, script("x", 0), 1)  # warm-up
+        bare_single = wrk(bare + url, script("x", 0), seconds, server_pid=bare.pid)
+        bare_batch = wrk(bare + url, script("x", 100), seconds, connections=8, server_pid=bare.pid)
+    report.add("bare starlette single", bare_single.requests_per_s, "requests/s", p99_ms=bare_single.p99_ms,
+               **_cpu(bare_single))
 
-    port = free_port()
-    with percus_server(port) as (base, token):
-        wrk(base + "/analytics/v1/events", script(token, 0), 1)
-        single = wrk(base + "/analytics/v1/events", script(token, 0), seconds)
-        batch = wrk(base + "/analytics/v1/events", script(token, 100), seconds, connections=8)
+    with percus_server(free_port()) as (percus, token, _):
+        wrk(percus + url, script(token, 0), 1)
+        single = wrk(percus + url, script(token, 0), seconds, server_pid=percus.pid)
+        batch = wrk(percus + url, script(token, 100), seconds, connections=8, server_pid=percus.pid)
     for name, result in (("single", single), ("batch", batch)):
         if result.errors:
             raise SystemExit(f"ingest {name}: {result.errors} requests were not answered 2xx")
 
     report.add("ingest single", single.requests_per_s, "events/s",
                single.requests_per_s / bare_single.requests_per_s, "bare starlette",
-               p50_ms=single.p50_ms, p99_ms=single.p99_ms)
+               p50_ms=single.p50_ms, p99_ms=single.p99_ms, **_cpu(single))
     report.add("ingest single p99", single.p99_ms, "ms", single.p99_ms / bare_single.p99_ms,
                "bare starlette")
     report.add("ingest batch(100)", batch.requests_per_s * 100, "events/s",
                batch.requests_per_s / bare_batch.requests_per_s, "bare starlette, same requests",
-               p50_ms=batch.p50_ms, p99_ms=batch.p99_ms)
+               p50_ms=batch.p50_ms, p99_ms=batch.p99_ms, **_cpu(batch, events=100))
+    for name, result, events in (("bare single", bare_single, 1), ("bare batch(100)", bare_batch, 100),
+                                 ("ingest single", single, 1), ("ingest batch(100)", batch, 100)):
+        unit = "event" if events > 1 else "request"
+        during, settled = result.cpu_us(settled=False, events=events), result.cpu_us(events=events)
+        print(f"  {name}: server CPU per {unit} {during['total']:.1f} us during the load "
+              f"(event loop thread {during['main']:.1f}), {settled['total']:.1f} us until idle "
+              f"{result.settle_s:.1f} s later; wrk used {result.client_cpu_s / result.requests * 1e6:.1f} us "
+              "per request", flush=True)
     report.write_json(args.json)
+
+
+def _cpu(result: WrkResult, events: int = 1) -> dict[str, object]:
+    return {"server_cpu_us": result.cpu_us(settled=False, events=events),
+            "server_cpu_us_until_idle": result.cpu_us(events=events)}
 
 
 if __name__ == "__main__":

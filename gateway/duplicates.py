@@ -13,10 +13,14 @@ from uuid import UUID
 class RecentIds:
     """Event ids per organization, remembered for between `ttl_seconds / 2` and `ttl_seconds`.
 
-    Two generations of plain sets: new ids go into the current one; when it is half the TTL old or
-    holds half the capacity, the previous generation is dropped and the current one takes its place.
-    Membership and insertion stay single set operations, and at most `capacity` ids (about 150 bytes
-    each) are held. Ids are keyed by organization, so one organization's ids never mark another's.
+    Two generations: new ids go into the current one; when it is half the TTL old or holds half the
+    capacity, the previous generation is dropped and the current one takes its place. Membership and
+    insertion stay single dictionary operations, and at most `capacity` ids (about 100 bytes each)
+    are held. Ids are keyed by organization, so one organization's ids never mark another's.
+
+    A generation maps each organization to a dict keyed by the ids' 128-bit integers: a dict of plain
+    integers is invisible to the garbage collector, so a million remembered ids cost its full
+    collections nothing (a set of (organization, id) tuples made every one walk them all).
     """
 
     def __init__(self, capacity: int = 1_000_000, ttl_seconds: float = 15 * 60,
@@ -24,29 +28,44 @@ class RecentIds:
         self._generation_size = max(1, capacity // 2)
         self._generation_seconds = ttl_seconds / 2
         self._clock = clock
-        self._current: set[tuple[str, int]] = set()
-        self._previous: set[tuple[str, int]] = set()
+        self._current: dict[str, dict[int, None]] = {}
+        self._previous: dict[str, dict[int, None]] = {}
+        self._current_size = 0
         self._started = clock()
 
     def __len__(self) -> int:
-        return len(self._current) + len(self._previous)
+        return sum(len(ids) for generation in (self._current, self._previous) for ids in generation.values())
 
     def __contains__(self, key: tuple[str, UUID]) -> bool:
         organization, event_id = key
         self._rotate()
-        entry = (organization, event_id.int)
-        return entry in self._current or entry in self._previous
+        entry = event_id.int
+        return (entry in self._current.get(organization, _NONE)
+                or entry in self._previous.get(organization, _NONE))
 
     def add(self, organization: str, event_ids: Iterable[UUID]) -> None:
+        self.remember(organization, (event_id.int for event_id in event_ids))
+
+    def remember(self, organization: str, event_ids: Iterable[int]) -> None:
+        """add() for ids given as their 128-bit integers (UUID.int)."""
         for event_id in event_ids:
             self._rotate()
-            self._current.add((organization, event_id.int))
+            ids = self._current.get(organization)
+            if ids is None:
+                ids = self._current[organization] = {}
+            size = len(ids)
+            ids[event_id] = None
+            self._current_size += len(ids) - size
 
     def _rotate(self) -> None:
         now = self._clock()
-        if now - self._started >= self._generation_seconds or len(self._current) >= self._generation_size:
+        if now - self._started >= self._generation_seconds or self._current_size >= self._generation_size:
             # Two generations idle for a whole TTL are both stale.
             stale = now - self._started >= 2 * self._generation_seconds
-            self._previous = set() if stale else self._current
-            self._current = set()
+            self._previous = {} if stale else self._current
+            self._current = {}
+            self._current_size = 0
             self._started = now
+
+
+_NONE: dict[int, None] = {}  # read-only stand-in for an organization without ids

@@ -17,7 +17,7 @@ from translator.canonical import Device, Geo
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _HOST = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
 _HOST_MAX = 253
-_UA_MAX = 512  # real User-Agents are shorter; the cut bounds the parse and the cache's memory
+UA_MAX_CHARS = 512  # real User-Agents are shorter; the cut bounds the parse and caches' memory
 
 # ua-parser reports tablets under these device families or brands.
 _TABLET_FAMILIES = ("ipad", "kindle", "tablet", "playbook", "nexus 7", "nexus 9", "nexus 10")
@@ -31,8 +31,9 @@ _GEO: dict[str, Geo] = {}
 
 
 def device_from_user_agent(user_agent: str) -> Device:
-    """Device class (desktop, mobile, tablet, bot, other), OS family and browser family of a User-Agent."""
-    return _device(user_agent[:_UA_MAX])
+    """Device class (desktop, mobile, tablet, bot, other), OS family and browser family of a User-Agent.
+    Only its first UA_MAX_CHARS characters count."""
+    return _device(user_agent[:UA_MAX_CHARS])
 
 
 @lru_cache(maxsize=8192)  # a few browser builds make most traffic; a hit costs well under a microsecond

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from pipeline import rawfile
 from pipeline.layout import check_slug, raw_key
@@ -51,16 +55,21 @@ class WriteOutcome:
 
 def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
     """Write messages as raw objects, one per (organization, hour of received_at); delete nothing."""
-    groups: dict[tuple[str, datetime], list[tuple[Message, bytes, str]]] = {}
-    poison = []
-    repeats: dict[bytes, list[Message]] = {}
-    for message in messages:
+    # Messages are referred to by their index: the garbage collector stops tracking tuples of plain
+    # values, where per-message tuples holding Messages were promoted to its old generation and made
+    # its full collections (tens of ms with a gateway's heap, GIL held) more frequent.
+    groups: dict[tuple[str, datetime], list[int]] = {}
+    routed: dict[int, tuple[bytes, str]] = {}  # index -> (NDJSON line, identity)
+    poison: list[int] = []
+    first: dict[bytes, int] = {}  # body -> index of its first message
+    repeats: dict[int, list[int]] = {}  # index of a first message -> indexes of the same body after it
+    for index, message in enumerate(messages):
         # A body seen twice in one batch (a redelivery, or a sender's retry) is written once; all
         # its receipts are deleted with it.
-        if message.body in repeats:
-            repeats[message.body].append(message)
+        seen = first.setdefault(message.body, index)
+        if seen != index:
+            repeats.setdefault(seen, []).append(index)
             continue
-        repeats[message.body] = []
         try:
             org, hour, line, identity = _route(message.body)
         except ValueError as exc:
@@ -68,66 +77,123 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
             log.error("raw writer: a %d-byte message (receive %d) can never be written: %s; it stays "
                       "queued until the dead-letter queue takes it", len(message.body),
                       message.receive_count, exc)
-            poison.append(message)
+            poison.append(index)
             continue
-        groups.setdefault((org, hour), []).append((message, line, identity))
-    written: list[Message] = []
-    failed: list[Message] = []
+        groups.setdefault((org, hour), []).append(index)
+        routed[index] = (line, identity)
+    written: list[int] = []
+    failed: list[int] = []
     keys = []
     lines = 0
-    for (org, hour), items in groups.items():
-        batch_id = uuid.uuid5(_BATCH_IDS, "\n".join(sorted(identity for _, _, identity in items)))
+    for (org, hour), indexes in groups.items():
+        batch_id = uuid.uuid5(_BATCH_IDS, "\n".join(sorted(routed[index][1] for index in indexes)))
         key = raw_key(org, hour, str(batch_id))
         try:
-            store.put(key, rawfile.encode(line for _, line, _ in items))
+            store.put(key, rawfile.encode(routed[index][0] for index in indexes))
         except Exception as exc:  # whatever the store raised, these messages must stay queued
-            log.warning("raw writer: cannot write %s (%d events); they stay queued: %s", key, len(items), exc)
-            failed.extend(message for message, _, _ in items)
+            log.warning("raw writer: cannot write %s (%d events); they stay queued: %s", key, len(indexes),
+                        exc)
+            failed.extend(indexes)
         else:
-            written.extend(message for message, _, _ in items)
+            written.extend(indexes)
             keys.append(key)
-            lines += len(items)
-    for outcomes in (written, failed, poison):
-        outcomes.extend([repeat for message in outcomes for repeat in repeats[message.body]])
-    return WriteOutcome(written, failed, poison, keys, lines)
+            lines += len(indexes)
+    outcomes = []
+    for firsts in (written, failed, poison):
+        indexes = firsts + [repeat for index in firsts for repeat in repeats.get(index, ())]
+        outcomes.append([messages[index] for index in indexes])
+    return WriteOutcome(*outcomes, keys, lines)
 
 
 def _route(body: bytes) -> tuple[str, datetime, bytes, str]:
     """(organization, hour, NDJSON line, identity) of a stored event; ValueError when it has none."""
-    try:
-        event = json.loads(body)
-    except ValueError:
-        raise ValueError("not JSON") from None
-    if not isinstance(event, dict):
-        raise ValueError("not a JSON object")
+    # The gateway enqueues compact JSON, written as it came; only a multi-line body is re-serialised,
+    # because an NDJSON line cannot hold a line break.
+    multi_line = b"\n" in body or b"\r" in body
+    event = None if multi_line else _routing_fields(body)
+    if event is None:
+        event = _decode(body)
     org = event.get("organization_id")
     received_at = event.get("received_at")
     if not isinstance(org, str) or not _is_slug(org):
         raise ValueError("organization_id is missing or not a valid identifier")
     if not isinstance(received_at, str):
         raise ValueError("received_at is missing")
+    hour = _hour(received_at)
+    event_id = event.get("event_id")
+    identity = event_id if isinstance(event_id, str) else hashlib.sha256(body).hexdigest()
+    line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() if multi_line else body
+    return org, hour, line, identity
+
+
+# The three fields routing reads, from a JSON object. pydantic-core checks the whole body's syntax but
+# builds Python objects for these three only: a quarter of json.loads' time. Its parser (jiter) refuses
+# everything json.loads refuses, and more (a byte-order mark, UTF-16, lone surrogates, deep nesting),
+# and a repeated key keeps its last value as in json.loads; so json.loads decides only what it refuses.
+_ROUTING = SchemaValidator(core_schema.typed_dict_schema(
+    {name: core_schema.typed_dict_field(core_schema.any_schema(), required=False)
+     for name in ("organization_id", "received_at", "event_id")},
+    extra_behavior="ignore",
+))
+
+
+def _routing_fields(body: bytes) -> dict[str, Any] | None:
+    try:
+        return _ROUTING.validate_json(body)
+    except ValidationError:
+        return None
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's stack
+        raise ValueError("not JSON") from None
+    if not isinstance(event, dict):
+        raise ValueError("not a JSON object")
+    return event
+
+
+_HOURS: dict[str, datetime] = {}  # "YYYY-MM-DDTHH" of a time in the wire form -> its hour
+_WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{3}Z")  # format_timestamp's form
+
+
+def _hour(received_at: str) -> datetime:
+    """The UTC hour of received_at. The gateway's form is resolved by its first 13 characters, from
+    a cache: valid minutes and seconds of a UTC time cannot move it to another hour."""
+    if not _WIRE_TIME.fullmatch(received_at):
+        return _exact_hour(received_at)
+    hour = _HOURS.get(received_at[:13])
+    if hour is None:
+        if len(_HOURS) >= 10_000:
+            _HOURS.clear()
+        hour = _HOURS[received_at[:13]] = _exact_hour(received_at)
+    return hour
+
+
+def _exact_hour(received_at: str) -> datetime:
     try:
         received = datetime.fromisoformat(received_at)
     except ValueError:
         raise ValueError("received_at is not an ISO-8601 time") from None
     if received.tzinfo is None:
         raise ValueError("received_at has no UTC offset")
-    hour = received.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    event_id = event.get("event_id")
-    identity = event_id if isinstance(event_id, str) else hashlib.sha256(body).hexdigest()
-    # The gateway enqueues compact JSON, written as it came; only a multi-line body is re-serialised,
-    # because an NDJSON line cannot hold a line break.
-    line = body
-    if b"\n" in body or b"\r" in body:
-        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    return org, hour, line, identity
+    return received.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+_SLUGS: set[str] = set()  # organizations already found valid: a handful make all traffic
 
 
 def _is_slug(value: str) -> bool:
+    if value in _SLUGS:
+        return True
     try:
         check_slug(value)
     except ValueError:
         return False
+    if len(_SLUGS) >= 10_000:
+        _SLUGS.clear()
+    _SLUGS.add(value)
     return True
 
 

@@ -60,8 +60,14 @@ def _parse_timestamp(value: Any) -> Any:
 
 def format_timestamp(value: datetime) -> str:
     """UTC with exactly three fractional digits: the one stored and wire form."""
-    # isoformat is about 3x faster than strftime, and this runs for every timestamp the gateway stores
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
+    # %-formatting the fields is about twice as fast as isoformat(timespec=...) or an f-string with the
+    # same format specs, and five times strftime; this runs for every timestamp the gateway stores.
+    # Validated timestamps are already in UTC.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond // 1000
+    )
 
 
 @lru_cache(maxsize=1024)  # a handful of locales make nearly all traffic

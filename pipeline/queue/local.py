@@ -27,7 +27,6 @@ import threading
 import time
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,11 +44,10 @@ class QueueLocked(RuntimeError):
     """Another process (or another LocalQueue in this one) already uses the queue directory."""
 
 
-@dataclass
-class _InFlight:
-    body: bytes
-    end: int  # offset just past the record
-    deadline: float  # monotonic time when it becomes visible again
+# A delivered record waiting for its delete: (body, offset just past the record, monotonic time when it
+# becomes visible again). A plain tuple of atomic values, which the garbage collector stops tracking: a
+# writer's batch of in-flight records then never makes the collector walk the whole heap.
+_InFlight = tuple[bytes, int, float]
 
 
 class LocalQueue:
@@ -76,6 +74,7 @@ class LocalQueue:
         # lock briefly inside it (never the other way round).
         self._append_lock = threading.Lock()
         self._appended = threading.Condition(self._append_lock)
+        self._receivers = 0  # threads waiting on _appended (guarded by the append lock)
         self._consume_lock = threading.Lock()
         self._closed = False
         self._inflight: dict[int, _InFlight] = {}
@@ -158,14 +157,12 @@ class LocalQueue:
 
     def send(self, bodies: Sequence[bytes]) -> None:
         """Append every body as one write, or none of them (then raise QueueUnavailable)."""
-        parts = []
         for body in bodies:
             if not 0 < len(body) <= MAX_BODY:
                 raise ValueError(f"a message body must be 1 to {MAX_BODY} bytes, got {len(body)}")
-            parts.append(frame(body))
-        if not parts:
+        if not bodies:
             return
-        data = b"".join(parts)
+        data = frame(bodies[0]) if len(bodies) == 1 else b"".join([frame(body) for body in bodies])
         with self._append_lock:
             if self._closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
@@ -184,15 +181,21 @@ class LocalQueue:
                     os.ftruncate(self._write_fd, start)
                 raise QueueUnavailable(f"cannot append to queue {self.directory}: {exc.strerror}") from exc
             self._write_end += len(data)
-            self._appended.notify_all()
+            if self._receivers:  # Condition.notify_all costs a microsecond even with nobody waiting
+                self._appended.notify_all()
 
     def _write_all(self, data: bytes, position: int) -> None:
+        written = os.pwrite(self._write_fd, data, position)
+        if written == len(data):
+            return  # the usual case: one call, no memoryview
         view = memoryview(data)
-        while view:
-            written = os.pwrite(self._write_fd, view, position)
+        while True:
             if written == 0:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             view, position = view[written:], position + written
+            if not view:
+                return
+            written = os.pwrite(self._write_fd, view, position)
 
     def _roll(self) -> None:
         try:
@@ -216,14 +219,18 @@ class LocalQueue:
                 self._check_open()
                 messages = self._collect(max_messages)
                 seen = self._read_pos
-                expiry = min((e.deadline for e in self._inflight.values()), default=None)
+                expiry = min((visible_at for _, _, visible_at in self._inflight.values()), default=None)
             now = time.monotonic()
             if messages or now >= deadline:
                 return messages
             timeout = deadline - now if expiry is None else min(deadline, expiry) - now
             with self._appended:
                 if self._write_end <= seen and not self._closed:
-                    self._appended.wait(max(0.0, timeout))
+                    self._receivers += 1
+                    try:
+                        self._appended.wait(max(0.0, timeout))
+                    finally:
+                        self._receivers -= 1
 
     def _check_open(self) -> None:
         if self._closed:
@@ -231,7 +238,8 @@ class LocalQueue:
 
     def _collect(self, limit: int) -> list[Message]:
         now = time.monotonic()
-        candidates = [(off, e.end, e.body) for off, e in self._inflight.items() if e.deadline <= now]
+        candidates = [(off, end, body) for off, (body, end, visible_at) in self._inflight.items()
+                      if visible_at <= now]
         candidates = candidates[:limit]
         if len(candidates) < limit:
             candidates += self._read(limit - len(candidates))
@@ -246,7 +254,7 @@ class LocalQueue:
                 # Keep them tracked, unchanged, and try again when they next become visible.
                 log.error("queue %s: cannot write the dead-letter log: %s", self.directory, exc.strerror)
                 for off, end, body, _ in dead:
-                    self._inflight[off] = _InFlight(body, end, now + self.visibility_timeout)
+                    self._inflight[off] = (body, end, now + self.visibility_timeout)
             else:
                 for off, end, _, _ in dead:
                     self._inflight.pop(off, None)
@@ -255,7 +263,7 @@ class LocalQueue:
         messages = []
         for off, end, body, count in delivered:
             self._inflight.pop(off, None)  # re-insert: the dict stays in delivery order
-            self._inflight[off] = _InFlight(body, end, now + self.visibility_timeout)
+            self._inflight[off] = (body, end, now + self.visibility_timeout)
             self._counts[off] = count
             messages.append(Message(body=body, receipt=str(off), receive_count=count))
         if candidates:
@@ -274,9 +282,10 @@ class LocalQueue:
             fd = self._reader_fd(base)
             chunk = os.pread(fd, min(_READ_CHUNK, segment_end - self._read_pos), self._read_pos - base)
             records, consumed, corrupt = scan(chunk, limit - len(out))
+            deleted = self._deleted if self._deleted else ()  # usually none beyond the cursor
             for pos, body in records:
                 off = self._read_pos + pos
-                if off not in self._deleted:
+                if off not in deleted:
                     out.append((off, off + HEADER.size + len(body), body))
             if corrupt or consumed == 0:
                 # Every byte below the write end was written whole, so this is damage on disk.
@@ -347,19 +356,29 @@ class LocalQueue:
     def delete(self, receipts: Sequence[str]) -> None:
         with self._consume_lock:
             self._check_open()
-            changed = False
+            offsets = []
             for receipt in receipts:
                 try:
-                    off = int(receipt)
+                    offsets.append(int(receipt))
                 except ValueError:
                     raise ValueError(f"{receipt!r} is not a receipt of this queue") from None
+            spans = []
+            for off in offsets:
                 entry = self._inflight.pop(off, None)
                 if entry is None:  # already deleted or dead-lettered
                     continue
                 self._counts.pop(off, None)
-                self._deleted.add(off, entry.end)
-                changed = True
-            if changed:
+                spans.append((off, entry[1]))
+            if spans:
+                # A batch's records are mostly adjacent: merge them first, then add a few ranges.
+                spans.sort()
+                start, end = spans[0]
+                for span_start, span_end in spans[1:]:
+                    if span_start > end:
+                        self._deleted.add(start, end)
+                        start = span_start
+                    end = max(end, span_end)
+                self._deleted.add(start, end)
                 self._settle()
 
     def _settle(self) -> None:

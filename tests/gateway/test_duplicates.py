@@ -47,3 +47,13 @@ def test_memory_is_bounded_by_capacity() -> None:
     assert len(recent) <= 100
     assert ("acme", ids[-1]) in recent  # the newest are the ones kept
     assert ("acme", ids[0]) not in recent
+
+
+def test_ids_given_as_integers_are_the_same_ids() -> None:
+    recent = RecentIds(clock=Clock())
+    event_id = uuid.uuid4()
+    recent.remember("acme", [event_id.int])
+    assert ("acme", event_id) in recent
+    assert ("globex", event_id) not in recent
+    recent.add("acme", [event_id])
+    assert len(recent) == 1

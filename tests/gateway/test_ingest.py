@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
+from gateway.app import create_app
 from gateway.bodies import IngestResult
+from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
+from percus.config import Settings
+from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway
 from tests.gateway._events import PAYLOADS, VIEWER_HASH, event
 from translator.canonical import Envelope
+from translator.versions import parse_event
 
 CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 13; SM-S901B) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/112.0.0.0 Mobile Safari/537.36")
@@ -46,6 +53,58 @@ def test_single_event_is_enqueued_with_server_fields(gateway: Gateway) -> None:
     # The stored form is exactly the canonical model's JSON: every envelope field, nulls included.
     assert set(stored) == set(Envelope.model_fields) | {"event_type", "payload"}
     assert stored["received_at"].endswith("Z") and len(stored["received_at"]) == 24
+
+
+@pytest.mark.parametrize("consent", [True, None])
+def test_the_stored_form_is_the_canonical_models_json_with_each_field_once(gateway: Gateway,
+                                                                           consent: bool | None) -> None:
+    # The gateway writes the server's fields itself and the event's own fields through the model;
+    # parsed again and dumped, the stored event must come out unchanged, and no key may repeat.
+    sent = event("video.errored", consent=consent, organization_id="victim-org",
+                 received_at="2001-01-01T00:00:00Z", device={"type": "desktop"},
+                 sent_at="2026-11-25T11:00:00.5+01:00")
+    headers = {"User-Agent": CHROME_ANDROID, "CloudFront-Viewer-Country": "CL"}
+    assert gateway.post(sent, headers=headers).status_code == 202
+    [message] = gateway.queue.receive(10, 0)
+    pairs = json.loads(message.body, object_pairs_hook=lambda items: items)
+    assert len({name for name, _ in pairs}) == len(pairs)
+    stored = json.loads(message.body)
+    assert json.loads(parse_event(stored).model_dump_json()) == stored
+    assert (stored["organization_id"], stored["sent_at"]) == ("acme", "2026-11-25T10:00:00.500Z")
+    assert (stored["viewer_hash"] is None) == (consent is None)
+
+
+def test_a_body_both_a_batch_and_an_event_is_the_event(gateway: Gateway) -> None:
+    inner, outer = event(), event("session.started")
+    response = gateway.post({**outer, "events": [inner]})
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert [e["event_id"] for e in gateway.queued()] == [outer["event_id"]]
+    # With an event_type that is no event's, the body is the batch it also is.
+    response = gateway.post({**outer, "event_type": "video.teleported", "events": [inner]})
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert [e["event_id"] for e in gateway.queued()] == [inner["event_id"]]
+
+
+def test_concurrent_requests_are_each_answered_after_their_event_is_queued(
+    settings: Settings, queue: LocalQueue
+) -> None:
+    app = create_app(settings, queue, rate_limits=RateLimits())
+    token = issue_token(settings.token_keys, "acme", "spring-campaign")
+    sent = [event() for _ in range(40)] + [{"events": [event(), event()]}, event(viewer_hash="bad")]
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            return list(await asyncio.gather(*(client.post(EVENTS, json=body, headers=headers)
+                                               for body in sent)))
+
+    responses = asyncio.run(post_all())
+    assert [r.status_code for r in responses] == [202] * 41 + [400]
+    assert [r.json()["accepted"] for r in responses[:41]] == [1] * 40 + [2]
+    queued = {json.loads(m.body)["event_id"] for m in queue.receive(100, 0)}
+    expected = {e["event_id"] for e in sent[:40]} | {e["event_id"] for e in sent[40]["events"]}
+    assert queued == expected
 
 
 def test_server_owned_fields_in_the_body_are_overwritten(gateway: Gateway) -> None:

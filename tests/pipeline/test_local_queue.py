@@ -46,6 +46,17 @@ def test_send_receive_delete_in_order(tmp_path: Path) -> None:
         assert queue.receive(10, 0) == []
 
 
+def test_delete_takes_receipts_in_any_order_with_gaps(tmp_path: Path) -> None:
+    with LocalQueue(tmp_path / "q", visibility_timeout=0.2) as queue:
+        queue.send([b"a", b"b", b"c", b"d", b"e", b"f"])
+        receipts = {m.body: m.receipt for m in queue.receive(10, 0)}
+        with pytest.raises(ValueError, match="not a receipt"):
+            queue.delete([receipts[b"c"], "nonsense"])  # refused whole: c is not deleted either
+        queue.delete([receipts[body] for body in (b"e", b"a", b"b", b"d")])
+        time.sleep(0.3)
+        assert bodies_of(queue) == [b"c", b"f"]  # the rest comes back, and only once
+
+
 def test_receive_honours_max_messages(tmp_path: Path) -> None:
     with LocalQueue(tmp_path / "q") as queue:
         queue.send([f"m{i}".encode() for i in range(5)])

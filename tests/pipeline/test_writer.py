@@ -149,6 +149,32 @@ def test_poison_ends_in_the_dead_letter_log_and_is_never_logged(
         assert marker not in caplog.text
 
 
+def test_bodies_are_routed_as_json_loads_reads_them(tmp_path: Path) -> None:
+    # Routing reads three fields without decoding the whole body; what that parser refuses but
+    # json.loads accepts (a byte-order mark, a lone surrogate) must still be routed, a repeated key
+    # must keep its last value, and what neither accepts is poison, never a failed batch.
+    store = LocalStore(tmp_path / "bucket")
+    at = "2026-11-25T10:00:00.000Z"
+    routed = [
+        b"\xef\xbb\xbf" + event("acme", at),
+        event("acme", at, template_id="\ud800"),
+        b'{"organization_id":"globex",' + event("acme", at)[1:],
+        event("acme", "2026-11-25T10:00:00.000+02:00"),  # 08:00 UTC
+    ]
+    poison = [
+        b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"," + event("acme", at)[1:],  # too deep for json
+        event("acme", "2026-02-30T10:00:00.000Z"),
+        b'{"x":"\xff",' + event("acme", at)[1:],  # not UTF-8, in a field routing does not read
+        event("acme", at) + b" trailing",
+    ]
+    with LocalQueue(tmp_path / "queue") as queue:
+        queue.send([*routed, *poison])
+        result = drain_batch(queue, store, max_wait=0)
+    assert (result.events_written, result.poison) == (len(routed), len(poison))
+    groups = {partition(key): lines for key, lines in raw_objects(store).items()}
+    assert groups == {("acme", 10): routed[:3], ("acme", 8): routed[3:]}
+
+
 def test_a_multi_line_body_becomes_one_ndjson_line(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "bucket")
     pretty = json.dumps(json.loads(event("acme", "2026-11-25T10:00:00.000Z")), indent=2).encode()
