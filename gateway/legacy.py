@@ -74,12 +74,13 @@ def routes(services: Services) -> list[BaseRoute]:
             "referrer_host": referrer_host(request.headers.get("referer")),
         }
         bodies, ids, duplicates = [], [], 0
-        for event in result.events:
+        for event, retry_of in zip(result.events, result.retry_of, strict=True):
             try:
                 blank = gate(event)
             except EventError as exc:  # the translator sets consent; a refusal here is a table bug
                 return error_response(400, exc.code, exc.message, exc.field)
-            if (organization, event.event_id) in services.recent_ids:
+            recent = services.recent_ids
+            if (organization, event.event_id) in recent or (organization, retry_of) in recent:
                 duplicates += 1
                 continue
             ids.append(event.event_id)

@@ -16,8 +16,10 @@ Decisions where Individeo's format is silent (also in docs/migration-from-indivi
   so two organizations' keys never meet in one session.
 - Individeo posts carry no per-event id and no client time. `event_id` is a uuid5 of the
   organization, the trackerKey, the event, its carried content and the 10-second window of arrival:
-  Individeo's retries (200 ms × (n + 1), about 3 s in all) deduplicate, an identical post in a later
-  window is a new event. `occurred_at` is the arrival time.
+  Individeo's retries (200 ms × (n + 1), about 3 s in all) deduplicate. A retry that crosses into the
+  next window gets a new id, so the result also carries the id of the window before
+  (`retry_of`), which the gateway looks up among recent ids too; an identical post two windows
+  later is a new event. `occurred_at` is the arrival time.
 - Individeo loads its tracker only after consent, so a post implies `consent.tracking = true`;
   `onConsentDeclined` is the exception (`false`). No viewer_hash: the payload has no recipient hash.
 - Only the fields of the wire table are read; the body is never kept.
@@ -68,6 +70,7 @@ class LegacyResult:
     evt: str  # the whitelist's spelling
     events: tuple[Envelope, ...]  # validated canonical events; empty for an audited-only post
     warnings: tuple[str, ...] = ()
+    retry_of: tuple[uuid.UUID, ...] = ()  # per event: its id had the post arrived one window earlier
 
     @property
     def audited(self) -> bool:
@@ -173,9 +176,8 @@ def _context(body: Mapping[str, Any], default_project_id: str, warnings: list[st
     return context
 
 
-def _event_id(organization_id: str, tracker_key: str, evt: str, received_at: datetime,
+def _event_id(organization_id: str, tracker_key: str, evt: str, window: int,
               content: Mapping[str, Any]) -> uuid.UUID:
-    window = int(received_at.timestamp() // RETRY_WINDOW_SECONDS)
     name = json.dumps([organization_id, tracker_key, evt, window, content], sort_keys=True,
                       ensure_ascii=False, separators=(",", ":"))
     return uuid.uuid5(EVENT_NAMESPACE, name)
@@ -212,9 +214,10 @@ def translate(post: LegacyPost, *, organization_id: str, received_at: datetime,
     consent: dict[str, Any] = {"tracking": event.consent_tracking}
     if event.event_type == "consent.accepted":
         consent["granted_at"] = received_at
+    content = {**context, **payload}
+    window = int(received_at.timestamp() // RETRY_WINDOW_SECONDS)
     data = {
-        "event_id": str(_event_id(organization_id, tracker_key, event.name, received_at,
-                                  {**context, **payload})),
+        "event_id": str(_event_id(organization_id, tracker_key, event.name, window, content)),
         "schema_version": SCHEMA_VERSION,
         "event_type": event.event_type,
         "occurred_at": received_at,
@@ -229,4 +232,5 @@ def translate(post: LegacyPost, *, organization_id: str, received_at: datetime,
         canonical_event = parse_event(data)
     except EventError as exc:  # the checks above should leave nothing for the schema to refuse
         raise LegacyError(exc.code, exc.message, exc.field) from None
-    return LegacyResult(event.name, (canonical_event,), tuple(warnings))
+    retry_of = _event_id(organization_id, tracker_key, event.name, window - 1, content)
+    return LegacyResult(event.name, (canonical_event,), tuple(warnings), (retry_of,))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,23 @@ def test_bad_posts_are_400_with_a_code(legacy: Legacy, body: Any, evt: str, code
     if code:
         assert answer.json()["error"]["code"] == code
     assert legacy.queued() == []
+
+
+def test_a_retry_across_a_window_boundary_is_still_a_duplicate(legacy: Legacy,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    arrivals = iter([datetime(2026, 11, 25, 14, 4, 19, 900_000, tzinfo=UTC),
+                     datetime(2026, 11, 25, 14, 4, 20, 300_000, tzinfo=UTC)])
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return next(arrivals)
+
+    monkeypatch.setattr("gateway.legacy.datetime", Clock)
+    body = {"event": "onCTA", "trackerKey": "tk-9", "trackerGroupKey": "pv-group-key", "ctaName": "Call"}
+    assert legacy.post(body, "onCTA").json()["accepted"] == 1
+    assert legacy.post(body, "onCTA").json()["duplicates"] == 1
+    assert len(legacy.queued()) == 1
 
 
 def test_wrong_content_type_is_415(legacy: Legacy) -> None:

@@ -225,3 +225,10 @@ def test_any_post_is_translated_or_refused_never_anything_else(evt: str | None, 
     for event in result.events:
         assert event.organization_id == org
         assert parse_event(json.loads(event.model_dump_json())) == event
+
+
+def test_a_retry_in_the_next_window_names_the_id_of_the_first_post() -> None:
+    first = run("onCTA", cta(), at=AT.replace(second=19, microsecond=900_000))  # the window's end
+    retry = run("onCTA", cta(), at=AT.replace(second=20, microsecond=100_000))  # the next window
+    assert retry.events[0].event_id != first.events[0].event_id
+    assert retry.retry_of == (first.events[0].event_id,)
