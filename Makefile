@@ -40,10 +40,10 @@ clean:
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+BENCHMARKS := ingest compact query freshness bundles
+
 bench: $(VENV)/.installed-test wrk
-	$(PY) -m bench.ingest --json bench/results/ingest.json
-	$(PY) -m bench.compact --json bench/results/compact.json
+	@for b in $(BENCHMARKS); do $(PY) -m bench.$$b --json bench/results/$$b.json || exit 1; done
 
 bench-quick: $(VENV)/.installed-test wrk
-	$(PY) -m bench.ingest --quick --json bench/results/ingest.json
-	$(PY) -m bench.compact --quick --json bench/results/compact.json
+	@for b in $(BENCHMARKS); do $(PY) -m bench.$$b --quick --json bench/results/$$b.json || exit 1; done

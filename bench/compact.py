@@ -160,10 +160,10 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="20,000 events, 2 runs each")
+    parser.add_argument("--quick", action="store_true", help="100,000 events, 2 runs each")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    events, repeat = (20_000, 2) if args.quick else (args.events, args.repeat)
+    events, repeat = (100_000, 2) if args.quick else (args.events, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw-store"
         generated = generate(LocalStore(raw), events)

@@ -171,10 +171,10 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="1 million events, 5 runs")
+    parser.add_argument("--quick", action="store_true", help="300,000 events, 5 runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    events, runs = (1_000_000, 5) if args.quick else (args.events, args.runs)
+    events, runs = (300_000, 5) if args.quick else (args.events, args.runs)
     report = Report("query")
     last_day = FIRST_DAY + timedelta(days=DAYS - 1)
     window = {"date_from": FIRST_DAY, "date_to": last_day, "today": last_day + timedelta(days=7)}

@@ -268,13 +268,15 @@ def template() -> dict[str, Any]:
             "IngestRole": role("IngestLogs", [
                 allow(["sqs:SendMessage"], arn("EventsQueue")),
                 allow(["secretsmanager:GetSecretValue"], ref("TokenKeysSecretArn")),
+                allow(["secretsmanager:GetSecretValue"], ref("ViewerKeysSecretArn")),
             ]),
             "IngestFunction": function(
                 "pipeline.lambdas.ingest.handler", "IngestRole", "IngestLogs",
                 {"Api": {"Type": "HttpApi", "Properties": {"ApiId": ref("HttpApi"), "Path": "/{proxy+}",
                                                            "Method": "ANY"}}},
                 MemorySize=1024, Timeout=10,
-                Environment={"Variables": {"PERCUS_TOKEN_KEYS_SECRET": ref("TokenKeysSecretArn")}},
+                Environment={"Variables": {"PERCUS_TOKEN_KEYS_SECRET": ref("TokenKeysSecretArn"),
+                                           "PERCUS_VIEWER_KEYS_SECRET": ref("ViewerKeysSecretArn")}},
             ),
             # Writer ----------------------------------------------------------------------------------
             "WriterLogs": log_group(),

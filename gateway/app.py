@@ -40,6 +40,7 @@ from pipeline.backends import open_store
 from pipeline.organizations import OrganizationRegistry
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
+from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
 
 ROUTE_MODULES = (ingest, legacy, health, sdk_files, player, demo, reports_api, exports_api, dashboard)
 
@@ -47,11 +48,12 @@ _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (
 
 
 def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
-               rate_limits: RateLimits | None = None) -> Starlette:
+               rate_limits: RateLimits | None = None, viewer_keys: ViewerKeys | None = None) -> Starlette:
     """The gateway over `queue`, which the caller owns (opens and closes).
 
     `store` (default: the configured one) holds the organization registry; `rate_limits` defaults to
-    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*).
+    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*); `viewer_keys` to PERCUS_VIEWER_KEYS, else
+    the data dir's generated key.
     """
     services = Services(
         settings=settings,
@@ -59,6 +61,10 @@ def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
         tokens=TokenVerifier(settings.token_keys),
         enqueuer=Enqueuer(queue),
         recent_ids=RecentIds(),
+        # Generated into the data dir only on the embedded default's local store: a key made up beside
+        # a shared bucket would key ids that no other process can look up.
+        viewer_keys=viewer_keys or load_viewer_keys(
+            os.environ, data_dir=settings.data_dir if settings.store.startswith("file://") else None),
     )
     routes = [route for module in ROUTE_MODULES for route in module.routes(services)]
     paths = {path: item for module in ROUTE_MODULES for path, item in module.PATHS.items()}

@@ -9,7 +9,6 @@ it (another export, a later expiry) breaks the signature.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
+from gateway._request import MALFORMED_JSON, json_body
 from gateway.errors import error_response
 from gateway.refusal import Refusal
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
@@ -110,9 +110,9 @@ def _signed(export_id: str, expires: int) -> str:
 def _fields(body: bytes) -> dict[str, Any]:
     """The export request's fields, checked: ExportFilter's keywords plus organization_id."""
     try:
-        data = json.loads(body) if body else {}
-    except (UnicodeDecodeError, ValueError):
-        raise Refusal(400, "malformed_json", "the body is not valid JSON") from None
+        data = json_body(body) if body else {}
+    except ValueError:
+        raise Refusal(400, "malformed_json", MALFORMED_JSON) from None
     if not isinstance(data, dict):
         raise Refusal(400, "invalid_body", "the body must be a JSON object")
     for name, value in data.items():

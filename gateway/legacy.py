@@ -7,7 +7,6 @@ A legacy post is bound to an organization only through a `trackerGroupKey` regis
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway._request import MALFORMED_JSON, json_body
 from gateway.consent import gate
 from gateway.enqueuer import RETRY_AFTER_SECONDS
 from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
@@ -46,9 +46,9 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(415, "unsupported_media_type",
                                   "send the body as application/json or text/plain", "content-type")
         try:
-            body = json.loads(await request.body())
-        except (UnicodeDecodeError, ValueError):
-            return error_response(400, "malformed_json", "the body is not valid JSON")
+            body = json_body(await request.body())
+        except ValueError:
+            return error_response(400, "malformed_json", MALFORMED_JSON)
         try:
             post = read_post(request.query_params.get("evt"), body)
         except LegacyError as exc:

@@ -11,6 +11,7 @@ from gateway.enqueuer import Enqueuer
 from gateway.tokens import TokenVerifier
 from percus.config import Settings
 from pipeline.organizations import OrganizationRegistry
+from pipeline.viewer_keys import ViewerKeys
 
 if TYPE_CHECKING:
     from pipeline.query import QueryEngine
@@ -23,6 +24,7 @@ class Services:
     tokens: TokenVerifier
     enqueuer: Enqueuer
     recent_ids: RecentIds
+    viewer_keys: ViewerKeys  # the stored viewer_hash is keyed with these (docs/privacy.md)
 
     @cached_property
     def engine(self) -> QueryEngine:

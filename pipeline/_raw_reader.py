@@ -16,6 +16,7 @@ import operator
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import annotated_types as at
@@ -35,7 +36,7 @@ from pydantic.types import StringConstraints
 from pipeline import curated
 from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
 from pipeline.curated import RAW_SCHEMA, raw_column
-from translator.canonical import EVENT_TYPES, NAME_FIELDS
+from translator.canonical import EVENT_TYPES, NAME_FIELDS, TIMESTAMP_PATTERN
 from translator.versions import EventError, parse_event
 
 _PARSE = pj.ParseOptions(explicit_schema=RAW_SCHEMA, unexpected_field_behavior="ignore")
@@ -74,6 +75,8 @@ def _constraint_checks(field: EventField) -> list[tuple[str, object]]:
     checks: list[tuple[str, object]] = []
     if field.kind is UUID:
         checks.append(("pattern", _UUID_TEXT))
+    if field.kind is datetime:  # read as text; the cast alone would take a time without milliseconds
+        checks.append(("pattern", TIMESTAMP_PATTERN))
     if field.literals is not None:
         checks.append(("in", field.literals))
     for item in field.constraints:

@@ -54,6 +54,8 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # A gateway over S3 generates no viewer-id key: it is configured, as Secrets Manager does on AWS.
+    monkeypatch.setenv("PERCUS_VIEWER_KEYS", "aws:viewer-key-for-tests")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     yield moto_server

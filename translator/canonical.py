@@ -26,9 +26,9 @@ SCHEMA_VERSION = "1"
 NAME_MAX_CHARS = 64  # free-text names are truncated, not rejected (matches Individeo's SDK)
 ID_MAX_CHARS = 128
 
-_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
-)
+# What a Timestamp field accepts as text: ISO-8601 with milliseconds (up to nanoseconds) and an offset.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,9}(Z|[+-]\d{2}:?\d{2})$"
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 _WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")  # format_timestamp's form
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$")
 
@@ -49,12 +49,11 @@ def _parse_timestamp(value: Any) -> Any:
         return value.astimezone(UTC)
     if not isinstance(value, str) or not _TIMESTAMP.match(value):
         raise ValueError("expected ISO-8601 with milliseconds and offset, e.g. 2026-11-25T10:00:00.123Z")
-    text = value.replace("Z", "+00:00")
-    head, _, frac_and_tz = text.partition(".")
-    if frac_and_tz:  # Python parses at most 6 fractional digits; keep milliseconds
-        digits = re.match(r"\d+", frac_and_tz)
-        assert digits is not None
-        text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
+    head, _, frac_and_tz = value.replace("Z", "+00:00").partition(".")
+    digits = re.match(r"\d+", frac_and_tz)
+    assert digits is not None  # the pattern requires them
+    # Python parses at most 6 fractional digits; milliseconds are what is kept
+    text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
@@ -88,8 +87,16 @@ Name = Annotated[str, BeforeValidator(_truncate)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_CHARS)]
 Locale = Annotated[str, StringConstraints(max_length=35), AfterValidator(_normalise_locale)]
 ViewerHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Millis = Annotated[int, Field(ge=0, le=2**53)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+def _number(value: Any) -> Any:
+    """Numbers stay numbers: JSON true or "5" in a numeric field is a client bug, not a value."""
+    if isinstance(value, bool | str):
+        raise ValueError("expected a JSON number")
+    return value
+
+
+# An integral float (1500.0, as some JSON encoders write it) is accepted; 1500.5 is not.
+Millis = Annotated[int, BeforeValidator(_number), Field(ge=0, le=2**53)]
+Percent = Annotated[float, Field(strict=True, ge=0, le=100)]  # strict: an int, never a bool or text
 
 
 class _Model(BaseModel):
@@ -110,7 +117,7 @@ class Geo(_Model):
 
 
 class Consent(_Model):
-    tracking: bool
+    tracking: Annotated[bool, Field(strict=True)]  # "yes" or 1 is no decision: only true or false
     granted_at: Timestamp | None = None
 
 
@@ -182,7 +189,7 @@ class Envelope(_Model):
     public_share_id: str | None = None
     viewer_hash: ViewerHash | None = None
     session_id: UUID
-    playback_id: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    playback_id: Annotated[int, BeforeValidator(_number), Field(ge=0, le=1_000_000)] | None = None
     locale: Locale | None = None
     device: Device | None = None
     geo: Geo | None = None

@@ -151,8 +151,9 @@ def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, re
     ingest = resources["IngestFunction"]["Properties"]
     assert ingest["Events"]["Api"] == {"Type": "HttpApi", "Properties": {
         "ApiId": {"Ref": "HttpApi"}, "Path": "/{proxy+}", "Method": "ANY"}}
-    assert ingest["Environment"]["Variables"] == {"PERCUS_TOKEN_KEYS_SECRET": {"Ref": "TokenKeysSecretArn"}}
-    assert "PERCUS_TOKEN_KEYS:" not in text  # never inline
+    assert ingest["Environment"]["Variables"] == {"PERCUS_TOKEN_KEYS_SECRET": {"Ref": "TokenKeysSecretArn"},
+                                                  "PERCUS_VIEWER_KEYS_SECRET": {"Ref": "ViewerKeysSecretArn"}}
+    assert "PERCUS_TOKEN_KEYS:" not in text and "PERCUS_VIEWER_KEYS:" not in text  # never inline
     globals_env = cfn_yaml.loads(text)["Globals"]["Function"]["Environment"]["Variables"]
     assert globals_env["PERCUS_QUEUE"] == {"Ref": "EventsQueue"}
     assert globals_env["PERCUS_STORE"] == {"Fn::Sub": "s3://${DataBucket}"}

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from gateway.tokens import issue_token
 from percus.config import Settings
 from pipeline.queue.base import Queue
+from pipeline.viewer_keys import load_viewer_keys
 
 # The first key signs; the second is an older key that still verifies (rotation).
 TOKEN_KEYS = "k2:new-secret-for-tests,k1:old-secret-for-tests"
@@ -36,6 +37,10 @@ class Gateway:
             headers={"Authorization": f"Bearer {token or self.token()}", "Content-Type": content_type,
                      **(headers or {})},
         )
+
+    def keyed(self, client_hash: str) -> str:
+        """What the gateway stores for a client's viewer hash: keyed with the data dir's viewer key."""
+        return load_viewer_keys({}, data_dir=self.settings.data_dir).keyed(client_hash)
 
     def queued(self) -> list[dict[str, Any]]:
         """Every event waiting in the queue (received and deleted, so each is returned once)."""

@@ -61,8 +61,8 @@ def test_the_stored_form_is_the_canonical_models_json_with_each_field_once(gatew
     # The gateway writes the server's fields itself and the event's own fields through the model;
     # parsed again and dumped, the stored event must come out unchanged, and no key may repeat.
     sent = event("video.errored", consent=consent, organization_id="victim-org",
-                 received_at="2001-01-01T00:00:00Z", device={"type": "desktop"},
-                 sent_at="2026-11-25T11:00:00.5+01:00")
+                 received_at="2001-01-01T00:00:00.000Z", device={"type": "desktop"},
+                 sent_at="2026-11-25T11:00:00.500+01:00")
     headers = {"User-Agent": CHROME_ANDROID, "CloudFront-Viewer-Country": "CL"}
     assert gateway.post(sent, headers=headers).status_code == 202
     [message] = gateway.queue.receive(10, 0)
@@ -236,14 +236,30 @@ def test_without_consent_only_consent_events_and_errors_pass(gateway: Gateway, c
     assert errored["viewer_hash"] is None and errored["playback_id"] is None  # no viewer identifiers
     assert errored["session_id"] == batch[list(PAYLOADS).index("video.errored")]["session_id"]
     assert errored["payload"]["error_code"] == "MEDIA_ERR_NETWORK"
-    assert stored["consent.declined"]["viewer_hash"] == VIEWER_HASH  # audit record of the decision
+    declined = stored["consent.declined"]  # the decision is recorded, the viewer is not
+    assert (declined["viewer_hash"], declined["playback_id"]) == (None, None)
 
 
 def test_with_consent_every_event_type_passes_and_errors_keep_identifiers(gateway: Gateway) -> None:
     result = gateway.post({"events": [event(event_type) for event_type in PAYLOADS]}).json()
     assert (result["accepted"], result["rejected"]) == (len(PAYLOADS), [])
     errored = next(e for e in gateway.queued() if e["event_type"] == "video.errored")
-    assert (errored["viewer_hash"], errored["playback_id"]) == (VIEWER_HASH, 1)
+    assert (errored["viewer_hash"], errored["playback_id"]) == (gateway.keyed(VIEWER_HASH), 1)
+
+
+def test_the_stored_viewer_id_is_keyed_and_the_client_hash_is_stored_nowhere(gateway: Gateway) -> None:
+    other_hash = "cd" * 32
+    sent = [event(), event("video.paused", viewer_hash=VIEWER_HASH), event(viewer_hash=other_hash)]
+    for body in (sent[0], {"events": sent[1:]}):
+        assert gateway.post(body).status_code == 202
+    stored = gateway.queued()
+    keyed = [gateway.keyed(VIEWER_HASH)] * 2 + [gateway.keyed(other_hash)]
+    assert [e["viewer_hash"] for e in stored] == keyed
+    assert gateway.keyed(VIEWER_HASH) != gateway.keyed(other_hash)
+    queue_bytes = b"".join(path.read_bytes() for path in (gateway.settings.data_dir / "queue").rglob("*")
+                           if path.is_file())
+    for client_hash in (VIEWER_HASH, other_hash):
+        assert client_hash.encode() not in queue_bytes
 
 
 def test_single_event_without_consent_is_a_400(gateway: Gateway) -> None:
@@ -268,6 +284,8 @@ def test_single_error_without_consent_is_stripped(gateway: Gateway) -> None:
 @pytest.mark.parametrize(("body", "code"), [
     (b"{not json", "malformed_json"),
     (b"\xff\xfe", "malformed_json"),
+    (b"[" * 200_000 + b"]" * 200_000, "malformed_json"),  # deeper than json.loads can go
+    (b'{"events":[' + b"{" * 100_000 + b"}" * 100_000 + b"]}", "malformed_json"),
     (b"[]", "invalid_event"),
     (b'"a string"', "invalid_event"),
     (b'{"events": {"a": 1}}', "invalid_batch"),

@@ -90,6 +90,7 @@ def test_unknown_group_key_is_403_and_nothing_is_stored(legacy: Legacy) -> None:
 
 @pytest.mark.parametrize(("body", "evt", "code"), [
     (b"{not json", "onCTA", "malformed_json"),
+    (b'{"a":' * 80_000 + b"1" + b"}" * 80_000, "onCTA", "malformed_json"),  # nested too deep to decode
     ({"trackerKey": "k", "trackerGroupKey": "7Qm2-habitat-tgk"}, "onRewind", "unknown_evt"),
     ({"event": "onCTA", "trackerKey": "k", "trackerGroupKey": "7Qm2-habitat-tgk"}, "onInteraction",
      "evt_mismatch"),

@@ -355,7 +355,7 @@ VALID_ODDITIES: dict[str, dict[str, Any]] = {
     "field of another type": {"event_type": "session.started", "payload": {"position_ms": 5}},
     "integral percent": {"event_type": "video.progressed", "payload": {"position_ms": 1, "percent": 50}},
     "device without is_bot": {"device": {"type": "desktop"}},
-    "number as text": {"payload": {"position_ms": "12"}},  # pydantic's lax mode takes it
+    "integral float": {"payload": {"position_ms": 12.0}},
 }
 INVALID_LINES: dict[str, dict[str, Any]] = {
     "event_id not a uuid": {"event_id": "not-a-uuid"},
@@ -374,6 +374,12 @@ INVALID_LINES: dict[str, dict[str, Any]] = {
     "cta without id": {"event_type": "cta.clicked", "payload": {"cta_name": "x"}},
     "empty chapter id": {"event_type": "chapter.entered", "payload": {"chapter_id": ""}},
     "template_id too long": {"template_id": "t" * 129},
+    "number as text": {"payload": {"position_ms": "12"}},
+    "number as a boolean": {"payload": {"position_ms": True}},
+    "percent as text": {"event_type": "video.progressed", "payload": {"position_ms": 1, "percent": "50"}},
+    "tracking as text": {"consent": {"tracking": "true"}},
+    "tracking as a number": {"consent": {"tracking": 1}},
+    "time without milliseconds": {"occurred_at": "2026-11-25T10:00:00Z"},
     "two objects on a line": {},
     "array": {},
 }

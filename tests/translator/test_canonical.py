@@ -116,17 +116,18 @@ def test_ids_must_be_uuids(field: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["2026-11-25T10:00:00", "2026-11-25 10:00:00Z", "yesterday", 1764064800,
-                                   "2026-13-25T10:00:00.000Z"])
-def test_occurred_at_needs_iso_8601_with_offset(value: Any) -> None:
+                                   "2026-13-25T10:00:00.000Z", "2026-11-25T10:00:00Z",
+                                   "2026-11-25T10:00:00.5Z", "2026-11-25T10:00:00.000"])
+def test_occurred_at_needs_iso_8601_with_milliseconds_and_offset(value: Any) -> None:
     assert reject(event("session.started", occurred_at=value)).field == "occurred_at"
 
 
 def test_timestamps_normalise_to_utc_milliseconds() -> None:
     parsed = parse_event(event("session.started", occurred_at="2026-11-25T10:00:00.123456789-03:00",
-                               sent_at="2026-11-25T13:00:01Z"))
+                               sent_at="2026-11-25T16:00:01.250+0300"))
     dumped = parsed.model_dump(mode="json")
     assert dumped["occurred_at"] == "2026-11-25T13:00:00.123Z"
-    assert dumped["sent_at"] == "2026-11-25T13:00:01.000Z"
+    assert dumped["sent_at"] == "2026-11-25T13:00:01.250Z"
 
 
 @pytest.mark.parametrize("value", ["ABC", "a" * 63, "g" * 64, "A" * 64])
@@ -177,5 +178,32 @@ def test_non_object_events_are_rejected() -> None:
 
 def test_bad_country_and_consent_are_rejected() -> None:
     assert reject(event("session.started", geo={"country": "Chile"})).field == "geo.country"
-    assert reject(event("session.started", consent={"granted_at": "2026-11-25T10:00:00Z"})).field == \
+    assert reject(event("session.started", consent={"granted_at": "2026-11-25T10:00:00.000Z"})).field == \
         "consent.tracking"
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, None])
+def test_consent_tracking_is_a_json_boolean_or_nothing(value: Any) -> None:
+    # Anything but true/false could slip past the consent gate as "truthy".
+    assert reject(event("video.played", consent={"tracking": value})).field == "consent.tracking"
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"position_ms": True}, "payload.position_ms"),
+    ({"position_ms": "1500"}, "payload.position_ms"),
+    ({"position_ms": 1500.5}, "payload.position_ms"),
+])
+def test_numeric_fields_take_json_numbers_only(payload: dict[str, Any], field: str) -> None:
+    assert reject(event("video.played", payload=payload)).field == field
+
+
+@pytest.mark.parametrize("percent", ["50", True])
+def test_percent_takes_json_numbers_only(percent: Any) -> None:
+    body = event("video.progressed", payload={"position_ms": 1, "percent": percent})
+    assert reject(body).field == "payload.percent"
+
+
+def test_an_integral_float_is_an_integer() -> None:
+    # Some JSON encoders write 1500 as 1500.0; that is still a whole number of milliseconds.
+    assert parse_event(event("video.played", payload={"position_ms": 1500.0})).payload.position_ms == 1500
+    assert parse_event(event("video.played", playback_id=2.0)).playback_id == 2
