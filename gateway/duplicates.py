@@ -6,7 +6,7 @@ Best effort and per process: the compactor removes whatever duplicates get past 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from uuid import UUID
 
 
@@ -57,6 +57,15 @@ class RecentIds:
             ids[event_id] = None
             self._current_size += len(ids) - size
 
+    def forget(self, organization: str, event_ids: Collection[int]) -> None:
+        """Undo remember(): for ids whose enqueue failed, so that the client's retry is not a duplicate."""
+        for generation in (self._current, self._previous):
+            ids = generation.get(organization)
+            if ids:
+                for event_id in event_ids:
+                    if ids.pop(event_id, _ABSENT) is not _ABSENT and generation is self._current:
+                        self._current_size -= 1
+
     def _rotate(self) -> None:
         now = self._clock()
         if now - self._started >= self._generation_seconds or self._current_size >= self._generation_size:
@@ -69,3 +78,4 @@ class RecentIds:
 
 
 _NONE: dict[int, None] = {}  # read-only stand-in for an organization without ids
+_ABSENT = object()

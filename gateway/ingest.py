@@ -114,11 +114,16 @@ class Ingest:
         decision = self._decide(body, share.organization_id, stamp)
         if not isinstance(decision, _Enqueue):
             return decision
+        # Remembered before the queue is awaited, so a concurrent request with the same ids is answered
+        # as a duplicate instead of enqueuing them again; forgotten if the queue refuses them.
+        self._recent.remember(decision.organization, decision.event_ids)
         try:
             await self._enqueuer.send(decision.bodies)
-        except QueueUnavailable:
-            return _queue_unavailable()
-        self._recent.remember(decision.organization, decision.event_ids)
+        except BaseException as exc:
+            self._recent.forget(decision.organization, decision.event_ids)
+            if isinstance(exc, QueueUnavailable):
+                return _queue_unavailable()
+            raise
         return 202, decision.answer, ()
 
     def _fragment(self, token: str | None, share: ShareToken, headers: dict[bytes, str]) -> bytes:

@@ -83,15 +83,18 @@ def routes(services: Services) -> list[BaseRoute]:
             if (organization, event.event_id) in recent or (organization, retry_of) in recent:
                 duplicates += 1
                 continue
-            ids.append(event.event_id)
+            ids.append(event.event_id.int)
             bodies.append(event.model_copy(update={**stamp, **blank}).model_dump_json().encode())
         if bodies:
+            services.recent_ids.remember(organization, ids)  # before the await: see gateway/ingest.py
             try:
                 await services.enqueuer.send(bodies)
-            except QueueUnavailable:
+            except BaseException as exc:
+                services.recent_ids.forget(organization, ids)
+                if not isinstance(exc, QueueUnavailable):
+                    raise
                 return error_response(503, "queue_unavailable", "events cannot be stored right now; "
                                       "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-            services.recent_ids.add(organization, ids)
         return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
                              "audited": False, "warnings": list(result.warnings)}, status_code=202)
 

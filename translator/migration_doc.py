@@ -104,7 +104,8 @@ def _sections() -> Iterator[tuple[str, str, list[str], Iterable[Sequence[str]]]]
             for event_type, pairs in legacy_payload_fields().items() for legacy, canonical in pairs))
     yield ("Wire events (`indiTrack`)",
            "What `POST /api/indiTrack?evt=TYPE` stores for each whitelisted TYPE. \"Audited\": accepted "
-           "(202) and recorded in the audit log, no engagement event.",
+           "(202, `\"audited\": true`) and written to the gateway's log as organization and event name "
+           "only; no engagement event, no content stored.",
            ["evt", "Canonical event", "Body fields → payload", "consent.tracking", "Note"],
            ([f"`{w.name}`", f"`{w.event_type}`" if w.event_type else "audited",
              _wire_fields(w.identity, w.fields), _code(w.consent_tracking), w.note] for w in WIRE_EVENTS))

@@ -57,3 +57,13 @@ def test_ids_given_as_integers_are_the_same_ids() -> None:
     assert ("globex", event_id) not in recent
     recent.add("acme", [event_id])
     assert len(recent) == 1
+
+
+def test_forgotten_ids_are_new_again_and_others_stay() -> None:
+    recent = RecentIds(capacity=100, clock=Clock())
+    kept, failed = uuid.uuid4(), uuid.uuid4()
+    recent.add("acme", [kept, failed])
+    recent.forget("acme", [failed.int])
+    recent.forget("globex", [kept.int])  # another organization's ids are not touched
+    assert ("acme", kept) in recent and ("acme", failed) not in recent
+    assert len(recent) == 1

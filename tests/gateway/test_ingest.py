@@ -3,16 +3,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.bodies import IngestResult
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
 from percus.config import Settings
+from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway
 from tests.gateway._events import PAYLOADS, VIEWER_HASH, event
@@ -105,6 +109,45 @@ def test_concurrent_requests_are_each_answered_after_their_event_is_queued(
     queued = {json.loads(m.body)["event_id"] for m in queue.receive(100, 0)}
     expected = {e["event_id"] for e in sent[:40]} | {e["event_id"] for e in sent[40]["events"]}
     assert queued == expected
+
+
+def test_concurrent_copies_of_an_event_are_enqueued_once(settings: Settings, queue: LocalQueue) -> None:
+    app = create_app(settings, queue, rate_limits=RateLimits())
+    token = issue_token(settings.token_keys, "acme", "spring-campaign")
+    sent = event()
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            return list(await asyncio.gather(*(client.post(EVENTS, json=sent, headers=headers)
+                                               for _ in range(10))))
+
+    answers = [r.json() for r in asyncio.run(post_all())]
+    assert sorted((a["accepted"], a["duplicates"]) for a in answers) == [(0, 1)] * 9 + [(1, 0)]
+    assert len(queue.receive(100, 0)) == 1
+
+
+class RefusesOnce(LocalQueue):
+    """The real local queue, refusing its first send as a full disk would."""
+
+    refused = False
+
+    def send(self, bodies: Sequence[bytes]) -> None:
+        if not self.refused:
+            self.refused = True
+            raise QueueUnavailable("disk full")
+        super().send(bodies)
+
+
+def test_a_retry_after_a_503_is_stored_not_a_duplicate(settings: Settings, tmp_path: Path) -> None:
+    with RefusesOnce(tmp_path / "q") as queue, TestClient(create_app(settings, queue,
+                                                                     rate_limits=RateLimits())) as client:
+        gateway = Gateway(client, queue, settings)
+        sent = event()
+        assert gateway.post(sent).status_code == 503
+        assert gateway.post(sent).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        assert [e["event_id"] for e in gateway.queued()] == [sent["event_id"]]
 
 
 def test_server_owned_fields_in_the_body_are_overwritten(gateway: Gateway) -> None:
