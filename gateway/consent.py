@@ -11,10 +11,11 @@ _STRIPPED = dict.fromkeys(VIEWER_IDENTIFIERS)
 def gate(event: Envelope) -> dict[str, None]:
     """Fields to blank before storing `event`, or EventError("consent_required").
 
-    consent.* are audit events and always pass; consent.declined is stored without viewer identifiers,
-    since a viewer who declined is not to be recognised. video.errored is operational telemetry:
-    without consent it passes with every viewer identifier removed (session_id stays: it is a random
-    id per page load that lets errors be grouped, and links to nothing outside that page load).
+    Viewer identifiers are stored only with consent.tracking = true, and never on consent.declined: a
+    viewer who declined is not to be recognised. consent.* are audit events and always pass.
+    video.errored is operational telemetry: without consent it passes, without viewer identifiers
+    (session_id stays: it is a random id per page load that lets errors be grouped, and links to
+    nothing outside that page load).
     """
     event_type: str = event.event_type  # type: ignore[attr-defined]  # every concrete event has one
     if event_type == "consent.declined":
@@ -29,4 +30,4 @@ def gate(event: Envelope) -> dict[str, None]:
             "without consent",
             "consent.tracking",
         )
-    return _STRIPPED if event_type == "video.errored" else {}
+    return _STRIPPED
