@@ -39,16 +39,15 @@ class PipelineLoop:
             self.tick()
 
     def tick(self) -> None:
+        # Each step on its own: one that keeps failing (a corrupt state file, say) must not hold back
+        # the others — retention above all — and the next tick retries it; its data stays put.
         for step in self.steps:
             try:
                 step(self.store)
             except CompactionBusy:
                 log.info("%s skipped: another run holds the lock", step.__name__)
-                return
             except Exception:
-                # A failing step must not stop the loop (the next tick retries); the data stays put.
                 log.exception("%s failed; retrying next tick", step.__name__)
-                return
 
 
 def compact_step(store: Store) -> None:
