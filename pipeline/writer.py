@@ -205,8 +205,10 @@ def drain_batch(
     max_wait: float = 2.0,
     poll: float = 0.5,
     stop: threading.Event | None = None,
+    release_delay: float = 5.0,
 ) -> BatchResult:
-    """Receive one batch, write it, delete what was written.
+    """Receive one batch, write it, delete what was written; what the store refused is released to
+    come back after `release_delay` seconds.
 
     Waits up to max_wait for a first message; the batch then closes at max_events or max_wait after
     that first message. Once stop is set, it takes only what is already queued.
@@ -215,6 +217,11 @@ def drain_batch(
     if not messages:
         return BatchResult()
     outcome = write_messages(store, messages)
+    if outcome.failed:  # the store's fault, not the messages': they must not drift to the dead letters
+        try:
+            queue.release([message.receipt for message in outcome.failed], release_delay)
+        except QueueUnavailable as exc:
+            log.warning("raw writer: cannot release unwritten events; they come back later: %s", exc)
     if outcome.written:
         try:
             queue.delete([message.receipt for message in outcome.written])

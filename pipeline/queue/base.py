@@ -31,4 +31,10 @@ class Queue(Protocol):
     def delete(self, receipts: Sequence[str]) -> None:
         """Acknowledge messages as processed; they are never delivered again."""
 
+    def release(self, receipts: Sequence[str], delay: float) -> None:
+        """Messages that could not be processed through no fault of their own (the store is down):
+        deliver them again after `delay` seconds, without counting this delivery toward the
+        dead-letter limit where the backend allows it (local: yes; SQS counts every receive, and its
+        redrive policy is sized for outages instead)."""
+
     def close(self) -> None: ...

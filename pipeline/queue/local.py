@@ -356,14 +356,8 @@ class LocalQueue:
     def delete(self, receipts: Sequence[str]) -> None:
         with self._consume_lock:
             self._check_open()
-            offsets = []
-            for receipt in receipts:
-                try:
-                    offsets.append(int(receipt))
-                except ValueError:
-                    raise ValueError(f"{receipt!r} is not a receipt of this queue") from None
             spans = []
-            for off in offsets:
+            for off in self._offsets(receipts):
                 entry = self._inflight.pop(off, None)
                 if entry is None:  # already deleted or dead-lettered
                     continue
@@ -380,6 +374,28 @@ class LocalQueue:
                     end = max(end, span_end)
                 self._deleted.add(start, end)
                 self._settle()
+
+    def release(self, receipts: Sequence[str], delay: float) -> None:
+        """Visible again after `delay`; the delivery no longer counts toward max_receives, so a long
+        store outage never buries good messages in the dead-letter log."""
+        with self._consume_lock:
+            self._check_open()
+            visible_at = time.monotonic() + max(0.0, delay)
+            for off in self._offsets(receipts):
+                entry = self._inflight.get(off)
+                if entry is None:  # deleted, dead-lettered, or already visible again and taken
+                    continue
+                self._inflight[off] = (entry[0], entry[1], visible_at)
+                if self._counts.get(off, 0) > 0:
+                    self._counts[off] -= 1
+            self._save_state()
+
+    def _offsets(self, receipts: Sequence[str]) -> list[int]:
+        try:
+            return [int(receipt) for receipt in receipts]
+        except ValueError:
+            bad = next(r for r in receipts if not r.lstrip("-").isdigit())
+            raise ValueError(f"{bad!r} is not a receipt of this queue") from None
 
     def _settle(self) -> None:
         """Advance the cursor over deleted records, persist the state, drop consumed segments."""

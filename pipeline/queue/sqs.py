@@ -144,6 +144,10 @@ class SqsQueue:
         if left:
             raise QueueUnavailable(f"SQS did not delete {left} message(s): {', '.join(sorted(codes)) or '?'}")
 
+    def release(self, receipts: Sequence[str], delay: float) -> None:
+        """Nothing to do: SQS counts the receive whatever happens, and the message comes back after its
+        visibility timeout; shortening it would only spend the receives the redrive policy allows."""
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()

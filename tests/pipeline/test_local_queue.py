@@ -297,3 +297,18 @@ def test_full_disk_fails_the_send_whole_and_the_queue_recovers(tmp_path: Path) -
     assert result["received"] == [f"before-{i}" for i in range(10)] + ["after"]
     with LocalQueue(directory) as queue:  # and the log on disk reads back clean
         assert bodies_of(queue) == []
+
+
+def test_released_messages_come_back_after_the_delay_without_counting(tmp_path: Path) -> None:
+    with LocalQueue(tmp_path / "q", visibility_timeout=60, max_receives=1) as queue:
+        queue.send([b"a", b"b"])
+        first = {m.body: m for m in queue.receive(10, 0)}
+        queue.release([first[b"a"].receipt], 0.2)
+        assert queue.receive(10, 0) == []  # not yet
+        time.sleep(0.3)
+        [again] = queue.receive(10, 0)
+        assert (again.body, again.receive_count) == (b"a", 1)  # the released delivery did not count
+        with pytest.raises(ValueError, match="not a receipt"):
+            queue.release(["nonsense"], 0)
+    with LocalQueue(tmp_path / "q", visibility_timeout=60, max_receives=1) as queue:
+        assert queue.dead_letters() == []  # and the count survived a restart as released

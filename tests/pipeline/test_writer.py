@@ -93,7 +93,7 @@ def test_a_failing_store_leaves_its_group_queued_and_loses_nothing(tmp_path: Pat
     blocker.write_bytes(b"")  # a file where globex's directory must go: its writes fail
     with LocalQueue(tmp_path / "queue", visibility_timeout=0.2) as queue:
         queue.send(MIXED)
-        result = drain_batch(queue, store, max_wait=0)
+        result = drain_batch(queue, store, max_wait=0, release_delay=0.2)
         assert (result.events_written, result.failed) == (3, 2)
         assert {partition(key)[0] for key in raw_objects(store, ignore="raw/org=globex")} == {"acme"}
         blocker.unlink()
@@ -102,6 +102,23 @@ def test_a_failing_store_leaves_its_group_queued_and_loses_nothing(tmp_path: Pat
         assert (retry.received, retry.events_written, retry.failed) == (2, 2, 0)
     lines = [line for lines in raw_objects(store).values() for line in lines]
     assert sorted(lines) == sorted(MIXED)
+
+
+def test_a_store_outage_longer_than_the_receive_limit_buries_nothing(tmp_path: Path) -> None:
+    # Every failed write is a delivery; without release() the events would reach the dead-letter log
+    # after max_receives of them, although nothing is wrong with them.
+    root = tmp_path / "bucket"
+    blocker = root / "raw"
+    root.mkdir()
+    blocker.write_bytes(b"")  # the store cannot create raw/: every write fails
+    with LocalQueue(tmp_path / "queue", visibility_timeout=60, max_receives=2) as queue:
+        queue.send(MIXED)
+        for _ in range(6):
+            assert drain_batch(queue, LocalStore(root), max_wait=0, release_delay=0).failed == len(MIXED)
+        blocker.unlink()
+        assert drain_batch(queue, LocalStore(root), max_wait=0).events_written == len(MIXED)
+        assert queue.dead_letters() == []
+    assert sorted(line for lines in raw_objects(LocalStore(root)).values() for line in lines) == sorted(MIXED)
 
 
 def test_a_body_repeated_within_a_batch_is_written_once(tmp_path: Path) -> None:
