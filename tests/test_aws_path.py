@@ -1,4 +1,8 @@
-"""The AWS path end to end against moto server: gateway → SQS → raw writer → S3 → compactor."""
+"""The AWS path end to end against moto server: gateway → SQS → raw writer → S3 → compactor → reports.
+
+Athena runs no SQL on moto, so the reports run the same logical queries on the DuckDB engine, which
+reads the curated objects through the S3 store.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
 from percus.config import load_settings
+from pipeline import reports
 from pipeline.backends import open_queue, open_store
 from pipeline.compactor import compact
+from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.rawfile import decode
 from pipeline.writer import drain_batch
+from tests._known_posts import EXPECTED, UNIQUE_EVENTS, known_posts
 
 pytestmark = pytest.mark.aws
 
@@ -79,6 +86,45 @@ def test_events_flow_from_http_through_sqs_into_s3_raw_and_curated_without_pii(a
         text = readable(obj["Key"], data)
         for secret in (CLIENT_IP, "PercusPrivacyProbe", "Pixel 8", "12345678-9", "simulate"):
             assert secret.encode() not in text, f"{secret!r} stored in {obj['Key']}"
+
+
+def test_known_posts_through_sqs_and_s3_give_the_exact_metrics(aws: str) -> None:
+    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    queue_url = sqs.create_queue(QueueName="percus-known")["QueueUrl"]
+    s3.create_bucket(Bucket="percus-known")
+    settings = load_settings({"PERCUS_QUEUE": queue_url, "PERCUS_STORE": "s3://percus-known",
+                              "PERCUS_TOKEN_KEYS": "k1:aws-path-secret", "PERCUS_DATA_DIR": "/nonexistent"})
+    queue, store = open_queue(settings), open_store(settings)
+    token = issue_token(settings.token_keys, "acme", "p1")
+    posts = known_posts()
+    assert posts.resent is not None
+
+    def post(client: TestClient, user_agent: str, batch: list[dict[str, object]]) -> dict[str, object]:
+        answer = client.post("/analytics/v1/events", json={"events": batch},
+                             headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent})
+        assert answer.status_code == 202 and answer.json()["rejected"] == [], answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    with TestClient(create_app(settings, queue, rate_limits=RateLimits())) as client:
+        for user_agent, batch in posts.first:
+            post(client, user_agent, batch)
+        assert post(client, *posts.resent)["duplicates"] == 1
+    while drain_batch(queue, store, max_wait=1.0).received:
+        pass
+    assert compact(store).events_in == UNIQUE_EVENTS - 1
+    # Late: a new gateway (nothing remembered) takes the late click and a resend already compacted.
+    with TestClient(create_app(settings, queue, rate_limits=RateLimits())) as client:
+        for user_agent, batch in posts.late:
+            post(client, user_agent, batch)
+    while drain_batch(queue, store, max_wait=1.0).received:
+        pass
+    assert compact(store).duplicates_dropped == 1
+
+    summary = reports.summary(DuckDbEngine(store), "acme")
+    assert {key: summary[key] for key in EXPECTED} == EXPECTED
+    rows = [row for key in store.list("curated/")
+            for row in pq.read_table(io.BytesIO(store.get(key))).to_pylist()]
+    assert len(rows) == len({row["event_id"] for row in rows}) == UNIQUE_EVENTS
 
 
 def readable(key: str, data: bytes) -> bytes:
