@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,9 @@ class FlakyQueue:
     def delete(self, receipts: Sequence[str]) -> None:
         self._queue.delete(receipts)
 
+    def release(self, receipts: Sequence[str], delay: float) -> None:
+        self._queue.release(receipts, delay)
+
     def close(self) -> None:
         self._queue.close()
 
@@ -101,6 +104,31 @@ class Server:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(10)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One HTTP request as the gateway received it."""
+
+    method: str
+    path: str
+    length: int  # Content-Length, 0 when absent
+
+
+class RequestLog:
+    """An ASGI app that notes every HTTP request before handing it to `app`: what reached the
+    server, which the browser's own log cannot tell (a CORS preflight, a keepalive sent at unload)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.received: list[Received] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            length = int(headers.get(b"content-length", 0))
+            self.received.append(Received(scope["method"], scope["path"], length))
+        await self.app(scope, receive, send)
 
 
 def _pages_app(context: Callable[[Request], dict[str, Any]], gateway: str) -> Starlette:
@@ -142,6 +170,7 @@ class Stack:
     host: str
     foreign: str
     dead: str  # a loopback URL nothing listens on
+    received: list[Received] = field(default_factory=list)  # every request the gateway received
 
     def organization(self) -> str:
         """A fresh organization per test: its events are told apart from every other test's."""
@@ -192,8 +221,9 @@ def start_stack(settings: Settings) -> Iterator[Stack]:
         return {**urls, "token": issue_token(settings.token_keys, organization_id, "spring-campaign"),
                 "recipient": RECIPIENT, "params": dict(request.query_params)}
 
+    log = RequestLog(create_app(settings, queue, rate_limits=RateLimits()))
     servers = [
-        Server(create_app(settings, queue, rate_limits=RateLimits()), ports["gateway"]),
+        Server(log, ports["gateway"]),
         Server(create_app(settings, queue, rate_limits=RateLimits()), ports["player"]),
         Server(_pages_app(context, urls["gateway"]), ports["host"]),
         Server(_pages_app(context, urls["gateway"]), ports["foreign"]),
@@ -202,7 +232,7 @@ def start_stack(settings: Settings) -> Iterator[Stack]:
         server.start()
     try:
         yield Stack(settings, queue, store, urls["gateway"], urls["player"], urls["host"], urls["foreign"],
-                    urls["dead"])
+                    urls["dead"], log.received)
     finally:
         for server in servers:
             server.stop()

@@ -69,3 +69,36 @@ def test_a_player_error_without_consent_is_reported_without_viewer_identifiers(
     assert errored["viewer_hash"] is None and errored["playback_id"] is None
     assert errored["template_id"] == "retired-template"
     assert errored["payload"]["error_code"] == "template_not_found"
+
+
+def test_ga_forwarding_waits_for_consent_and_pushes_nothing_once_declined(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, ga="1"))
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.progressed", percent=25)
+    assert page.evaluate("window.dataLayer || []") == []  # no decision yet: nothing forwarded
+    page.click("#decline")
+    wait_seen(page, "video.completed")
+    frame = page.frame_locator("iframe")
+    frame.locator("button[data-cta-id=advisor]").click()
+    wait_seen(page, "cta.clicked")
+    assert page.evaluate("window.dataLayer || []") == []  # declined: nothing forwarded, ever
+
+
+def test_ga_forwarding_starts_with_accept_consent(stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, ga="1"))
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.progressed", percent=25)
+    page.click("#accept")
+    wait_seen(page, "video.completed")
+
+    pushes = page.evaluate("dataLayer")
+    assert {push["event"] for push in pushes} == {"video_engagement"}
+    actions = [(push["event_action"], push.get("event_label")) for push in pushes]
+    # What happened before the viewer accepted was not forwarded; what came after was.
+    assert ("video.played", None) not in actions and ("video.progressed", "25%") not in actions
+    assert ("video.progressed", "75%") in actions and actions[-1] == ("video.completed", "100%")

@@ -100,12 +100,16 @@ def test_static_data_iv_tag_fires_the_callbacks_and_tracks_under_the_attachments
     page.evaluate("BluePlayer.current.stop()")
     wait_call(page, "onStop")
 
-    lifecycle = {"onCreate", "onConsentAccepted", "onIFrameReady", "onDataReady", "onReady", "onPlay",
-                 "onFirstPlay", "onAutoplay", "onFirstQuartileComplete", "onSecondQuartileComplete",
-                 "onThirdQuartileComplete", "onLastQuartileComplete", "onPlayComplete", "onCTA",
-                 "onServiceCTA", "onInteraction", "onReplay", "onStop"}
+    lifecycle = {"onCreate", "onConsentAccepted", "onIFrameReady", "onDataReady", "onReady", "onStart",
+                 "onMetaData", "onPlay", "onFirstPlay", "onAutoplay", "onFirstQuartileComplete",
+                 "onSecondQuartileComplete", "onThirdQuartileComplete", "onLastQuartileComplete",
+                 "onPlayComplete",
+                 "onCTA", "onServiceCTA", "onInteraction", "onReplay", "onStop"}
+    # onStart and onMetaData: the media's metadata loaded before the player was initialised, and the
+    # player held that message until then.
     assert names(page, lifecycle) == [
-        "onCreate", "onConsentAccepted", "onIFrameReady", "onDataReady", "onReady", "onPlay", "onFirstPlay",
+        "onCreate", "onConsentAccepted", "onIFrameReady", "onDataReady", "onReady", "onStart", "onMetaData",
+        "onPlay", "onFirstPlay",
         "onFirstQuartileComplete", "onSecondQuartileComplete", "onThirdQuartileComplete",
         "onLastQuartileComplete", "onPlayComplete", "onCTA", "onServiceCTA", "onInteraction", "onPlay",
         "onReplay", "onStop"]
@@ -120,6 +124,10 @@ def test_static_data_iv_tag_fires_the_callbacks_and_tracks_under_the_attachments
                         ("onChapterEnter", "Welcome"), ("onChapterExit", "intro")]  # the replay, stopped
     assert all(call["current"] for call in calls(page))  # p is the player (BluePlayer.current)
     assert not names(page, {"onLoadProgress", "onEnterFrame", "onGATracking"})  # stubs never fire
+    # replay() and stop() rewind the player itself: no seek, so no onPlayIncomplete.
+    assert not names(page, {"onSeek", "onPlayIncomplete"})
+    start = next(call for call in calls(page) if call["name"] == "onStart")
+    assert start["type"] == "onStart" and start["current"]
 
     finished = has("video.completed", "cta.clicked", "interaction.engaged", "video.incomplete")
     events = stack.wait_for(org, lambda events: finished(events) and types(events).count("video.played") == 2)
@@ -155,7 +163,8 @@ def test_data_bp_tag_hands_the_player_to_on_ready_which_inits_it_and_binds_bem(
     wait_call(page, "ONFULLSCREENEXIT")
 
     assert [(c["name"], c["type"]) for c in calls(page)] == [
-        ("ONREADY", "onReady"), ("ONFIRSTQUARTILECOMPLETE", "onFirstQuartileComplete"),
+        ("ONREADY", "onReady"), ("ONSTART", "onStart"), ("ONMETADATA", "onMetaData"),
+        ("ONFIRSTQUARTILECOMPLETE", "onFirstQuartileComplete"),
         ("ONMIDPOINTCOMPLETE", "onMidPointComplete"), ("ONTHIRDQUARTILECOMPLETE", "onThirdQuartileComplete"),
         ("ONPLAYCOMPLETE", "onPlayComplete"), ("ONMEDIACTA", "onMediaCTA"),
         ("ONFULLSCREENENTER", "onFullscreenEnter"), ("ONFULLSCREENEXIT", "onFullscreenExit")]
@@ -173,6 +182,36 @@ def test_data_bp_tag_hands_the_player_to_on_ready_which_inits_it_and_binds_bem(
     posts = [request.url for request in browse.requests if request.method == "POST"]
     assert posts and all(url.startswith(f"{stack.host}{PROXY_PATH}/events?token=") for url in posts)
     assert page.evaluate("percusTrackingURL") == f"{stack.host}{PROXY_PATH}"
+
+
+def test_on_play_incomplete_is_the_viewers_seek_back_after_a_completion(
+        stack: Stack, browse: Browsing) -> None:
+    """Individeo's meaning: it had completed, then was moved back before the end. The player's own
+    rewinds (replay(), and the restart when the viewer presses play at the end) are not seeks, and a
+    seek once the video plays again belongs to the new playthrough."""
+    org = stack.organization()
+    page = browse.open(stack.page_url("individeo-static.html", org, code=register(stack, org)))
+    wait_call(page, "onReady")
+    player = page.frames[1]
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "onPlayComplete")
+    player.evaluate("document.getElementById('video').play()")  # the viewer presses play at the end
+    wait_call(page, "onReplay")
+    page.evaluate("BluePlayer.current.pause()")
+    wait_call(page, "onPause")
+    player.evaluate("document.getElementById('video').currentTime = 0.5")  # a seek in the new playthrough
+    wait_call(page, "onSeek")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "onPlayComplete", 2)
+    player.evaluate("document.getElementById('video').currentTime = 1")  # the viewer drags back from the end
+    wait_call(page, "onSeek", 2)
+    player.evaluate("document.getElementById('video').currentTime = 2")  # and again: not a second one
+    wait_call(page, "onSeek", 3)
+
+    assert names(page, {"onPlayComplete", "onReplay", "onSeek", "onPlayIncomplete"}) == [
+        "onPlayComplete", "onReplay", "onSeek", "onPlayComplete", "onPlayIncomplete", "onSeek", "onSeek"]
+    incomplete = next(call for call in calls(page) if call["name"] == "onPlayIncomplete")
+    assert incomplete["type"] == "onPlayIncomplete" and incomplete["current"]
 
 
 def test_single_page_app_injects_destroys_from_a_cta_and_injects_again(

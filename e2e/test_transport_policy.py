@@ -24,15 +24,26 @@ PAGE = f"""<!doctype html><title>transport</title>
 <script>
   window.calls = [];
   window.targets = [];
+  window.sizes = [];  // body bytes of each request
   let handled = 0, waiting = [];
-  const realFetch = window.fetch;
+  const answer = () => {{
+    handled++;
+    waiting = waiting.filter(([n, resolve]) => handled >= n ? resolve() : true);
+  }};
+  const realFetch = window.fetch, realText = Response.prototype.text;
   window.fetch = (url, init) => {{
     calls.push(JSON.parse(init.body).events.map((e) => e.event_id));
     targets.push(url);
-    return realFetch(url, init).finally(() => {{
-      handled++;
-      waiting = waiting.filter(([n, resolve]) => handled >= n ? resolve() : true);
+    sizes.push(new Blob([init.body]).size);
+    return realFetch(url, init).catch((error) => {{
+      answer();  // no answer to read
+      throw error;
     }});
+  }};
+  // The SDK reads every answer (Chrome frees a keepalive request's budget only then): an answer is
+  // handled once it was read.
+  Response.prototype.text = function () {{
+    return realText.call(this).finally(answer);
   }};
   // Resolves once the n-th answer was handled by the SDK: its callbacks are microtasks queued after
   // ours, so a macrotask later they have run (MessageChannel: the fake clock leaves it alone).
@@ -46,8 +57,9 @@ PAGE = f"""<!doctype html><title>transport</title>
     await macrotask();
   }};
   window.embed = {{settings: {{shareToken: "token"}}, sessionId: "s"}};
-  window.send = (id, trackingURL) =>
-    Percus._.send(embed, {{event_id: id, event_type: "video.played"}}, trackingURL);
+  window.send = (id, trackingURL, padding = 0) =>
+    Percus._.send(embed, {{event_id: id, event_type: "video.played",
+                           padding: "\\u00e9".repeat(padding)}}, trackingURL);
 </script>
 <script src="{GATEWAY}/sdk/percus-embed-sdk.js"></script>"""
 
@@ -170,3 +182,33 @@ def test_tracking_url_priority(transport: tuple[Page, Gateway]) -> None:
                        "https://base.test/v1/events", "https://attribute.test/v1/events",
                        f"{GATEWAY}/analytics/v1/events"]
     assert all(url.endswith("?token=token") for url in page.evaluate("targets"))
+
+
+def test_a_flush_sends_what_fits_in_the_keepalive_budget_in_one_request(
+        transport: tuple[Page, Gateway]) -> None:
+    page, gateway = transport
+    gateway.script = [(503, {})]
+    page.evaluate("send('a')")
+    settle(page, 1)  # a retry is waiting: what is sent from here on stays queued
+    page.evaluate("for (let i = 0; i < 100; i++) send('b' + i, undefined, 500)")  # about 1 KB each
+    page.evaluate("Percus._.flush()")  # the tab is hidden
+    sent: Any = calls(page)
+    assert len(sent) == 2 and sent[1][:2] == ["a", "b0"]  # the retried event first, in order
+    # As many as fit (one more, about 1.1 KB, would not): larger batches, not more requests.
+    assert 56_000 - 1_100 < page.evaluate("sizes")[1] <= 56_000
+    settle(page, 2)
+    page.clock.run_for(1)  # the flight landed: the rest goes out as usual, 20 at a time
+    for answers in range(3, 6):
+        settle(page, answers)
+        page.clock.run_for(1)
+    sent = calls(page)
+    assert [len(batch) for batch in sent[2:]] == [20, 20, 100 - len(sent[1]) + 1 - 40]
+    assert [event_id for batch in sent[1:] for event_id in batch] == ["a"] + [f"b{i}" for i in range(100)]
+
+
+def test_an_event_too_large_for_any_keepalive_request_is_dropped(transport: tuple[Page, Gateway]) -> None:
+    page, _ = transport
+    page.evaluate("send('huge', undefined, 40_000)")  # 80 KB as UTF-8: no keepalive request can carry it
+    page.evaluate("send('next')")
+    settle(page, 1)
+    assert calls(page) == [["next"]]

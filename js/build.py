@@ -34,7 +34,8 @@ BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 4096, "percus
 # Canonical events the SDK makes itself rather than relaying from the player: the tracking module
 # opens each session, the bootstrap records consent decisions.
 SDK_EVENTS = ("session.started", "consent.accepted", "consent.declined")
-# Mirrored into window.dataLayer with GA forwarding on: a viewing's milestones, without identifiers.
+# Mirrored into window.dataLayer by the tracking module with GA forwarding on (so only with consent):
+# a viewing's milestones, without identifiers.
 GA_EVENTS = ("video.played", "video.progressed", "video.completed", "cta.clicked")
 # Attribute kinds the bootstrap's parser implements; a new kind in the tables fails the build.
 PARSED_KINDS = ("bool", "string", "enum")
@@ -82,6 +83,8 @@ def template_context(versions: dict[str, str]) -> dict[str, Any]:
         "false_words": tables["boolean_words"]["false"],
         "name_fields": tables["name_fields"],
         "name_max_chars": tables["name_max_chars"],
+        "locale_pattern": tables["locale_pattern"],
+        "locale_max_chars": tables["locale_max_chars"],
         "consent_free_types": sorted(CONSENT_FREE_TYPES),
         "relayed_types": [name for name in tables["event_types"] if name not in SDK_EVENTS],
         "ga_types": list(GA_EVENTS),

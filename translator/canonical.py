@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 SCHEMA_VERSION = "1"
@@ -30,7 +31,10 @@ ID_MAX_CHARS = 128
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,9}(Z|[+-]\d{2}:?\d{2})$"
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 _WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")  # format_timestamp's form
-_LOCALE = re.compile(r"^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$")
+# A language tag as the schema accepts it (normalised on the way in); the SDK checks the same.
+LOCALE_PATTERN = r"^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$"
+LOCALE_MAX_CHARS = 35
+_LOCALE = re.compile(LOCALE_PATTERN)
 
 
 def _truncate(value: Any) -> Any:
@@ -81,11 +85,13 @@ def _normalise_locale(value: str) -> str:
 
 
 Timestamp = Annotated[
-    datetime, BeforeValidator(_parse_timestamp), PlainSerializer(format_timestamp, return_type=str)
+    datetime, BeforeValidator(_parse_timestamp), PlainSerializer(format_timestamp, return_type=str),
+    # The pattern is part of the contract: "date-time" alone would allow times without milliseconds.
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
 ]
 Name = Annotated[str, BeforeValidator(_truncate)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_CHARS)]
-Locale = Annotated[str, StringConstraints(max_length=35), AfterValidator(_normalise_locale)]
+Locale = Annotated[str, StringConstraints(max_length=LOCALE_MAX_CHARS), AfterValidator(_normalise_locale)]
 ViewerHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 def _number(value: Any) -> Any:
     """Numbers stay numbers: JSON true or "5" in a numeric field is a client bug, not a value."""
@@ -95,7 +101,9 @@ def _number(value: Any) -> Any:
 
 
 # An integral float (1500.0, as some JSON encoders write it) is accepted; 1500.5 is not.
-Millis = Annotated[int, BeforeValidator(_number), Field(ge=0, le=2**53)]
+# Field before BeforeValidator: the other way round, the JSON Schema says "ge"/"le", which no
+# JSON Schema reader knows, instead of minimum/maximum (validation is the same either way).
+Millis = Annotated[int, Field(ge=0, le=2**53), BeforeValidator(_number)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]  # strict: an int, never a bool or text
 
 
@@ -189,7 +197,7 @@ class Envelope(_Model):
     public_share_id: str | None = None
     viewer_hash: ViewerHash | None = None
     session_id: UUID
-    playback_id: Annotated[int, BeforeValidator(_number), Field(ge=0, le=1_000_000)] | None = None
+    playback_id: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_number)] | None = None
     locale: Locale | None = None
     device: Device | None = None
     geo: Geo | None = None

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES, NAME_FIELDS, NAME_MAX_CHARS, SCHEMA_VERSION
+from translator.canonical import (
+    CONSENT_FREE_TYPES,
+    EVENT_TYPES,
+    LOCALE_MAX_CHARS,
+    LOCALE_PATTERN,
+    NAME_FIELDS,
+    NAME_MAX_CHARS,
+    SCHEMA_VERSION,
+)
 from translator.embed_attributes import (
     FALSE_WORDS,
     FUNCTION_NAME,
@@ -53,6 +61,8 @@ def export_tables() -> dict[str, Any]:
         "consent_free_types": sorted(CONSENT_FREE_TYPES),
         "name_max_chars": NAME_MAX_CHARS,
         "name_fields": list(NAME_FIELDS),
+        "locale_pattern": LOCALE_PATTERN,  # a JavaScript RegExp source too
+        "locale_max_chars": LOCALE_MAX_CHARS,
         "value_kinds": list(KINDS),
         "boolean_words": {"true": list(TRUE_WORDS), "false": list(FALSE_WORDS)},
         "function_name_pattern": FUNCTION_NAME.pattern,

@@ -30,7 +30,8 @@ class PlayerEvent:
 class Trigger:
     event: str
     match: tuple[tuple[str, Any], ...] = ()  # payload fields that must equal these values
-    # "first": once per player; "after_completed": the first one after each video.completed.
+    # "first": once per player; "after_completed": the first one after each video.completed, before
+    # the next video.played (which may be that one).
     occurrence: Occurrence = "each"
     option: str | None = None  # a player option that must be on
 
@@ -52,11 +53,15 @@ PLAYER_EVENTS: tuple[PlayerEvent, ...] = (
     PlayerEvent("player.fullscreen_exited", (), "The player left fullscreen."),
     PlayerEvent("player.captions_shown", (), "Closed captions were turned on."),
     PlayerEvent("player.captions_hidden", (), "Closed captions were turned off."),
-    PlayerEvent("media.metadata_loaded", ("duration_ms",), "Media metadata loaded; playback can start."),
+    PlayerEvent("media.metadata_loaded", ("duration_ms",),
+                "Media metadata loaded; playback can start. Right after player.ready when the media loaded "
+                "first."),
     PlayerEvent("media.time_updated", ("position_ms", "duration_ms"),
                 "The playhead moved (the video element's timeupdate, a few times a second)."),
     PlayerEvent("media.seek_started", ("position_ms",), "The viewer started moving the playhead."),
-    PlayerEvent("media.seeked", ("position_ms",), "The playhead was moved."),
+    PlayerEvent("media.seeked", ("position_ms",),
+                "The viewer moved the playhead. The player's own rewinds (replay(), reset(), stop(), play "
+                "pressed at the end) are not seeks."),
     PlayerEvent("media.buffering_started", ("position_ms",), "Playback waits for data."),
     PlayerEvent("media.buffering_ended", ("position_ms",), "Playback resumed after waiting for data."),
     PlayerEvent("media.muted", (), "Sound was muted."),
@@ -93,8 +98,10 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("onLastQuartileComplete", Trigger("video.completed")),
     Callback("onPlayComplete", Trigger("video.completed")),
     Callback("onPlayIncomplete", Trigger("media.seeked", occurrence="after_completed"),
-             "Individeo's meaning: completed, then moved back before the end. Leaving early is "
-             "video.incomplete, which has no legacy callback."),
+             "Individeo's meaning: completed, then moved back before the end. Fires on the viewer's first "
+             "seek after a completion, before the video plays again; the player's own rewinds (replay(), "
+             "reset(), stop(), play pressed at the end) are not seeks. Leaving early is video.incomplete, "
+             "which has no legacy callback."),
     Callback("onError", Trigger("video.errored")),
     # Engagement and consent.
     Callback("onCTA", Trigger("cta.clicked"), "Every CTA, service CTAs included."),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.sdk_files import load_bundles
 from js import build
@@ -21,7 +23,7 @@ from js.build import (
     stale_bundles,
     version_of,
 )
-from translator.canonical import EVENT_TYPES, NAME_MAX_CHARS
+from translator.canonical import EVENT_TYPES, LOCALE_MAX_CHARS, LOCALE_PATTERN, NAME_MAX_CHARS, Locale
 from translator.export import export_tables
 
 
@@ -56,6 +58,28 @@ def test_bundles_are_generated_from_translator_tables() -> None:
     assert json.dumps(tables["name_fields"], separators=(",", ":")) in bootstrap
     relayed = set(EVENT_TYPES) - {"session.started", "consent.accepted", "consent.declined"}
     assert all(json.dumps(event_type) in tracking for event_type in relayed)
+
+
+def test_the_bootstrap_checks_locales_with_the_schemas_own_pattern() -> None:
+    tables = export_tables()
+    assert (tables["locale_pattern"], tables["locale_max_chars"]) == (LOCALE_PATTERN, LOCALE_MAX_CHARS)
+    bootstrap = render("percus-embed-sdk.js", {"percus-tracking.js": "v"})
+    assert f"new RegExp({json.dumps(LOCALE_PATTERN)}), LOCALE_MAX = {LOCALE_MAX_CHARS}" in bootstrap
+
+
+@pytest.mark.parametrize("value", ["es-CL", "en", "es_cl", "zh-Hant-TW", "de-DE-1996", "english", "e", "en-",
+                                   "en US", "en-CA\n", "fr-" + "a" * 9, "en-" + "-".join(["abcdefgh"] * 4)])
+def test_what_the_sdk_would_send_as_locale_is_what_the_gateway_accepts(value: str) -> None:
+    """The bootstrap sends a locale when it matches the pattern (a JavaScript RegExp, whose `$` does
+    not match before a final newline) and fits the length: exactly when the schema takes it."""
+    sent = re.fullmatch(LOCALE_PATTERN.removeprefix("^").removesuffix("$"), value) is not None
+    sent = sent and len(value) <= LOCALE_MAX_CHARS
+    try:
+        TypeAdapter(Locale).validate_python(value)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert sent == accepted or (accepted and value.endswith("\n"))  # the SDK is the stricter one
 
 
 def test_an_attribute_kind_the_bootstrap_cannot_parse_fails_the_build(
