@@ -124,11 +124,12 @@ PATHS: dict[str, Any] = {
         "description": "Speaks the postMessage protocol of docs/player-protocol.md. A bad or expired token "
                        "or an unknown template gives a page that reports video.errored.",
         "parameters": [
-            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "The embed's share token."},
+            {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The embed's share token; without a valid one the page reports video.errored."},
             {"name": "template", "in": "query", "required": False, "schema": {"type": "string"}},
             {"name": "locale", "in": "query", "required": False, "schema": {"type": "string"}},
-            {"name": "autoplay", "in": "query", "required": False, "schema": {"enum": ["1"]}},
+            {"name": "autoplay", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "`1` starts playback muted; any other value, or none, waits for the viewer."},
         ],
         "responses": {"200": {"description": "The player page", "content": _HTML}},
     }},

@@ -263,7 +263,10 @@ def _receive_batch(
                 stop.wait(min(poll, remaining))
         more = queue.receive(max_events - len(messages), 0)
         messages.extend(more)
-        if not more and (remaining <= 0 or stopping()):
+        # Closed at the deadline even while events keep coming in (SQS hands them out ten at a time):
+        # a batch held open for as long as they flow could outlast the visibility timeout of its
+        # first messages. Once stopping, it takes what is queued.
+        if (remaining <= 0 and not stopping()) or (not more and stopping()):
             break
     return messages
 

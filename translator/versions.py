@@ -27,6 +27,14 @@ class EventError(Exception):
 
 
 _V1: TypeAdapter[Envelope] = TypeAdapter(CanonicalEvent)
+_SHOWN_CHARS = 40
+
+
+def _shown(value: Any) -> str:
+    """A client's value quoted in an error message: bounded (a 500-event batch of 1 KB event types
+    would otherwise be answered with more than the 512 KB it sent)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
 
 
 def _parse_v1(data: dict[str, Any]) -> Envelope:
@@ -34,7 +42,7 @@ def _parse_v1(data: dict[str, Any]) -> Envelope:
     if event_type not in EVENT_TYPES:
         raise EventError(
             "unknown_event_type",
-            f"event_type {event_type!r} is not one of: {', '.join(EVENT_TYPES)}",
+            f"event_type {_shown(event_type)} is not one of: {', '.join(EVENT_TYPES)}",
             "event_type",
         )
     try:
@@ -62,7 +70,7 @@ def parse_event(data: Any) -> Envelope:
     if parser is None:
         raise EventError(
             "unsupported_schema_version",
-            f"schema_version {version!r} is not supported; supported: {', '.join(PARSERS)}",
+            f"schema_version {_shown(version)} is not supported; supported: {', '.join(PARSERS)}",
             "schema_version",
         )
     return parser({**data, "schema_version": str(version)})
