@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint chromium clean bench bench-quick wrk
+.PHONY: run test lint chromium pdf clean bench bench-quick wrk
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run pdf
 	$(VENV)/bin/percus build-js
 	$(VENV)/bin/percus serve
 
@@ -27,10 +27,20 @@ chromium:
 	  echo "installing Debian chromium for the e2e tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# WeasyPrint (the weekly digest) loads Pango and HarfBuzz and needs a font; the digest tests turn the
+# PDF into text and images with poppler-utils.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+pdf:
+	@dpkg -s $(PDF_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(PDF_PACKAGES) for the PDF digest"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_PACKAGES) >/dev/null; }
+
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.installed-test chromium lint
+# The bundles are committed (and packaged) as built: a stale one fails here, before the suite.
+test: $(VENV)/.installed-test chromium pdf lint
+	$(VENV)/bin/percus build-js --check
 	$(VENV)/bin/pytest
 
 clean:

@@ -82,6 +82,9 @@ def percus_server(port: int) -> Iterator[tuple[ServerURL, str, str]]:
     """`percus serve` on a fresh data dir; yields (base URL, share token, data dir)."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = {"PERCUS_DATA_DIR": data_dir}
+        # `percus report …` refuses an organization the registry does not know.
+        subprocess.run([str(VENV_BIN / "percus"), "org", "create", "bench"], env={**os.environ, **env},
+                       check=True, capture_output=True)
         token = subprocess.run([str(VENV_BIN / "percus"), "token", "issue", "--org", "bench",
                                 "--project", "p1"], env={**os.environ, **env}, check=True,
                                capture_output=True, text=True).stdout.strip()

@@ -57,6 +57,11 @@ MINUTES = Param("minutes", "Window: sessions started in the last N minutes (defa
 RANGE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, FROM, TO, BOTS)
 BREAKDOWN_PARAMS = (*RANGE_PARAMS, DIMENSION)
 LIVE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, BOTS, MINUTES)
+# Each report (pipeline/reports.py) and the parameters it takes: the API's routes and `percus report …`.
+REPORTS: dict[str, Sequence[Param]] = {
+    "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
+    "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "live": LIVE_PARAMS,
+}
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> ReportParams:
                           "dimension")
         values["dimension"] = query["dimension"]
     if MINUTES in accepted:
-        values["minutes"] = _minutes(query.get("minutes", "60"))
+        values["minutes"] = parse_minutes(query.get("minutes", "60"))
     return ReportParams(**values)
 
 
@@ -132,15 +137,18 @@ def parse_date(text: str, name: str) -> date:
                       name) from None
 
 
-def check_range(date_from: date | None, date_to: date | None) -> None:
-    """Dates within reason, `from` ≤ `to`, and a bounded span (`to` defaults to today)."""
+def check_range(date_from: date | None, date_to: date | None,
+                names: tuple[str, str] = ("from", "to")) -> None:
+    """Dates within reason, `from` ≤ `to`, and a bounded span (`to` defaults to today). `names`
+    are what the messages call the two bounds (the command line says `--from`, `--to`)."""
     today = datetime.now(UTC).date()
     latest = today + timedelta(days=366)
-    for name, value in (("from", date_from), ("to", date_to)):
+    first, last = names
+    for field, name, value in (("from", first, date_from), ("to", last, date_to)):
         if value is not None and not EARLIEST <= value <= latest:
-            raise Refusal(400, "invalid_date", f"{name} must lie between {EARLIEST} and {latest}", name)
+            raise Refusal(400, "invalid_date", f"{name} must lie between {EARLIEST} and {latest}", field)
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise Refusal(400, "invalid_range", f"from ({date_from}) is after to ({date_to})", "from")
+        raise Refusal(400, "invalid_range", f"{first} ({date_from}) is after {last} ({date_to})", "from")
     if date_from is not None and ((date_to or today) - date_from).days + 1 > MAX_RANGE_DAYS:
         raise Refusal(400, "range_too_long", f"a range spans at most {MAX_RANGE_DAYS} days", "from")
 
@@ -153,8 +161,8 @@ def _boolean(text: str, name: str) -> bool:
     raise Refusal(400, "invalid_parameter", f"{name} must be true or false", name)
 
 
-def _minutes(text: str) -> int:
+def parse_minutes(text: str, name: str = "minutes") -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIVE_MINUTES:
-        raise Refusal(400, "invalid_parameter", "minutes must be a whole number from 1 to "
+        raise Refusal(400, "invalid_parameter", f"{name} must be a whole number from 1 to "
                       f"{MAX_LIVE_MINUTES}", "minutes")
     return int(text)

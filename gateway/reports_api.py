@@ -8,7 +8,7 @@ The key check and the query run in a worker thread: both read the store (or wait
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,26 +17,26 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
 from gateway.refusal import Refusal
-from gateway.report_params import BREAKDOWN_PARAMS, LIVE_PARAMS, RANGE_PARAMS, Param, ReportParams
+from gateway.report_params import REPORTS, Param, ReportParams
 from gateway.services import Services
 from pipeline import metrics
 
+if TYPE_CHECKING:
+    from pipeline.query import QueryEngine
+
 PREFIX = "/analytics/v1/reports"
-REPORTS: dict[str, Sequence[Param]] = {
-    "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
-    "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "live": LIVE_PARAMS,
-}
 
 
-def run_report(name: str, services: Services, org: str, params: ReportParams) -> dict[str, Any]:
-    """One report's result (blocking). Imported here, not at module level: the ingest Lambda loads
-    this module too, and the query layer (sqlglot) is a heavy import it never needs."""
+def run_report(name: str, engine: QueryEngine, org: str, params: ReportParams) -> dict[str, Any]:
+    """One report's result (blocking); `percus report …` runs it too. Imported here, not at module
+    level: the ingest Lambda loads this module too, and the query layer (sqlglot) is a heavy import
+    it never needs."""
     from pipeline import reports
 
     report: Callable[..., dict[str, Any]] = getattr(reports, name)
     if name == "breakdown":
-        return report(services.engine, org, params.dimension, **params.filters())
-    return report(services.engine, org, **params.filters())
+        return report(engine, org, params.dimension, **params.filters())
+    return report(engine, org, **params.filters())
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -48,7 +48,7 @@ def routes(services: Services) -> list[BaseRoute]:
             params = report_params.parse(request.query_params, accepted)
             org = api_keys.organization(registry, principal, params.organization_id)
             return {"organization_id": org, "report": name, "filters": _echo(params),
-                    "result": run_report(name, services, org, params)}
+                    "result": run_report(name, services.engine, org, params)}
 
         async def get(request: Request) -> Response:
             try:

@@ -1,9 +1,11 @@
 """The periodic pipeline steps `percus serve` runs beside the gateway on the embedded default.
 
-Each tick compacts what the writer landed and rolls up the days it touched, so a posted event shows
-in reports within a minute; once an hour it also deletes what is past its retention. A tick that
+Each tick compacts what the writer landed, sends organizations' webhooks what that committed, and
+rolls up the days it touched, so a posted event shows in reports within a minute; once an hour it
+also deletes what is past its retention. A tick that
 finds another compaction running (`percus compact`, `percus dsar delete` on the same data dir) skips
-instead of waiting: the other run does the same work, or the next tick does.
+instead of waiting: the other run does the same work, or the next tick does. With a mailer (`percus
+serve` passes the configured one), it also sends the weekly digest of opted-in organizations.
 """
 
 from __future__ import annotations
@@ -15,24 +17,35 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pipeline.compactor import CompactionBusy, compact
+from pipeline.digest import due_week, send_due
+from pipeline.mail.base import Mailer
 from pipeline.organizations import OrganizationRegistry
+from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.retention import apply_retention
 from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
+from pipeline.webhooks import WebhooksBusy
+from pipeline.webhooks import run as run_webhooks
 
 log = logging.getLogger("percus.background")
 
 DEFAULT_INTERVAL = 15.0  # seconds between ticks: writer flush (≤ 2 s) + tick ≤ 20 s to fresh reports
 RETENTION_EVERY = timedelta(hours=1)  # partitions expire by the day: hourly is prompt enough
 RETENTION_RUN = "state/retention/last_run.json"  # kept in the store: restarts do not rerun it
+DIGEST_EVERY = timedelta(minutes=15)  # how often due digests are looked for (and failed ones retried)
+DIGEST_RUN = "state/digest/last_run.json"
+WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoint delays no other step long
 
 
 class PipelineLoop:
     def __init__(self, store: Store, *, interval: float = DEFAULT_INTERVAL,
-                 steps: tuple[Callable[[Store], None], ...] | None = None) -> None:
+                 steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None
+                 ) -> None:
         self.store = store
         self.interval = interval
-        self.steps = steps if steps is not None else (compact_step, rollup_step, retention_step)
+        self.steps = steps if steps is not None else (compact_step, webhook_step, rollup_step, retention_step)
+        if mailer is not None and steps is None:
+            self.steps += (digest_step(mailer),)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
@@ -60,6 +73,20 @@ def compact_step(store: Store) -> None:
                  len(report.quarantined_objects), (datetime.now(UTC) - started).total_seconds())
 
 
+def webhook_step(store: Store) -> None:
+    """Right after compaction: newly curated events go out within a tick (pipeline/webhooks.py)."""
+    try:
+        report = run_webhooks(store, OrganizationRegistry(store, cache_seconds=0), wait=False,
+                              budget=WEBHOOK_BUDGET, actor="serve")
+    except WebhooksBusy:
+        log.info("webhook_step skipped: another webhook run holds the lock")
+        return
+    if report.total("batches_delivered") or report.total("failed_attempts"):
+        log.info("webhooks: %d batches (%d events) delivered, %d failed attempts, %d dead-lettered",
+                 report.total("batches_delivered"), report.total("events_delivered"),
+                 report.total("failed_attempts"), report.total("dead_lettered"))
+
+
 def rollup_step(store: Store) -> None:
     # Incremental: only closed days whose curated data changed are rebuilt; reports read the
     # open days (today, yesterday) from curated, so they are fresh without a rollup.
@@ -82,3 +109,30 @@ def retention_step(store: Store) -> None:
     if report.objects_deleted:
         log.info("retention deleted %d objects: %s", report.objects_deleted,
                  {zone: sorted(orgs) for zone, orgs in report.days_deleted.items()})
+
+
+def digest_step(mailer: Mailer, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+                ) -> Callable[[Store], None]:
+    """The weekly digest of opted-in organizations (pipeline/digest.py), looked for every
+    DIGEST_EVERY: from Monday 07:00 UTC each gets last week's once (the store's state records it)."""
+    def digest_step(store: Store) -> None:
+        now = clock()
+        try:
+            last = datetime.fromisoformat(json.loads(store.get(DIGEST_RUN))["at"])
+        except KeyError:
+            last = None
+        if last is not None and now - last < DIGEST_EVERY:
+            return
+        engine = DuckDbEngine(store)
+        try:
+            run = send_due(store, engine, mailer, due_week(now), actor="serve", now=now)
+        finally:
+            engine.close()
+        store.put(DIGEST_RUN, json.dumps({"at": now.isoformat()}).encode())
+        if run.sent:
+            log.info("digest of %s sent to %s", run.week, ", ".join(s.organization_id for s in run.sent))
+        for org, error in run.failed.items():
+            log.warning("digest of %s for %s not sent (retried in %s): %s", org, run.week, DIGEST_EVERY,
+                        error)
+
+    return digest_step

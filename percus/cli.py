@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from percus.config import Settings, load_settings
 from pipeline.layout import check_slug
@@ -22,9 +25,27 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from percus.serve import serve
+    from pipeline.queue.local import QueueLocked
 
-    serve(_settings(args), host=args.host, port=args.port, quiet=args.quiet)
+    settings = _settings(args)
+    try:
+        serve(settings, host=args.host, port=args.port, quiet=args.quiet)
+    except QueueLocked:  # the local queue's lock: one process at a time writes it
+        print(f"percus: error: another percus serve uses {settings.data_dir / 'queue'}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
+def _days(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a number of days is a whole number from 1, not {text!r}")
+    return int(text)
 
 
 def _cmd_token_issue(args: argparse.Namespace) -> int:
@@ -64,6 +85,19 @@ def _cmd_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_org_set(args: argparse.Namespace) -> int:
+    registry = _registry(_settings(args))
+    org = check_slug(args.org, "organization")
+    before = registry.require(org).retention_days
+    after = registry.update(org, retention_days=None if args.no_retention_override else args.retention_days)
+
+    def shown(days: int | None) -> str:
+        return f"{days} days" if days else "the zones' defaults"
+
+    print(f"retention of {org!r}: {shown(after.retention_days)} (was {shown(before)})")
+    return 0
+
+
 def _cmd_org_key(args: argparse.Namespace) -> int:
     registry = _registry(_settings(args))
     if args.revoke:
@@ -73,6 +107,156 @@ def _cmd_org_key(args: argparse.Namespace) -> int:
     key = registry.create_api_key(args.org)
     print(key)
     print("(shown once: only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+def _cmd_org_digest(args: argparse.Namespace) -> int:
+    registry = _registry(_settings(args))
+    org = check_slug(args.org, "organization")
+    if args.digest_to:
+        digest = registry.set_digest(org, enabled=True, recipients=args.digest_to)
+    elif args.no_digest:
+        digest = registry.set_digest(org, enabled=False)
+    else:
+        digest = registry.require(org).digest
+    state = "enabled" if digest.enabled else "disabled"
+    print(f"weekly digest of {org!r}: {state}, {len(digest.recipients)} recipient(s)"
+          + (f": {', '.join(digest.recipients)}" if digest.recipients else ""))
+    return 0
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pipeline import digest
+    from pipeline.backends import open_mailer, open_store
+    from pipeline.query import open_engine
+
+    settings = _settings(args)
+    org = check_slug(args.org, "organization")
+    try:
+        week = digest.Week.parse(args.week) if args.week else digest.Week.last_complete(datetime.now(UTC))
+    except digest.DigestError as exc:
+        raise ValueError(f"--week: {exc}") from None
+    _registry(settings).require(org)
+    store = open_store(settings)
+    engine = open_engine(settings, store)
+    if args.send:
+        mailer = open_mailer(settings)
+        sent = digest.send(store, engine, mailer, org, week, actor=_actor(), trigger="cli")
+        print(f"sent the digest of {org} for {week} to {sent.recipients} recipient(s) "
+              f"({mailer.name}: {sent.message_id})")
+        return 0
+    made = digest.build(engine, org, week)
+    out = args.out or Path(made.filename)
+    if out.is_dir():
+        out = out / made.filename
+    try:
+        out.write_bytes(made.pdf)
+    except OSError as exc:
+        raise ValueError(f"cannot write {out}: {exc.strerror}") from None
+    print(out)
+    print(f"{org}, {week}: {made.pages} page(s), {len(made.pdf) / 1024:.0f} KB"
+          + ("" if made.figures.has_views else "; no views in this week (the PDF says so)"), file=sys.stderr)
+    return 0
+
+
+def _cmd_org_webhook(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from pipeline import webhooks
+
+    registry = _registry(_settings(args))
+    org = check_slug(args.org, "organization")
+    if args.disable and (args.url or args.rotate_secret or args.since):
+        raise ValueError("--disable takes no other option")
+    if args.since and not args.url:
+        raise ValueError("--since goes with --url")
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise ValueError(f"--since takes YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC), not {args.since!r}") from None
+    secret = None
+    if args.disable:
+        registry.disable_webhook(org)
+        print(f"webhook of {org!r} disabled (batches waiting stay in the outbox)")
+    elif args.url:
+        secret = registry.set_webhook(org, args.url, rotate_secret=args.rotate_secret, since=since)
+    elif args.rotate_secret:
+        secret = registry.rotate_webhook_secret(org)
+    webhook = registry.require(org).webhook
+    if webhook is None:
+        print(f"{org!r} has no webhook: set one with --url https://…")
+        return 0
+    if secret is not None:
+        print(secret)
+        print("(the signing secret, shown once; the previous one, if any, keeps signing for 24 hours)",
+              file=sys.stderr)
+    elif args.url:
+        print("(signing secret unchanged; --rotate-secret makes a new one)", file=sys.stderr)
+    store = registry.store
+    # With a new secret, stdout holds only the secret, so it can be captured on its own.
+    print(f"url: {webhook.url}\nenabled: {'yes' if webhook.enabled else 'no'}\n"
+          f"events received since: {webhook.since.isoformat()}\n"
+          f"batches waiting: {len(webhooks.pending(store, org))}\n"
+          f"dead letters: {len(webhooks.dead_letters(store, org))}",
+          file=sys.stderr if secret else sys.stdout)
+    return 0
+
+
+def _cmd_webhook_dead_letters(args: argparse.Namespace) -> int:
+    from pipeline import webhooks
+    from pipeline.backends import open_store
+
+    org = check_slug(args.org, "organization") if args.org else None
+    batches = webhooks.dead_letters(open_store(_settings(args)), org)
+    if args.format == "json":
+        for batch in batches:
+            print(batch.model_dump_json(exclude={"event_ids"}))
+        return 0
+    if not batches:
+        print("no dead-lettered batches")
+        return 0
+    print(f"{'organization':<16} {'batch':<40} {'events':>6} {'attempts':>8}  {'dead since':<20} reason")
+    for batch in batches:
+        dead_at = f"{batch.dead_at:%Y-%m-%d %H:%M:%S}" if batch.dead_at else "-"
+        print(f"{batch.organization_id:<16} {batch.batch_id:<40} {batch.event_count:>6} {batch.attempts:>8}  "
+              f"{dead_at:<20} {batch.dead_reason} ({batch.last_error})")
+    return 0
+
+
+def _cmd_webhook_redrive(args: argparse.Namespace) -> int:
+    from pipeline import webhooks
+    from pipeline.backends import open_store
+
+    if not args.all and not args.batch:
+        raise ValueError("name the batches to redrive with --batch ID (repeatable), or pass --all")
+    store = open_store(_settings(args))
+    redriven = webhooks.redrive(store, check_slug(args.org, "organization"),
+                                None if args.all else args.batch, actor=_actor())
+    for batch_id in redriven:
+        print(f"redriven: {batch_id}")
+    print(f"{len(redriven)} batches back in the outbox of {args.org!r}; they go out on the next delivery "
+          "(`percus serve`'s loop, the webhooks Lambda, or `percus webhook deliver`)", file=sys.stderr)
+    return 0
+
+
+def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
+    from pipeline import webhooks
+    from pipeline.backends import open_store
+    from pipeline.organizations import OrganizationRegistry
+
+    store = open_store(_settings(args))
+    report = webhooks.run(store, OrganizationRegistry(store, cache_seconds=0),
+                          orgs=[check_slug(args.org, "organization")] if args.org else None,
+                          policy=webhooks.WebhookPolicy.from_env(), actor=_actor())
+    if not report.organizations:
+        print("no organization with an enabled webhook")
+    for org, item in report.organizations.items():
+        print(f"{org}: {item.events_collected} events collected, {item.batches_delivered} batches "
+              f"({item.events_delivered} events) delivered, {item.failed_attempts} failed attempts, "
+              f"{len(item.dead_lettered)} dead-lettered, {item.pending} waiting"
+              + (f", error: {item.error}" if item.error else ""))
     return 0
 
 
@@ -96,12 +280,10 @@ def _progress(label: str) -> Callable[..., None]:
 
 
 def _cmd_compact(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from pipeline.backends import open_store
     from pipeline.compactor import compact
 
-    hour = datetime.strptime(args.hour, "%Y-%m-%dT%H") if args.hour else None
+    hour = _hour(args.hour) if args.hour is not None else None
     report = compact(open_store(_settings(args)), hour=hour, progress=_progress("partitions"))
     print(f"raw objects read: {report.raw_objects_read}, events: {report.events_in}, duplicates "
           f"dropped: {report.duplicates_dropped}, rejected: {report.events_rejected}, partitions "
@@ -115,40 +297,149 @@ def _cmd_rollup(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
     from pipeline.rollups import build_rollups
 
-    day = _date(args.date, "--date") if args.date else None
+    day = _date(args.date, "--date") if args.date is not None else None
     report = build_rollups(open_store(_settings(args)), day=day, progress=_progress("days"))
     print(f"days built: {len(report.days_built)}, unchanged: {report.days_fresh}, files written: "
           f"{report.files_written}, sessions: {report.sessions}")
     return 0
 
 
-def _date(text: str, option: str) -> date:
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """The reports API's parameter checks (gateway/report_params.py) refuse with a 400 Refusal; on the
+    command line the same refusal is a usage error."""
+    from gateway.refusal import Refusal
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{option} takes a date as YYYY-MM-DD, not {text!r}") from None
+        yield
+    except Refusal as refusal:
+        raise ValueError(refusal.message) from None
 
 
-def _cmd_report_summary(args: argparse.Namespace) -> int:
-    from pipeline import metrics, reports
+def _hour(text: str) -> datetime:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}", text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%dT%H")
+        except ValueError:
+            pass
+    raise ValueError(f"--hour must look like 2026-11-25T10 (YYYY-MM-DDTHH, UTC), not {text!r}")
+
+
+def _date(text: str, option: str) -> date:
+    """A YYYY-MM-DD option, checked as the reports API checks its dates."""
+    from gateway.report_params import parse_date
+
+    with _usage_errors():
+        return parse_date(text, option)
+
+
+def _date_range(args: argparse.Namespace) -> tuple[date | None, date | None]:
+    """--from and --to, checked as the reports API checks `from` and `to` (order, bounds, span)."""
+    from gateway.report_params import check_range
+
+    date_from = _date(args.date_from, "--from") if args.date_from is not None else None
+    date_to = _date(args.date_to, "--to") if args.date_to is not None else None
+    with _usage_errors():
+        check_range(date_from, date_to, names=("--from", "--to"))
+    return date_from, date_to
+
+
+def _known_org(settings: Settings, text: str) -> str:
+    """An organization the registry knows: a typo is an error, not a report of zeros."""
+    org = check_slug(text, "organization")
+    if _registry(settings).get(org) is None:
+        raise ValueError(f"no organization named {org!r} (see `percus org create`)")
+    return org
+
+
+# `percus report NAME`: the reports of GET /analytics/v1/reports/NAME, their parameters as options.
+_REPORT_HELP = {
+    "summary": "the summary metrics of an organization: views, plays, completion rate, CTA click-through, "
+               "errors…",
+    "dropoff": "the drop-off: plays reaching 25, 50, 75 and 100 percent of the video",
+    "ctas": "the CTA funnel: views, plays, views with a click, overall and per CTA",
+    "chapters": "chapter reach: plays that entered each chapter",
+    "breakdown": "session metrics per device type, OS, browser, locale or country",
+    "errors": "the top error codes",
+    "live": "sessions started in the last N minutes (default 60): their metrics and error spikes",
+}
+_REPORT_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
+    "organization_id": ("--org", {"dest": "org", "required": True, "help": "organization id"}),
+    "project_id": ("--project", {"dest": "project", "metavar": "P"}),
+    "template_id": ("--template", {"dest": "template", "metavar": "T"}),
+    "from": ("--from", {"dest": "date_from", "metavar": "YYYY-MM-DD"}),
+    "to": ("--to", {"dest": "date_to", "metavar": "YYYY-MM-DD"}),
+    "include_bots": ("--include-bots", {"dest": "include_bots", "action": "store_true"}),
+    "dimension": ("--dimension", {"dest": "dimension", "required": True}),
+    "minutes": ("--minutes", {"dest": "minutes", "metavar": "N", "default": "60"}),
+}
+# A breakdown row holds every summary metric: its table shows these.
+_ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_rate", "cta_ctr",
+                              "playback_failure_rate")}
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from gateway.report_params import ReportParams, parse_minutes, slug
+    from gateway.reports_api import run_report
     from pipeline.backends import open_store
     from pipeline.query import open_engine
 
     settings = _settings(args)
-    engine = open_engine(settings, open_store(settings))
-    result = reports.summary(engine, check_slug(args.org, "organization"), project_id=args.project,
-                             template_id=args.template,
-                             date_from=_date(args.date_from, "--from") if args.date_from else None,
-                             date_to=_date(args.date_to, "--to") if args.date_to else None)
-    if args.format == "json":
-        print(json.dumps(result, indent=2))
-        return 0
-    units = {metric.name: metric.unit for metric in metrics.SUMMARY}
-    width = max(map(len, result))
-    for name, value in result.items():
-        shown = "-" if value is None else f"{value:.1%}" if units.get(name) == "fraction" else value
-        print(f"{name:<{width}}  {shown}")
+    with _usage_errors():
+        values: dict[str, Any] = {
+            name: slug(given, label) for name, label, given in (
+                ("project_id", "project", args.project), ("template_id", "template", args.template))
+            if given is not None}
+        if args.report == "live":
+            values["minutes"] = parse_minutes(args.minutes, "--minutes")
+        else:
+            values["date_from"], values["date_to"] = _date_range(args)
+    org = _known_org(settings, args.org)
+    params = ReportParams(organization_id=org, include_bots=args.include_bots,
+                          dimension=getattr(args, "dimension", None), **values)
+    result = run_report(args.report, open_engine(settings, open_store(settings)), org, params)
+    if args.format == "json":  # the `result` of the API's answer, key for key
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        _print_report(args.report, result)
     return 0
+
+
+def _print_report(name: str, result: dict[str, Any]) -> None:
+    """A report as text: its headline numbers one a line, then each list of rows as a table."""
+    from pipeline import metrics
+
+    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM) if metric.unit == "fraction"}
+    fractions |= {"fraction", "share"}
+
+    def cell(key: str, value: object) -> str:
+        if value is None:
+            return "(unknown)" if key in ("value", "error_code") else "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if key in fractions and isinstance(value, int | float):
+            return f"{value:.1%}"
+        return str(value)
+
+    headline = {key: value for key, value in result.items() if not isinstance(value, list)}
+    width = max(map(len, headline), default=0)
+    for key, value in headline.items():
+        print(f"{key:<{width}}  {cell(key, value)}")
+    for key, rows in result.items():
+        if not isinstance(rows, list):
+            continue
+        print(f"\n{key}:")
+        if not rows:
+            print("  (none)")
+            continue
+        columns = _ROW_COLUMNS.get(name, tuple(rows[0]))
+        cells = [[cell(column, row[column]) for column in columns] for row in rows]
+        widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+        numeric = [any(isinstance(row[column], int | float) and not isinstance(row[column], bool)
+                       for row in rows) for column in columns]
+        for line in (list(columns), *cells):
+            print("  " + "  ".join(text.rjust(w) if right else text.ljust(w)
+                                   for text, w, right in zip(line, widths, numeric, strict=True)).rstrip())
 
 
 def _cmd_admin_key(args: argparse.Namespace) -> int:
@@ -173,10 +464,10 @@ def _cmd_export_csv(args: argparse.Namespace) -> int:
     org = check_slug(args.org, "organization")
     if _registry(settings).get(org) is None:
         raise ValueError(f"unknown organization {org!r}")
+    date_from, date_to = _date_range(args)
     selection = exports.ExportFilter(
         kind=args.kind, project_id=args.project, template_id=args.template, include_bots=args.include_bots,
-        date_from=_date(args.date_from, "--from") if args.date_from else None,
-        date_to=_date(args.date_to, "--to") if args.date_to else None)
+        date_from=date_from, date_to=date_to)
     actor = _actor()
     if args.out:
         rows = exports.save_export(store, engine, org, selection, args.out, actor=actor)
@@ -276,7 +567,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", _cmd_serve, "run the gateway with the background writer on the embedded "
                     "default")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--quiet", action="store_true", help="print no banner and no request log")
 
     token = commands.add_parser("token", help="share tokens").add_subparsers(dest="sub", required=True)
@@ -295,31 +586,88 @@ def _parser() -> argparse.ArgumentParser:
     rollup.add_argument("--date", metavar="YYYY-MM-DD", help="rebuild this day (default: every closed "
                         "day whose data changed)")
 
-    report = commands.add_parser("report", help="engagement reports").add_subparsers(dest="sub",
-                                                                                      required=True)
-    summary = command("summary", _cmd_report_summary, "the summary metrics of an organization", report)
-    summary.add_argument("--org", required=True)
-    summary.add_argument("--project")
-    summary.add_argument("--template")
-    summary.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
-    summary.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
-    summary.add_argument("--format", choices=("table", "json"), default="table")
+    from gateway.report_params import DIMENSIONS, REPORTS
+
+    report = commands.add_parser("report", help="engagement reports: the numbers of the reports API"
+                                 ).add_subparsers(dest="sub", required=True)
+    for name, accepted in REPORTS.items():
+        one = command(name, _cmd_report, _REPORT_HELP[name], report)
+        one.set_defaults(report=name)
+        for param in accepted:
+            flag, options = _REPORT_FLAGS[param.name]
+            extra = {"choices": DIMENSIONS} if param.name == "dimension" else {}
+            one.add_argument(flag, **{"help": param.description.replace("%", "%%"), **extra, **options})
+        one.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table (default) or JSON: the `result` of the API's answer")
 
     org = commands.add_parser("org", help="organizations and their reporting API keys").add_subparsers(
         dest="sub", required=True)
     create = command("create", _cmd_org_create, "create an organization", org)
     create.add_argument("org", help="organization id")
-    create.add_argument("--retention-days", type=int, help="override the zones' default retention")
+    create.add_argument("--retention-days", type=_days, metavar="N",
+                        help="override the zones' default retention")
     create.add_argument("--legacy-group-key", action="append", metavar="KEY",
                         help="an Individeo trackerGroupKey that posts for this organization (repeatable)")
+    org_set = command("set", _cmd_org_set, "change an organization's retention override (audited as "
+                      "org.settings_changed)", org)
+    org_set.add_argument("org", help="organization id")
+    retention_choice = org_set.add_mutually_exclusive_group(required=True)
+    retention_choice.add_argument("--retention-days", type=_days, metavar="N",
+                                  help="keep its viewer-level data at most N days")
+    retention_choice.add_argument("--no-retention-override", action="store_true",
+                                  help="back to the zones' default retention")
     key = command("key", _cmd_org_key, "create (print once) or revoke a reporting API key", org)
     key.add_argument("org", help="organization id")
     key.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id instead")
+    org_digest = command("digest", _cmd_org_digest, "show or set the weekly digest: who receives it, or "
+                         "opt out", org)
+    org_digest.add_argument("org", help="organization id")
+    digest_choice = org_digest.add_mutually_exclusive_group()
+    digest_choice.add_argument("--digest-to", action="append", metavar="EMAIL",
+                               help="opt in and send it to this address (repeatable; replaces the list)")
+    digest_choice.add_argument("--no-digest", action="store_true",
+                               help="opt out (the recipients are kept for a later opt-in)")
+
+    webhook = command("webhook", _cmd_org_webhook, "set, show, disable an organization's webhook endpoint "
+                      "or rotate its signing secret (printed once)", org)
+    webhook.add_argument("org", help="organization id")
+    webhook.add_argument("--url", help="the endpoint (https://…; http:// only for a loopback host); "
+                         "enables it")
+    webhook.add_argument("--rotate-secret", action="store_true", help="a new signing secret (the old one "
+                         "keeps signing for 24 hours)")
+    webhook.add_argument("--disable", action="store_true", help="stop delivering (waiting batches are kept)")
+    webhook.add_argument("--since", metavar="YYYY-MM-DD[THH:MM]", help="with --url: deliver events received "
+                         "from then on (UTC; default: from now, or as before for an enabled webhook)")
+
+    hooks = commands.add_parser("webhook", help="webhook delivery: run it now, dead letters").add_subparsers(
+        dest="sub", required=True)
+    dead = command("dead-letters", _cmd_webhook_dead_letters, "list the batches that failed for good", hooks)
+    dead.add_argument("--org", help="only this organization's")
+    dead.add_argument("--format", choices=("table", "json"), default="table")
+    redrive = command("redrive", _cmd_webhook_redrive, "put dead-lettered batches back in the outbox, with "
+                      "fresh attempts", hooks)
+    redrive.add_argument("--org", required=True)
+    redrive.add_argument("--batch", action="append", metavar="ID", help="a batch id (repeatable)")
+    redrive.add_argument("--all", action="store_true", help="every dead-lettered batch of the organization")
+    deliver = command("deliver", _cmd_webhook_deliver, "collect and send what is due now (what `percus "
+                      "serve` does every tick)", hooks)
+    deliver.add_argument("--org", help="only this organization")
 
     admin = commands.add_parser("admin", help="admin keys (every organization's reports and dashboard)"
                                 ).add_subparsers(dest="sub", required=True)
     admin_key = command("key", _cmd_admin_key, "create (print once) or revoke an admin key", admin)
     admin_key.add_argument("--revoke", metavar="KEY_ID", help="revoke the admin key with this id instead")
+
+    digest = command("digest", _cmd_digest, "the weekly PDF digest of an organization: write it to a "
+                     "file, or --send it to the organization's digest recipients now")
+    digest.add_argument("--org", required=True)
+    digest.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 (default: the last "
+                        "complete week, UTC)")
+    digest_output = digest.add_mutually_exclusive_group()
+    digest_output.add_argument("--out", type=Path, metavar="FILE.pdf", help="where to write it (default: "
+                               "percus-digest-ORG-WEEK.pdf here)")
+    digest_output.add_argument("--send", action="store_true", help="deliver it (outbox or SES, as "
+                               "PERCUS_MAIL says) and record it, even if the schedule sent that week")
 
     export = commands.add_parser("export", help="CSV exports").add_subparsers(dest="sub", required=True)
     csv = command("csv", _cmd_export_csv, "export an organization's events (or daily summary rows) as "
@@ -380,3 +728,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:  # bad input from the command line: say it, no traceback
         print(f"percus: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:  # a file or directory the command cannot use (--out, the data dir)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"percus: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        sys.exit(1)

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_MAIL_FROM = "Percus analytics <digest@localhost>"  # fine for the outbox; SES needs a verified one
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,6 +20,8 @@ class Settings:
     athena_workgroup: str | None
     athena_output: str | None
     token_keys: tuple[tuple[str, bytes], ...]  # (kid, secret); the first signs, all verify
+    mail: str = "outbox"  # "outbox" (folders under the data dir) or "ses"
+    mail_from: str = DEFAULT_MAIL_FROM
 
     @property
     def is_local_queue(self) -> bool:
@@ -51,7 +55,9 @@ def _local_token_keys(data_dir: Path) -> tuple[tuple[str, bytes], ...]:
     return _parse_token_keys(path.read_text())
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def load_settings(env: dict[str, str] | None = None, *, signing: bool = True) -> Settings:
+    """Settings from the environment. With `signing=False` (a process that signs no share token, such
+    as the digest Lambda) no token key is read or generated: `token_keys` is empty."""
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("PERCUS_DATA_DIR", "./percus-data")).resolve()
     keys_text = env.get("PERCUS_TOKEN_KEYS")
@@ -62,5 +68,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         query_engine=env.get("PERCUS_QUERY_ENGINE", "duckdb"),
         athena_workgroup=env.get("PERCUS_ATHENA_WORKGROUP"),
         athena_output=env.get("PERCUS_ATHENA_OUTPUT"),
-        token_keys=_parse_token_keys(keys_text) if keys_text else _local_token_keys(data_dir),
+        token_keys=((_parse_token_keys(keys_text) if keys_text else _local_token_keys(data_dir))
+                    if signing else ()),
+        mail=env.get("PERCUS_MAIL", "outbox"),
+        mail_from=env.get("PERCUS_MAIL_FROM") or DEFAULT_MAIL_FROM,
     )

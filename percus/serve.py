@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
+from collections.abc import Mapping
 
 import uvicorn
 
 from gateway.app import create_app
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
 from gateway.tokens import issue_token, parse_ttl
+from percus._slow_clients import READ_TIMEOUT
+from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
 from percus.config import Settings
-from pipeline.backends import open_queue, open_store
+from pipeline.backends import open_mailer, open_queue, open_store
 from pipeline.organizations import OrganizationRegistry
 from pipeline.writer import Writer
 
 log = logging.getLogger("percus.serve")
+
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
+
+
+def _read_timeout(env: Mapping[str, str]) -> float:
+    """PERCUS_READ_TIMEOUT: seconds a request may take to arrive whole (default 30)."""
+    text = env.get("PERCUS_READ_TIMEOUT")
+    value = READ_TIMEOUT if text is None else float(text)
+    if not value > 0:
+        raise ValueError(f"PERCUS_READ_TIMEOUT must be a number of seconds above 0, got {text!r}")
+    return value
 
 
 def _demo_api_key(settings: Settings, registry: OrganizationRegistry) -> str:
@@ -82,12 +97,15 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
     threads = [threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True)]
     if settings.store.startswith("file://"):
         # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
-        threads.append(threading.Thread(target=PipelineLoop(store).run, args=(stop,),
+        loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
+        threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
-    # No access log: it would write client addresses to stdout.
+    # No access log: it would write client addresses to stdout. Slow clients are cut off: see
+    # percus/_slow_clients.py and docs/operations.md ("Slow and idle clients").
     server = _Server(uvicorn.Config(
         create_app(settings, queue), host=host, port=port, access_log=False,
-        log_level="warning" if quiet else "info", loop="uvloop", http="httptools",
+        log_level="warning" if quiet else "info", loop="uvloop",
+        http=slow_client_protocol(_read_timeout(os.environ)), timeout_keep_alive=KEEP_ALIVE_SECONDS,
     ), stop, threads)
     if not quiet:
         print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store)), flush=True)

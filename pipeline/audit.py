@@ -8,7 +8,9 @@ and `record` refuses values that could carry them. `list_records` reads them bac
 Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/exports.py),
 `dsar.completed` (pipeline/dsar.py), `retention.deleted` (pipeline/retention.py), `org.created`,
 `org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
-`admin.key_revoked` (pipeline/organizations.py).
+`admin.key_revoked`, `org.legacy_group_key_added` (a count, never the key),
+`legacy.attachment_registered` (pipeline/organizations.py), `webhook.dead_lettered`, `webhook.redriven`
+(pipeline/webhooks.py), `digest.sent` (pipeline/digest.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""The one place that turns configuration into a queue and a store."""
+"""The one place that turns configuration into a queue, a store and a mailer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from percus.config import Settings
+from percus.config import DEFAULT_MAIL_FROM, Settings
+from pipeline.mail.base import Mailer
 from pipeline.queue.base import Queue
 from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store
@@ -36,3 +37,20 @@ def open_store(settings: Settings) -> Store:
 
         return S3Store(bucket, prefix)
     raise ValueError(f"PERCUS_STORE must be file://<directory> or s3://bucket[/prefix], got {value!r}")
+
+
+def open_mailer(settings: Settings) -> Mailer:
+    """PERCUS_MAIL: `outbox` (a folder per message under `<data dir>/outbox/`) or `ses` (Amazon SES,
+    from PERCUS_MAIL_FROM, which must then be an identity verified in SES)."""
+    if settings.mail == "outbox":
+        from pipeline.mail.outbox import OutboxMailer
+
+        return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+    if settings.mail == "ses":
+        from pipeline.mail.ses import SesMailer
+
+        if settings.mail_from == DEFAULT_MAIL_FROM:
+            raise ValueError("PERCUS_MAIL=ses needs PERCUS_MAIL_FROM: an address or domain verified in SES")
+
+        return SesMailer(settings.mail_from)
+    raise ValueError(f"PERCUS_MAIL must be 'outbox' or 'ses', got {settings.mail!r}")

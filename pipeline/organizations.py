@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from pipeline import audit
 from pipeline.layout import check_slug
+from pipeline.mail.base import MAX_RECIPIENTS, check_address
 from pipeline.store.base import Store
 
 _ORGS = "config/organizations/"
@@ -42,6 +46,19 @@ class Digest(BaseModel):
     recipients: list[str] = Field(default_factory=list)
 
 
+class Webhook(BaseModel):
+    """Where the organization's events are POSTed (pipeline/webhooks.py) and the key that signs them.
+
+    The secret is kept as is (an HMAC needs it) and shown once, when it is made."""
+
+    url: str
+    secret: str
+    enabled: bool = True
+    since: datetime  # events received from then on are delivered (reset when re-enabled)
+    previous_secret: str | None = None  # still signs too until previous_secret_expires_at
+    previous_secret_expires_at: datetime | None = None
+
+
 class Organization(BaseModel):
     organization_id: str
     created_at: datetime
@@ -50,6 +67,7 @@ class Organization(BaseModel):
     legacy_group_keys: list[str] = Field(default_factory=list)
     digest: Digest = Field(default_factory=Digest)
     api_keys: list[ApiKey] = Field(default_factory=list)
+    webhook: Webhook | None = None
 
 
 class Attachment(BaseModel):
@@ -65,6 +83,9 @@ class RegistryError(ValueError):
     """A registry request that cannot be honoured (unknown organization, key already bound, …)."""
 
 
+_CACHE_MAX = 10_000  # group-key lookups remembered; far more than the keys of every customer
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -73,12 +94,83 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)  # a rotated-out secret keeps signing this long
+_KEEP: Any = object()  # update(): leave this setting as it is
+
+
+def check_webhook_url(url: str) -> str:
+    """A webhook endpoint: http(s) with a host, https unless the host is loopback."""
+    if len(url) > 2048:
+        raise RegistryError("a webhook URL is at most 2048 characters")
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        raise RegistryError(f"webhook URL {url!r} holds whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise RegistryError(f"webhook URL {url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise RegistryError(f"a webhook URL must start with https:// (or http:// for a loopback host): "
+                            f"{url!r}")
+    if not host:
+        raise RegistryError(f"webhook URL {url!r} has no host")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    loopback = host == "localhost" or host.endswith(".localhost") or bool(address and address.is_loopback)
+    if address is not None and address.is_link_local:  # 169.254.169.254: cloud instance metadata
+        raise RegistryError(f"a webhook URL cannot point at a link-local address ({host})")
+    if parts.scheme == "http" and not loopback:
+        raise RegistryError(f"a webhook URL must use https://; http:// is only for loopback hosts "
+                            f"(127.0.0.1, ::1, localhost), not {host!r}")
+    return url
+
+
+def webhook_host(url: str) -> str:
+    """What logs and audit records name of an endpoint: its host (a path or query may hold a token)."""
+    return urlsplit(url).hostname or "?"
+
+
 def key_id_of(key: str) -> str | None:
     """The public id part of an organization or admin key (for audit records), None if malformed."""
     parts = key.split("_", 2)
     if len(parts) == 3 and parts[0] in (API_KEY_PREFIX, ADMIN_KEY_PREFIX) and _KEY_ID.match(parts[1]):
         return parts[1]
     return None
+
+
+def _webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def _rotated(webhook: Webhook, now: datetime) -> tuple[Webhook, str]:
+    secret = _webhook_secret()
+    return webhook.model_copy(update={"secret": secret, "previous_secret": webhook.secret,
+                                      "previous_secret_expires_at": now + WEBHOOK_SECRET_OVERLAP}), secret
+
+
+def _webhook_change(before: Webhook | None, after: Webhook | None) -> dict[str, object]:
+    """Audit details of a webhook change: the host and what changed, never the secret or the URL
+    (its path or query may hold a token)."""
+    if after is None:
+        return {"webhook": ["removed"]}
+    changed = []
+    if before is None:
+        changed.append("created")
+    else:
+        if before.enabled != after.enabled:
+            changed.append("enabled" if after.enabled else "disabled")
+        if before.url != after.url:
+            changed.append("url_changed")
+        if before.secret != after.secret:
+            changed.append("secret_rotated")
+        if before.since != after.since:
+            changed.append("since_changed")
+    return {"webhook": changed, "webhook_host": webhook_host(after.url), "webhook_enabled": after.enabled,
+            "webhook_since": after.since.isoformat()}
 
 
 class OrganizationRegistry:
@@ -106,7 +198,8 @@ class OrganizationRegistry:
 
     def get(self, org: str) -> Organization | None:
         try:
-            return Organization.model_validate_json(self.store.get(f"{_ORGS}{check_slug(org)}.json"))
+            return Organization.model_validate_json(
+                self.store.get(f"{_ORGS}{check_slug(org, 'organization')}.json"))
         except KeyError:
             return None
 
@@ -119,13 +212,91 @@ class OrganizationRegistry:
     def list(self) -> list[Organization]:
         return [Organization.model_validate_json(self.store.get(key)) for key in self.store.list(_ORGS)]
 
-    def update(self, org: str, *, retention_days: int | None = None) -> Organization:
+    def update(self, org: str, *, retention_days: int | None = _KEEP,
+               webhook: Webhook | None = _KEEP, digest: Digest = _KEEP) -> Organization:
+        """Change settings (those passed; None clears one) and record it in the audit log."""
         before = self.require(org)
-        record = before.model_copy(update={"retention_days": retention_days})
+        changes: dict[str, Any] = {}
+        details: dict[str, object] = {}
+        if retention_days is not _KEEP:
+            if retention_days is not None and retention_days < 1:  # model_copy does not validate
+                raise RegistryError(f"retention_days must be at least 1 day, got {retention_days}")
+            changes["retention_days"] = retention_days
+            details.update(retention_days=retention_days, previous_retention_days=before.retention_days)
+        if webhook is not _KEEP:
+            changes["webhook"] = webhook
+            details.update(_webhook_change(before.webhook, webhook))
+        if digest is not _KEEP:
+            changes["digest"] = digest
+            # Counts only: the recipients' addresses are personal data and stay out of the audit log.
+            details.update(digest_enabled=digest.enabled, digest_recipients=len(digest.recipients),
+                           previous_digest_enabled=before.digest.enabled,
+                           previous_digest_recipients=len(before.digest.recipients))
+        if not changes:
+            return before
+        record = before.model_copy(update=changes)
         self._save(record)
-        self._audit("org.settings_changed", org, {"retention_days": retention_days,
-                                                  "previous_retention_days": before.retention_days})
+        self._audit("org.settings_changed", org, details)
         return record
+
+    def set_digest(self, org: str, *, enabled: bool, recipients: list[str] | None = None) -> Digest:
+        """Opt `org` in to the weekly digest (to `recipients`, or those it has) or out of it (its
+        recipients are kept for when it opts in again)."""
+        before = self.require(org).digest
+        chosen = before.recipients if recipients is None else list(dict.fromkeys(
+            check_address(address) for address in recipients))
+        if enabled and not chosen:
+            raise RegistryError(f"the digest of {org!r} needs a recipient: --digest-to EMAIL")
+        if len(chosen) > MAX_RECIPIENTS:
+            raise RegistryError(f"a digest goes to at most {MAX_RECIPIENTS} recipients, got {len(chosen)}")
+        digest = Digest(enabled=enabled, recipients=chosen)
+        self.update(org, digest=digest)
+        return digest
+
+    # -- webhook endpoint ------------------------------------------------------------------------
+
+    def set_webhook(self, org: str, url: str, *, rotate_secret: bool = False,
+                    since: datetime | None = None) -> str | None:
+        """Point `org`'s webhook at `url` and enable it; returns the signing secret when one is made
+        (the first time, or with `rotate_secret`), None when the current one stays.
+
+        Events received from `since` on are delivered: by default from now when the webhook is new or
+        was disabled, else from where it was; an earlier `since` replays the events in between that
+        were not sent yet (each event is sent once, whatever `since` says).
+        """
+        check_webhook_url(url)
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        before = self.require(org).webhook
+        now = _now()
+        if before is None:
+            secret = _webhook_secret()
+            self.update(org, webhook=Webhook(url=url, secret=secret, since=since or now))
+            return secret
+        if since is None:
+            since = before.since if before.enabled else now  # a paused endpoint gets nothing of the pause
+        webhook = before.model_copy(update={"url": url, "enabled": True, "since": since})
+        secret = None
+        if rotate_secret:
+            webhook, secret = _rotated(webhook, now)
+        self.update(org, webhook=webhook)
+        return secret
+
+    def rotate_webhook_secret(self, org: str) -> str:
+        """A new signing secret, returned once; the old one also signs for WEBHOOK_SECRET_OVERLAP."""
+        before = self.require(org).webhook
+        if before is None:
+            raise RegistryError(f"organization {org!r} has no webhook: set one with --url")
+        webhook, secret = _rotated(before, _now())
+        self.update(org, webhook=webhook)
+        return secret
+
+    def disable_webhook(self, org: str) -> None:
+        """Stop delivering (what is waiting stays in the outbox, for when it is enabled again)."""
+        before = self.require(org).webhook
+        if before is None or not before.enabled:
+            raise RegistryError(f"organization {org!r} has no enabled webhook")
+        self.update(org, webhook=before.model_copy(update={"enabled": False}))
 
     def _audit(self, action: str, org: str, details: dict[str, object]) -> None:
         audit.record(self.store, action, {"organization_id": org}, details, actor=self.actor)
@@ -233,6 +404,10 @@ class OrganizationRegistry:
         if group_key not in record.legacy_group_keys:
             record.legacy_group_keys.append(group_key)
             self._save(record)
+            # A group key is a credential (it lets a page post for the organization): the record says
+            # that one was added and how many there are, never which.
+            self._audit("org.legacy_group_key_added", org,
+                        {"legacy_group_keys": len(record.legacy_group_keys)})
 
     def organization_for_group_key(self, group_key: str) -> str | None:
         return self._legacy_owner(group_key, cached=True)
@@ -249,14 +424,26 @@ class OrganizationRegistry:
         except KeyError:
             owner = None
         with self._lock:
+            if len(self._cache) >= _CACHE_MAX:  # unknown keys come from anyone: bound what they cost
+                self._cache.clear()
             self._cache[index] = (time.monotonic() + self._cache_seconds, owner)
         return owner
 
     def register_attachment(self, attachment: Attachment) -> None:
         self.require(attachment.organization_id)
         check_slug(attachment.project_id, "project")
-        self.store.put(f"{_ATTACHMENTS}{_digest(attachment.attachment_code)}.json",
-                       attachment.model_dump_json().encode())
+        if attachment.template_id is not None:
+            check_slug(attachment.template_id, "template")
+        if not attachment.attachment_code or len(attachment.attachment_code) > 256:
+            raise RegistryError("an attachment code is 1-256 characters")  # the endpoint looks up no longer
+        index = f"{_ATTACHMENTS}{_digest(attachment.attachment_code)}.json"
+        previous = self.attachment(attachment.attachment_code)
+        self.store.put(index, attachment.model_dump_json().encode())
+        # Named by its SHA-256 (the name of its config object), as the registry keeps it.
+        self._audit("legacy.attachment_registered", attachment.organization_id, {
+            "attachment_sha256": _digest(attachment.attachment_code), "project_id": attachment.project_id,
+            "template_id": attachment.template_id, "replaced": previous is not None,
+            "previous_organization_id": previous.organization_id if previous else None})
 
     def attachment(self, attachment_code: str) -> Attachment | None:
         try:

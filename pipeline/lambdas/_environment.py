@@ -46,6 +46,12 @@ def data_store(env: Mapping[str, str] | None = None) -> S3Store:
     return S3Store(bucket, prefix)
 
 
+def data_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a data function that queries and mails (the digest): PERCUS_QUERY_ENGINE,
+    PERCUS_MAIL and the rest, without token keys (it signs nothing, so none is read or generated)."""
+    return load_settings(dict(os.environ if env is None else env), signing=False)
+
+
 def viewer_keys(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> ViewerKeys:
     """The viewer-id keys (pipeline/viewer_keys.py), from Secrets Manager at cold start, else from
     PERCUS_VIEWER_KEYS. Never generated: a key made up in one container keys ids no other can find."""

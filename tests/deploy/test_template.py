@@ -19,12 +19,15 @@ from cfnlint.config import ManualArgs
 from cfnlint.decode import cfn_yaml
 
 from deploy.template import render
+from gateway.app import create_app
+from percus.config import load_settings
 from pipeline import curated
 from pipeline.compactor import QUARANTINE_PREFIX
 from pipeline.layout import curated_key, raw_key, rollup_key
 from pipeline.query import ATHENA_DATABASE, ATHENA_SCAN_LIMIT
 from pipeline.query.glue import table_inputs
 from pipeline.query.tables import CURATED, ROLLUPS, TABLES
+from pipeline.queue.local import LocalQueue
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"
@@ -77,7 +80,7 @@ def test_cfn_lint_would_catch_a_broken_sam_resource(text: str) -> None:
 
 def test_every_function_starts_a_handler_of_the_image(resources: dict[str, Any]) -> None:
     functions = of_type(resources, "AWS::Serverless::Function")
-    assert len(functions) == 4
+    assert len(functions) == 7
     for name, properties in functions.items():
         assert properties["PackageType"] == "Image"
         assert resources[name]["Metadata"]["Dockerfile"] == "deploy/Dockerfile"
@@ -146,13 +149,25 @@ def test_queue_dead_letters_after_five_receives_and_the_writer_reports_item_fail
     assert queue["VisibilityTimeout"] >= 6 * writer["Timeout"]
 
 
-def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, resources: dict[str, Any]
-                                                                   ) -> None:
-    ingest = resources["IngestFunction"]["Properties"]
-    assert ingest["Events"]["Api"] == {"Type": "HttpApi", "Properties": {
+def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, resources: dict[str, Any],
+                                                                   tmp_path: Path) -> None:
+    ingest, api = resources["IngestFunction"]["Properties"], resources["ApiFunction"]["Properties"]
+    routes = {(event["Properties"]["Method"], event["Properties"]["Path"])
+              for event in ingest["Events"].values()}
+    # Ingest takes exactly the app's ingest paths, preflights included; the API function the rest.
+    settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k:s"})
+    with LocalQueue(tmp_path / "queue") as queue:
+        app_paths = {getattr(route, "path", None) for route in create_app(settings, queue).routes}
+    assert {path for _, path in routes} == {"/analytics/v1/events", "/analytics/v1/indiTrack",
+                                            "/api/indiTrack"} <= app_paths
+    assert {method for method, _ in routes} == {"POST", "OPTIONS"} and len(routes) == 6
+    assert all(event["Properties"]["ApiId"] == {"Ref": "HttpApi"} for event in ingest["Events"].values())
+    assert api["Events"]["Api"] == {"Type": "HttpApi", "Properties": {
         "ApiId": {"Ref": "HttpApi"}, "Path": "/{proxy+}", "Method": "ANY"}}
-    assert ingest["Environment"]["Variables"] == {"PERCUS_TOKEN_KEYS_SECRET": {"Ref": "TokenKeysSecretArn"},
-                                                  "PERCUS_VIEWER_KEYS_SECRET": {"Ref": "ViewerKeysSecretArn"}}
+    for function in (ingest, api):
+        assert function["Environment"]["Variables"] == {
+            "PERCUS_TOKEN_KEYS_SECRET": {"Ref": "TokenKeysSecretArn"},
+            "PERCUS_VIEWER_KEYS_SECRET": {"Ref": "ViewerKeysSecretArn"}}
     assert "PERCUS_TOKEN_KEYS:" not in text and "PERCUS_VIEWER_KEYS:" not in text  # never inline
     globals_env = cfn_yaml.loads(text)["Globals"]["Function"]["Environment"]["Variables"]
     assert globals_env["PERCUS_QUEUE"] == {"Ref": "EventsQueue"}
@@ -166,6 +181,15 @@ def test_schedules_and_the_single_compactor(resources: dict[str, Any]) -> None:
     assert compactor["Events"]["Hourly"]["Properties"]["Schedule"] == "cron(5 * * * ? *)"
     rollups = resources["RollupsFunction"]["Properties"]
     assert rollups["Events"]["Nightly"]["Properties"]["Schedule"] == "cron(30 0 * * ? *)"
+    webhooks = resources["WebhooksFunction"]["Properties"]
+    assert webhooks["ReservedConcurrentExecutions"] == 1  # the webhook state has no lock on S3
+    assert webhooks["Events"]["Every5Minutes"]["Properties"]["Schedule"] == "rate(5 minutes)"
+    assert webhooks["Timeout"] <= 5 * 60  # a run ends before the next one starts
+    digest = resources["DigestFunction"]["Properties"]
+    assert digest["Events"]["Weekly"]["Properties"]["Schedule"] == "cron(0 7 ? * MON *)"
+    assert digest["ReservedConcurrentExecutions"] == 1  # a week is sent once
+    assert digest["Environment"]["Variables"] == {"PERCUS_MAIL": "ses",
+                                                  "PERCUS_MAIL_FROM": {"Ref": "DigestSender"}}
 
 
 def test_each_role_grants_named_actions_on_named_resources(resources: dict[str, Any]) -> None:
@@ -187,13 +211,33 @@ def test_each_role_grants_named_actions_on_named_resources(resources: dict[str, 
     assert ("s3:PutObject", "raw/*") in writer
     assert not any(action.startswith("secretsmanager:") for action, _ in writer)
     assert {action for action, _ in granted["IngestRole"]} == {
-        "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "secretsmanager:GetSecretValue"}
+        "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "secretsmanager:GetSecretValue",
+        "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    assert {target for action, target in granted["IngestRole"] if action == "s3:GetObject"} == {
+        "config/legacy-group-keys/*"}
+    # The API function queries and exports; it neither enqueues nor deletes anything.
+    api = granted["ApiRole"]
+    assert not any(action.startswith("sqs:") or action == "s3:DeleteObject" for action, _ in api)
+    assert {(a, t) for a, t in api if a == "s3:PutObject"} == {
+        ("s3:PutObject", "exports/*"), ("s3:PutObject", "audit/*"), ("s3:PutObject", "athena-results/*")}
+    assert {"athena:StartQueryExecution", "glue:GetTable"} <= {action for action, _ in api}
     assert ("s3:DeleteObject", "raw/*") in granted["CompactorRole"]
     assert not any(action == "s3:DeleteObject" for action, _ in granted["RollupsRole"])
     assert ("s3:PutObject", "rollups/*") in granted["RollupsRole"]
     # The compactor's function writes rollups only for the DSAR requests it runs (rebuilt days).
     assert {name for name, grants in granted.items() if ("s3:PutObject", "rollups/*") in grants} == {
         "RollupsRole", "CompactorRole"}
+    # Webhooks read what the compactor committed and write only their own state and audit records.
+    writes = {(action, target) for action, target in granted["WebhooksRole"]
+              if action in ("s3:PutObject", "s3:DeleteObject")}
+    assert writes == {("s3:PutObject", "state/webhooks/*"), ("s3:PutObject", "audit/*"),
+                      ("s3:DeleteObject", "state/webhooks/*")}
+    # The digest reads the data and writes only its state, the audit log and Athena's results.
+    assert {(action, target) for action, target in granted["DigestRole"] if action == "s3:PutObject"} == {
+        ("s3:PutObject", "state/digest/*"), ("s3:PutObject", "audit/*"), ("s3:PutObject", "athena-results/*")}
+    assert not any(action == "s3:DeleteObject" for action, _ in granted["DigestRole"])
+    assert {name for name, grants in granted.items() if any(a.startswith("ses:") for a, _ in grants)} == {
+        "DigestRole"}
     for function in of_type(resources, "AWS::Serverless::Function").values():
         assert "Policies" not in function  # no SAM-added policies beside the role
 

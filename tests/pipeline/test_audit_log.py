@@ -3,13 +3,14 @@ which organization; never a key or a viewer id."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from pipeline import audit
-from pipeline.organizations import OrganizationRegistry
+from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.local import LocalStore
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -68,3 +69,46 @@ def test_the_registry_records_settings_and_key_changes_without_the_key(store: Lo
     assert {r["actor"] for r in records} == {"cli:ana"}
     stored = b"".join(store.get(k) for k in store.list("audit/"))
     assert key.encode() not in stored and key.split("_")[2].encode() not in stored
+
+
+def test_update_leaves_what_it_is_not_given_and_clears_with_none(store: LocalStore) -> None:
+    registry = OrganizationRegistry(store, actor="cli:ana")
+    registry.create("initech", retention_days=90, legacy_group_keys=("GK-initech",))
+    assert registry.update("initech").retention_days == 90  # nothing given: nothing changes
+    assert registry.update("initech", retention_days=None).retention_days is None  # the override cleared
+    assert registry.require("initech").legacy_group_keys == ["GK-initech"]
+    with pytest.raises(RegistryError, match="at least 1 day"):
+        registry.update("initech", retention_days=0)
+    changes = [r["details"] for r in audit.list_records(store, org="initech", action="org.settings_changed")]
+    assert changes == [{"retention_days": None, "previous_retention_days": 90}]  # no record of no change
+
+
+def test_a_legacy_group_key_is_recorded_by_count_never_by_value(store: LocalStore) -> None:
+    registry = OrganizationRegistry(store, actor="cli:ana")
+    registry.create("initech", legacy_group_keys=("GK-secret-one",))
+    registry.add_legacy_group_key("initech", "GK-secret-two")
+    registry.add_legacy_group_key("initech", "GK-secret-two")  # already bound: nothing new to record
+    records = list(audit.list_records(store, org="initech", action="org.legacy_group_key_added"))
+    # (Records of one millisecond list in any order.)
+    assert sorted((r["details"]["legacy_group_keys"], r["actor"]) for r in records) == [
+        (1, "cli:ana"), (2, "cli:ana")]
+    assert all(set(r["details"]) == {"legacy_group_keys"} for r in records)
+    written = b"".join(store.get(key) for key in store.list("audit/"))
+    assert b"GK-secret" not in written
+    assert hashlib.sha256(b"GK-secret-one").hexdigest().encode() not in written
+
+
+def test_registering_an_attachment_is_recorded_without_its_code(store: LocalStore) -> None:
+    registry = OrganizationRegistry(store, actor="cli:ana")
+    registry.create("initech")
+    registry.create("globex")
+    code = "ZX81-attachment"
+    registry.register_attachment(Attachment(attachment_code=code, organization_id="globex", project_id="p0"))
+    registry.register_attachment(Attachment(attachment_code=code, organization_id="initech", project_id="p1",
+                                            template_id="t1"))
+    (record,) = audit.list_records(store, org="initech", action="legacy")
+    assert record["action"] == "legacy.attachment_registered" and record["actor"] == "cli:ana"
+    assert record["details"] == {"attachment_sha256": hashlib.sha256(code.encode()).hexdigest(),
+                                 "project_id": "p1", "template_id": "t1", "replaced": True,
+                                 "previous_organization_id": "globex"}
+    assert code.encode() not in b"".join(store.get(key) for key in store.list("audit/"))

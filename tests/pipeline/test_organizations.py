@@ -81,6 +81,16 @@ def test_a_legacy_group_key_binds_to_one_organization(store: Store) -> None:
         registry.add_legacy_group_key("nobody", "GK-2")
 
 
+def test_lookups_of_unknown_group_keys_use_bounded_memory(tmp_path: Path) -> None:
+    # The legacy endpoint is open to anyone: each made-up key must not stay in memory for good.
+    registry = OrganizationRegistry(LocalStore(tmp_path), cache_seconds=3600)
+    registry.create("acme", legacy_group_keys=("GK-acme",))
+    for n in range(10_050):
+        assert registry.organization_for_group_key(f"made-up-{n}") is None
+    assert len(registry._cache) <= 10_000
+    assert registry.organization_for_group_key("GK-acme") == "acme"
+
+
 def test_attachments_resolve_to_their_organization(store: Store) -> None:
     registry = OrganizationRegistry(store)
     registry.create("acme")

@@ -1,0 +1,108 @@
+"""What webhook delivery keeps in the store, per organization, under `state/webhooks/`.
+
+  org=<org>/cursor.json                  {"version": 1, "since": ..., "days": {"YYYY-MM-DD": sha256}}:
+                                         per curated day, the compactor manifest last looked at
+  org=<org>/seen/date=YYYY-MM-DD.parquet (event_id): every event of that curated day put in the outbox
+  outbox/org=<org>/<batch id>.json       a batch waiting to be sent, with its attempts so far
+  dead/org=<org>/<batch id>.json         a batch that failed for good, until it is redriven
+
+A batch names its events (event ids by curated hour), never holds them: the body is read from the
+curated zone when it is sent, so a DSAR deletion or a retention run removes an event from batches
+not sent yet too, and no viewer identifier sits in `state/`. Batch ids sort by the receipt time of
+their first event, so the outbox lists oldest first and a redriven batch goes back to its place.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from pipeline.layout import check_slug
+from pipeline.store.base import Store
+
+PREFIX = "state/webhooks/"
+LOCK_KEY = PREFIX + ".lock"  # dot-named: never listed as an object
+SEEN_SCHEMA = pa.schema([("event_id", pa.string())])
+_VERSION = 1
+
+
+def org_prefix(org: str) -> str:
+    return f"{PREFIX}org={check_slug(org, 'organization')}/"
+
+
+def outbox_prefix(org: str) -> str:
+    return f"{PREFIX}outbox/org={check_slug(org, 'organization')}/"
+
+
+def dead_prefix(org: str | None = None) -> str:
+    return f"{PREFIX}dead/" + (f"org={check_slug(org, 'organization')}/" if org is not None else "")
+
+
+class Batch(BaseModel):
+    version: int = _VERSION
+    batch_id: str
+    organization_id: str
+    created_at: datetime
+    event_ids: dict[str, list[str]]  # curated hour ("YYYY-MM-DDTHH") -> event ids, as collected
+    event_count: int
+    attempts: int = 0  # failed attempts since it was collected (or redriven)
+    next_attempt_at: float | None = None  # epoch seconds; None: as soon as it is the oldest
+    last_error: str | None = None  # "HTTP 503", "timeout (ReadTimeout)", …: never a response body
+    dead_at: datetime | None = None
+    dead_reason: str | None = None  # "permanent" (a 4xx) or "attempts_exhausted"
+    redriven: int = 0
+    history: list[str] = Field(default_factory=list)  # the errors of the attempts, oldest first
+
+
+def save_batch(store: Store, key: str, batch: Batch) -> None:
+    store.put(key, batch.model_dump_json().encode())
+
+
+def load_batch(store: Store, key: str) -> Batch:
+    batch = Batch.model_validate_json(store.get(key))
+    if batch.version != _VERSION:
+        raise ValueError(f"{key} has unknown version {batch.version!r}")
+    return batch
+
+
+class Cursor:
+    """The compactor commits already looked at, per curated day, for one organization."""
+
+    def __init__(self, store: Store, org: str) -> None:
+        self.store = store
+        self.key = org_prefix(org) + "cursor.json"
+        try:
+            data = json.loads(store.get(self.key))
+        except KeyError:
+            data = {"version": _VERSION, "since": None, "days": {}}
+        if data.get("version") != _VERSION:
+            raise ValueError(f"{self.key} has unknown version {data.get('version')!r}")
+        self.since: str | None = data["since"]
+        self.days: dict[str, str] = data["days"]
+
+    def save(self) -> None:
+        data = {"version": _VERSION, "since": self.since, "days": dict(sorted(self.days.items()))}
+        self.store.put(self.key, json.dumps(data, separators=(",", ":")).encode())
+
+
+def seen_key(org: str, day: date) -> str:
+    return f"{org_prefix(org)}seen/date={day:%Y-%m-%d}.parquet"
+
+
+def read_seen(store: Store, org: str, day: date) -> pa.Array:
+    try:
+        table = pq.read_table(pa.BufferReader(store.get(seen_key(org, day))))
+    except KeyError:
+        return pa.array([], pa.string())
+    return table.column("event_id").combine_chunks()
+
+
+def save_seen(store: Store, org: str, day: date, event_ids: pa.Array) -> None:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"event_id": event_ids}, schema=SEEN_SCHEMA), sink, compression="snappy")
+    store.put(seen_key(org, day), sink.getvalue())

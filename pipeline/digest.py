@@ -1,0 +1,355 @@
+"""The weekly PDF digest of an organization, and its delivery to the organization's recipients.
+
+The numbers are those of the reports (`pipeline/reports.py`: summary, dropoff, breakdown) over the
+seven UTC days of an ISO week, bots excluded, so they equal the reports API's for the same range;
+the week before gives the week-over-week change. The page is a jinja2 HTML template
+(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `gateway/charts.py`, the
+dashboard's; WeasyPrint makes it a PDF. A week without views is still a digest: it says so.
+
+Delivery goes through a mailer (`pipeline/mail/`: an outbox folder or SES) to the recipients of the
+organization's digest settings. Each digest sent is recorded twice: in the store's state, under
+`state/digest/org=<org>/week=<YYYY-Www>.json`, so the schedule (`send_due`: `percus serve`'s loop, the
+weekly Lambda) sends a week once; and in the audit log as `digest.sent`, with the number of
+recipients, never their addresses.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.charts import Chart, Item, columns
+from pipeline import audit, metrics, reports
+from pipeline.layout import check_slug
+from pipeline.mail.base import Mailer, compose
+from pipeline.organizations import OrganizationRegistry, RegistryError
+from pipeline.query.base import QueryEngine
+from pipeline.store.base import Store
+from translator.canonical import format_timestamp
+
+if TYPE_CHECKING:
+    import jinja2
+
+log = logging.getLogger(__name__)
+
+STATE = "state/digest/"
+# The schedule sends on Monday at 07:00 UTC: the week's last day is then 7 hours old, its late
+# events compacted (deploy/template.py schedules the Lambda at the same time).
+SEND_DELAY = timedelta(hours=7)
+TOP_ROWS = 5  # rows of the devices and locales tables
+HEADLINES = (("views", "Views"), ("unique_viewers", "Unique viewers"), ("completion_rate", "Completion rate"),
+             ("cta_ctr", "CTA click-through"))
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+class DigestError(ValueError):
+    """A digest that cannot be made or sent as asked (no recipients, a week not over yet, …)."""
+
+
+@dataclass(frozen=True, order=True)
+class Week:
+    """An ISO week (Monday to Sunday), as UTC days."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Week:
+        match = _WEEK.match(text.strip())
+        if not match:
+            raise DigestError(f"a week is written YYYY-Www, e.g. 2026-W48, not {text!r}")
+        year, number = int(match[1]), int(match[2])
+        try:
+            date.fromisocalendar(year, number, 1)
+        except ValueError:
+            raise DigestError(f"{year} has no ISO week {number:02d} (weeks run 01-52, or 53 in long years)"
+                              ) from None
+        return cls(year, number)
+
+    @classmethod
+    def of(cls, day: date) -> Week:
+        year, number, _ = day.isocalendar()
+        return cls(year, number)
+
+    @classmethod
+    def last_complete(cls, now: datetime) -> Week:
+        """The last ISO week that was over at `now` (UTC)."""
+        return cls.of(now.astimezone(UTC).date()).previous
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
+
+    @property
+    def sunday(self) -> date:
+        return self.monday + timedelta(days=6)
+
+    @property
+    def previous(self) -> Week:
+        return Week.of(self.monday - timedelta(days=7))
+
+    @property
+    def ends_at(self) -> datetime:
+        return datetime.combine(self.monday + timedelta(days=7), datetime.min.time(), UTC)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def due_week(now: datetime) -> Week:
+    """The week the schedule sends at `now`: the last one over, once it has been over SEND_DELAY."""
+    return Week.last_complete(now - SEND_DELAY)
+
+
+# -- content ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a digest shows: report results, as the reports API returns them."""
+
+    organization_id: str
+    week: Week
+    summary: dict[str, Any]  # reports.summary of the week
+    previous: dict[str, Any]  # reports.summary of the week before
+    dropoff: dict[str, Any]
+    devices: dict[str, Any]  # reports.breakdown by device_type
+    locales: dict[str, Any]  # reports.breakdown by locale
+
+    @property
+    def has_views(self) -> bool:
+        return bool(self.summary["views"])
+
+
+def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = None) -> Figures:
+    days = {"date_from": week.monday, "date_to": week.sunday, "today": today}
+    before = {"date_from": week.previous.monday, "date_to": week.previous.sunday, "today": today}
+    return Figures(
+        organization_id=org, week=week,
+        summary=reports.summary(engine, org, **days), previous=reports.summary(engine, org, **before),
+        dropoff=reports.dropoff(engine, org, **days),
+        devices=reports.breakdown(engine, org, "device_type", **days),
+        locales=reports.breakdown(engine, org, "locale", **days))
+
+
+def count(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def shown(name: str, value: float | None) -> str:
+    return share(value) if metrics.METRICS[name].unit == "fraction" else count(value)
+
+
+def change(name: str, current: float | None, previous: float | None) -> str:
+    """Week over week: relative for counts (+25 %), in percentage points for rates (+4.2 pp)."""
+    if metrics.METRICS[name].unit == "fraction":
+        if current is None or previous is None:
+            return "–"
+        points = (current - previous) * 100
+        return "±0.0 pp" if round(points, 1) == 0 else f"{points:+.1f} pp"
+    if not previous:
+        return "new" if current else "–"
+    relative = ((current or 0) - previous) / previous * 100
+    return "±0 %" if round(relative) == 0 else f"{relative:+.0f} %"
+
+
+@dataclass(frozen=True)
+class Headline:
+    name: str
+    label: str
+    value: str
+    previous: str
+    change: str
+
+
+def headlines(figures: Figures) -> list[Headline]:
+    return [Headline(name, label, shown(name, figures.summary[name]), shown(name, figures.previous[name]),
+                     change(name, figures.summary[name], figures.previous[name]))
+            for name, label in HEADLINES]
+
+
+def dropoff_chart(dropoff: Mapping[str, Any]) -> Chart:
+    plays = dropoff["plays"]
+    return columns("Plays reaching each point of the video", [
+        Item("Started", plays, count(plays)),
+        *(Item(f"{milestone['percent']} %", milestone["sessions"], share(milestone["fraction"]))
+          for milestone in dropoff["milestones"])], scale=plays)
+
+
+def _days(week: Week) -> str:
+    monday, sunday = week.monday, week.sunday
+    start = f"{monday.day} {monday:%B}" + (f" {monday.year}" if monday.year != sunday.year else "")
+    return f"{start} – {sunday.day} {sunday:%B %Y}"
+
+
+def subject(figures: Figures) -> str:
+    return f"Percus weekly digest: {figures.organization_id}, {figures.week.label} ({_days(figures.week)})"
+
+
+def text_body(figures: Figures) -> str:
+    lines = [f"The weekly engagement digest of {figures.organization_id} for {figures.week.label} "
+             f"({_days(figures.week)}, UTC) is attached as a PDF.", ""]
+    if not figures.has_views:
+        lines += ["There were no views in this week.", ""]
+    for headline in headlines(figures):
+        lines.append(f"{headline.label}: {headline.value} (week before: {headline.previous}, "
+                     f"change: {headline.change})")
+    lines += ["", "Definitions of every number: docs/metrics.md of Percus analytics."]
+    return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(count=count, share=share)
+    return environment
+
+
+def render_html(figures: Figures, *, generated_at: datetime | None = None) -> str:
+    at = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    return _templates().get_template("digest.html").render(
+        figures=figures, week=figures.week, days=_days(figures.week), headlines=headlines(figures),
+        dropoff_chart=dropoff_chart(figures.dropoff), top_rows=TOP_ROWS,
+        breakdowns=[("Top devices", "Device type", figures.devices),
+                    ("Top locales", "Locale", figures.locales)],
+        generated_at=f"{at:%Y-%m-%d %H:%M} UTC")
+
+
+@dataclass(frozen=True)
+class Digest:
+    figures: Figures
+    pdf: bytes
+    pages: int
+
+    @property
+    def filename(self) -> str:
+        return f"percus-digest-{self.figures.organization_id}-{self.figures.week.label}.pdf"
+
+
+def render_pdf(html: str) -> tuple[bytes, int]:
+    """The PDF of a page and its page count. WeasyPrint is imported here: it loads Pango, which the
+    processes that never make a digest do not need."""
+    import weasyprint
+
+    document = weasyprint.HTML(string=html).render()
+    return document.write_pdf(), len(document.pages)
+
+
+def build(engine: QueryEngine, org: str, week: Week, *, today: date | None = None,
+          now: datetime | None = None) -> Digest:
+    """The digest of `org` for `week`, which must be over."""
+    check_slug(org, "organization")
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if week.ends_at > now:
+        raise DigestError(f"week {week} is not over until {week.ends_at:%Y-%m-%d} 00:00 UTC; the last "
+                          f"complete week is {Week.last_complete(now)}")
+    figures = gather(engine, org, week, today=today)
+    pdf, pages = render_pdf(render_html(figures, generated_at=now))
+    return Digest(figures, pdf, pages)
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+
+def state_key(org: str, week: Week) -> str:
+    return f"{STATE}org={org}/week={week.label}.json"
+
+
+def sent_record(store: Store, org: str, week: Week) -> dict[str, Any] | None:
+    """What was recorded when `org`'s digest of `week` was sent, or None if it never was."""
+    try:
+        record: dict[str, Any] = json.loads(store.get(state_key(org, week)))
+    except KeyError:
+        return None
+    return record
+
+
+@dataclass(frozen=True)
+class Sent:
+    organization_id: str
+    week: Week
+    message_id: str
+    recipients: int
+    pages: int
+    bytes: int
+
+
+def send(store: Store, engine: QueryEngine, mailer: Mailer, org: str, week: Week, *, actor: str | None,
+         trigger: str = "manual", today: date | None = None, now: datetime | None = None) -> Sent:
+    """Make `org`'s digest of `week` and send it to the organization's digest recipients now (even if
+    that week was sent before), then record it in the audit log and the state. The organization must
+    have opted in."""
+    settings = OrganizationRegistry(store, cache_seconds=0).require(check_slug(org, "organization")).digest
+    if not (settings.enabled and settings.recipients):
+        raise DigestError(f"organization {org!r} has not opted in to the digest: opt in with "
+                          f"`percus org digest {org} --digest-to EMAIL`")
+    digest = build(engine, org, week, today=today, now=now)
+    message = compose(mailer.sender, settings.recipients, subject(digest.figures), text_body(digest.figures),
+                      (digest.filename, digest.pdf, "application/pdf"))
+    message_id = mailer.send(message)
+    sent = Sent(org, week, message_id, len(settings.recipients), digest.pages, len(digest.pdf))
+    # The audit record first: a digest that left is on record even if the state write fails (the
+    # schedule would then send it once more, which is the lesser harm than a silent send).
+    audit.record(store, "digest.sent", {"organization_id": org, "week": week.label},
+                 {"recipients": sent.recipients, "delivery": mailer.name, "message_id": message_id,
+                  "pages": sent.pages, "bytes": sent.bytes, "trigger": trigger}, actor=actor)
+    store.put(state_key(org, week), json.dumps({
+        "sent_at": format_timestamp(datetime.now(UTC)), "message_id": message_id, "delivery": mailer.name,
+        "recipients": sent.recipients, "trigger": trigger}, sort_keys=True).encode())
+    return sent
+
+
+@dataclass
+class Schedule:
+    """What one scheduled run did, by organization id."""
+
+    week: Week
+    sent: list[Sent] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # organization -> what went wrong
+
+    def summary(self) -> dict[str, Any]:
+        return {"week": self.week.label, "sent": [sent.organization_id for sent in self.sent],
+                "already_sent": self.already_sent, "failed": self.failed}
+
+
+def send_due(store: Store, engine: QueryEngine, mailer: Mailer, week: Week, *, actor: str | None,
+             today: date | None = None, now: datetime | None = None) -> Schedule:
+    """Send `week`'s digest to every opted-in organization (enabled, with recipients) that has not
+    had it yet. One organization's failure does not stop the others; it is retried on the next run."""
+    run = Schedule(week)
+    for organization in OrganizationRegistry(store, cache_seconds=0).list():
+        org = organization.organization_id
+        if not (organization.digest.enabled and organization.digest.recipients):
+            continue
+        if sent_record(store, org, week) is not None:
+            run.already_sent.append(org)
+            continue
+        try:
+            run.sent.append(send(store, engine, mailer, org, week, actor=actor, trigger="schedule",
+                                 today=today, now=now))
+        except (RegistryError, DigestError) as exc:
+            run.failed[org] = str(exc)
+        except Exception as exc:
+            log.exception("digest of %s for %s failed; retried on the next run", org, week)
+            run.failed[org] = f"{type(exc).__name__}: {exc}"
+    return run

@@ -1,0 +1,76 @@
+"""`percus org set`, and the audit records of `org create --legacy-group-key` and `legacy register`:
+each change recorded, no group key or attachment code in any record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from percus.cli import main
+from pipeline.organizations import OrganizationRegistry
+from pipeline.store.local import LocalStore
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_.value.code or 0), out, err
+
+
+def records(capsys: pytest.CaptureFixture[str], *filters: str) -> list[dict[str, Any]]:
+    code, out, _ = run(capsys, "audit", "list", *filters)
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def audit_bytes(data_dir: Path) -> bytes:
+    store = LocalStore(data_dir / "bucket")
+    return b"".join(store.get(key) for key in store.list("audit/"))
+
+
+def test_org_set_changes_and_clears_the_retention_override(data_dir: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "create", "acme", "--legacy-group-key", "GK-acme")[0] == 0
+    assert run(capsys, "org", "set", "acme", "--retention-days", "30") == (
+        0, "retention of 'acme': 30 days (was the zones' defaults)\n", "")
+    registry = OrganizationRegistry(LocalStore(data_dir / "bucket"))
+    assert registry.require("acme").retention_days == 30
+    assert run(capsys, "org", "set", "acme", "--no-retention-override") == (
+        0, "retention of 'acme': the zones' defaults (was 30 days)\n", "")
+    after = registry.require("acme")
+    assert after.retention_days is None and after.legacy_group_keys == ["GK-acme"]  # the rest as it was
+    changes = records(capsys, "--org", "acme", "--action", "org.settings_changed")
+    assert sorted((r["details"]["retention_days"], r["details"]["previous_retention_days"] or 0)
+                  for r in changes if r["details"]["retention_days"]) == [(30, 0)]
+    assert [r["details"] for r in changes if not r["details"]["retention_days"]] == [
+        {"retention_days": None, "previous_retention_days": 30}]
+    assert {r["actor"] for r in changes} == {records(capsys, "--action", "org.created")[0]["actor"]}
+
+
+def test_org_create_records_each_legacy_group_key_by_count(data_dir: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "org", "create", "acme", "--legacy-group-key", "GK-SECRET-1",
+                       "--legacy-group-key", "GK-SECRET-2")
+    assert code == 0 and out == "created organization 'acme', legacy group keys: 2\n"
+    added = records(capsys, "--org", "acme", "--action", "org.legacy_group_key_added")
+    assert sorted(r["details"]["legacy_group_keys"] for r in added) == [1, 2]
+    assert all(str(r["actor"]).startswith("cli") for r in added)
+    assert b"GK-SECRET" not in audit_bytes(data_dir)
+
+
+def test_legacy_register_is_recorded_without_the_attachment_code(data_dir: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "create", "acme")[0] == 0
+    code, out, _ = run(capsys, "legacy", "register", "--org", "acme", "--project", "onboarding",
+                       "--attachment-code", "IV-ATTACH-7731", "--template", "welcome")
+    assert code == 0 and out == "attachment 'IV-ATTACH-7731' → acme/onboarding\n"
+    (record,) = records(capsys, "--org", "acme", "--action", "legacy")
+    assert record["action"] == "legacy.attachment_registered"
+    assert record["details"] == {"attachment_sha256": record["details"]["attachment_sha256"],
+                                 "project_id": "onboarding", "template_id": "welcome", "replaced": False,
+                                 "previous_organization_id": None}
+    assert b"IV-ATTACH-7731" not in audit_bytes(data_dir)
