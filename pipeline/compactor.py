@@ -25,10 +25,8 @@ the compactor Lambda with reserved concurrency 1, the single writer of `curated/
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -41,6 +39,7 @@ from pipeline._compaction_state import DayState
 from pipeline._raw_reader import read_raw
 from pipeline.layout import check_slug, curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
 from pipeline.store.base import Store
+from pipeline.store_lock import Busy, store_lock
 
 DEDUP_WINDOW = timedelta(hours=48)
 QUARANTINE_PREFIX = "quarantine/"
@@ -61,29 +60,14 @@ class CompactionReport:
 Progress = Callable[[int, int, CompactionReport], None]  # (partitions done, partitions to do, so far)
 
 
-class CompactionBusy(RuntimeError):
+class CompactionBusy(Busy):
     """Another process holds the curated lock and the caller chose not to wait."""
 
 
-@contextlib.contextmanager
-def curated_lock(store: Store, *, wait: bool = True) -> Iterator[None]:
+def curated_lock(store: Store, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
     """Exclusive right to rewrite curated partitions and compactor state (local stores only)."""
-    path = store.local_path(LOCK_KEY)
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise CompactionBusy("another compaction is running on this store") from None
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return store_lock(store, LOCK_KEY, CompactionBusy, "another compaction is running on this store",
+                      wait=wait)
 
 
 def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] | None = None,

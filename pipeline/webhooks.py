@@ -38,8 +38,6 @@ deployment runs the webhook Lambda with reserved concurrency 1.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import hmac
 import json
@@ -47,7 +45,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -79,6 +77,7 @@ from pipeline.compactor import DEDUP_WINDOW
 from pipeline.layout import check_slug, curated_key
 from pipeline.organizations import OrganizationRegistry, Webhook, webhook_host
 from pipeline.store.base import Store
+from pipeline.store_lock import Busy, store_lock
 from translator.canonical import EVENT_MODELS, format_timestamp
 
 log = logging.getLogger("percus.webhooks")
@@ -209,29 +208,13 @@ class WebhookReport:
         return sum(len(value) if isinstance(value, list) else value for value in values)
 
 
-class WebhooksBusy(RuntimeError):
+class WebhooksBusy(Busy):
     """Another process is delivering webhooks from this store and the caller chose not to wait."""
 
 
-@contextlib.contextmanager
-def webhook_lock(store: Store, *, wait: bool = True) -> Iterator[None]:
+def webhook_lock(store: Store, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
     """Exclusive right to the webhook state (local stores only; on S3 one Lambda runs at a time)."""
-    path = store.local_path(LOCK_KEY)
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise WebhooksBusy("another webhook run is using this store") from None
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return store_lock(store, LOCK_KEY, WebhooksBusy, "another webhook run is using this store", wait=wait)
 
 
 # -- a run -------------------------------------------------------------------------------------------

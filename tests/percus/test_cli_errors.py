@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from percus.cli import main
 from tests.conftest import free_port
+from tests.percus._cli import run
 from tests.percus.test_serve import serving
 
 PERCUS = Path(sys.executable).with_name("percus")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 @pytest.fixture

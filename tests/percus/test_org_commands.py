@@ -9,16 +9,9 @@ from typing import Any
 
 import pytest
 
-from percus.cli import main
 from pipeline.organizations import OrganizationRegistry
 from pipeline.store.local import LocalStore
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
+from tests.percus._cli import run
 
 
 def records(capsys: pytest.CaptureFixture[str], *filters: str) -> list[dict[str, Any]]:

@@ -8,20 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from percus.cli import main
 from pipeline.layout import raw_key
 from pipeline.store.local import LocalStore
 from pipeline.viewer_keys import load_viewer_keys
+from tests.percus._cli import run
 from tests.pipeline._sessions import DAY1, Session, ingest
 
 CLIENT = "5eed" * 16
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 @pytest.fixture

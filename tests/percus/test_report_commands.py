@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from gateway import reports_api
-from percus.cli import _REPORT_FLAGS, main
+from percus.cli import _REPORT_FLAGS
 from pipeline import reports
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
+from tests.percus._cli import run
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
 PERCUS = Path(sys.executable).with_name("percus")
@@ -59,15 +60,8 @@ def argv(report: str, params: dict[str, Any], *, org: str = "acme", format: str 
     return args
 
 
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
-
-
 def cli_json(capsys: pytest.CaptureFixture[str], report: str, params: dict[str, Any]) -> Any:
-    code, out, err = run(capsys, argv(report, params))
+    code, out, err = run(capsys, *argv(report, params))
     assert code == 0, err
     return json.loads(out)
 
@@ -163,7 +157,7 @@ def test_the_installed_live_command_prints_the_api_numbers(reporting: Reporting,
 # -- tables ----------------------------------------------------------------------------------------
 
 def table(capsys: pytest.CaptureFixture[str], report: str, params: dict[str, Any]) -> list[str]:
-    code, out, err = run(capsys, argv(report, params, format="table"))
+    code, out, err = run(capsys, *argv(report, params, format="table"))
     assert code == 0, err
     return out.splitlines()
 
@@ -230,7 +224,7 @@ def test_an_unknown_organization_is_an_error_not_zeros(cli_env: dict[str, str],
                                                        capsys: pytest.CaptureFixture[str],
                                                        report: str) -> None:
     extra = {"dimension": "os"} if report == "breakdown" else {}
-    code, out, err = run(capsys, argv(report, extra, org="umbrella"))
+    code, out, err = run(capsys, *argv(report, extra, org="umbrella"))
     assert (code, out) == (2, "")
     assert err == "percus: error: no organization named 'umbrella' (see `percus org create`)\n"
 
@@ -258,7 +252,7 @@ def test_bad_options_are_usage_errors_naming_the_option(cli_env: dict[str, str],
                                                         capsys: pytest.CaptureFixture[str],
                                                         args: list[str], message: str) -> None:
     org = [] if "--org" in args else ["--org", "acme"]
-    code, out, err = run(capsys, ["report", *args, *org])
+    code, out, err = run(capsys, "report", *args, *org)
     assert code == 2 and out == ""
     assert err.startswith("percus: error: ") and message in err and "Traceback" not in err
     assert "date_from" not in err and "date_to" not in err
@@ -266,18 +260,18 @@ def test_bad_options_are_usage_errors_naming_the_option(cli_env: dict[str, str],
 
 def test_argparse_refuses_a_dimension_the_api_does_not_have(cli_env: dict[str, str],
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, ["report", "breakdown", "--org", "acme", "--dimension", "city"])
+    code, _, err = run(capsys, "report", "breakdown", "--org", "acme", "--dimension", "city")
     assert code == 2 and "invalid choice: 'city'" in err
-    code, _, err = run(capsys, ["report", "breakdown", "--org", "acme"])
+    code, _, err = run(capsys, "report", "breakdown", "--org", "acme")
     assert code == 2 and "--dimension" in err
-    code, _, err = run(capsys, ["report", "live", "--org", "acme", "--from", "2026-11-24"])
+    code, _, err = run(capsys, "report", "live", "--org", "acme", "--from", "2026-11-24")
     assert code == 2 and "unrecognized arguments: --from" in err
 
 
 @pytest.mark.parametrize("report", list(reports_api.REPORTS))
 def test_every_report_of_the_api_is_a_command_with_its_parameters(capsys: pytest.CaptureFixture[str],
                                                                   report: str) -> None:
-    code, out, _ = run(capsys, ["report", report, "--help"])
+    code, out, _ = run(capsys, "report", report, "--help")
     assert code == 0
     for param in reports_api.REPORTS[report]:
         assert _REPORT_FLAGS[param.name][0] in out
