@@ -57,10 +57,10 @@ def script(token: str, batch: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short runs (about 30 s in all)")
+    parser.add_argument("--quick", action="store_true", help="2-second runs (about 15 s in all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    seconds = 3 if args.quick else 10
+    seconds = 2 if args.quick else 10
     report = Report("ingest")
     url = "/analytics/v1/events"
 
