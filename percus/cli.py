@@ -55,7 +55,16 @@ def _cmd_token_issue(args: argparse.Namespace) -> int:
     print(issue_token(settings.token_keys, organization_id=args.org, project_id=args.project,
                       public_share_id=args.share, distribution_channel_id=args.channel,
                       ttl=parse_ttl(args.ttl), origins=args.origin))
+    _warn_unregistered(settings, args.org, "its events are accepted, but no report can read them")
     return 0
+
+
+def _warn_unregistered(settings: Settings, org: str, consequence: str) -> None:
+    """A warning, not a refusal: a mistyped organization is caught, while the gateway accepts any
+    signed organization, so its events stay tokenable and deletable."""
+    if _registry(settings).get(org) is None:
+        print(f"percus: warning: organization {org!r} is not registered ({consequence}); "
+              f"`percus org create {org}` registers it", file=sys.stderr)
 
 
 def _registry(settings: Settings):  # type: ignore[no-untyped-def]
@@ -489,7 +498,9 @@ def _cmd_dsar_delete(args: argparse.Namespace) -> int:
     # Only the embedded default keeps its viewer key in the data dir; elsewhere it is configured.
     local = settings.store.startswith("file://")
     keys = load_viewer_keys(data_dir=settings.data_dir if local else None)
-    report = delete_viewer(open_store(settings), check_slug(args.org, "organization"), args.viewer_hash,
+    org = check_slug(args.org, "organization")
+    _warn_unregistered(settings, org, "the deletion still searches its events")
+    report = delete_viewer(open_store(settings), org, args.viewer_hash,
                            keys=keys, progress=_progress("objects"), actor=_actor())
     print(f"request {report.request_id}{' (resumed)' if report.resumed else ''}: removed "
           f"{report.count('raw')} raw lines, {report.count('quarantine')} quarantined lines, "

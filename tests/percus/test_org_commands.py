@@ -1,5 +1,6 @@
-"""`percus org set`, and the audit records of `org create --legacy-group-key` and `legacy register`:
-each change recorded, no group key or attachment code in any record."""
+"""`percus org set`, `percus token issue` against the registry, and the audit records of
+`org create --legacy-group-key` and `legacy register`: each change recorded, no group key or
+attachment code in any record."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from gateway.tokens import verify_token
+from percus.config import load_settings
 from pipeline.organizations import OrganizationRegistry
 from pipeline.store.local import LocalStore
 from tests.percus._cli import run
@@ -67,3 +70,13 @@ def test_legacy_register_is_recorded_without_the_attachment_code(data_dir: Path,
                                  "project_id": "onboarding", "template_id": "welcome", "replaced": False,
                                  "previous_organization_id": None}
     assert b"IV-ATTACH-7731" not in audit_bytes(data_dir)
+
+
+def test_token_issue_warns_of_an_unregistered_organization_and_still_issues(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "token", "issue", "--org", "acmee", "--project", "p1")
+    assert code == 0 and "'acmee' is not registered" in err and "percus org create acmee" in err
+    assert verify_token(load_settings().token_keys, out.strip()).organization_id == "acmee"
+    run(capsys, "org", "create", "acme")
+    code, out, err = run(capsys, "token", "issue", "--org", "acme", "--project", "p1")
+    assert code == 0 and out.strip() and err == ""

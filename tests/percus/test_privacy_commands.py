@@ -29,8 +29,9 @@ def store(data_dir: Path) -> LocalStore:
 
 def test_dsar_delete_from_the_client_hash_then_audit_list(store: LocalStore,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "dsar", "delete", "--org", "acme", "--viewer-hash", CLIENT)
+    code, out, err = run(capsys, "dsar", "delete", "--org", "acme", "--viewer-hash", CLIENT)
     assert code == 0 and "removed 1 raw lines" in out and "1 curated rows" in out
+    assert "'acme' is not registered (the deletion still searches its events)" in err
     code, out, _ = run(capsys, "audit", "list", "--org", "acme", "--action", "dsar")
     (line,) = out.splitlines()
     record = json.loads(line)
