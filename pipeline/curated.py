@@ -4,7 +4,7 @@ Files: `curated/org=<org>/year=YYYY/month=MM/day=DD/<HH>.parquet` (snappy). The 
 `received_at` (the hour of the raw object the row came from), so a row lives in exactly one file, and
 after deduplication that is the file of its earliest receipt. A report over event dates should read
 the partitions of the neighbouring hours too: `event_time` can precede `received_at` (clients that
-queue events offline) and, very rarely, follow it by a little (the skew estimate is per request).
+queue events offline), never follow it.
 
 Columns, in file order (all nullable in Parquet; "always set" means the compactor guarantees it):
   envelope   event_id (string, UUID text, always set), schema_version ("1", always set),
@@ -16,7 +16,8 @@ Columns, in file order (all nullable in Parquet; "always set" means the compacto
              referrer_host, consent_tracking (bool), consent_granted_at
   kind       event_type (one of translator.canonical.EVENT_TYPES, always set)
   derived    event_time: occurred_at corrected for client clock skew,
-             occurred_at + (received_at - sent_at) when sent_at is set, else occurred_at
+             occurred_at + (received_at - sent_at) when sent_at is set, else occurred_at;
+             at most received_at (a clock running ahead, or a sent_at before occurred_at)
   payload    every payload field of every event type, null for types that lack it:
              position_ms (int64), percent (float64), duration_ms (int64), error_code,
              error_message, cta_id, cta_name, cta_value, interaction_id, interaction_name,
@@ -124,7 +125,10 @@ def from_raw(raw: pa.Table) -> pa.Table:
     event_type = raw.column("event_type")
     columns["event_type"] = event_type
     skew = pc.subtract(columns["received_at"], columns["sent_at"])
-    columns["event_time"] = pc.coalesce(pc.add(columns["occurred_at"], skew), columns["occurred_at"])
+    corrected = pc.coalesce(pc.add(columns["occurred_at"], skew), columns["occurred_at"])
+    # Nothing happened after the server received it; unclamped, a fast clock dates a view in the future.
+    received = columns["received_at"]
+    columns["event_time"] = pc.if_else(pc.greater(corrected, received), received, corrected)
     for name, (arrow_type, event_types) in PAYLOAD_COLUMNS.items():
         value = raw_column(raw, ("payload", name)).cast(arrow_type)
         if name in NAME_FIELDS:

@@ -141,7 +141,8 @@ def _event_batches(store: Store, org: str, selection: ExportFilter) -> Iterator[
     """The selected curated rows, file by file and batch by batch (dated by event_time, UTC)."""
     start = datetime.combine(selection.date_from, time(), UTC) if selection.date_from else None
     end = datetime.combine(selection.date_to + ONE_DAY, time(), UTC) if selection.date_to else None
-    # A row's file is the day of its receipt, which can lag (or, by clock skew, lead) its event time.
+    # A row's file is the day of its receipt, which lags its event time (and, in files compacted
+    # before event_time was capped at received_at, could lead it by clock skew).
     days = [day for day in CURATED.days(store, org)
             if (selection.date_from is None or day >= selection.date_from - ONE_DAY)
             and (selection.date_to is None or day <= selection.date_to + ONE_DAY)]

@@ -104,6 +104,7 @@ def expected_row(event: dict[str, Any]) -> dict[str, Any]:
     row["event_time"] = row["occurred_at"]
     if row["sent_at"] is not None:
         row["event_time"] = row["occurred_at"] + (row["received_at"] - row["sent_at"])
+    row["event_time"] = min(row["event_time"], row["received_at"])
     return row
 
 
@@ -178,6 +179,20 @@ def test_event_time_corrects_client_clock_skew(store: LocalStore) -> None:
     assert rows[skewed["event_id"]]["occurred_at"] == datetime.fromisoformat("2026-11-25T10:00:00+00:00")
     assert rows[skewed["event_id"]]["sent_at"] == datetime.fromisoformat("2026-11-25T10:00:05+00:00")
     assert rows[unsent["event_id"]]["event_time"] == rows[unsent["event_id"]]["occurred_at"]
+
+
+def test_event_time_is_never_after_the_server_received_the_event(store: LocalStore) -> None:
+    received = "2026-11-25T10:00:00.000Z"
+    # A clock a day ahead and no sent_at; a sent_at before occurred_at (a queue time below zero).
+    ahead = stored(occurred_at="2026-11-26T10:00:00.000Z", received=received)
+    backwards = stored(occurred_at="2026-11-25T10:00:00.000Z", sent_at="2026-11-25T09:00:00.000Z",
+                       received=received)
+    put_raw(store, [ahead, backwards])
+    compact(store)
+    rows = {row["event_id"]: row for row in all_rows(store)}
+    for event in (ahead, backwards):
+        assert rows[event["event_id"]]["event_time"] == datetime.fromisoformat("2026-11-25T10:00:00+00:00")
+    assert rows[ahead["event_id"]]["occurred_at"] == datetime.fromisoformat("2026-11-26T10:00:00+00:00")
 
 
 # --- duplicates, late objects, idempotence --------------------------------------------------------
