@@ -187,20 +187,16 @@ def _for_csv(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 def _write_summary(engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
                    today: date | None) -> int:
     """One row per day of the range: the summary metrics of the sessions that started that day."""
-    days = reports.plan(engine, org, selection.date_from, selection.date_to, today=today)
+    summaries = reports.daily_summaries(engine, org, project_id=selection.project_id,
+                                        template_id=selection.template_id, date_from=selection.date_from,
+                                        date_to=selection.date_to, include_bots=selection.include_bots,
+                                        today=today)
     names = [metric.name for metric in metrics.SUMMARY]
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     writer = csv.writer(text)
     writer.writerow(["date", *names])
-    rows = 0
-    day = days.date_from
-    while day <= days.date_to:
-        values = reports.summary(engine, org, project_id=selection.project_id,
-                                 template_id=selection.template_id, date_from=day, date_to=day,
-                                 include_bots=selection.include_bots, today=today)
+    for day, values in summaries:
         writer.writerow([day.isoformat(), *("" if values[name] is None else values[name] for name in names)])
-        rows += 1
-        day += ONE_DAY
     text.flush()
     text.detach()  # `out` stays open: it belongs to the caller
-    return rows
+    return len(summaries)

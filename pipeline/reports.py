@@ -1,4 +1,4 @@
-"""The reports: summary, drop-off, CTAs, chapters, breakdowns, errors, live.
+"""The reports: summary (also day by day), drop-off, CTAs, chapters, breakdowns, errors, live.
 
 Each report reads the rollups of the closed days that are rolled up and computes the same rows
 from curated for the other days (the SQL that builds the rollups, `pipeline/query/sql.py`), in one
@@ -112,6 +112,33 @@ def summary(engine: QueryEngine, org: str, *, project_id: str | None = None,
         f"CROSS JOIN (SELECT SUM(errors) AS errors FROM errors WHERE {where}) AS e",
         org=org, sources=sources, params=params)
     return metrics.compute(rows[0])
+
+
+_NO_SUMS = ", ".join(f"NULL AS {name}" for name in SESSION_MEASURES)
+
+
+def daily_summaries(engine: QueryEngine, org: str, *, project_id: str | None = None,
+                    template_id: str | None = None, date_from: date | None = None,
+                    date_to: date | None = None, include_bots: bool = False,
+                    today: date | None = None) -> list[tuple[date, dict[str, Any]]]:
+    """`summary` of each day of the range, in one query (one per day would be minutes on Athena)."""
+    days = plan(engine, org, date_from, date_to, today=today)
+    where, params = Filters(project_id, template_id, include_bots).where()
+    head, sources = _with(days, "daily", "viewers", "errors")
+    rows = engine.query(
+        f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
+        f"SUM(errors) AS errors FROM (\n"
+        f"SELECT day, {_SUMS}, NULL AS unique_viewers, NULL AS errors FROM daily WHERE {where} GROUP BY day\n"
+        f"UNION ALL SELECT day, {_NO_SUMS}, COUNT(DISTINCT viewer_hash), NULL FROM viewers WHERE {where} "
+        f"GROUP BY day\n"
+        f"UNION ALL SELECT day, {_NO_SUMS}, NULL, SUM(errors) FROM errors WHERE {where} GROUP BY day\n"
+        f") AS parts GROUP BY day",
+        org=org, sources=sources, params=params)
+    by_day = {row["day"]: row for row in rows}
+    empty = {**dict.fromkeys(SESSION_MEASURES), "unique_viewers": 0, "errors": None}  # as `summary` sums it
+    span = (days.date_to - days.date_from).days + 1
+    return [(day, metrics.compute(by_day.get(day, empty)))
+            for day in (days.date_from + n * ONE_DAY for n in range(span))]
 
 
 def _totals(engine: QueryEngine, org: str, days: Plan, filters: Filters) -> dict[str, Any]:

@@ -9,7 +9,7 @@ Moto never fails a query nor pages results; those two paths use botocore's Stubb
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -92,7 +92,9 @@ class Recording(DuckDbEngine):
         return rows
 
 
-def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athena: Any) -> None:
+@pytest.mark.parametrize("report", [reports.summary, reports.daily_summaries])
+def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athena: Any,
+                                                                   report: Callable[..., Any]) -> None:
     boto3.client("s3").create_bucket(Bucket="percus-analytics")
     store = S3Store("percus-analytics", "prod")
     sessions, duplicates = known_sessions()
@@ -100,10 +102,10 @@ def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athe
     build_rollups(store, day=D1)  # day 1 from rollups, day 2 from curated
     window = {"date_from": D1, "date_to": D2, "today": date(2026, 11, 30)}
     duck = Recording(store)
-    expected = reports.summary(duck, "acme", **window)
+    expected = report(duck, "acme", **window)
     inject(aws, duck.results[0])
 
-    assert reports.summary(engine(store, athena), "acme", **window) == expected
+    assert report(engine(store, athena), "acme", **window) == expected
 
     (query_id,) = athena.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]

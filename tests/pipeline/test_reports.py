@@ -88,6 +88,28 @@ def test_summary_from_rollups_equals_summary_from_curated(store: LocalStore) -> 
     assert [reports.summary(engine, "acme", **case) for case in cases] == from_curated
 
 
+def test_daily_summaries_are_the_summary_of_each_day_in_one_query(store: LocalStore) -> None:
+    engine = DuckDbEngine(store)
+    wide = {"date_from": D1 - timedelta(days=2), "date_to": D2 + timedelta(days=2), "today": TODAY}
+    cases = [wide, {**wide, "project_id": "p2"}, {**wide, "include_bots": True},
+             {**wide, "project_id": "none"}]
+
+    def per_day(case: dict[str, object]) -> list[tuple[date, dict[str, object]]]:
+        first, last = case["date_from"], case["date_to"]
+        assert isinstance(first, date) and isinstance(last, date)
+        return [(day, reports.summary(engine, "acme", **{**case, "date_from": day, "date_to": day}))
+                for day in (first + timedelta(days=n) for n in range((last - first).days + 1))]
+
+    for rolled_up in ((), (D1,), (D1, D2)):  # curated only, one query mixing both, rollups only
+        for day in rolled_up:
+            build_rollups(store, day=day)
+        assert reports.plan(engine, "acme", D1, D2, today=TODAY).rolled == rolled_up
+        for case in cases:
+            assert reports.daily_summaries(engine, "acme", **case) == per_day(case)
+    views = [values["views"] for _, values in reports.daily_summaries(engine, "acme", **wide)]
+    assert views == [0, 0, 8, 1, 0, 0]
+
+
 def test_a_session_crossing_midnight_counts_once_on_the_day_it_started(rolled: LocalStore) -> None:
     engine = DuckDbEngine(rolled)
     day1 = reports.summary(engine, "acme", date_from=D1, date_to=D1)
