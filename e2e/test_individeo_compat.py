@@ -123,11 +123,24 @@ def test_static_data_iv_tag_fires_the_callbacks_and_tracks_under_the_attachments
                         ("onChapterEnter", "Your plan"), ("onChapterExit", "plan"),
                         ("onChapterEnter", "Welcome"), ("onChapterExit", "intro")]  # the replay, stopped
     assert all(call["current"] for call in calls(page))  # p is the player (BluePlayer.current)
-    assert not names(page, {"onLoadProgress", "onEnterFrame", "onGATracking"})  # stubs never fire
+    assert not names(page, {"onEnterFrame", "onGATracking"})  # stubs never fire
     # replay() and stop() rewind the player itself: no seek, so no onPlayIncomplete.
     assert not names(page, {"onSeek", "onPlayIncomplete"})
     start = next(call for call in calls(page) if call["name"] == "onStart")
     assert start["type"] == "onStart" and start["current"]
+
+
+    # Loading, as a page's own spinner or progress bar reads it: the whole clip loads.
+    wait_call(page, "onLoadComplete")
+    loading = [(c["name"], c["loaded"]) for c in calls(page)
+               if c["name"] in ("onPreloadStart", "onPreloadEnd", "onLoadProgress", "onLoadComplete")]
+    assert loading[0] == ("onPreloadStart", None)
+    assert [name for name, _ in loading].count("onPreloadEnd") == 1  # canplay may come before or after
+    # A local clip may arrive in one piece: then a single onLoadProgress, at 100.
+    percents = [loaded for name, loaded in loading if name == "onLoadProgress"]
+    assert percents[-1] == 100 and percents == sorted(set(percents)) and percents[0] >= 0
+    complete = loading.index(("onLoadComplete", None))
+    assert loading[complete - 1] == ("onLoadProgress", 100) and loading.count(("onLoadComplete", None)) == 1
 
     finished = has("video.completed", "cta.clicked", "interaction.engaged", "video.incomplete")
     events = stack.wait_for(org, lambda events: finished(events) and types(events).count("video.played") == 2)
@@ -162,7 +175,8 @@ def test_data_bp_tag_hands_the_player_to_on_ready_which_inits_it_and_binds_bem(
     page.frames[1].evaluate("document.exitFullscreen()")
     wait_call(page, "ONFULLSCREENEXIT")
 
-    assert [(c["name"], c["type"]) for c in calls(page)] == [
+    assert ("ONLOADPROGRESS", "onLoadProgress") in [(c["name"], c["type"]) for c in calls(page)]
+    assert [(c["name"], c["type"]) for c in calls(page) if c["name"] != "ONLOADPROGRESS"] == [
         ("ONREADY", "onReady"), ("ONSTART", "onStart"), ("ONMETADATA", "onMetaData"),
         ("ONFIRSTQUARTILECOMPLETE", "onFirstQuartileComplete"),
         ("ONMIDPOINTCOMPLETE", "onMidPointComplete"), ("ONTHIRDQUARTILECOMPLETE", "onThirdQuartileComplete"),

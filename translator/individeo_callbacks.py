@@ -56,6 +56,15 @@ PLAYER_EVENTS: tuple[PlayerEvent, ...] = (
     PlayerEvent("media.metadata_loaded", ("duration_ms",),
                 "Media metadata loaded; playback can start. Right after player.ready when the media loaded "
                 "first."),
+    PlayerEvent("media.preload_started", (),
+                "The media started loading (the video element's loadstart, or loading already under way "
+                "when the player started)."),
+    PlayerEvent("media.preload_ended", (),
+                "Enough of the media loaded to start playing (the first canplay)."),
+    PlayerEvent("media.load_progressed", ("loaded_percent",),
+                "More of the media is buffered: loaded_percent (0-100, one decimal) of its duration. At "
+                "each whole percent or more, and at 100."),
+    PlayerEvent("media.load_completed", (), "All of the media is loaded (once per media)."),
     PlayerEvent("media.time_updated", ("position_ms", "duration_ms"),
                 "The playhead moved (the video element's timeupdate, a few times a second)."),
     PlayerEvent("media.seek_started", ("position_ms",), "The viewer started moving the playhead."),
@@ -116,6 +125,10 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("onTrackerKeyDefined", Trigger("session.started"),
              "The tracking module defined the session key (after consent)."),
     # Media and interface.
+    Callback("onPreloadStart", Trigger("media.preload_started")),
+    Callback("onPreloadEnd", Trigger("media.preload_ended")),
+    Callback("onLoadProgress", Trigger("media.load_progressed")),
+    Callback("onLoadComplete", Trigger("media.load_completed")),
     Callback("onMute", Trigger("media.muted")),
     Callback("onUnmute", Trigger("media.unmuted")),
     Callback("onVolumeChange", Trigger("media.volume_changed")),
@@ -132,10 +145,6 @@ CALLBACKS: tuple[Callback, ...] = (
     # No-op stubs.
     Callback("onClosedCaptionLoadCompleted", None, "Loading captions " + _IFRAME),
     Callback("onClosedCaptionReady", None, "Loading captions " + _IFRAME),
-    Callback("onLoadProgress", None, "Media loading " + _IFRAME),
-    Callback("onLoadComplete", None, "Media loading " + _IFRAME),
-    Callback("onPreloadStart", None, "The preloader " + _IFRAME),
-    Callback("onPreloadEnd", None, "The preloader " + _IFRAME),
     Callback("onMediaChange", None, "A Percus embed plays one media."),
     Callback("onControlerShow", None, "Showing the controls " + _IFRAME),
     Callback("onControlerHide", None, "Hiding the controls " + _IFRAME),
