@@ -269,7 +269,15 @@ def template() -> dict[str, Any]:
                     "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                     "Resource": [sub("arn:${AWS::Partition}:s3:::${DataBucket}"),
                                  sub("arn:${AWS::Partition}:s3:::${DataBucket}/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, {
+                    # The audit log is append-only for every principal, administrators included: no
+                    # record is deleted, and a write must be a create (If-None-Match: *), never a
+                    # replacement. Records are single small PutObjects, never multipart or copies.
+                    "Sid": "AuditLogIsNeverDeleted", "Effect": "Deny", "Principal": "*",
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], "Resource": objects("audit/")}, {
+                    "Sid": "AuditLogIsNeverOverwritten", "Effect": "Deny", "Principal": "*",
+                    "Action": "s3:PutObject", "Resource": objects("audit/"),
+                    "Condition": {"Null": {"s3:if-none-match": "true"}}}]},
             }},
             # Queue -----------------------------------------------------------------------------------
             "EventsDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {

@@ -59,7 +59,8 @@ def record(store: Store, action: str, scope: Mapping[str, object], details: Mapp
     body = {"at": format_timestamp(at), "action": action, "scope": dict(scope), "details": dict(details)}
     if actor is not None:
         body["actor"] = actor[:128]
-    store.put(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    # Never over another record (a random key makes a clash all but impossible; the store refuses it).
+    store.create(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
     return key
 
 

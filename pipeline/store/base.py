@@ -11,6 +11,10 @@ class Store(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Write an object atomically: a reader sees the old object or the new one, never a part."""
 
+    def create(self, key: str, data: bytes) -> None:
+        """Write a new object, atomically as `put`; FileExistsError when the key already exists, which
+        is then left as it was (S3: a conditional PutObject, If-None-Match: *)."""
+
     def put_file(self, key: str, path: Path) -> None:
         """Write an object from a local file without holding it in memory, atomically as `put`."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -21,20 +21,26 @@ class LocalStore:
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        self._publish(key, data, os.replace)
+
+    def create(self, key: str, data: bytes) -> None:
+        # A hard link fails when the target exists, atomically: of two racing creates, one wins.
+        self._publish(key, data, os.link)
+
+    def _publish(self, key: str, data: bytes, place: Callable[[Path, Path], None]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename: readers never see half an object, and a crash
-        # leaves at worst a stray temporary file (dot-prefixed, so list() skips it).
+        # Write beside the target, then move or link it into place: readers never see half an object,
+        # and a crash leaves at worst a stray temporary file (dot-prefixed, so list() skips it).
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            place(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone after a replace; after a link, the spare name
 
     def put_file(self, key: str, path: Path) -> None:
         target = self._path(key)

@@ -10,6 +10,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+_EXISTS = ("PreconditionFailed", "ConditionalRequestConflict")  # error codes of a conditional PutObject
+
 
 class S3Store:
     def __init__(self, bucket: str, prefix: str = "", *, client: Any = None, page_size: int = 1000) -> None:
@@ -31,6 +33,15 @@ class S3Store:
     def put(self, key: str, data: bytes) -> None:
         # A single PutObject is atomic: readers see the old object or the new one.
         self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def create(self, key: str, data: bytes) -> None:
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            # 409 ConditionalRequestConflict: another conditional write of the key is under way.
+            if exc.response.get("Error", {}).get("Code") in _EXISTS:
+                raise FileExistsError(key) from None
+            raise
 
     def put_file(self, key: str, path: Path) -> None:
         # upload_file switches to a multipart upload for large files; S3 publishes it whole at the end.

@@ -130,9 +130,18 @@ def test_bucket_is_private_and_encrypted_with_kms(resources: dict[str, Any]) -> 
     assert resources["DataBucket"]["DeletionPolicy"] == "Retain"
     assert resources["DataKey"]["DeletionPolicy"] == "Retain"
     (policy,) = of_type(resources, "AWS::S3::BucketPolicy").values()
-    (statement,) = policy["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    tls, never_deleted, never_overwritten = policy["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    audit_objects = [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${DataBucket}/audit/*"}]
+    assert never_deleted == {"Sid": "AuditLogIsNeverDeleted", "Effect": "Deny", "Principal": "*",
+                             "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                             "Resource": audit_objects}
+    # Only a create passes: the condition denies a PutObject that lacks If-None-Match, which
+    # S3Store.create sends (tests/pipeline/test_audit_log.py) and the audit log writes with.
+    assert never_overwritten == {"Sid": "AuditLogIsNeverOverwritten", "Effect": "Deny", "Principal": "*",
+                                 "Action": "s3:PutObject", "Resource": audit_objects,
+                                 "Condition": {"Null": {"s3:if-none-match": "true"}}}
 
 
 def test_queue_dead_letters_after_five_receives_and_the_writer_reports_item_failures(

@@ -1,17 +1,21 @@
-"""Reading the audit log back, and the records the organization registry writes: who, when, what,
-which organization; never a key or a viewer id."""
+"""Reading the audit log back, the records the organization registry writes (who, when, what, which
+organization; never a key or a viewer id), and records that are never overwritten."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 
 from pipeline import audit
 from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
+from pipeline.store.s3 import S3Store
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -112,3 +116,29 @@ def test_registering_an_attachment_is_recorded_without_its_code(store: LocalStor
                                  "project_id": "p1", "template_id": "t1", "replaced": True,
                                  "previous_organization_id": "globex"}
     assert code.encode() not in b"".join(store.get(key) for key in store.list("audit/"))
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "local":
+        return LocalStore(tmp_path / "bucket")
+    request.getfixturevalue("aws")
+    boto3.client("s3").create_bucket(Bucket="audited")
+    return S3Store("audited", "prod")
+
+
+def test_create_never_replaces_an_object(any_store: Store) -> None:
+    any_store.create("audit/a.json", b"first")
+    with pytest.raises(FileExistsError):
+        any_store.create("audit/a.json", b"second")
+    assert any_store.get("audit/a.json") == b"first"
+    assert list(any_store.list("audit/")) == ["audit/a.json"]  # no temporary file left behind
+
+
+def test_a_record_never_overwrites_another(any_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one way two records could share a key: the same time, action and random part.
+    monkeypatch.setattr(audit.uuid, "uuid4", lambda: uuid.UUID(int=7))
+    key = audit.record(any_store, "dsar.completed", {"organization_id": "acme"}, {"n": 1}, now=T0)
+    with pytest.raises(FileExistsError):
+        audit.record(any_store, "dsar.completed", {"organization_id": "acme"}, {"n": 2}, now=T0)
+    assert numbers(audit.list_records(any_store)) == [1] and key.startswith("audit/")

@@ -449,6 +449,10 @@ class CrashingStore:
         self._write()
         self.inner.put(key, data)
 
+    def create(self, key: str, data: bytes) -> None:
+        self._write()
+        self.inner.create(key, data)
+
     def delete(self, key: str) -> None:
         self._write()
         self.inner.delete(key)

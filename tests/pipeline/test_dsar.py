@@ -316,7 +316,7 @@ class CrashingStore:
     def __init__(self, inner: LocalStore, crash_at: int | None) -> None:
         self.inner = inner
         self.crash_at = crash_at
-        self.writes: list[tuple[str, str]] = []  # (put|delete, key)
+        self.writes: list[tuple[str, str]] = []  # (put|create|delete, key)
 
     def _write(self, op: str, key: str) -> None:
         if len(self.writes) == self.crash_at:
@@ -326,6 +326,10 @@ class CrashingStore:
     def put(self, key: str, data: bytes) -> None:
         self._write("put", key)
         self.inner.put(key, data)
+
+    def create(self, key: str, data: bytes) -> None:
+        self._write("create", key)
+        self.inner.create(key, data)
 
     def delete(self, key: str) -> None:
         self._write("delete", key)
