@@ -129,7 +129,6 @@ def test_static_data_iv_tag_fires_the_callbacks_and_tracks_under_the_attachments
     start = next(call for call in calls(page) if call["name"] == "onStart")
     assert start["type"] == "onStart" and start["current"]
 
-
     # Loading, as a page's own spinner or progress bar reads it: the whole clip loads.
     wait_call(page, "onLoadComplete")
     loading = [(c["name"], c["loaded"]) for c in calls(page)
