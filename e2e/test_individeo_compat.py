@@ -297,7 +297,8 @@ def test_the_script_reads_a_tag_as_translator_does_and_aliases_the_globals_both_
             f"var TRACK_BASE_URL = {stack.gateway!r};")  # a `var`: carried over, cannot be aliased
     browse.context.on("console", collect)
     page = inject(browse, stack, org, attributes, head)
-    page.wait_for_function("() => window.readied === BluePlayer.current")
+    # Until the inserted compat script has run, BluePlayer is not defined at all.
+    page.wait_for_function("() => window.BluePlayer && window.readied === BluePlayer.current")
 
     expected = resolve_attributes(attributes).values
     settings, options = page.evaluate("[BluePlayer.current.embed.settings, BluePlayer.current.options]")
