@@ -23,10 +23,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """A real moto server over HTTP (not an in-process mock); yields its endpoint URL."""
+    """A real moto server over HTTP (not an in-process mock), its SQS queues made as atomic as SQS's
+    (tests/_moto_server.py); yields its endpoint URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "tests._moto_server", "-H", "127.0.0.1", "-p", str(port)], cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
