@@ -25,6 +25,7 @@ from pipeline.layout import curated_key, raw_key
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
+from tests.pipeline._crashing_store import Crash, CrashingStore
 from translator.canonical import EVENT_MODELS, Envelope
 from translator.versions import parse_event
 
@@ -428,45 +429,6 @@ def test_the_fast_checks_agree_with_the_canonical_models(store: LocalStore) -> N
 
 # --- crashes and concurrency ------------------------------------------------------------------------
 
-class Crash(Exception):
-    pass
-
-
-class CrashingStore:
-    """A real LocalStore that dies before its n-th write or delete (a crash at that point)."""
-
-    def __init__(self, inner: LocalStore, crash_at: int | None) -> None:
-        self.inner = inner
-        self.crash_at = crash_at
-        self.writes = 0
-
-    def _write(self) -> None:
-        if self.writes == self.crash_at:
-            raise Crash(f"crash before write {self.writes}")
-        self.writes += 1
-
-    def put(self, key: str, data: bytes) -> None:
-        self._write()
-        self.inner.put(key, data)
-
-    def create(self, key: str, data: bytes) -> None:
-        self._write()
-        self.inner.create(key, data)
-
-    def delete(self, key: str) -> None:
-        self._write()
-        self.inner.delete(key)
-
-    def get(self, key: str) -> bytes:
-        return self.inner.get(key)
-
-    def list(self, prefix: str) -> Any:
-        return self.inner.list(prefix)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
-
 def _scenario() -> tuple[list[tuple[str, list[Any]]], list[tuple[str, list[Any]]], list[dict[str, Any]]]:
     """Two waves of raw objects (batch id, events), and the events the curated zone must hold after both."""
     day_end = [stored(received=f"2026-11-25T23:5{n}:00.000Z") for n in range(3)]
@@ -506,8 +468,8 @@ def test_a_crash_at_any_write_is_repaired_by_the_next_run(tmp_path: Path) -> Non
     expected = _outcome(reference)
     assert expected[0] == expected_rows(FINAL_EVENTS)
     assert len(expected[2]) == 1
-    assert counting.writes >= 8
-    for crash_at in range(counting.writes):
+    assert len(counting.writes) >= 8
+    for crash_at in range(len(counting.writes)):
         store = LocalStore(tmp_path / f"crash-{crash_at}")
         _put_wave(store, FIRST_WAVE)
         compact(store)

@@ -35,6 +35,7 @@ from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.viewer_keys import ViewerKeys, keyed_viewer_hash
+from tests.pipeline._crashing_store import Crash, CrashingStore
 from tests.pipeline._sessions import DAY1, DAY2, Session, write_raw
 
 REPO = Path(__file__).resolve().parents[2]
@@ -304,46 +305,6 @@ def test_a_bad_hash_is_refused_before_anything_is_read(store: LocalStore) -> Non
 
 
 # --- crashes ---------------------------------------------------------------------------------------
-
-class Crash(Exception):
-    pass
-
-
-class CrashingStore:
-    """A real LocalStore that dies before its n-th write or delete (a crash at that point), and
-    logs the writes it makes."""
-
-    def __init__(self, inner: LocalStore, crash_at: int | None) -> None:
-        self.inner = inner
-        self.crash_at = crash_at
-        self.writes: list[tuple[str, str]] = []  # (put|create|delete, key)
-
-    def _write(self, op: str, key: str) -> None:
-        if len(self.writes) == self.crash_at:
-            raise Crash(f"crash before write {len(self.writes)}")
-        self.writes.append((op, key))
-
-    def put(self, key: str, data: bytes) -> None:
-        self._write("put", key)
-        self.inner.put(key, data)
-
-    def create(self, key: str, data: bytes) -> None:
-        self._write("create", key)
-        self.inner.create(key, data)
-
-    def delete(self, key: str) -> None:
-        self._write("delete", key)
-        self.inner.delete(key)
-
-    def get(self, key: str) -> bytes:
-        return self.inner.get(key)
-
-    def list(self, prefix: str) -> Any:
-        return self.inner.list(prefix)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
 
 def _audited(store: Store) -> list[dict[str, Any]]:
     return [{k: v for k, v in record["details"].items() if k != "started_at"}
