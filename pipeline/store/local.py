@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 class LocalStore:
@@ -21,13 +22,18 @@ class LocalStore:
         return path
 
     def put(self, key: str, data: bytes) -> None:
-        self._publish(key, data, os.replace)
+        self._publish(key, lambda handle: handle.write(data), os.replace)
 
     def create(self, key: str, data: bytes) -> None:
         # A hard link fails when the target exists, atomically: of two racing creates, one wins.
-        self._publish(key, data, os.link)
+        self._publish(key, lambda handle: handle.write(data), os.link)
 
-    def _publish(self, key: str, data: bytes, place: Callable[[Path, Path], None]) -> None:
+    def put_file(self, key: str, path: Path) -> None:
+        with open(path, "rb") as source:
+            self._publish(key, lambda handle: shutil.copyfileobj(source, handle, 1 << 20), os.replace)
+
+    def _publish(self, key: str, write: Callable[[BinaryIO], object],
+                 place: Callable[[Path, Path], None]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target, then move or link it into place: readers never see half an object,
@@ -35,26 +41,12 @@ class LocalStore:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as handle:
-                handle.write(data)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             place(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)  # gone after a replace; after a link, the spare name
-
-    def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(path, "rb") as source, open(tmp, "wb") as handle:
-                shutil.copyfileobj(source, handle, 1 << 20)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
     def get(self, key: str) -> bytes:
         try:
