@@ -8,14 +8,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
-import boto3
 import pytest
 
 from pipeline import audit
 from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
-from pipeline.store.s3 import S3Store
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -116,15 +114,6 @@ def test_registering_an_attachment_is_recorded_without_its_code(store: LocalStor
                                  "project_id": "p1", "template_id": "t1", "replaced": True,
                                  "previous_organization_id": "globex"}
     assert code.encode() not in b"".join(store.get(key) for key in store.list("audit/"))
-
-
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    if request.param == "local":
-        return LocalStore(tmp_path / "bucket")
-    request.getfixturevalue("aws")
-    boto3.client("s3").create_bucket(Bucket="audited")
-    return S3Store("audited", "prod")
 
 
 def test_create_never_replaces_an_object(any_store: Store) -> None:
