@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -78,15 +77,14 @@ from pipeline.layout import check_slug, curated_key
 from pipeline.organizations import OrganizationRegistry, Webhook, webhook_host
 from pipeline.store.base import Store
 from pipeline.store_lock import Busy, store_lock
+from pipeline.webhook_signatures import SIGNATURE_HEADER, signature_header
 from translator.canonical import EVENT_MODELS, format_timestamp
 
 log = logging.getLogger("percus.webhooks")
 
-SIGNATURE_HEADER = "Percus-Signature"
 ID_HEADER = "Percus-Webhook-Id"
 ATTEMPT_HEADER = "Percus-Webhook-Attempt"
 USER_AGENT = "Percus-Webhooks/1"
-TOLERANCE_SECONDS = 300  # what receivers are told to accept: a signature at most 5 minutes old
 _NEIGHBOUR_DAYS = -(-DEDUP_WINDOW // timedelta(days=1))  # days another copy of an event may sit away
 _HOUR_LABEL = "%Y-%m-%dT%H"
 
@@ -135,43 +133,7 @@ class WebhookPolicy:
         return full / 2 + full / 2 * jitter
 
 
-# -- signatures --------------------------------------------------------------------------------------
-
-
-class SignatureError(ValueError):
-    """A request whose Percus-Signature does not verify (malformed, wrong, or too old)."""
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """Hex HMAC-SHA256, keyed with the whole secret (`whsec_…`), of `<timestamp>.<body>`."""
-    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def signature_header(secrets: Sequence[str], timestamp: int, body: bytes) -> str:
-    return ",".join([f"t={timestamp}", *(f"v1={sign(secret, timestamp, body)}" for secret in secrets)])
-
-
-def verify_signature(secret: str, header: str, body: bytes, *, now: float | None = None,
-                     tolerance: float = TOLERANCE_SECONDS) -> int:
-    """Check a Percus-Signature header against the raw body, as a receiver does; returns its timestamp.
-
-    Raises SignatureError when no v1 value matches or the timestamp is more than `tolerance` seconds
-    from `now` (a replay)."""
-    timestamp, signatures = None, []
-    for item in header.split(","):
-        name, _, value = item.strip().partition("=")
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
-        elif name == "v1":
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        raise SignatureError("malformed Percus-Signature header")
-    expected = sign(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
-        raise SignatureError("signature does not match the body")
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        raise SignatureError("timestamp outside the tolerance: a replayed or delayed request")
-    return timestamp
+# -- signing secrets ---------------------------------------------------------------------------------
 
 
 def signing_secrets(webhook: Webhook, now: float) -> list[str]:
