@@ -3,19 +3,39 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint chromium pdf clean bench bench-quick wrk
+.PHONY: run test lock lint chromium pdf clean bench bench-quick wrk
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-# One stamp per install flavour, redone whenever pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e .
+# Installs come from the lock (requirements/*.txt: every package pinned with its hashes, for Python
+# 3.11 and 3.12 alike), then the project itself without dependencies: hash-checking mode refuses a
+# plain editable install, and the build backend is locked too (no build isolation).
+LOCKED := $(PIP) install --require-hashes -r
+PROJECT := $(PIP) install --no-deps --no-build-isolation -e .
+
+$(VENV)/.installed-run: pyproject.toml requirements/run.txt | $(VENV)/bin/python
+	$(LOCKED) requirements/run.txt
+	$(PROJECT)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements/test.txt | $(VENV)/bin/python
+	$(LOCKED) requirements/test.txt
+	$(PROJECT)
 	touch $@ $(VENV)/.installed-run
+
+# Refreshes the lock to the newest releases that pyproject.toml's ranges and
+# requirements/constraints.txt allow; a refreshed lock lands only with a green `make test`
+# (docs/dependencies.md). uv resolves once for every Python and platform (a universal lock).
+UV_VERSION := 0.13.9
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --generate-hashes --python-version 3.11 \
+  --custom-compile-command 'make lock' -c requirements/constraints.txt --upgrade
+BUILD_REQUIRES := $(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
+
+lock: | $(VENV)/bin/python
+	$(PIP) install uv==$(UV_VERSION)
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - --extra test -o requirements/test.txt
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c requirements/test.txt -o requirements/run.txt
 
 run: $(VENV)/.installed-run pdf
 	$(VENV)/bin/percus build-js

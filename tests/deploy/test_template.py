@@ -95,6 +95,14 @@ def test_the_image_holds_every_package_of_the_distribution() -> None:
     assert {pattern.rstrip("*") for pattern in packages["include"]} <= set(copied)
 
 
+def test_the_image_installs_the_lock_then_the_project_alone() -> None:
+    """What runs on Lambda is what `make test` tested: hash-checked pins, nothing resolved at build time."""
+    runs = re.findall(r"^RUN (pip install .*?)(?: &&|$)", (REPO / "deploy" / "Dockerfile").read_text(),
+                      re.MULTILINE)
+    assert runs == ["pip install --no-cache-dir --require-hashes -r /tmp/percus/requirements/run.txt",
+                    "pip install --no-cache-dir --no-deps --no-build-isolation /tmp/percus"]
+
+
 def test_bucket_lifecycle_per_zone(resources: dict[str, Any]) -> None:
     (bucket,) = of_type(resources, "AWS::S3::Bucket").values()
     rules = {rule["Prefix"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
