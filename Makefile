@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lock lint chromium pdf clean bench bench-quick wrk
+.PHONY: run test test-shifted lock lint chromium pdf clean bench bench-quick wrk
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -58,10 +58,23 @@ pdf:
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
+# The fast tests (no e2e, no slow) again with the wall clock of every Python process they start moved
+# DAYS ahead (tests/clock_shift/): a test that depends on today's date fails now, not on that day.
+# time_machine is imported before pytest loads it as a plugin, hence the one ignored warning.
+shifted = echo "== the fast tests with the clock $(1) days ahead" && PERCUS_TEST_CLOCK_SHIFT_DAYS=$(1) \
+  PYTHONPATH=tests/clock_shift $(VENV)/bin/pytest -q -m "not e2e and not slow" \
+  -W ignore::pytest.PytestAssertRewriteWarning
+
 # The bundles are committed (and packaged) as built: a stale one fails here, before the suite.
+# One shifted run (about 2 minutes) keeps the suite clock-proof; `make test-shifted` runs every shift.
 test: $(VENV)/.installed-test chromium pdf lint
 	$(VENV)/bin/percus build-js --check
 	$(VENV)/bin/pytest
+	$(call shifted,400)
+
+SHIFTS := 45 400
+test-shifted: $(VENV)/.installed-test pdf
+	$(foreach days,$(SHIFTS),$(call shifted,$(days)) && ) true
 
 clean:
 	rm -rf $(VENV) percus-data .pytest_cache .ruff_cache

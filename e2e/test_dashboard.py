@@ -51,7 +51,7 @@ class Dashboard:
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     root = tmp_path_factory.mktemp("dashboard")
     settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": "e2e:dashboard-secret"})
-    store, keys = reporting_store(root / "bucket")
+    store, keys = reporting_store(root / "bucket", datetime.now(UTC))
     queue = LocalQueue(root / "queue")
     server = Server(create_app(settings, queue, store=store, rate_limits=RateLimits()), free_port())
     server.start()

@@ -76,10 +76,11 @@ def campaign(now: datetime, *, sessions: int = 60, live: int = 14, seed: int = 7
     return made
 
 
-def reporting_store(root: Path, *, now: datetime | None = None) -> tuple[Store, Keys]:
+def reporting_store(root: Path, now: datetime) -> tuple[Store, Keys]:
+    """The known sessions and acme's campaigns running at `now`."""
     store = LocalStore(root)
     sessions, duplicates = known_sessions()
-    ingest(store, [*sessions, *campaign(now or datetime.now(UTC))], duplicates)
+    ingest(store, [*sessions, *campaign(now)], duplicates)
     registry = OrganizationRegistry(store)
     for org in ("acme", "globex", "initech"):  # initech: an organization without data
         registry.create(org)
@@ -93,27 +94,30 @@ def bearer(key: str) -> dict[str, Any]:
 
 @dataclass
 class Reporting:
-    """An in-process gateway over the reporting data, and an engine to compute the expected numbers."""
+    """An in-process gateway over the reporting data, and an engine to compute the expected numbers;
+    `now` is the instant the campaigns' data was built around."""
 
     client: TestClient
     store: Store
     keys: Keys
     settings: Settings
     engine: DuckDbEngine
+    now: datetime
 
 
 @contextmanager
 def open_reporting(root: Path, store: Store | None = None, keys: Keys | None = None,
                    **environment: str) -> Iterator[Reporting]:
-    """The gateway over `store` (default: `reporting_store` under root/bucket)."""
+    """The gateway over `store` (default: `reporting_store` under root/bucket, built around now)."""
     settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": TOKEN_KEYS, **environment})
+    now = datetime.now(UTC)
     if store is None or keys is None:
-        store, keys = reporting_store(root / "bucket")
+        store, keys = reporting_store(root / "bucket", now)
     queue = LocalQueue(root / "queue")
     engine = DuckDbEngine(store)
     try:
         with TestClient(create_app(settings, queue, store=store, rate_limits=RateLimits())) as client:
-            yield Reporting(client, store, keys, settings, engine)
+            yield Reporting(client, store, keys, settings, engine, now)
     finally:
         engine.close()
         queue.close()

@@ -43,7 +43,7 @@ def result(reporting: Reporting, report: str, key: str, **params: Any) -> dict[s
 
 FILTERS: list[dict[str, Any]] = [
     {}, {"from": D1, "to": D2}, {"from": D1, "to": D1}, {"project_id": "p1"}, {"project_id": "p2"},
-    {"template_id": "t1", "from": D1}, {"include_bots": "true", "from": D1, "to": D2},
+    {"template_id": "t1", "from": D1, "to": D2}, {"include_bots": "true", "from": D1, "to": D2},
     {"project_id": CAMPAIGN},
 ]
 

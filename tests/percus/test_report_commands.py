@@ -32,7 +32,7 @@ OPTIONS = {"project_id": "--project", "template_id": "--template", "from": "--fr
            "dimension": "--dimension", "minutes": "--minutes"}
 FILTERS: list[dict[str, Any]] = [
     {}, {"from": D1, "to": D2}, {"from": D1, "to": D1}, {"project_id": "p1"},
-    {"template_id": "t1", "from": D1}, {"include_bots": "true", "from": D1, "to": D2},
+    {"template_id": "t1", "from": D1, "to": D2}, {"include_bots": "true", "from": D1, "to": D2},
     {"project_id": CAMPAIGN},
 ]
 RANGE_REPORTS = ["summary", "dropoff", "ctas", "chapters", "errors"]
@@ -130,7 +130,8 @@ def test_the_known_values(cli_env: dict[str, str], capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize(("report", "params"), [
     ("summary", {"from": D1, "to": D2}), ("dropoff", {}), ("ctas", {"project_id": CAMPAIGN}),
-    ("chapters", {"from": D1}), ("breakdown", {"dimension": "country"}), ("errors", {"project_id": "p1"}),
+    ("chapters", {"from": D1, "to": D2}), ("breakdown", {"dimension": "country"}),
+    ("errors", {"project_id": "p1"}),
 ])
 def test_the_installed_command_prints_the_api_result(reporting: Reporting, cli_env: dict[str, str],
                                                     report: str, params: dict[str, Any]) -> None:
@@ -201,8 +202,8 @@ def test_tables_print_the_headline_numbers(reporting: Reporting, cli_env: dict[s
     assert lines[0].split() == ["errors", str(errors["errors"])]
     assert starts(lines, "MEDIA_ERR_NETWORK", "2")
 
-    chapters = api(reporting, "chapters", {"from": D1})
-    lines = table(capsys, "chapters", {"from": D1})
+    chapters = api(reporting, "chapters", {"from": D1, "to": D2})
+    lines = table(capsys, "chapters", {"from": D1, "to": D2})
     assert lines[0].split() == ["plays", str(chapters["plays"])]
     for row in chapters["chapters"]:
         assert starts(lines, row["chapter_id"])

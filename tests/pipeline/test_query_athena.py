@@ -71,7 +71,9 @@ _TYPES = {bool: "boolean", int: "bigint", float: "double", str: "varchar", date:
 def inject(moto: str, rows: list[dict[str, Any]], types: dict[str, str] | None = None) -> None:
     """Queue one query's results in moto, as Athena returns them (a header row, then text values)."""
     names = list(types or rows[0])
-    types = types or {name: _TYPES[type(rows[0][name])] for name in names}
+    # Each column typed by its first non-null value: row order is the engine's, and any row may hold a null.
+    types = types or {name: _TYPES[type(next(row[name] for row in rows if row[name] is not None))]
+                      for name in names}
     body = {"results": [{
         "rows": [{"Data": [{"VarCharValue": name} for name in names]}]
         + [{"Data": [_athena_text(row[name]) for name in names]} for row in rows],
