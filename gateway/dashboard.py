@@ -157,7 +157,7 @@ class Pages:
 
         self._readable(principal, org)
         engine = self.services.engine
-        selection = {"project_id": project, "date_from": date_from, "date_to": date_to}
+        selection: reports.Selection = {"project_id": project, "date_from": date_from, "date_to": date_to}
         summary = reports.summary(engine, org, **selection)
         dropoff = reports.dropoff(engine, org, **selection)
         ctas = reports.ctas(engine, org, **selection)

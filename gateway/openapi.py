@@ -21,9 +21,11 @@ _REF = "#/components/schemas/{model}"
 def schemas() -> dict[str, Any]:
     """JSON Schemas of the bodies, with the models they share listed once."""
     found: dict[str, Any] = {}
-    for name, shape in (("CanonicalEvent", CanonicalEvent), ("Batch", Batch), ("IngestResult", IngestResult),
-                        ("ErrorBody", ErrorBody)):
-        schema = TypeAdapter(shape).json_schema(ref_template=_REF)
+    adapters: dict[str, TypeAdapter[Any]] = {
+        "CanonicalEvent": TypeAdapter(CanonicalEvent), "Batch": TypeAdapter(Batch),
+        "IngestResult": TypeAdapter(IngestResult), "ErrorBody": TypeAdapter(ErrorBody)}
+    for name, adapter in adapters.items():
+        schema = adapter.json_schema(ref_template=_REF)
         found.update(schema.pop("$defs", {}))
         found[name] = schema
     return found

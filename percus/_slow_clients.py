@@ -32,6 +32,7 @@ class SlowClientLimits(HttpToolsProtocol):
         self._head_bytes = 0
         self._parsed_a_boundary = False  # the chunk being parsed ended a head or a message
 
+    # asyncio.Protocol takes a BaseTransport; uvicorn's protocol narrows it (with the same ignore).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()

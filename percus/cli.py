@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from percus.config import Settings, load_settings
 from pipeline.layout import check_slug
+
+if TYPE_CHECKING:
+    from pipeline.organizations import OrganizationRegistry
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -67,7 +70,7 @@ def _warn_unregistered(settings: Settings, org: str, consequence: str) -> None:
               f"`percus org create {org}` registers it", file=sys.stderr)
 
 
-def _registry(settings: Settings):  # type: ignore[no-untyped-def]
+def _registry(settings: Settings) -> OrganizationRegistry:
     from pipeline.backends import open_store
     from pipeline.organizations import OrganizationRegistry
 
@@ -568,7 +571,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
-                parent: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+                parent: argparse._SubParsersAction[argparse.ArgumentParser] = commands
+                ) -> argparse.ArgumentParser:
         sub = parent.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         sub.add_argument("--data-dir", type=Path, help="data directory (default: $PERCUS_DATA_DIR "

@@ -10,7 +10,7 @@ import types
 import typing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -79,5 +79,7 @@ ENVELOPE_FIELDS: tuple[EventField, ...] = tuple(
 PAYLOAD_FIELDS: tuple[EventField, ...] = tuple(
     field
     for event_type, model in EVENT_MODELS.items()
-    for field in _walk(model.model_fields["payload"].annotation, ("payload",), frozenset(), event_type)
+    # Every event model's payload is a model of its own (translator.canonical).
+    for field in _walk(cast(type[BaseModel], model.model_fields["payload"].annotation), ("payload",),
+                       frozenset(), event_type)
 )

@@ -59,6 +59,7 @@ def _payload_columns() -> dict[str, tuple[pa.DataType, frozenset[str]]]:
     for field in PAYLOAD_FIELDS:
         name, arrow_type = column_name(field), _ARROW_TYPES[field.kind]
         known_type, event_types = columns.get(name, (arrow_type, frozenset()))
+        assert field.event_type is not None, name  # a payload field belongs to its event type
         if known_type != arrow_type:
             raise TypeError(f"payload field {name} is {known_type} in one event type and {arrow_type} "
                             "in another")
@@ -83,7 +84,7 @@ def _raw_schema() -> pa.Schema:
         if len(field.path) == 1:
             top[field.path[0]] = _WIRE_TYPES[field.kind]
         else:
-            top.setdefault(field.path[0], {})[field.path[1]] = _WIRE_TYPES[field.kind]  # type: ignore[index]
+            top.setdefault(field.path[0], {})[field.path[1]] = _WIRE_TYPES[field.kind]
     top["event_type"] = pa.string()
     top["payload"] = {field.path[1]: _WIRE_TYPES[field.kind] for field in PAYLOAD_FIELDS}
     return pa.schema([

@@ -133,8 +133,9 @@ class Figures:
 
 
 def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = None) -> Figures:
-    days = {"date_from": week.monday, "date_to": week.sunday, "today": today}
-    before = {"date_from": week.previous.monday, "date_to": week.previous.sunday, "today": today}
+    days: reports.Selection = {"date_from": week.monday, "date_to": week.sunday, "today": today}
+    before: reports.Selection = {"date_from": week.previous.monday, "date_to": week.previous.sunday,
+                                 "today": today}
     return Figures(
         organization_id=org, week=week,
         summary=reports.summary(engine, org, **days), previous=reports.summary(engine, org, **before),

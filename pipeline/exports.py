@@ -65,8 +65,9 @@ class ExportFilter:
 
     def audit_details(self) -> dict[str, str | bool | None]:
         return {"kind": self.kind, "project_id": self.project_id, "template_id": self.template_id,
-                "from": self.date_from and self.date_from.isoformat(),
-                "to": self.date_to and self.date_to.isoformat(), "include_bots": self.include_bots}
+                "from": self.date_from.isoformat() if self.date_from is not None else None,
+                "to": self.date_to.isoformat() if self.date_to is not None else None,
+                "include_bots": self.include_bots}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ S3 on AWS — so every process (gateway, CLI, Lambdas) sees the same registry wi
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import ipaddress
@@ -239,7 +240,8 @@ class OrganizationRegistry:
         self._audit("org.settings_changed", org, details)
         return record
 
-    def set_digest(self, org: str, *, enabled: bool, recipients: list[str] | None = None) -> Digest:
+    def set_digest(self, org: str, *, enabled: bool, recipients: builtins.list[str] | None = None
+                   ) -> Digest:
         """Opt `org` in to the weekly digest (to `recipients`, or those it has) or out of it (its
         recipients are kept for when it opts in again)."""
         before = self.require(org).digest
@@ -270,9 +272,9 @@ class OrganizationRegistry:
         before = self.require(org).webhook
         now = _now()
         if before is None:
-            secret = _webhook_secret()
-            self.update(org, webhook=Webhook(url=url, secret=secret, since=since or now))
-            return secret
+            first_secret = _webhook_secret()
+            self.update(org, webhook=Webhook(url=url, secret=first_secret, since=since or now))
+            return first_secret
         if since is None:
             since = before.since if before.enabled else now  # a paused endpoint gets nothing of the pause
         webhook = before.model_copy(update={"url": url, "enabled": True, "since": since})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pipeline import metrics
 from pipeline.query.base import QueryEngine, Source
@@ -25,6 +25,17 @@ from translator.canonical import format_timestamp
 
 ONE_DAY = timedelta(days=1)
 LIVE_BUCKET_MINUTES = 5
+
+
+class Selection(TypedDict, total=False):
+    """The keyword arguments the range reports share, for a caller that passes them to several."""
+
+    project_id: str | None
+    template_id: str | None
+    date_from: date | None
+    date_to: date | None
+    include_bots: bool
+    today: date | None
 
 
 @dataclass(frozen=True)

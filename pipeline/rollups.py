@@ -35,6 +35,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TypedDict
 
 import duckdb
 import pyarrow as pa
@@ -74,6 +75,15 @@ def last_closed_day(today: date) -> date:
 
 def state_key(org: str, day: date) -> str:
     return f"state/rollups/org={check_slug(org, 'organization')}/date={day:%Y-%m-%d}.json"
+
+
+class _State(TypedDict):
+    """The record of a day's last build, at state_key."""
+
+    version: int  # ROLLUP_VERSION
+    inputs: str  # _fingerprint of the curated days read
+    window: list[str]  # the curated days read, ISO dates
+    written: bool  # whether the day's files were written
 
 
 def build_rollups(store: Store, *, day: date | None = None, org: str | None = None,
@@ -132,7 +142,7 @@ def _window(day: date) -> list[date]:
 
 def _stale(store: Store, org: str, day: date, received: set[date], rolled: bool) -> bool:
     try:
-        record = json.loads(store.get(state_key(org, day)))
+        record: _State = json.loads(store.get(state_key(org, day)))
     except KeyError:
         return True
     if set(record["window"]) - {d.isoformat() for d in received}:
@@ -162,8 +172,8 @@ def _build_day(store: Store, org: str, day: date, report: RollupReport) -> None:
             report.files_written += 1
             report.rows_written += tables[name].num_rows
     window = sorted({key_day.isoformat() for key_day, _ in keys})
-    store.put(state_key(org, day), json.dumps({"version": ROLLUP_VERSION, "inputs": inputs,
-                                               "window": window, "written": written}).encode())
+    record: _State = {"version": ROLLUP_VERSION, "inputs": inputs, "window": window, "written": written}
+    store.put(state_key(org, day), json.dumps(record).encode())
     report.days_built.append((org, day))
     report.sessions += sum(tables[COMMIT_ROLLUP].column("views").to_pylist())
 

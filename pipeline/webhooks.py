@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pyarrow as pa
@@ -129,7 +129,7 @@ class WebhookPolicy:
 
     def delay(self, failures: int, jitter: float) -> float:
         """Seconds to wait after the `failures`-th failed attempt; `jitter` is uniform in [0, 1)."""
-        full = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        full: float = min(self.max_delay, self.base_delay * 2 ** (failures - 1))  # int ** int: Any
         return full / 2 + full / 2 * jitter
 
 
@@ -213,11 +213,15 @@ def run(store: Store, registry: OrganizationRegistry | None = None, *, orgs: Seq
         if client is None:
             client = httpx.Client(timeout=policy.timeout, follow_redirects=False)
         sender = _Sender(store, policy, client, clock, jitter, deadline, actor)
+
+        def deliver(target: tuple[str, Webhook]) -> None:
+            org, webhook = target
+            sender.deliver(org, webhook, report.organizations[org])
+
         try:
             with ThreadPoolExecutor(max_workers=min(policy.workers, len(targets)),
                                     thread_name_prefix="webhook") as pool:
-                list(pool.map(lambda target: sender.deliver(*target, report.organizations[target[0]]),
-                              targets))
+                list(pool.map(deliver, targets))
         finally:
             if own_client:
                 client.close()
@@ -540,8 +544,9 @@ def canonical_event(row: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return EVENT_MODELS[event_type].model_validate(data).model_dump(mode="json")
     except (KeyError, ValidationError):  # a row from an older schema: send it as it is rather than not
-        return json.loads(json.dumps(data, default=lambda value: format_timestamp(value)
-                                     if isinstance(value, datetime) else str(value)))
+        text = json.dumps(data, default=lambda value: format_timestamp(value)
+                          if isinstance(value, datetime) else str(value))
+        return cast(dict[str, Any], json.loads(text))  # the JSON of a dict
 
 
 # -- dead letters ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
@@ -98,11 +98,12 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
             written.extend(indexes)
             keys.append(key)
             lines += len(indexes)
-    outcomes = []
-    for firsts in (written, failed, poison):
+
+    def with_repeats(firsts: list[int]) -> list[Message]:
         indexes = firsts + [repeat for index in firsts for repeat in repeats.get(index, ())]
-        outcomes.append([messages[index] for index in indexes])
-    return WriteOutcome(*outcomes, keys, lines)
+        return [messages[index] for index in indexes]
+
+    return WriteOutcome(with_repeats(written), with_repeats(failed), with_repeats(poison), keys, lines)
 
 
 def _route(body: bytes) -> tuple[str, datetime, bytes, str]:
@@ -139,7 +140,7 @@ _ROUTING = SchemaValidator(core_schema.typed_dict_schema(
 
 def _routing_fields(body: bytes) -> dict[str, Any] | None:
     try:
-        return _ROUTING.validate_json(body)
+        return cast(dict[str, Any], _ROUTING.validate_json(body))  # a typed_dict_schema validates to a dict
     except ValidationError:
         return None
 

@@ -312,8 +312,8 @@ EventModel = (
 CanonicalEvent = Annotated[EventModel, Field(discriminator="event_type")]
 
 EVENT_MODELS: dict[str, type[Envelope]] = {
-    model.model_fields["event_type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in EventModel.__args__  # type: ignore[attr-defined]
+    model.model_fields["event_type"].annotation.__args__[0]: model
+    for model in EventModel.__args__
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 # consent.* are audit events and video.errored is operational telemetry: both pass without consent.

@@ -32,7 +32,7 @@ class OutboxMailer:
         tmp = self.directory / f".{folder}.tmp"
         tmp.mkdir()
         try:
-            attachments = []
+            attachments: list[str] = []
             for part in message.iter_attachments():
                 name = Path(part.get_filename() or f"attachment-{len(attachments) + 1}").name
                 (tmp / name).write_bytes(part.get_content())

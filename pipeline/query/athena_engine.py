@@ -72,7 +72,7 @@ class AthenaEngine:
         """The Athena SQL of a logical query: every table bound to `org`'s partitions."""
         tree, by_table = prepare(text, org, sources, params)
 
-        def bind(node: exp.Expression) -> exp.Expression:
+        def bind(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Table) and node.name in by_table and not node.args.get("db"):
                 source = by_table[node.name]
                 scoped = self._scoped(TABLES[source.table], org, source.days)
@@ -82,7 +82,7 @@ class AthenaEngine:
 
         return tree.transform(bind).sql("trino")
 
-    def _scoped(self, table: Table, org: str, days: Sequence[date]) -> exp.Expression:
+    def _scoped(self, table: Table, org: str, days: Sequence[date]) -> exp.Expr:
         if not days:
             days_predicate = "FALSE"
         elif table.rollup is None:

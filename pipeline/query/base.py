@@ -45,7 +45,7 @@ class QueryEngine(Protocol):
 
 
 def prepare(text: str, org: str, sources: Sequence[Source], params: Mapping[str, Any] | None
-            ) -> tuple[exp.Expression, dict[str, Source]]:
+            ) -> tuple[exp.Expr, dict[str, Source]]:
     """Parse, check and bind a logical query; returns it with its sources by table name."""
     check_slug(org, "organization")
     by_table: dict[str, Source] = {}

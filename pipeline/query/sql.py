@@ -146,11 +146,11 @@ def day_predicate(column: str, days: Iterable[date]) -> str:
     return "(" + " OR ".join(terms) + ")" if terms else "FALSE"
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> exp.Expr:
     return sqlglot.parse_one(sql, read="duckdb")
 
 
-def bind(tree: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
+def bind(tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
     """Replace `:name` placeholders with quoted constants; every placeholder must have a value."""
     missing = {node.name for node in tree.find_all(exp.Placeholder)} - params.keys()
     if missing:
@@ -158,7 +158,7 @@ def bind(tree: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
     return exp.replace_placeholders(tree, **params) if params else tree
 
 
-def table_names(tree: exp.Expression) -> set[str]:
+def table_names(tree: exp.Expr) -> set[str]:
     """Tables the query reads, not counting its own CTEs."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     return {table.name for table in tree.find_all(exp.Table) if table.name not in ctes}

@@ -89,17 +89,17 @@ def _rollup(name: str, columns: list[pa.Field]) -> Table:
 
 
 CURATED = Table("curated", curated.SCHEMA)
-ROLLUPS: dict[str, Table] = {table.rollup: table for table in (  # type: ignore[misc]
-    _rollup("daily", _MEASURE_COLUMNS),
-    _rollup("breakdown", [pa.field("dimension", pa.string()), pa.field("value", pa.string()),
-                          *_MEASURE_COLUMNS]),
-    _rollup("viewers", [pa.field("viewer_hash", pa.string())]),
-    _rollup("ctas", [pa.field("cta_id", pa.string()), pa.field("cta_name", pa.string()),
-                     pa.field("clicks", pa.int64()), pa.field("sessions", pa.int64())]),
-    _rollup("chapters", [pa.field("chapter_id", pa.string()), pa.field("chapter_name", pa.string()),
-                         pa.field("entries", pa.int64()), pa.field("sessions", pa.int64())]),
-    _rollup("errors", [pa.field("error_code", pa.string()), pa.field("errors", pa.int64()),
-                       pa.field("sessions", pa.int64())]),
+ROLLUPS: dict[str, Table] = {name: _rollup(name, columns) for name, columns in (
+    ("daily", _MEASURE_COLUMNS),
+    ("breakdown", [pa.field("dimension", pa.string()), pa.field("value", pa.string()),
+                   *_MEASURE_COLUMNS]),
+    ("viewers", [pa.field("viewer_hash", pa.string())]),
+    ("ctas", [pa.field("cta_id", pa.string()), pa.field("cta_name", pa.string()),
+              pa.field("clicks", pa.int64()), pa.field("sessions", pa.int64())]),
+    ("chapters", [pa.field("chapter_id", pa.string()), pa.field("chapter_name", pa.string()),
+                  pa.field("entries", pa.int64()), pa.field("sessions", pa.int64())]),
+    ("errors", [pa.field("error_code", pa.string()), pa.field("errors", pa.int64()),
+                pa.field("sessions", pa.int64())]),
 )}
 # The daily table is written last for a day: its presence means the whole day is rolled up.
 COMMIT_ROLLUP = "daily"

@@ -243,7 +243,8 @@ class LocalQueue:
         candidates = candidates[:limit]
         if len(candidates) < limit:
             candidates += self._read(limit - len(candidates))
-        delivered, dead = [], []
+        delivered: list[tuple[int, int, bytes, int]] = []  # (offset, end, body, receive count)
+        dead: list[tuple[int, int, bytes, int]] = []
         for off, end, body in candidates:
             count = self._counts.get(off, 0) + 1
             (dead if count > self.max_receives else delivered).append((off, end, body, count))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -54,7 +54,7 @@ class S3Store:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise KeyError(key) from None
             raise
-        return response["Body"].read()
+        return cast(bytes, response["Body"].read())  # boto3 is untyped: a StreamingBody
 
     def list(self, prefix: str) -> Iterator[str]:
         # S3 lists keys in UTF-8 binary order, the same lexicographic order as LocalStore.
@@ -72,5 +72,5 @@ class S3Store:
         return None
 
     def download_url(self, key: str, expires_in: int) -> str | None:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in)
+        return cast(str, self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in))
