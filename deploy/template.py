@@ -220,7 +220,7 @@ def template() -> dict[str, Any]:
             "Architectures": ["x86_64"],
             "MemorySize": 512,
             "Timeout": 30,
-            # The same configuration everywhere (percus/config.py); what each function may do is its role.
+            # The same configuration everywhere (pipeline/config.py); what each function may do is its role.
             "Environment": {"Variables": {
                 "PERCUS_QUEUE": ref("EventsQueue"),
                 "PERCUS_STORE": sub(BUCKET_LOCATION),
@@ -316,7 +316,7 @@ def template() -> dict[str, Any]:
                 allow(["kms:Decrypt"], arn("DataKey")),
             ]),
             "IngestFunction": function(
-                "pipeline.lambdas.ingest.handler", "IngestRole", "IngestLogs",
+                "gateway.lambda_entry.handler", "IngestRole", "IngestLogs",
                 {f"Ingest{method.title()}{n}": {"Type": "HttpApi", "Properties": {
                     "ApiId": ref("HttpApi"), "Path": path, "Method": method}}
                  for n, (method, path) in enumerate(INGEST_ROUTES)},
@@ -338,7 +338,7 @@ def template() -> dict[str, Any]:
                 USE_DATA_KEY,
             ]),
             "ApiFunction": function(
-                "pipeline.lambdas.ingest.handler", "ApiRole", "ApiLogs",
+                "gateway.lambda_entry.handler", "ApiRole", "ApiLogs",
                 {"Api": {"Type": "HttpApi", "Properties": {"ApiId": ref("HttpApi"), "Path": "/{proxy+}",
                                                            "Method": "ANY"}}},
                 MemorySize=1024, Timeout=30,

@@ -30,8 +30,8 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from percus.config import Settings
 from pipeline import rawfile
+from pipeline.config import Settings
 from pipeline.layout import raw_prefix
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.local import LocalQueue

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from e2e._browsing import Browsing
 from e2e._stack import RECIPIENT, Stack, start_stack
-from percus.config import load_settings
+from pipeline.config import load_settings
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

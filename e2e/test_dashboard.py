@@ -22,7 +22,7 @@ from e2e._stack import Server, free_port
 from gateway.app import create_app
 from gateway.dashboard import count, percent, share
 from gateway.middleware.rate_limit import RateLimits
-from percus.config import load_settings
+from pipeline.config import load_settings
 from pipeline.queue.local import LocalQueue
 from tests.gateway._reporting import CAMPAIGN, SMALL_CAMPAIGN, Keys, bearer, reporting_store
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.refusal import Refusal
-from pipeline.layout import check_slug
 from pipeline.organizations import OrganizationRegistry, key_id_of
+from translator.ids import check_slug
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ from gateway.middleware.cors import CORSMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
 from gateway.services import Services
 from gateway.tokens import TokenVerifier
-from percus.config import Settings
 from pipeline.backends import open_store
+from pipeline.config import Settings
 from pipeline.organizations import OrganizationRegistry
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store

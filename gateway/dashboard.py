@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, exports_api, report_params
 from gateway.api_keys import Principal
-from gateway.charts import Item, bars, columns
 from gateway.dashboard_session import COOKIE, Sessions
 from gateway.refusal import Refusal
 from gateway.services import Services
+from pipeline.charts import Item, bars, columns
 
 if TYPE_CHECKING:
     import jinja2

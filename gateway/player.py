@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.services import Services
 from gateway.tokens import TokenError
-from percus.config import Settings
+from pipeline.config import Settings
 
 PLAYER_DIR = Path(__file__).resolve().parents[1] / "js" / "player"
 PATH = "/player"

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from gateway.refusal import Refusal
-from pipeline.layout import check_slug
+from translator.ids import SLUG_PATTERN, check_slug
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST = date(2000, 1, 1)
@@ -38,7 +38,7 @@ class Param:
                 "schema": self.schema}
 
 
-_SLUG = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+_SLUG = {"type": "string", "pattern": SLUG_PATTERN}
 ORGANIZATION = Param("organization_id", "Organization to read. An organization key may omit it (it reads "
                      "its own; naming another is 403); an admin key must give it.", _SLUG)
 PROJECT = Param("project_id", "Only this project.", _SLUG)

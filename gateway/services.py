@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
 from gateway.tokens import TokenVerifier
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.organizations import OrganizationRegistry
 from pipeline.viewer_keys import ViewerKeys
 

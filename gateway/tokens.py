@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.layout import check_slug
+from translator.ids import check_slug
 
 VERSION = "pt1"
 DEFAULT_TTL_SECONDS = 30 * 86400

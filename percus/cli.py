@@ -13,8 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from percus.config import Settings, load_settings
-from pipeline.layout import check_slug
+from pipeline.config import Settings, load_settings
+from translator.ids import check_slug
 
 if TYPE_CHECKING:
     from pipeline.organizations import OrganizationRegistry

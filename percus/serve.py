@@ -17,8 +17,8 @@ from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
-from percus.config import Settings
 from pipeline.backends import open_mailer, open_queue, open_store
+from pipeline.config import Settings
 from pipeline.organizations import OrganizationRegistry
 from pipeline.writer import Writer
 

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.curated import TIMESTAMP
-from pipeline.layout import check_slug
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 IDS_SCHEMA = pa.schema([("hour", pa.int8()), ("event_id", pa.string()), ("received_at", TIMESTAMP)])
 _VERSION = 1

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from pipeline.layout import check_slug
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 PREFIX = "state/webhooks/"
 LOCK_KEY = PREFIX + ".lock"  # dot-named: never listed as an object

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from percus.config import DEFAULT_MAIL_FROM, Settings
+from pipeline.config import DEFAULT_MAIL_FROM, Settings
 from pipeline.mail.base import Mailer
 from pipeline.queue.base import Queue
 from pipeline.queue.local import LocalQueue

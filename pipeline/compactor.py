@@ -37,9 +37,10 @@ import pyarrow.parquet as pq
 from pipeline import audit, curated
 from pipeline._compaction_state import DayState
 from pipeline._raw_reader import read_raw
-from pipeline.layout import check_slug, curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
+from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
 from pipeline.store.base import Store
 from pipeline.store_lock import Busy, store_lock
+from translator.ids import check_slug
 
 DEDUP_WINDOW = timedelta(hours=48)
 QUARANTINE_PREFIX = "quarantine/"

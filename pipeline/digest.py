@@ -3,7 +3,7 @@
 The numbers are those of the reports (`pipeline/reports.py`: summary, dropoff, breakdown) over the
 seven UTC days of an ISO week, bots excluded, so they equal the reports API's for the same range;
 the week before gives the week-over-week change. The page is a jinja2 HTML template
-(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `gateway/charts.py`, the
+(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `pipeline/charts.py`, the
 dashboard's; WeasyPrint makes it a PDF. A week without views is still a digest: it says so.
 
 Delivery goes through a mailer (`pipeline/mail/`: an outbox folder or SES) to the recipients of the
@@ -25,14 +25,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.charts import Chart, Item, columns
 from pipeline import audit, metrics, reports
-from pipeline.layout import check_slug
+from pipeline.charts import Chart, Item, columns
 from pipeline.mail.base import Mailer, compose
 from pipeline.organizations import OrganizationRegistry, RegistryError
 from pipeline.query.base import QueryEngine
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
+from translator.ids import check_slug
 
 if TYPE_CHECKING:
     import jinja2

@@ -50,12 +50,13 @@ import pyarrow.parquet as pq
 from pipeline import audit, curated, rawfile
 from pipeline._compaction_state import DayState
 from pipeline.compactor import QUARANTINE_PREFIX, curated_lock
-from pipeline.layout import check_slug, curated_key, raw_prefix, rollup_key
+from pipeline.layout import curated_key, raw_prefix, rollup_key
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.rollups import build_rollups, state_key
 from pipeline.store.base import Store
 from pipeline.viewer_keys import ViewerKeys, client_hash
 from translator.canonical import format_timestamp
+from translator.ids import check_slug
 
 JOB_PREFIX = "state/dsar/"
 _VERSION = 1

@@ -31,10 +31,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline import audit, curated, metrics, reports
-from pipeline.layout import check_slug
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 KINDS = ("events", "summary")
 URL_TTL_SECONDS = 24 * 3600

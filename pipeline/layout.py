@@ -8,18 +8,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from translator.ids import check_slug
+
 _RAW = re.compile(
     r"^raw/org=(?P<org>[^/]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/hour=(?P<h>\d{2})/"
     r"(?P<batch>[^/]+)\.ndjson\.gz$"
 )
-
-
-def check_slug(value: str, what: str = "identifier") -> str:
-    """Organization and project ids become path segments: keep them to a safe alphabet."""
-    if not _SLUG.match(value):
-        raise ValueError(f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '-', '.'")
-    return value
 
 
 def raw_prefix(org: str) -> str:

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from pipeline import audit
-from pipeline.layout import check_slug
 from pipeline.mail.base import MAX_RECIPIENTS, check_address
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 _ORGS = "config/organizations/"
 _GROUP_KEYS = "config/legacy-group-keys/"

@@ -43,10 +43,11 @@ import pyarrow.parquet as pq
 
 from pipeline import curated
 from pipeline._compaction_state import state_prefix
-from pipeline.layout import check_slug, rollup_key
+from pipeline.layout import rollup_key
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 ROLLUP_VERSION = 1  # bump when a definition changes: every day's record goes stale
 WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up

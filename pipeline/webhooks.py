@@ -73,12 +73,13 @@ from pipeline._webhook_outbox import (
     save_seen,
 )
 from pipeline.compactor import DEDUP_WINDOW
-from pipeline.layout import check_slug, curated_key
+from pipeline.layout import curated_key
 from pipeline.organizations import OrganizationRegistry, Webhook, webhook_host
 from pipeline.store.base import Store
 from pipeline.store_lock import Busy, store_lock
 from pipeline.webhook_signatures import SIGNATURE_HEADER, signature_header
 from translator.canonical import EVENT_MODELS, format_timestamp
+from translator.ids import check_slug
 
 log = logging.getLogger("percus.webhooks")
 

@@ -22,9 +22,10 @@ from typing import Any, cast
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from pipeline import rawfile
-from pipeline.layout import check_slug, raw_key
+from pipeline.layout import raw_key
 from pipeline.queue.base import Message, Queue, QueueUnavailable
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from percus.config import load_settings
 from pipeline import reports
 from pipeline.backends import open_queue, open_store
 from pipeline.compactor import compact
+from pipeline.config import load_settings
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.rawfile import decode
 from pipeline.writer import drain_batch

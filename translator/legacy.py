@@ -36,8 +36,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.layout import check_slug
 from translator.canonical import ID_MAX_CHARS, NAME_MAX_CHARS, SCHEMA_VERSION, Envelope, Locale
+from translator.ids import check_slug
 from translator.individeo_wire import CONTEXT_FIELDS, WIRE_EVENT_NAMES, WireEvent, wire_event
 from translator.versions import EventError, parse_event
 

@@ -1,5 +1,5 @@
-"""AWS Lambda entry points (deploy/template.yaml): ingest, writer, compactor, rollups,
-webhooks, digest.
+"""AWS Lambda entry points of the pipeline (deploy/template.yaml): writer, compactor, rollups, webhooks,
+digest, DSAR, retention. The ingest and API functions run the gateway (gateway/lambda_entry.py).
 
 Each handler builds what it needs once per container from the environment the template sets.
 """

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from percus.config import Settings, load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.store.s3 import S3Store
 from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from percus.config import Settings
 from pipeline.backends import open_mailer
+from pipeline.config import Settings
 from pipeline.digest import Week, send_due
 from pipeline.lambdas._environment import data_settings, data_store
 from pipeline.mail.base import Mailer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.query.base import QueryEngine, QueryError, Row, Source
 from pipeline.store.base import Store
 

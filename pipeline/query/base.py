@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from pipeline.layout import check_slug
 from pipeline.query import sql
 from pipeline.query.tables import TABLES
+from translator.ids import check_slug
 
 Row = dict[str, Any]
 

@@ -18,9 +18,9 @@ from datetime import date
 import pyarrow as pa
 
 from pipeline import curated
-from pipeline.layout import check_slug
 from pipeline.query.sql import SESSION_MEASURES
 from pipeline.store.base import Store
+from translator.ids import check_slug
 
 _KEY_COLUMNS = [pa.field("project_id", pa.string()), pa.field("template_id", pa.string()),
                 pa.field("is_bot", pa.bool_())]

@@ -20,9 +20,9 @@ from cfnlint.decode import cfn_yaml
 
 from deploy.template import render
 from gateway.app import create_app
-from percus.config import load_settings
 from pipeline import curated
 from pipeline.compactor import QUARANTINE_PREFIX
+from pipeline.config import load_settings
 from pipeline.layout import curated_key, raw_key, rollup_key
 from pipeline.query import ATHENA_DATABASE, ATHENA_SCAN_LIMIT
 from pipeline.query.glue import table_inputs

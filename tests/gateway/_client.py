@@ -10,7 +10,7 @@ import httpx
 from starlette.testclient import TestClient
 
 from gateway.tokens import issue_token
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.queue.base import Queue
 from pipeline.viewer_keys import load_viewer_keys
 

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
-from percus.config import Settings, load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import TOKEN_KEYS, Gateway
 

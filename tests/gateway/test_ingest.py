@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.bodies import IngestResult
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import verify_token
-from percus.config import load_settings
+from pipeline.config import load_settings
 from pipeline.organizations import Attachment, OrganizationRegistry
 from pipeline.queue.local import LocalQueue
 from pipeline.store.local import LocalStore

@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.middleware.body_limit import BodyLimitMiddleware
 from gateway.middleware.rate_limit import Limit, RateLimitMiddleware, RateLimits
 from gateway.tokens import issue_token
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway
 from tests.gateway._events import event

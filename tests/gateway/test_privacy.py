@@ -10,7 +10,7 @@ import httpx
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS
 from tests.gateway._events import event

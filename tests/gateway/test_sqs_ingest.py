@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
-from percus.config import Settings
+from pipeline.config import Settings
 from pipeline.queue.sqs import SqsQueue
 from tests.gateway._client import Gateway
 from tests.gateway._events import event

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.tokens import verify_token
-from percus.config import load_settings
+from pipeline.config import load_settings
 from pipeline.organizations import OrganizationRegistry
 from pipeline.store.local import LocalStore
 from tests.percus._cli import run

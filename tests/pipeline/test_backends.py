@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from percus.config import Settings, load_settings
 from pipeline.backends import open_queue, open_store
+from pipeline.config import Settings, load_settings
 from pipeline.queue.local import LocalQueue
 from pipeline.queue.sqs import SqsQueue
 from pipeline.store.local import LocalStore

@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gateway import lambda_entry as ingest
 from gateway.tokens import issue_token
-from percus.config import load_settings
-from pipeline.lambdas import compactor, ingest, rollups, writer
+from pipeline.config import load_settings
+from pipeline.lambdas import compactor, rollups, writer
 from pipeline.layout import curated_key, parse_raw_key, rollup_key
 from pipeline.query.tables import ROLLUPS
 from pipeline.store.s3 import S3Store

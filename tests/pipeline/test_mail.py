@@ -13,8 +13,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from percus.config import load_settings
 from pipeline.backends import open_mailer
+from pipeline.config import load_settings
 from pipeline.mail.base import MAX_RECIPIENTS, compose, recipients_of
 from pipeline.mail.outbox import OutboxMailer
 from pipeline.mail.ses import SesMailer

@@ -13,8 +13,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from percus.config import load_settings
 from pipeline import reports
+from pipeline.config import load_settings
 from pipeline.query import QueryError, Source, open_engine
 from pipeline.query.athena_engine import AthenaEngine
 from pipeline.query.duckdb_engine import DuckDbEngine

@@ -19,7 +19,7 @@ import httpx
 import pyarrow.parquet as pq
 
 from gateway.tokens import issue_token
-from percus.config import load_settings
+from pipeline.config import load_settings
 from pipeline.rawfile import decode
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore

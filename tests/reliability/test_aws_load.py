@@ -25,8 +25,8 @@ import pytest
 from botocore.config import Config
 
 from gateway.tokens import issue_token
-from percus.config import load_settings
 from pipeline.compactor import compact
+from pipeline.config import load_settings
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.sqs import SqsQueue
 from pipeline.rawfile import decode

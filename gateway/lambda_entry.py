@@ -1,4 +1,5 @@
-"""The ingest Lambda: the gateway's Starlette app behind API Gateway (HTTP API, payload 2.0), via Mangum."""
+"""The ingest and API Lambdas: the gateway's Starlette app behind API Gateway (HTTP API, payload 2.0),
+via Mangum."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Chart geometry for the dashboard's inline SVG: the server lays out rectangles and labels, the
-template (`templates/dashboard/_chart.html`) only draws them. No script, no CDN: the charts work
-offline and in any browser, and print as they look.
+"""Chart geometry for inline SVG, shared by the dashboard and the weekly PDF digest: the server lays out
+rectangles and labels, the templates only draw them. No script, no CDN: the charts work offline, in
+any browser and on paper.
 """
 
 from __future__ import annotations
