@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from js.build import DIST
+from js.dist import DIST
 
 pytestmark = pytest.mark.e2e
 

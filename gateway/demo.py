@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.services import Services
 from gateway.tokens import issue_token
-from js.build import DIST, version_of
+from js.dist import DIST, version_of
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "js" / "demo"
 PATH = "/demo"

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.services import Services
-from js.build import DIST, version_of
+from js.dist import DIST, version_of
 
 PATH = "/sdk/{name}"
 IMMUTABLE = "public, max-age=31536000, immutable"

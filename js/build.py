@@ -9,7 +9,6 @@ bootstrap loads the tracking module by its versioned, immutable URL.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import re
 import sys
@@ -20,13 +19,12 @@ import jinja2
 import rjsmin
 
 from js.compat import compat_context
+from js.dist import BUNDLES, DIST, version_of
 from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
 from translator.export import export_tables
 
 JS_DIR = Path(__file__).resolve().parent
 SRC = JS_DIR / "src"
-DIST = JS_DIR / "dist"
-BUNDLES = ("percus-tracking.js", "percus-embed-sdk.js", "percus-individeo-compat.js")
 # Bytes per bundle, minified and gzipped at level 9 (as /sdk/ serves them); the compat script also
 # carries Individeo's name tables. Checked by tests/js/test_build.py, reported by bench/bundles.py.
 BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 4096, "percus-individeo-compat.js": 6144}
@@ -53,11 +51,6 @@ def js_literal(value: Any) -> str:
 def gzipped_size(content: bytes) -> int:
     """The bytes a browser downloads for a bundle served gzipped."""
     return len(gzip.compress(content, 9, mtime=0))
-
-
-def version_of(content: bytes) -> str:
-    """The `?v=` of a bundle: changes whenever its bytes do."""
-    return hashlib.sha256(content).hexdigest()[:12]
 
 
 def template_context(versions: dict[str, str]) -> dict[str, Any]:

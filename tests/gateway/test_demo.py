@@ -6,7 +6,7 @@ import re
 
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
 from gateway.tokens import verify_token
-from js.build import DIST, version_of
+from js.dist import DIST, version_of
 from tests.gateway._client import Gateway
 
 

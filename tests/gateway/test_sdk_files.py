@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from gateway.sdk_files import IMMUTABLE, SHORT
-from js.build import BUNDLES, DIST, version_of
+from js.dist import BUNDLES, DIST, version_of
 from tests.gateway._client import Gateway
 
 
