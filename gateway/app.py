@@ -26,13 +26,13 @@ from gateway import (
     reports_api,
     sdk_files,
 )
-from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
 from gateway.errors import http_exception, server_error
 from gateway.middleware.body_limit import BodyLimitMiddleware
 from gateway.middleware.cors import CORSMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
+from gateway.recent_ids import RecentIds
 from gateway.services import Services
 from gateway.tokens import TokenVerifier
 from pipeline.backends import open_store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from translator.canonical import CONSENT_FREE_TYPES, VIEWER_IDENTIFIERS, Envelope
-from translator.versions import EventError
+from translator.event_parser import EventError
 
 _STRIPPED = dict.fromkeys(VIEWER_IDENTIFIERS)
 

@@ -28,7 +28,7 @@ from gateway.tokens import ShareToken, TokenError
 from pipeline.queue.base import QueueUnavailable
 from pipeline.viewer_keys import ViewerKeys
 from translator.canonical import CanonicalEvent, Device, Envelope, Geo
-from translator.versions import EventError, parse_event
+from translator.event_parser import EventError, parse_event
 
 PATH = "/analytics/v1/events"
 MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: a browser sends it without a preflight

@@ -26,9 +26,9 @@ from gateway.player import PATH as PLAYER_PATH
 from gateway.services import Services
 from gateway.tokens import issue_token
 from pipeline.queue.base import QueueUnavailable
+from translator.event_parser import EventError
 from translator.individeo_wire import WIRE_EVENT_NAMES
 from translator.legacy import LegacyError, read_post, translate
-from translator.versions import EventError
 
 PATHS_TRACK = ("/analytics/v1/indiTrack", "/api/indiTrack")
 EMBED_PATH = "/analytics/v1/legacy/embeds/{attachment_code}"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from gateway.duplicates import RecentIds
 from gateway.enqueuer import Enqueuer
+from gateway.recent_ids import RecentIds
 from gateway.tokens import TokenVerifier
 from pipeline.config import Settings
 from pipeline.organizations import OrganizationRegistry

@@ -21,7 +21,7 @@ import rjsmin
 from js.compat import compat_context
 from js.dist import BUNDLES, DIST, version_of
 from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
-from translator.export import export_tables
+from translator.js_tables import export_tables
 
 JS_DIR = Path(__file__).resolve().parent
 SRC = JS_DIR / "src"

@@ -37,7 +37,7 @@ from pipeline import curated
 from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
 from pipeline.curated import RAW_SCHEMA, raw_column
 from translator.canonical import EVENT_TYPES, NAME_FIELDS, TIMESTAMP_PATTERN
-from translator.versions import EventError, parse_event
+from translator.event_parser import EventError, parse_event
 
 _PARSE = pj.ParseOptions(explicit_schema=RAW_SCHEMA, unexpected_field_behavior="ignore")
 _UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # how the models write one

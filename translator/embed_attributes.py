@@ -2,7 +2,7 @@
 
 A script on a customer's page must not break on `"TRUE "` or on JSON with a typo: values are parsed
 leniently and a bad one becomes a warning and the default, never an exception. The JS build reads
-these tables through `translator.export`, so the browser parses exactly as described here.
+these tables through `translator.js_tables`, so the browser parses exactly as described here.
 """
 
 from __future__ import annotations

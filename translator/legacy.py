@@ -37,9 +37,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from translator.canonical import ID_MAX_CHARS, NAME_MAX_CHARS, SCHEMA_VERSION, Envelope, Locale
+from translator.event_parser import EventError, parse_event
 from translator.ids import check_slug
 from translator.individeo_wire import CONTEXT_FIELDS, WIRE_EVENT_NAMES, WireEvent, wire_event
-from translator.versions import EventError, parse_event
 
 # Fixed forever: stored session and event ids are derived under these.
 SESSION_NAMESPACE = uuid.UUID("26f67c20-60c6-57a4-bfb9-246f460742eb")

@@ -21,7 +21,7 @@ from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway
 from tests.gateway._events import PAYLOADS, VIEWER_HASH, event
 from translator.canonical import Envelope
-from translator.versions import parse_event
+from translator.event_parser import parse_event
 
 CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 13; SM-S901B) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/112.0.0.0 Mobile Safari/537.36")

@@ -20,7 +20,7 @@ from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS
 from tests.translator._event_strategies import JSON, near_misses, valid_events, with_lone_surrogates
-from translator.versions import EventError, parse_event
+from translator.event_parser import EventError, parse_event
 
 ORG = "acme"
 _EVENTS = valid_events() | valid_events(consent=True) | near_misses()

@@ -24,7 +24,7 @@ from js.build import (
     version_of,
 )
 from translator.canonical import EVENT_TYPES, LOCALE_MAX_CHARS, LOCALE_PATTERN, NAME_MAX_CHARS, Locale
-from translator.export import export_tables
+from translator.js_tables import export_tables
 
 
 def test_committed_bundles_match_their_sources_and_tables() -> None:

@@ -10,8 +10,8 @@ import pytest
 from js import build
 from js.build import build_bundles, render, version_of
 from js.compat import compat_context
-from translator.export import export_tables
 from translator.individeo_attributes import INDIVIDEO_ATTRIBUTES, resolve_attributes, target_value
+from translator.js_tables import export_tables
 
 NAME = "percus-individeo-compat.js"
 

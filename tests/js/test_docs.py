@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from translator.canonical import EVENT_TYPES
-from translator.export import export_tables
+from translator.js_tables import export_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -20,7 +20,7 @@ from pipeline.compactor import compact
 from pipeline.layout import raw_key
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
-from translator.versions import parse_event
+from translator.event_parser import parse_event
 
 _ids = itertools.count(1)
 

@@ -27,7 +27,7 @@ from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
 from tests.pipeline._crashing_store import Crash, CrashingStore
 from translator.canonical import EVENT_MODELS, Envelope
-from translator.versions import parse_event
+from translator.event_parser import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
 ORG = "acme"

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.lambdas._environment import viewer_keys
 from pipeline.viewer_keys import ViewerKeys, client_hash, keyed_viewer_hash, load_viewer_keys
-from translator.versions import parse_event
+from translator.event_parser import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = hashlib.sha256(b"acme:12.345.678-5:salt").hexdigest()  # as the SDK computes one

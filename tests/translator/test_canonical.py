@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from translator.canonical import EVENT_TYPES, NAME_FIELDS, NAME_MAX_CHARS
-from translator.versions import EventError, parse_event
+from translator.event_parser import EventError, parse_event
 
 # A minimal valid payload per event type; the test below proves the table covers all 14.
 PAYLOADS: dict[str, dict[str, Any]] = {

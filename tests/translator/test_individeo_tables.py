@@ -19,7 +19,6 @@ from translator.embed_attributes import (
     parse_value,
     percus_attribute,
 )
-from translator.export import export_tables
 from translator.individeo_attributes import (
     INDIVIDEO_ATTRIBUTES,
     PLAYER_OPTIONS,
@@ -41,6 +40,7 @@ from translator.individeo_callbacks import (
 from translator.individeo_constants import BLUEPLAYER_CONSTANTS, BluePlayerConstant
 from translator.individeo_globals import GLOBALS, PLAYER_METHODS, Global, PlayerMethod
 from translator.individeo_wire import CONTEXT_FIELDS, WIRE_EVENTS, ContextField, WireEvent
+from translator.js_tables import export_tables
 
 INVENTORY = load_fixture("individeo/inventory.json")
 EXPORT = export_tables()

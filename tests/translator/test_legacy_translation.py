@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from tests._fixtures import fixture_names, load_fixture
 from translator.canonical import NAME_MAX_CHARS
+from translator.event_parser import EventError, parse_event
 from translator.individeo_wire import CONTEXT_FIELDS, WIRE_EVENT_NAMES, WIRE_EVENTS, wire_event
 from translator.legacy import LegacyError, LegacyResult, read_post, translate
-from translator.versions import EventError, parse_event
 
 ORG = "afp-habitat"
 AT = datetime(2026, 11, 25, 14, 4, 12, 250000, tzinfo=UTC)

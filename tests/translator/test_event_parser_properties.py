@@ -15,7 +15,7 @@ from pipeline._raw_reader import read_raw
 from pipeline.curated import PAYLOAD_COLUMNS
 from tests.translator._event_strategies import JSON, near_misses, stored_time, valid_events
 from translator.canonical import NAME_FIELDS, NAME_MAX_CHARS, Envelope, format_timestamp
-from translator.versions import EventError, parse_event
+from translator.event_parser import EventError, parse_event
 
 ORG = "acme"
 RECEIVED_AT = datetime(2026, 11, 25, 10, 0, 0, 123000, tzinfo=UTC)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.duplicates import RecentIds
+from gateway.recent_ids import RecentIds
 
 
 class Clock:
