@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from pipeline import layout
 from pipeline.query import ATHENA_DATABASE, ATHENA_SCAN_LIMIT
 from pipeline.query.glue import table_inputs
 
@@ -42,13 +43,7 @@ LOG_RETENTION_DAYS = 30
 # Monday 07:00 UTC: Sunday's late events are compacted; pipeline/digest.py's SEND_DELAY says the same.
 DIGEST_SCHEDULE = "cron(0 7 ? * MON *)"
 
-# Days, by zone (design document, storage tiers and retention). "Glacier IR (N years)" is read as
-# the age at which the zone's objects are deleted, as the raw row spells out ("then delete").
-RAW_TO_GLACIER_IR, RAW_EXPIRES = 30, 365
-CURATED_TO_GLACIER_IR, CURATED_EXPIRES = 2 * 365, 5 * 365
-ROLLUPS_EXPIRE = 5 * 365
-QUARANTINE_EXPIRES = 30  # copies of corrupt raw objects: kept to investigate, within the DSAR SLA
-EXPORTS_EXPIRE = 2  # download links are valid 24 h
+# The zones' lifecycles are the layout's (pipeline/layout.py); Athena's results are AWS's own.
 ATHENA_RESULTS_EXPIRE = 7  # query results hold report rows
 
 
@@ -70,6 +65,21 @@ def objects(*prefixes: str) -> list[dict[str, str]]:
 
 def allow(actions: list[str], resources: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def object_rights(function: str, *, athena: bool = False) -> list[dict[str, Any]]:
+    """The function's rights on objects, as the layout's table lists its readers, writers and deleters
+    (pipeline/layout.py): the policies cannot drift from the code. `athena`: it also runs queries,
+    whose results Athena writes as the caller."""
+    rights = []
+    for action, holders in (("s3:GetObject", "readers"), ("s3:PutObject", "writers"),
+                            ("s3:DeleteObject", "deleters")):
+        prefixes = [area.prefix for area in layout.AREAS if function in getattr(area, holders)]
+        if athena and action != "s3:DeleteObject":
+            prefixes.append(ATHENA_RESULTS)
+        if prefixes:
+            rights.append(allow([action], objects(*prefixes)))
+    return rights
 
 
 # Listing the bucket is also what makes S3 answer 404 rather than 403 for a missing object, which the
@@ -150,11 +160,8 @@ def lifecycle_rules() -> list[dict[str, Any]]:
 
     # audit/, state/ and config/ have no rule: the audit log is kept, the others are small and live.
     return [
-        rule("raw", "raw/", RAW_EXPIRES, RAW_TO_GLACIER_IR),
-        rule("curated", "curated/", CURATED_EXPIRES, CURATED_TO_GLACIER_IR),
-        rule("rollups", "rollups/", ROLLUPS_EXPIRE),
-        rule("quarantine", "quarantine/", QUARANTINE_EXPIRES),
-        rule("exports", "exports/", EXPORTS_EXPIRE),
+        *(rule(area.name, area.prefix, area.lifecycle.expire_days, area.lifecycle.glacier_ir_after)
+          for area in layout.AREAS if area.lifecycle is not None),
         rule("athena-results", ATHENA_RESULTS, ATHENA_RESULTS_EXPIRE),
         {"Id": "incomplete-uploads", "Status": "Enabled", "Prefix": "",
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
@@ -274,9 +281,10 @@ def template() -> dict[str, Any]:
                     # record is deleted, and a write must be a create (If-None-Match: *), never a
                     # replacement. Records are single small PutObjects, never multipart or copies.
                     "Sid": "AuditLogIsNeverDeleted", "Effect": "Deny", "Principal": "*",
-                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], "Resource": objects("audit/")}, {
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    "Resource": objects(layout.AUDIT.prefix)}, {
                     "Sid": "AuditLogIsNeverOverwritten", "Effect": "Deny", "Principal": "*",
-                    "Action": "s3:PutObject", "Resource": objects("audit/"),
+                    "Action": "s3:PutObject", "Resource": objects(layout.AUDIT.prefix),
                     "Condition": {"Null": {"s3:if-none-match": "true"}}}]},
             }},
             # Queue -----------------------------------------------------------------------------------
@@ -312,7 +320,7 @@ def template() -> dict[str, Any]:
                 allow(["secretsmanager:GetSecretValue"], ref("TokenKeysSecretArn")),
                 allow(["secretsmanager:GetSecretValue"], ref("ViewerKeysSecretArn")),
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("config/legacy-group-keys/")),
+                *object_rights(layout.INGEST),
                 allow(["kms:Decrypt"], arn("DataKey")),
             ]),
             "IngestFunction": function(
@@ -329,9 +337,7 @@ def template() -> dict[str, Any]:
             "ApiLogs": log_group(),
             "ApiRole": role("ApiLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("curated/", "rollups/", "config/", "exports/",
-                                                ATHENA_RESULTS)),
-                allow(["s3:PutObject"], objects("exports/", "audit/", ATHENA_RESULTS)),
+                *object_rights(layout.API, athena=True),
                 *run_queries(),
                 allow(["secretsmanager:GetSecretValue"], ref("TokenKeysSecretArn")),
                 allow(["secretsmanager:GetSecretValue"], ref("ViewerKeysSecretArn")),
@@ -350,7 +356,7 @@ def template() -> dict[str, Any]:
             "WriterRole": role("WriterLogs", [
                 allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                        "sqs:GetQueueAttributes"], arn("EventsQueue")),
-                allow(["s3:PutObject"], objects("raw/")),
+                *object_rights(layout.WRITER),
                 allow(["kms:GenerateDataKey"], arn("DataKey")),
             ]),
             "WriterFunction": function(
@@ -371,13 +377,7 @@ def template() -> dict[str, Any]:
             # finish an interrupted request exactly once, the viewer-id keys).
             "CompactorRole": role("CompactorLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
-                                                "rollups/", "state/rollups/", "state/dsar/", "exports/",
-                                                "audit/", "config/organizations/")),
-                allow(["s3:PutObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
-                                                "audit/", "rollups/", "state/rollups/", "state/dsar/")),
-                allow(["s3:DeleteObject"], objects("raw/", "curated/", "state/compactor/", "quarantine/",
-                                                   "rollups/", "state/rollups/", "state/dsar/", "exports/")),
+                *object_rights(layout.COMPACTOR),
                 allow(["secretsmanager:GetSecretValue"], ref("ViewerKeysSecretArn")),
                 USE_DATA_KEY,
             ]),
@@ -398,8 +398,7 @@ def template() -> dict[str, Any]:
             "RollupsLogs": log_group(),
             "RollupsRole": role("RollupsLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("curated/", "state/compactor/", "state/rollups/")),
-                allow(["s3:PutObject"], objects("rollups/", "state/rollups/")),
+                *object_rights(layout.ROLLUPS),
                 USE_DATA_KEY,
             ]),
             "RollupsFunction": function(
@@ -416,10 +415,7 @@ def template() -> dict[str, Any]:
             # state (outbox, seen indexes, dead letters) and the dead-letter audit records.
             "WebhooksRole": role("WebhooksLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("curated/", "state/compactor/", "state/webhooks/",
-                                                "config/organizations/")),
-                allow(["s3:PutObject"], objects("state/webhooks/", "audit/")),
-                allow(["s3:DeleteObject"], objects("state/webhooks/")),
+                *object_rights(layout.WEBHOOKS),
                 USE_DATA_KEY,
             ]),
             "WebhooksFunction": function(
@@ -437,9 +433,7 @@ def template() -> dict[str, Any]:
             # query results; sends from the one verified sender.
             "DigestRole": role("DigestLogs", [
                 LIST_BUCKET,
-                allow(["s3:GetObject"], objects("curated/", "rollups/", "config/organizations/",
-                                                "state/digest/", ATHENA_RESULTS)),
-                allow(["s3:PutObject"], objects("state/digest/", "audit/", ATHENA_RESULTS)),
+                *object_rights(layout.DIGEST, athena=True),
                 *run_queries(),
                 {**allow(["ses:SendRawEmail"],
                          sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*")),

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from pipeline import layout
 from pipeline.compactor import CompactionBusy, compact
 from pipeline.digest import due_week, send_due
 from pipeline.mail.base import Mailer
@@ -31,9 +32,9 @@ log = logging.getLogger("percus.background")
 
 DEFAULT_INTERVAL = 15.0  # seconds between ticks: writer flush (≤ 2 s) + tick ≤ 20 s to fresh reports
 RETENTION_EVERY = timedelta(hours=1)  # partitions expire by the day: hourly is prompt enough
-RETENTION_RUN = "state/retention/last_run.json"  # kept in the store: restarts do not rerun it
+RETENTION_RUN = layout.RETENTION_RUN  # kept in the store: restarts do not rerun it
 DIGEST_EVERY = timedelta(minutes=15)  # how often due digests are looked for (and failed ones retried)
-DIGEST_RUN = "state/digest/last_run.json"
+DIGEST_RUN = layout.DIGEST_RUN
 WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoint delays no other step long
 
 

@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from pipeline.layout import WEBHOOK_STATE
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
-PREFIX = "state/webhooks/"
-LOCK_KEY = PREFIX + ".lock"  # dot-named: never listed as an object
+PREFIX = WEBHOOK_STATE.prefix
 SEEN_SCHEMA = pa.schema([("event_id", pa.string())])
 _VERSION = 1
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pipeline import layout
 from pipeline.store.base import Store
 from translator.canonical import VIEWER_IDENTIFIERS, format_timestamp
 
@@ -41,11 +42,6 @@ def _check(what: str, values: Mapping[str, object]) -> None:
             raise ValueError(f"audit {what} {name!r} must be a scalar or a list of scalars")
 
 
-def _key_time(at: datetime) -> str:
-    """The time part of a record key: keys sort as their records' times."""
-    return f"audit/year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at.microsecond // 1000:03d}Z"
-
-
 def record(store: Store, action: str, scope: Mapping[str, object], details: Mapping[str, object],
            *, now: datetime | None = None, actor: str | None = None) -> str:
     """Append one audit record; returns its key. `actor` says who asked (`cli:<user>`, `serve`,
@@ -55,7 +51,7 @@ def record(store: Store, action: str, scope: Mapping[str, object], details: Mapp
     _check("scope", scope)
     _check("details", details)
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    key = f"{_key_time(at)}-{action}-{uuid.uuid4().hex}.json"
+    key = f"{layout.audit_key_time(at)}-{action}-{uuid.uuid4().hex}.json"
     body = {"at": format_timestamp(at), "action": action, "scope": dict(scope), "details": dict(details)}
     if actor is not None:
         body["actor"] = actor[:128]
@@ -73,8 +69,8 @@ def list_records(store: Store, *, org: str | None = None, action: str | None = N
     if since is not None:
         if not isinstance(since, datetime):
             since = datetime(since.year, since.month, since.day, tzinfo=UTC)
-        start = _key_time((since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC))
-    for key in store.list("audit/"):
+        start = layout.audit_key_time((since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC))
+    for key in store.list(layout.AUDIT.prefix):
         if start is not None and key < start:
             continue
         name = key.rsplit("/", 1)[-1].removesuffix(".json")

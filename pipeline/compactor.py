@@ -1,7 +1,7 @@
 """Raw NDJSON.gz objects to curated Parquet: one row per unique event_id (columns: pipeline/curated.py).
 
 A run lists the raw zone, finds the objects no earlier run took in (the manifests of
-`pipeline/_compaction_state.py`), and rebuilds each (organization, hour) partition that has some:
+`pipeline/compaction_state.py`), and rebuilds each (organization, hour) partition that has some:
 its current curated file plus the new events, deduplicated, written back whole. So a run can be
 repeated at will, picks up late raw objects for hours compacted long ago, and after a crash at any
 point the next run ends with exactly the data an uninterrupted run would have written.
@@ -34,17 +34,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated
-from pipeline._compaction_state import DayState
+from pipeline import audit, curated, layout
 from pipeline._raw_reader import read_raw
+from pipeline.compaction_state import DayState
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
 from pipeline.store.base import Store
 from pipeline.store_lock import Busy, store_lock
 from translator.ids import check_slug
 
 DEDUP_WINDOW = timedelta(hours=48)
-QUARANTINE_PREFIX = "quarantine/"
-LOCK_KEY = "state/compactor/.lock"  # dot-named: never listed as an object
 
 
 @dataclass
@@ -67,8 +65,8 @@ class CompactionBusy(Busy):
 
 def curated_lock(store: Store, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
     """Exclusive right to rewrite curated partitions and compactor state (local stores only)."""
-    return store_lock(store, LOCK_KEY, CompactionBusy, "another compaction is running on this store",
-                      wait=wait)
+    return store_lock(store, layout.COMPACTOR_LOCK, CompactionBusy,
+                      "another compaction is running on this store", wait=wait)
 
 
 def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] | None = None,
@@ -131,7 +129,7 @@ class _Run:
             tuple[str, datetime], dict[str, str]]:
         """Raw objects by (organization, hour): batch id -> key."""
         if orgs is None:
-            prefixes = ["raw/"]
+            prefixes = [layout.RAW.prefix]
         elif hour is None:
             prefixes = [raw_prefix(org) for org in orgs]
         else:
@@ -213,10 +211,10 @@ class _Run:
         # Copy first, delete after the commit: until then the raw object is still what a redo reads.
         for key, data in objects:
             if key in read.corrupt:
-                self.store.put(QUARANTINE_PREFIX + key, data)
+                self.store.put(layout.quarantine_key(key), data)
                 audit.record(self.store, "raw.quarantined",
                              {"organization_id": org, "hour": f"{hour:%Y-%m-%dT%H}"},
-                             {"raw_key": key, "quarantine_key": QUARANTINE_PREFIX + key,
+                             {"raw_key": key, "quarantine_key": layout.quarantine_key(key),
                               **read.corrupt[key].as_json()})
 
         key = curated_key(org, hour)

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import audit, metrics, reports
+from pipeline import audit, layout, metrics, reports
 from pipeline.charts import Chart, Item, columns
 from pipeline.mail.base import Mailer, compose
 from pipeline.organizations import OrganizationRegistry, RegistryError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATE = "state/digest/"
+STATE = layout.DIGEST_STATE.prefix
 # The schedule sends on Monday at 07:00 UTC: the week's last day is then 7 hours old, its late
 # events compacted (deploy/template.py schedules the Lambda at the same time).
 SEND_DELAY = timedelta(hours=7)

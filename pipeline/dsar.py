@@ -47,18 +47,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated, rawfile
-from pipeline._compaction_state import DayState
-from pipeline.compactor import QUARANTINE_PREFIX, curated_lock
+from pipeline import audit, curated, layout, rawfile
+from pipeline.compaction_state import DayState
+from pipeline.compactor import curated_lock
 from pipeline.layout import curated_key, raw_prefix, rollup_key
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
-from pipeline.rollups import build_rollups, state_key
+from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.viewer_keys import ViewerKeys, client_hash
 from translator.canonical import format_timestamp
 from translator.ids import check_slug
 
-JOB_PREFIX = "state/dsar/"
+JOB_PREFIX = layout.DSAR_STATE.prefix
 _VERSION = 1
 _CHECKPOINT_EVERY = 500  # objects scanned between saves of the cursor (a resume rescans at most these)
 _ZONES = ("raw", "quarantine", "curated", "viewers", "exports")
@@ -112,9 +112,10 @@ def delete_viewer(store: Store, org: str, viewer_hash: str, *, keys: ViewerKeys,
 
 
 def _zone_of(key: str) -> str:
-    if key.startswith(QUARANTINE_PREFIX):
-        return "quarantine"
-    return "viewers" if key.startswith("rollups/") else key.split("/", 1)[0]  # raw, curated, exports
+    if key.startswith(layout.ROLLUPS_ZONE.prefix):
+        return "viewers"
+    return next(area.name for area in (layout.QUARANTINE, layout.RAW, layout.CURATED, layout.EXPORTS)
+                if key.startswith(area.prefix))
 
 
 def _text(data: bytes) -> bytes:
@@ -197,9 +198,9 @@ class _Job:
 
     def _prefixes(self) -> list[tuple[str, str]]:
         raw = raw_prefix(self.org)
-        return [("raw", raw), ("quarantine", QUARANTINE_PREFIX + raw),
+        return [("raw", raw), ("quarantine", layout.quarantine_key(raw)),
                 ("curated", CURATED.org_prefix(self.org)), ("viewers", _VIEWERS.org_prefix(self.org)),
-                ("exports", f"exports/org={self.org}/")]
+                ("exports", layout.EXPORTS.org_prefix(self.org))]
 
     def _save(self) -> None:
         self.store.put(self.record_key, json.dumps(self.state, sort_keys=True).encode())
@@ -319,7 +320,7 @@ class _Job:
         """Whether every curated day the rollup was built from is still there, or went because of
         this job (rebuilding after retention took some would count half sessions)."""
         try:
-            record = json.loads(self.store.get(state_key(self.org, day)))
+            record = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
         except KeyError:
             return False  # never finished: the next rollup run builds it from the clean data
         emptied = {_curated_hour(key).date() for key, (_, left) in self.state["changed"].items()
@@ -330,7 +331,7 @@ class _Job:
     def _rebuild(self, day: date) -> None:
         report = build_rollups(self.store, day=day, org=self.org)
         if report.days_built:
-            record = json.loads(self.store.get(state_key(self.org, day)))
+            record = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
             if record["written"]:
                 return
         # Nothing of that day is left: its rollups go, the commit table first (its presence means
@@ -340,7 +341,7 @@ class _Job:
                      "viewers"]:
             self.store.delete(rollup_key(name, self.org, day))
         if not report.days_built:
-            self.store.delete(state_key(self.org, day))
+            self.store.delete(layout.rollup_state_key(self.org, day))
 
     # -- the end ----------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated, metrics, reports
+from pipeline import audit, curated, layout, metrics, reports
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED
 from pipeline.store.base import Store
@@ -89,7 +89,7 @@ def export_key(export_id: str) -> str:
     org, _, name = export_id.rpartition(".")
     if not org or not _EXPORT_NAME.match(name):
         raise ValueError(f"{export_id!r} is not an export id")
-    return f"exports/org={check_slug(org, 'organization')}/{name}.csv"
+    return layout.export_key(org, name)
 
 
 def create_export(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, *,

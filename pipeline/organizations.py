@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from pipeline import audit
+from pipeline import audit, layout
 from pipeline.mail.base import MAX_RECIPIENTS, check_address
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
-_ORGS = "config/organizations/"
-_GROUP_KEYS = "config/legacy-group-keys/"
-_ATTACHMENTS = "config/attachments/"
-_ADMIN_KEYS = "config/admin-keys/"
+_ORGS = layout.ORGANIZATIONS.prefix
+_GROUP_KEYS = layout.LEGACY_GROUP_KEYS.prefix
+_ATTACHMENTS = layout.ATTACHMENTS.prefix
+_ADMIN_KEYS = layout.ADMIN_KEYS.prefix
 API_KEY_PREFIX = "pk"
 ADMIN_KEY_PREFIX = "pka"
 _KEY_ID = re.compile(r"^[0-9a-f]{8}$")

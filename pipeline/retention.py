@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from pipeline import audit
+from pipeline import audit, layout
 from pipeline.compactor import curated_lock
 from pipeline.organizations import OrganizationRegistry
 from pipeline.store.base import Store
@@ -51,13 +51,16 @@ class Zone:
         return [prefix.format(org=org) for prefix in self.prefixes for org in orgs if "{org}" in prefix]
 
 
+_BY_ORG = "org={org}/"
 ZONES = (
-    Zone("raw", ("raw/org={org}/",), 30, per_org=True),
-    Zone("quarantine", ("quarantine/raw/org={org}/",), 30, per_org=True),
-    Zone("curated", ("curated/org={org}/", "state/compactor/org={org}/"), 730, per_org=True),
-    Zone("viewers", ("rollups/viewers/org={org}/",), 5 * 365, per_org=True),
-    Zone("rollups", ("rollups/", "state/rollups/"), 5 * 365, per_org=False, excludes=("rollups/viewers/",)),
-    Zone("exports", ("exports/",), 2, per_org=False),
+    Zone("raw", (layout.RAW.prefix + _BY_ORG,), 30, per_org=True),
+    Zone("quarantine", (layout.quarantine_key(layout.RAW.prefix + _BY_ORG),), 30, per_org=True),
+    Zone("curated", (layout.CURATED.prefix + _BY_ORG, layout.COMPACTOR_STATE.prefix + _BY_ORG), 730,
+         per_org=True),
+    Zone("viewers", (layout.rollup_prefix("viewers") + _BY_ORG,), 5 * 365, per_org=True),
+    Zone("rollups", (layout.ROLLUPS_ZONE.prefix, layout.ROLLUP_STATE.prefix), 5 * 365, per_org=False,
+         excludes=(layout.rollup_prefix("viewers"),)),
+    Zone("exports", (layout.EXPORTS.prefix,), 2, per_org=False),
 )
 _ORG = re.compile(r"/org=([^/]+)/")
 # year=/month=/day= partitions, date= partitions, and exports' `<YYYYMMDD>T<HHMMSS>Z-<id>.csv` names.

@@ -41,13 +41,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import curated
-from pipeline._compaction_state import state_prefix
+from pipeline import compaction_state, curated, layout
 from pipeline.layout import rollup_key
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
-from translator.ids import check_slug
 
 ROLLUP_VERSION = 1  # bump when a definition changes: every day's record goes stale
 WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up
@@ -74,12 +72,8 @@ def last_closed_day(today: date) -> date:
     return today - 2 * ONE_DAY
 
 
-def state_key(org: str, day: date) -> str:
-    return f"state/rollups/org={check_slug(org, 'organization')}/date={day:%Y-%m-%d}.json"
-
-
 class _State(TypedDict):
-    """The record of a day's last build, at state_key."""
+    """The record of a day's last build, at layout.rollup_state_key."""
 
     version: int  # ROLLUP_VERSION
     inputs: str  # _fingerprint of the curated days read
@@ -118,10 +112,10 @@ def _received_days(store: Store, org: str | None) -> dict[str, set[date]]:
     if org is not None:
         return {org: set(CURATED.days(store, org))}
     found: dict[str, set[date]] = {}
-    for key in store.list("curated/org="):
-        day = CURATED.day_of(key)
-        if day is not None:
-            found.setdefault(key.split("/")[1][len("org="):], set()).add(day)
+    for key in store.list(layout.CURATED.prefix):
+        day, org_of_key = CURATED.day_of(key), layout.org_of(key)
+        if day is not None and org_of_key is not None:
+            found.setdefault(org_of_key, set()).add(day)
     return found
 
 
@@ -129,11 +123,8 @@ def _fingerprint(store: Store, org: str, day: date) -> str:
     """What the day's rollup was built from: the compactor's commits of its curated window."""
     digest = hashlib.sha256(f"rollups v{ROLLUP_VERSION}\n".encode())
     for offset in (-1, 0, 1):
-        try:
-            manifest = store.get(state_prefix(org, day + offset * ONE_DAY) + "manifest.json")
-        except KeyError:
-            manifest = b"-"
-        digest.update(hashlib.sha256(manifest).digest())
+        manifest = compaction_state.manifest_bytes(store, org, day + offset * ONE_DAY)
+        digest.update(hashlib.sha256(manifest or b"-").digest())
     return digest.hexdigest()
 
 
@@ -143,7 +134,7 @@ def _window(day: date) -> list[date]:
 
 def _stale(store: Store, org: str, day: date, received: set[date], rolled: bool) -> bool:
     try:
-        record: _State = json.loads(store.get(state_key(org, day)))
+        record: _State = json.loads(store.get(layout.rollup_state_key(org, day)))
     except KeyError:
         return True
     if set(record["window"]) - {d.isoformat() for d in received}:
@@ -174,7 +165,7 @@ def _build_day(store: Store, org: str, day: date, report: RollupReport) -> None:
             report.rows_written += tables[name].num_rows
     window = sorted({key_day.isoformat() for key_day, _ in keys})
     record: _State = {"version": ROLLUP_VERSION, "inputs": inputs, "window": window, "written": written}
-    store.put(state_key(org, day), json.dumps(record).encode())
+    store.put(layout.rollup_state_key(org, day), json.dumps(record).encode())
     report.days_built.append((org, day))
     report.sessions += sum(tables[COMMIT_ROLLUP].column("views").to_pylist())
 

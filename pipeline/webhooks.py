@@ -2,7 +2,7 @@
 signed batches to the endpoint it configured, retried with backoff, dead-lettered when they keep failing.
 
 Source: the curated zone as the compactor commits it. For each curated day at or after the webhook's
-`since`, a run compares the day's compactor manifest (pipeline/_compaction_state.py, the commit record)
+`since`, a run compares the day's compactor manifest (pipeline/compaction_state.py, the commit record)
 with the one it last looked at; for a changed day it reads the day's event-id index and takes the
 events not yet put in the outbox (the `seen` index of that day and of the days within the compactor's
 deduplication window on either side, so an event the compactor moves to an earlier copy in another
@@ -57,11 +57,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from pipeline import audit, curated
-from pipeline._compaction_state import IDS_SCHEMA, state_prefix
+from pipeline import audit, curated, layout
 from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS
 from pipeline._webhook_outbox import (
-    LOCK_KEY,
     Batch,
     Cursor,
     dead_prefix,
@@ -72,6 +70,7 @@ from pipeline._webhook_outbox import (
     save_batch,
     save_seen,
 )
+from pipeline.compaction_state import compacted_days, manifest_bytes, read_ids
 from pipeline.compactor import DEDUP_WINDOW
 from pipeline.layout import curated_key
 from pipeline.organizations import OrganizationRegistry, Webhook, webhook_host
@@ -79,7 +78,6 @@ from pipeline.store.base import Store
 from pipeline.store_lock import Busy, store_lock
 from pipeline.webhook_signatures import SIGNATURE_HEADER, signature_header
 from translator.canonical import EVENT_MODELS, format_timestamp
-from translator.ids import check_slug
 
 log = logging.getLogger("percus.webhooks")
 
@@ -177,7 +175,8 @@ class WebhooksBusy(Busy):
 
 def webhook_lock(store: Store, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
     """Exclusive right to the webhook state (local stores only; on S3 one Lambda runs at a time)."""
-    return store_lock(store, LOCK_KEY, WebhooksBusy, "another webhook run is using this store", wait=wait)
+    return store_lock(store, layout.WEBHOOKS_LOCK, WebhooksBusy, "another webhook run is using this store",
+                      wait=wait)
 
 
 # -- a run -------------------------------------------------------------------------------------------
@@ -232,22 +231,6 @@ def run(store: Store, registry: OrganizationRegistry | None = None, *, orgs: Seq
 # -- collection: curated -> outbox -------------------------------------------------------------------
 
 
-def _compacted_days(store: Store, org: str) -> list[date]:
-    days = set()
-    for key in store.list(f"state/compactor/org={check_slug(org, 'organization')}/"):
-        part = key.split("/")[3] if key.count("/") >= 4 else ""
-        with contextlib.suppress(ValueError):
-            days.add(date.fromisoformat(part.removeprefix("date=")))
-    return sorted(days)
-
-
-def _read_ids(store: Store, org: str, day: date) -> pa.Table:
-    try:
-        return pq.read_table(pa.BufferReader(store.get(state_prefix(org, day) + "ids.parquet")))
-    except KeyError:
-        return IDS_SCHEMA.empty_table()
-
-
 def _read_curated(store: Store, key: str, columns: list[str] | None = None) -> pa.Table | None:
     try:
         data = store.get(key)
@@ -267,7 +250,7 @@ def collect(store: Store, org: str, webhook: Webhook, *, batch_size: int = 500,
     if cursor.since != since.isoformat():
         # A new `since`: look at every day again; the seen indexes keep what was sent from going twice.
         cursor.since, cursor.days = since.isoformat(), {}
-    days = _compacted_days(store, org)
+    days = compacted_days(store, org)
     present = set(days)
     for key in list(store.list(org_prefix(org) + "seen/")):  # days retention removed from curated
         with contextlib.suppress(ValueError):
@@ -275,9 +258,8 @@ def collect(store: Store, org: str, webhook: Webhook, *, batch_size: int = 500,
                 store.delete(key)
     seen: dict[date, pa.Array] = {}
     for day in (day for day in days if day >= since.date()):
-        try:
-            manifest = store.get(state_prefix(org, day) + "manifest.json")
-        except KeyError:
+        manifest = manifest_bytes(store, org, day)
+        if manifest is None:
             continue
         fingerprint = hashlib.sha256(manifest).hexdigest()
         if cursor.days.get(day.isoformat()) == fingerprint:
@@ -309,7 +291,7 @@ def _seen(store: Store, org: str, day: date, cache: dict[date, pa.Array]) -> pa.
 
 def _collect_day(store: Store, org: str, day: date, since: datetime, fingerprint: str,
                  seen: dict[date, pa.Array], batch_size: int, report: OrgReport) -> None:
-    ids = _read_ids(store, org, day)  # read after the manifest: at least as new as it
+    ids = read_ids(store, org, day)  # read after the manifest: at least as new as it
     ids = ids.filter(pc.greater_equal(ids.column("received_at"), pa.scalar(since, curated.TIMESTAMP)))
     around = [_seen(store, org, day + timedelta(days=k), seen)
               for k in range(-_NEIGHBOUR_DAYS, _NEIGHBOUR_DAYS + 1)]
@@ -511,7 +493,7 @@ class _Sender:
         wanted = pa.array(sorted(missing), pa.string())
         parts = []
         for day in around:
-            ids = _read_ids(self.store, org, day)
+            ids = read_ids(self.store, org, day)
             hits = ids.filter(pc.is_in(ids.column("event_id"), value_set=wanted))
             for hour in sorted(set(hits.column("hour").to_pylist())):
                 table = self._curated(org, datetime(day.year, day.month, day.day, hour), tables)

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 
+from pipeline import layout
 from pipeline.query.tables import TABLES, Table
 
 _PARQUET = {
@@ -51,15 +52,16 @@ def _projection(table: Table, location: str) -> dict[str, str]:
             "projection.month.type": "integer", "projection.month.range": "1,12",
             "projection.month.digits": "2",
             "projection.day.type": "integer", "projection.day.range": "1,31", "projection.day.digits": "2",
-            "storage.location.template": f"{location}/curated/org=${{org}}/year=${{year}}/month=${{month}}/"
-                                         "day=${day}/",
+            "storage.location.template": f"{location}/{layout.CURATED.prefix}org=${{org}}/year=${{year}}/"
+                                         "month=${month}/day=${day}/",
         }
     else:
         params |= {
             "projection.date.type": "date", "projection.date.format": "yyyy-MM-dd",
             "projection.date.range": f"{FIRST_YEAR}-01-01,NOW", "projection.date.interval": "1",
             "projection.date.interval.unit": "DAYS",
-            "storage.location.template": f"{location}/rollups/{table.rollup}/org=${{org}}/date=${{date}}/",
+            "storage.location.template": f"{location}/{layout.rollup_prefix(table.rollup)}org=${{org}}/"
+                                         "date=${date}/",
         }
     return params
 
@@ -67,7 +69,7 @@ def _projection(table: Table, location: str) -> dict[str, str]:
 def table_input(table: Table, location: str) -> dict[str, Any]:
     """Glue's TableInput for one table; `location` is `s3://bucket[/prefix]` of the store."""
     location = location.rstrip("/")
-    zone = "curated/" if table.rollup is None else f"rollups/{table.rollup}/"
+    zone = layout.CURATED.prefix if table.rollup is None else layout.rollup_prefix(table.rollup)
     return {
         "Name": table.name,
         "TableType": "EXTERNAL_TABLE",

@@ -10,24 +10,20 @@ The curated day is the day of `received_at`; a rollup date is the day its rows a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
 
-from pipeline import curated
+from pipeline import curated, layout
 from pipeline.query.sql import SESSION_MEASURES
 from pipeline.store.base import Store
-from translator.ids import check_slug
 
 _KEY_COLUMNS = [pa.field("project_id", pa.string()), pa.field("template_id", pa.string()),
                 pa.field("is_bot", pa.bool_())]
 _MEASURE_COLUMNS = [pa.field(name, pa.float64() if name == "sum_max_percent" else pa.int64())
                     for name in SESSION_MEASURES]
-_CURATED_KEY = re.compile(r"^curated/org=[^/]+/year=(\d{4})/month=(\d{2})/day=(\d{2})/\d{2}\.parquet$")
-_ROLLUP_KEY = re.compile(r"^rollups/[^/]+/org=[^/]+/date=(\d{4}-\d{2}-\d{2})/part\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -44,15 +40,16 @@ class Table:
         return pa.schema([("org", pa.string()), ("date", pa.string())])
 
     def org_prefix(self, org: str) -> str:
-        org = check_slug(org, "organization")
-        return f"curated/org={org}/" if self.rollup is None else f"rollups/{self.rollup}/org={org}/"
+        if self.rollup is None:
+            return layout.CURATED.org_prefix(org)
+        return layout.rollup_org_prefix(self.rollup, org)
 
     def day_of(self, key: str) -> date | None:
         """The partition day of one of this table's object keys (None for anything else)."""
         if self.rollup is None:
-            match = _CURATED_KEY.match(key)
+            match = layout.CURATED_KEY.match(key)
             return date(int(match[1]), int(match[2]), int(match[3])) if match else None
-        match = _ROLLUP_KEY.match(key)
+        match = layout.ROLLUP_KEY.match(key)
         return date.fromisoformat(match[1]) if match else None
 
     def partition_values(self, org: str, day: date) -> dict[str, object]:
@@ -72,7 +69,7 @@ class Table:
             return []
         prefix = self.org_prefix(org)
         if self.rollup is None:  # list month by month: a month of an organization is ≤ 744 files
-            prefixes = sorted({f"{prefix}year={day:%Y}/month={day:%m}/" for day in wanted})
+            prefixes = sorted({layout.curated_month_prefix(org, day) for day in wanted})
         else:
             prefixes = [prefix]
         found = []

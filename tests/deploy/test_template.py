@@ -21,9 +21,8 @@ from cfnlint.decode import cfn_yaml
 from deploy.template import render
 from gateway.app import create_app
 from pipeline import curated
-from pipeline.compactor import QUARANTINE_PREFIX
 from pipeline.config import load_settings
-from pipeline.layout import curated_key, raw_key, rollup_key
+from pipeline.layout import QUARANTINE, curated_key, raw_key, rollup_key
 from pipeline.query import ATHENA_DATABASE, ATHENA_SCAN_LIMIT
 from pipeline.query.glue import table_inputs
 from pipeline.query.tables import CURATED, ROLLUPS, TABLES
@@ -116,7 +115,7 @@ def test_bucket_lifecycle_per_zone(resources: dict[str, Any]) -> None:
     assert tiers("raw/") == ([("GLACIER_IR", 30)], 365)
     assert tiers("curated/") == ([("GLACIER_IR", 730)], 5 * 365)
     assert tiers("rollups/") == ([], 5 * 365)
-    assert tiers(QUARANTINE_PREFIX) == ([], 30)
+    assert tiers(QUARANTINE.prefix) == ([], 30)
     assert tiers("exports/")[1] == 2  # export links live 24 h
     assert rules[""] == {"Id": "incomplete-uploads", "Status": "Enabled", "Prefix": "",
                          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}

@@ -12,10 +12,10 @@ import pytest
 from percus.background import RETENTION_RUN, retention_step
 from pipeline import audit
 from pipeline.compactor import CompactionBusy, compact, curated_lock
-from pipeline.layout import curated_key, raw_key, rollup_key
+from pipeline.layout import curated_key, raw_key, rollup_key, rollup_state_key
 from pipeline.organizations import OrganizationRegistry
 from pipeline.retention import apply_retention
-from pipeline.rollups import build_rollups, state_key
+from pipeline.rollups import build_rollups
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import DAY1, ingest, known_sessions
 
@@ -37,7 +37,7 @@ def partitions(store: LocalStore, org: str, day: date) -> dict[str, str]:
         "compactor": f"state/compactor/org={org}/date={day:%Y-%m-%d}/manifest.json",
         "viewers": rollup_key("viewers", org, day),
         "daily": rollup_key("daily", org, day),
-        "rollup_record": state_key(org, day),
+        "rollup_record": rollup_state_key(org, day),
         "export": f"exports/org={org}/{day:%Y%m%d}T101010Z-0123456789abcdef.csv",
     }
     for key in keys.values():

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import reports
-from pipeline.layout import rollup_key
+from pipeline.layout import rollup_key, rollup_state_key
 from pipeline.query import Source
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.tables import ROLLUPS
-from pipeline.rollups import build_rollups, state_key
+from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
@@ -71,7 +71,7 @@ def test_rebuilding_is_idempotent(store: LocalStore) -> None:
 def test_a_run_without_a_day_builds_closed_days_whose_inputs_changed(store: LocalStore) -> None:
     report = build_rollups(store, today=D3)  # closed: up to D1 (D2's curated window is not over)
     assert report.days_built == [("acme", D0), ("acme", D1), ("globex", D0), ("globex", D1)]
-    assert store.get(state_key("acme", D1))
+    assert store.get(rollup_state_key("acme", D1))
     assert not list(store.list(rollup_key("daily", "acme", D0)))  # no data dated D0: nothing written
 
     again = build_rollups(store, today=TODAY)

@@ -22,16 +22,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import layout
 from pipeline.curated import TIMESTAMP
 from pipeline.store.base import Store
-from translator.ids import check_slug
 
 IDS_SCHEMA = pa.schema([("hour", pa.int8()), ("event_id", pa.string()), ("received_at", TIMESTAMP)])
 _VERSION = 1
 
 
-def state_prefix(org: str, day: date) -> str:
-    return f"state/compactor/org={check_slug(org, 'organization')}/date={day:%Y-%m-%d}/"
+def compacted_days(store: Store, org: str) -> list[date]:
+    """The days of an organization the compactor has committed something for, sorted."""
+    found = {layout.compactor_state_day(key) for key in store.list(layout.COMPACTOR_STATE.org_prefix(org))}
+    return sorted(day for day in found if day is not None)
+
+
+def manifest_bytes(store: Store, org: str, day: date) -> bytes | None:
+    """The day's commit record as stored (its bytes change whenever the day's curated files do)."""
+    try:
+        return store.get(layout.compactor_state_prefix(org, day) + "manifest.json")
+    except KeyError:
+        return None
+
+
+def read_ids(store: Store, org: str, day: date) -> pa.Table:
+    """The day's event-id index: (hour, event_id, received_at) of every curated row."""
+    key = layout.compactor_state_prefix(org, day) + "ids.parquet"
+    try:
+        return pq.read_table(pa.BufferReader(store.get(key)))
+    except KeyError:
+        return IDS_SCHEMA.empty_table()
 
 
 class DayState:
@@ -41,7 +60,7 @@ class DayState:
         self.store = store
         self.org = org
         self.day = day
-        self._prefix = state_prefix(org, day)
+        self._prefix = layout.compactor_state_prefix(org, day)
         try:
             manifest = json.loads(store.get(self._prefix + "manifest.json"))
         except KeyError:
@@ -55,10 +74,7 @@ class DayState:
     @property
     def ids(self) -> pa.Table:
         if self._ids is None:
-            try:
-                self._ids = pq.read_table(pa.BufferReader(self.store.get(self._prefix + "ids.parquet")))
-            except KeyError:
-                self._ids = IDS_SCHEMA.empty_table()
+            self._ids = read_ids(self.store, self.org, self.day)
         return self._ids
 
     def forget_ids(self) -> None:
