@@ -1,5 +1,9 @@
 """The JS build: renders the templates in js/src with translator's tables, minifies, writes js/dist.
 
+Each bundle's template (js/src/<bundle>.j2) is the list of the partials it is made of, included in
+order: js/src/parts/bootstrap/, tracking/ and compat/, and parts/shared/ for code two bundles hold
+alike. An optional partial is included only when its build flag (FEATURES) is on.
+
 Every `{{ … }}` in a template is emitted as a JSON literal escaped for JavaScript (see `js_literal`),
 so a table value can never break out of its string or out of an inline `<script>`. Bundles are
 built in BUNDLES order and a template may use the version of any bundle built before it: the
@@ -12,6 +16,7 @@ import gzip
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,15 @@ SRC = JS_DIR / "src"
 # Bytes per bundle, minified and gzipped at level 9 (as /sdk/ serves them); the compat script also
 # carries Individeo's name tables. Checked by tests/js/test_build.py, reported by bench/bundles.py.
 BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 4096, "percus-individeo-compat.js": 6144}
+
+# Build flags: the optional partials, each on by default (the defaults build the committed js/dist).
+# One turned off leaves its code out of its bundle, for sites that do without it.
+FEATURES = {
+    # percus-tracking.js: mirror a few events into window.dataLayer (data-percus-enable-ga, …)
+    "ga_forwarding": True,
+    # percus-embed-sdk.js: replay the calls the loader snippet queued before the script arrived
+    "loader_queue": True,
+}
 
 # Canonical events the SDK makes itself rather than relaying from the player: the tracking module
 # opens each session, the bootstrap records consent decisions.
@@ -53,8 +67,8 @@ def gzipped_size(content: bytes) -> int:
     return len(gzip.compress(content, 9, mtime=0))
 
 
-def template_context(versions: dict[str, str]) -> dict[str, Any]:
-    """What the templates read: translator's tables, reshaped for compact JavaScript."""
+def template_context(versions: dict[str, str], features: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """What the templates read: translator's tables, reshaped for compact JavaScript, and the flags."""
     tables = export_tables()
     attributes = []
     for attribute in tables["percus_attributes"]:
@@ -83,27 +97,39 @@ def template_context(versions: dict[str, str]) -> dict[str, Any]:
         "ga_types": list(GA_EVENTS),
         "versions": versions,
         "compat": compat_context(tables),
+        "features": with_features(features),
     }
 
 
+def with_features(features: Mapping[str, bool] | None = None) -> dict[str, bool]:
+    """FEATURES with `features` applied over it; a flag the build does not know is an error."""
+    unknown = set(features or {}) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown build flags: {sorted(unknown)} (known: {sorted(FEATURES)})")
+    return {**FEATURES, **(features or {})}
+
+
 def _environment() -> jinja2.Environment:
-    # No HTML autoescape: the output is JavaScript, escaped by js_literal on every expression.
+    # No HTML autoescape: the output is JavaScript, escaped by js_literal on every expression. A line
+    # holding only a {% … %} tag (an include, a flag's if) leaves nothing in the output.
     return jinja2.Environment(loader=jinja2.FileSystemLoader(SRC), autoescape=False,
                               undefined=jinja2.StrictUndefined, finalize=js_literal,
-                              keep_trailing_newline=True)
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def render(name: str, versions: dict[str, str]) -> str:
-    """One bundle's source before minification."""
-    return _environment().get_template(f"{name}.j2").render(template_context(versions))
+def render(name: str, versions: dict[str, str], features: Mapping[str, bool] | None = None) -> str:
+    """One bundle's source before minification, with `features` over the default build flags."""
+    return _environment().get_template(f"{name}.j2").render(template_context(versions, features))
 
 
-def build_bundles(out_dir: Path | None = None) -> dict[str, bytes]:
-    """Every bundle, minified; written to `out_dir` when given (DIST is what the gateway serves)."""
+def build_bundles(out_dir: Path | None = None,
+                  features: Mapping[str, bool] | None = None) -> dict[str, bytes]:
+    """Every bundle, minified, with `features` over the default build flags; written to `out_dir`
+    when given (DIST is what the gateway serves)."""
     bundles: dict[str, bytes] = {}
     versions: dict[str, str] = {}
     for name in BUNDLES:
-        bundles[name] = rjsmin.jsmin(render(name, versions)).encode() + b"\n"
+        bundles[name] = rjsmin.jsmin(render(name, versions, features)).encode() + b"\n"
         versions[name] = version_of(bundles[name])
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

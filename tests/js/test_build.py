@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import jinja2.meta
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -16,6 +19,8 @@ from js.build import (
     BUNDLES,
     BYTE_BUDGETS,
     DIST,
+    FEATURES,
+    SRC,
     build_bundles,
     gzipped_size,
     js_literal,
@@ -129,3 +134,56 @@ def test_percus_build_js_check_passes_on_the_committed_bundles() -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["build-js", "--check"])
     assert exit_.value.code == 0
+
+
+def partials(template: str) -> set[str]:
+    """Every partial `template` includes, directly or through another, whatever the build flags."""
+    env = build._environment()
+    assert env.loader is not None
+    source = env.loader.get_source(env, template)[0]
+    found = {str(name) for name in jinja2.meta.find_referenced_templates(env.parse(source))}
+    return found.union(*(partials(name) for name in found))
+
+
+def test_each_partial_is_part_of_a_bundle_and_shared_ones_of_several() -> None:
+    used = {name: partials(f"{name}.j2") for name in BUNDLES}
+    every = {str(path.relative_to(SRC)) for path in (SRC / "parts").rglob("*.j2")}
+    assert set().union(*used.values()) == every
+    for part in every:
+        bundles = [name for name, parts in used.items() if part in parts]
+        assert (len(bundles) > 1) == part.startswith("parts/shared/"), (part, bundles)
+
+
+# Each build flag: the bundle it selects partials of, and names only the code of those partials holds.
+FLAG_CODE = {
+    "ga_forwarding": ("percus-tracking.js", ("dataLayer", "GA_TYPES", "gaMeasurementId")),
+    "loader_queue": ("percus-embed-sdk.js", ("replay", "previous?.q")),
+}
+
+
+def test_every_build_flag_is_on_by_default_and_tested() -> None:
+    """The defaults build the committed bundles, with every optional part in them."""
+    assert dict.fromkeys(FLAG_CODE, True) == FEATURES
+
+
+@pytest.mark.parametrize("flag", sorted(FLAG_CODE))
+def test_a_build_flag_turned_off_leaves_its_code_out(flag: str) -> None:
+    name, code = FLAG_CODE[flag]
+    on, off = build_bundles()[name], build_bundles(features={flag: False})[name]
+    assert [word for word in code if word not in on.decode()] == []
+    assert [word for word in code if word in off.decode()] == []
+    assert gzipped_size(off) < gzipped_size(on)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node checks the syntax")
+@pytest.mark.parametrize("off", [(), *[(flag,) for flag in FEATURES], tuple(FEATURES)], ids=repr)
+def test_every_combination_of_flags_builds_valid_javascript(off: tuple[str, ...], tmp_path: Path) -> None:
+    bundles = build_bundles(tmp_path, features=dict.fromkeys(off, False))
+    for name in bundles:
+        checked = subprocess.run(["node", "--check", str(tmp_path / name)], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{name} with {off} off: {checked.stderr}"
+
+
+def test_an_unknown_build_flag_fails_the_build() -> None:
+    with pytest.raises(ValueError, match="unknown build flags: \\['debug_logging'\\]"):
+        build_bundles(features={"debug_logging": False})
