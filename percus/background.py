@@ -25,8 +25,8 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.retention import apply_retention
 from pipeline.rollups import build_rollups
 from pipeline.store.base import Store
-from pipeline.webhooks import WebhooksBusy
-from pipeline.webhooks import run as run_webhooks
+from pipeline.webhooks.run import WebhooksBusy
+from pipeline.webhooks.run import run as run_webhooks
 
 log = logging.getLogger("percus.background")
 
@@ -75,7 +75,7 @@ def compact_step(store: Store) -> None:
 
 
 def webhook_step(store: Store) -> None:
-    """Right after compaction: newly curated events go out within a tick (pipeline/webhooks.py)."""
+    """Right after compaction: newly curated events go out within a tick (pipeline/webhooks/)."""
     try:
         report = run_webhooks(store, OrganizationRegistry(store, cache_seconds=0), wait=False,
                               budget=WEBHOOK_BUDGET, actor="serve")

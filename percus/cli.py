@@ -176,7 +176,7 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 def _cmd_org_webhook(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from pipeline import webhooks
+    from pipeline.webhooks.dead_letters import dead_letters, pending
 
     registry = _registry(_settings(args))
     org = check_slug(args.org, "organization")
@@ -210,18 +210,18 @@ def _cmd_org_webhook(args: argparse.Namespace) -> int:
     # With a new secret, stdout holds only the secret, so it can be captured on its own.
     print(f"url: {webhook.url}\nenabled: {'yes' if webhook.enabled else 'no'}\n"
           f"events received since: {webhook.since.isoformat()}\n"
-          f"batches waiting: {len(webhooks.pending(store, org))}\n"
-          f"dead letters: {len(webhooks.dead_letters(store, org))}",
+          f"batches waiting: {len(pending(store, org))}\n"
+          f"dead letters: {len(dead_letters(store, org))}",
           file=sys.stderr if secret else sys.stdout)
     return 0
 
 
 def _cmd_webhook_dead_letters(args: argparse.Namespace) -> int:
-    from pipeline import webhooks
     from pipeline.backends import open_store
+    from pipeline.webhooks.dead_letters import dead_letters
 
     org = check_slug(args.org, "organization") if args.org else None
-    batches = webhooks.dead_letters(open_store(_settings(args)), org)
+    batches = dead_letters(open_store(_settings(args)), org)
     if args.format == "json":
         for batch in batches:
             print(batch.model_dump_json(exclude={"event_ids"}))
@@ -238,14 +238,14 @@ def _cmd_webhook_dead_letters(args: argparse.Namespace) -> int:
 
 
 def _cmd_webhook_redrive(args: argparse.Namespace) -> int:
-    from pipeline import webhooks
     from pipeline.backends import open_store
+    from pipeline.webhooks.dead_letters import redrive
 
     if not args.all and not args.batch:
         raise ValueError("name the batches to redrive with --batch ID (repeatable), or pass --all")
     store = open_store(_settings(args))
-    redriven = webhooks.redrive(store, check_slug(args.org, "organization"),
-                                None if args.all else args.batch, actor=_actor())
+    redriven = redrive(store, check_slug(args.org, "organization"), None if args.all else args.batch,
+                       actor=_actor())
     for batch_id in redriven:
         print(f"redriven: {batch_id}")
     print(f"{len(redriven)} batches back in the outbox of {args.org!r}; they go out on the next delivery "
@@ -254,14 +254,15 @@ def _cmd_webhook_redrive(args: argparse.Namespace) -> int:
 
 
 def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
-    from pipeline import webhooks
     from pipeline.backends import open_store
     from pipeline.organizations import OrganizationRegistry
+    from pipeline.webhooks.policy import WebhookPolicy
+    from pipeline.webhooks.run import run
 
     store = open_store(_settings(args))
-    report = webhooks.run(store, OrganizationRegistry(store, cache_seconds=0),
-                          orgs=[check_slug(args.org, "organization")] if args.org else None,
-                          policy=webhooks.WebhookPolicy.from_env(), actor=_actor())
+    report = run(store, OrganizationRegistry(store, cache_seconds=0),
+                 orgs=[check_slug(args.org, "organization")] if args.org else None,
+                 policy=WebhookPolicy.from_env(), actor=_actor())
     if not report.organizations:
         print("no organization with an enabled webhook")
     for org, item in report.organizations.items():

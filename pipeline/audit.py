@@ -10,7 +10,7 @@ Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/expor
 `org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
 `admin.key_revoked`, `org.legacy_group_key_added` (a count, never the key),
 `legacy.attachment_registered` (pipeline/organizations.py), `webhook.dead_lettered`, `webhook.redriven`
-(pipeline/webhooks.py), `digest.sent` (pipeline/digest.py).
+(pipeline/webhooks/), `digest.sent` (pipeline/digest.py).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class Digest(BaseModel):
 
 
 class Webhook(BaseModel):
-    """Where the organization's events are POSTed (pipeline/webhooks.py) and the key that signs them.
+    """Where the organization's events are POSTed (pipeline/webhooks/) and the key that signs them.
 
     The secret is kept as is (an HMAC needs it) and shown once, when it is made."""
 

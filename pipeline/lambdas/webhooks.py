@@ -1,5 +1,5 @@
 """The webhooks Lambda: every 5 minutes (EventBridge), sends organizations' webhook endpoints the
-events the compactor has committed (pipeline/webhooks.py), and retries those whose retry is due.
+events the compactor has committed (pipeline/webhooks/), and retries those whose retry is due.
 
 The deployment runs it with reserved concurrency 1: on S3 the webhook state has no lock, and two runs
 at once could both take the same new events. A run stops starting requests when little of the
@@ -17,7 +17,9 @@ from typing import Any
 from pipeline.lambdas._environment import data_store
 from pipeline.organizations import OrganizationRegistry
 from pipeline.store.base import Store
-from pipeline.webhooks import WebhookPolicy, WebhookReport, run
+from pipeline.webhooks.policy import WebhookPolicy
+from pipeline.webhooks.reports import WebhookReport
+from pipeline.webhooks.run import run
 
 log = logging.getLogger(__name__)
 

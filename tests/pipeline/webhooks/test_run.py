@@ -24,15 +24,20 @@ import pytest
 
 from percus.background import PipelineLoop
 from percus.cli import main
-from pipeline import audit, webhooks
-from pipeline._webhook_outbox import Cursor, dead_prefix, outbox_prefix
+from pipeline import audit
 from pipeline.compactor import compact
 from pipeline.layout import curated_key
 from pipeline.organizations import OrganizationRegistry, RegistryError, check_webhook_url
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
-from pipeline.webhook_signatures import SIGNATURE_HEADER, SignatureError, verify_signature
-from pipeline.webhooks import ATTEMPT_HEADER, ID_HEADER, WebhookPolicy
+from pipeline.webhooks.collect import collect
+from pipeline.webhooks.dead_letters import dead_letters, pending, redrive
+from pipeline.webhooks.deliver import ATTEMPT_HEADER, ID_HEADER
+from pipeline.webhooks.outbox import Cursor, dead_prefix, outbox_prefix
+from pipeline.webhooks.policy import WebhookPolicy, signing_secrets
+from pipeline.webhooks.reports import WebhookReport
+from pipeline.webhooks.run import run
+from pipeline.webhooks.signatures import SIGNATURE_HEADER, SignatureError, verify_signature
 from tests.pipeline._sessions import DAY1, Session, write_raw
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)  # before every event of the tests
@@ -179,38 +184,12 @@ def land(store: Store, items: list[dict[str, Any]]) -> None:
 
 
 def deliver(store: Store, clock: Clock, policy: WebhookPolicy = POLICY,
-            **options: Any) -> webhooks.WebhookReport:
-    return webhooks.run(store, policy=policy, clock=clock, jitter=lambda: 0.5, **options)
+            **options: Any) -> WebhookReport:
+    return run(store, policy=policy, clock=clock, jitter=lambda: 0.5, **options)
 
 
 def ids(items: list[dict[str, Any]]) -> list[str]:
     return [event["event_id"] for event in items]
-
-
-def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_all() -> None:
-    policy = WebhookPolicy(base_delay=30, max_delay=3600)
-    assert [policy.delay(n, 0.999999) for n in range(1, 10)] == pytest.approx(
-        [30, 60, 120, 240, 480, 960, 1920, 3600, 3600], rel=1e-5)
-    assert [policy.delay(n, 0.0) for n in range(1, 4)] == [15, 30, 60]
-    assert WebhookPolicy().max_attempts == 8
-    assert WebhookPolicy.from_env({"PERCUS_WEBHOOK_MAX_ATTEMPTS": "3", "PERCUS_WEBHOOK_TIMEOUT": "2.5"}) == \
-        WebhookPolicy(max_attempts=3, timeout=2.5)
-    with pytest.raises(ValueError, match="PERCUS_WEBHOOK_MAX_ATTEMPTS"):
-        WebhookPolicy.from_env({"PERCUS_WEBHOOK_MAX_ATTEMPTS": "many"})
-    with pytest.raises(ValueError, match="at least 1"):
-        WebhookPolicy(max_attempts=0)
-
-
-def test_every_event_type_goes_out_as_the_canonical_event_that_was_stored(store: LocalStore) -> None:
-    from tests.pipeline.test_compactor import PAYLOADS, stored
-
-    items = [stored(event_type) for event_type in PAYLOADS]
-    items.append(stored("video.errored", viewer_hash=None, playback_id=None, consent=None, device=None,
-                        geo=None, sent_at="2026-11-25T10:14:59.000Z"))  # sparse: objects absent
-    land(store, items)
-    rows = pq.read_table(pa.BufferReader(store.get(curated_key("acme", datetime(2026, 11, 25, 10)))))
-    by_id = {row["event_id"]: webhooks.canonical_event(row) for row in rows.to_pylist()}
-    assert by_id == {event["event_id"]: event for event in items}
 
 
 # -- delivery ------------------------------------------------------------------------------------
@@ -261,7 +240,7 @@ def test_503_twice_is_retried_with_exponential_backoff_then_delivered_once(
 
     report = deliver(store, clock)
     assert report.organizations["acme"].failed_attempts == 1
-    (waiting,) = webhooks.pending(store, "acme")
+    (waiting,) = pending(store, "acme")
     assert waiting.attempts == 1 and waiting.last_error == "HTTP 503"
     assert waiting.next_attempt_at == T0 + 22.5  # 30 s, jitter 0.5: 15 + 7.5
 
@@ -270,7 +249,7 @@ def test_503_twice_is_retried_with_exponential_backoff_then_delivered_once(
     assert len(receiver.requests) == 1
     clock.now = T0 + 22.5
     deliver(store, clock)
-    (waiting,) = webhooks.pending(store, "acme")
+    (waiting,) = pending(store, "acme")
     assert waiting.attempts == 2 and waiting.next_attempt_at == T0 + 22.5 + 45  # 60 s, jitter 0.5
     clock.now = waiting.next_attempt_at
     report = deliver(store, clock)
@@ -280,7 +259,7 @@ def test_503_twice_is_retried_with_exponential_backoff_then_delivered_once(
     assert len({request.headers[ID_HEADER] for request in receiver.requests}) == 1  # one batch id
     assert [request.body for request in receiver.requests[1:]] == [receiver.requests[0].body] * 2
     assert sorted(receiver.accepted()) == sorted(ids(sent))
-    assert webhooks.pending(store, "acme") == [] and webhooks.dead_letters(store) == []
+    assert pending(store, "acme") == [] and dead_letters(store) == []
     assert receiver.rejected == []
 
 
@@ -291,7 +270,7 @@ def test_429_waits_at_least_its_retry_after(store: LocalStore, registry: Organiz
     land(store, events("acme", 2))
     receiver.plan = [429]
     deliver(store, clock)
-    (waiting,) = webhooks.pending(store, "acme")
+    (waiting,) = pending(store, "acme")
     assert waiting.next_attempt_at == T0 + 120 and waiting.last_error == "HTTP 429"
 
 
@@ -303,7 +282,7 @@ def test_a_redirect_is_not_followed_and_is_permanent(store: LocalStore, registry
     receiver.plan = [302]
     report = deliver(store, clock)
     assert len(report.organizations["acme"].dead_lettered) == 1 and len(receiver.requests) == 1
-    (dead,) = webhooks.dead_letters(store, "acme")
+    (dead,) = dead_letters(store, "acme")
     assert (dead.dead_reason, dead.last_error) == ("permanent", "HTTP 302")
 
 
@@ -316,7 +295,7 @@ def test_a_request_hanging_past_the_timeout_is_retried(store: LocalStore, regist
     receiver.plan = ["hang"]
     report = deliver(store, clock)
     assert report.organizations["acme"].failed_attempts == 1
-    (waiting,) = webhooks.pending(store, "acme")
+    (waiting,) = pending(store, "acme")
     assert waiting.last_error == "timeout (ReadTimeout)"
     clock.now = waiting.next_attempt_at or 0
     deliver(store, clock)
@@ -335,7 +314,7 @@ def test_a_4xx_dead_letters_at_once_and_redrive_delivers_once(
     # Permanent: each batch is tried once, dead-lettered, and the next one goes.
     assert len(report.organizations["acme"].dead_lettered) == 3
     assert [request.status for request in receiver.requests] == [400, 400, 400]
-    dead = webhooks.dead_letters(store, "acme")
+    dead = dead_letters(store, "acme")
     assert [(batch.event_count, batch.attempts, batch.dead_reason, batch.last_error) for batch in dead] == [
         (3, 1, "permanent", "HTTP 400"), (3, 1, "permanent", "HTTP 400"), (1, 1, "permanent", "HTTP 400")]
     records = list(audit.list_records(store, action="webhook.dead_lettered"))
@@ -346,8 +325,8 @@ def test_a_4xx_dead_letters_at_once_and_redrive_delivers_once(
     assert receiver.secret.encode() not in audit_bytes
 
     receiver.default = 200
-    assert webhooks.redrive(store, "acme", actor="cli:test") == [batch.batch_id for batch in dead]
-    assert webhooks.dead_letters(store) == []
+    assert redrive(store, "acme", actor="cli:test") == [batch.batch_id for batch in dead]
+    assert dead_letters(store) == []
     deliver(store, clock)
     assert sorted(receiver.accepted()) == sorted(ids(sent))
     assert [request.headers[ID_HEADER] for request in receiver.requests[3:]] == \
@@ -368,15 +347,15 @@ def test_after_max_attempts_a_batch_is_dead_lettered_and_the_next_goes_then_cli_
     policy = WebhookPolicy(max_attempts=3, base_delay=30, max_delay=600, timeout=1, batch_size=3)
     for _ in range(3):
         report = deliver(store, clock, policy)
-        due = [batch.next_attempt_at for batch in webhooks.pending(store, "acme")]
+        due = [batch.next_attempt_at for batch in pending(store, "acme")]
         clock.now = due[0] or clock.now
     # The first batch failed 3 times and went to dead letters; the second had its first attempt.
     assert len(report.organizations["acme"].dead_lettered) == 1
-    (dead,) = webhooks.dead_letters(store, "acme")
+    (dead,) = dead_letters(store, "acme")
     assert (dead.attempts, dead.dead_reason, dead.event_count) == (3, "attempts_exhausted", 3)
     assert len(dead.history) == 3 and all(line.endswith("HTTP 503") for line in dead.history)
     assert store.list(dead_prefix("acme")) and next(store.list(dead_prefix("acme"))).endswith(".json")
-    (waiting,) = webhooks.pending(store, "acme")
+    (waiting,) = pending(store, "acme")
     assert waiting.attempts == 1
     assert [request.headers[ATTEMPT_HEADER] for request in receiver.requests] == ["1", "2", "3", "1"]
 
@@ -395,10 +374,10 @@ def test_after_max_attempts_a_batch_is_dead_lettered_and_the_next_goes_then_cli_
     assert exit_.value.code == 0 and f"redriven: {dead.batch_id}" in capsys.readouterr().out
 
     receiver.default = 200
-    clock.now = max(batch.next_attempt_at or 0 for batch in webhooks.pending(store, "acme"))
+    clock.now = max(batch.next_attempt_at or 0 for batch in pending(store, "acme"))
     deliver(store, clock, policy)
     assert sorted(receiver.accepted()) == sorted(ids(sent))
-    assert webhooks.pending(store, "acme") == [] and webhooks.dead_letters(store) == []
+    assert pending(store, "acme") == [] and dead_letters(store) == []
 
 
 def test_two_organizations_only_ever_get_their_own_events(
@@ -458,7 +437,7 @@ def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(
     assert verify_signature(new, header, body, now=T0) and header.count("v1=") == 2
     webhook = registry.require("acme").webhook
     assert webhook is not None and webhook.previous_secret_expires_at is not None
-    assert webhooks.signing_secrets(webhook, webhook.previous_secret_expires_at.timestamp() + 1) == [new]
+    assert signing_secrets(webhook, webhook.previous_secret_expires_at.timestamp() + 1) == [new]
 
 
 def test_an_event_deleted_before_it_is_sent_is_not_sent(
@@ -467,7 +446,7 @@ def test_an_event_deleted_before_it_is_sent_is_not_sent(
     hook(registry, receiver)
     sent = events("acme", 4)
     land(store, sent)
-    webhooks.collect(store, "acme", registry.require("acme").webhook)  # type: ignore[arg-type]
+    collect(store, "acme", registry.require("acme").webhook)  # type: ignore[arg-type]
     # As a DSAR request would: the curated row goes, the outbox only names it.
     key = curated_key("acme", datetime(2026, 11, 24, 10))
     table = pq.read_table(pa.BufferReader(store.get(key)))
@@ -487,7 +466,7 @@ def test_an_event_moved_to_another_hour_after_collection_is_sent_from_there(
     hook(registry, receiver)
     sent = events("acme", 3)
     land(store, sent)
-    webhooks.collect(store, "acme", registry.require("acme").webhook)  # type: ignore[arg-type]
+    collect(store, "acme", registry.require("acme").webhook)  # type: ignore[arg-type]
     # An earlier-received copy lands in the hour before: the compactor keeps it and drops the other.
     land(store, [dict(sent[0], received_at="2026-11-24T09:30:00.000Z")])
     before = pq.read_table(pa.BufferReader(store.get(curated_key("acme", datetime(2026, 11, 24, 9)))))
@@ -506,14 +485,14 @@ def test_collecting_again_after_a_crash_rewrites_the_same_batches(
     land(store, events("acme", 10))
     webhook = registry.require("acme").webhook
     assert webhook is not None
-    webhooks.collect(store, "acme", webhook, batch_size=4)
+    collect(store, "acme", webhook, batch_size=4)
     batches = list(store.list(outbox_prefix("acme")))
     assert len(batches) == 3
     # A crash after the outbox was written and before the seen index and the cursor were.
     for key in list(store.list("state/webhooks/org=acme/")):
         store.delete(key)
     assert Cursor(store, "acme").days == {}
-    webhooks.collect(store, "acme", webhook, batch_size=4)
+    collect(store, "acme", webhook, batch_size=4)
     assert list(store.list(outbox_prefix("acme"))) == batches
     deliver(store, clock)
     assert len(receiver.accepted()) == 10 == len(set(receiver.accepted()))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.webhook_signatures import SignatureError, sign, signature_header, verify_signature
+from pipeline.webhooks.signatures import SignatureError, sign, signature_header, verify_signature
 
 
 def test_signature_verifies_and_refuses_a_tampered_body_a_stale_or_early_time_and_a_bad_header() -> None:
@@ -37,7 +37,7 @@ def test_signature_verifies_and_refuses_a_tampered_body_a_stale_or_early_time_an
 
 
 def test_the_verification_code_in_the_api_docs_agrees_with_the_sender() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
     section = text[text.index("### Verifying a request"):]
     start = section.index("```python\n") + len("```python\n")
     code = section[start:section.index("\n```", start)]

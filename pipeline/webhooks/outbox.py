@@ -1,15 +1,8 @@
-"""What webhook delivery keeps in the store, per organization, under `state/webhooks/`.
-
-  org=<org>/cursor.json                  {"version": 1, "since": ..., "days": {"YYYY-MM-DD": sha256}}:
-                                         per curated day, the compactor manifest last looked at
-  org=<org>/seen/date=YYYY-MM-DD.parquet (event_id): every event of that curated day put in the outbox
-  outbox/org=<org>/<batch id>.json       a batch waiting to be sent, with its attempts so far
-  dead/org=<org>/<batch id>.json         a batch that failed for good, until it is redriven
-
-A batch names its events (event ids by curated hour), never holds them: the body is read from the
-curated zone when it is sent, so a DSAR deletion or a retention run removes an event from batches
-not sent yet too, and no viewer identifier sits in `state/`. Batch ids sort by the receipt time of
-their first event, so the outbox lists oldest first and a redriven batch goes back to its place.
+"""The webhook state in the store (layout.WEBHOOK_STATE, keys in docs/operations.md), per organization:
+a cursor of the compactor commits looked at, the seen index of events taken, and the batches in the
+outbox or dead-lettered. A batch names its events, never holds them: the body is read from curated when
+sent, so DSAR and retention reach unsent batches. Batch ids sort by their first event's receipt time, so
+the outbox lists oldest first.
 """
 
 from __future__ import annotations
@@ -27,6 +20,7 @@ from pipeline.store.base import Store
 from translator.ids import check_slug
 
 PREFIX = WEBHOOK_STATE.prefix
+HOUR_LABEL = "%Y-%m-%dT%H"  # a curated hour as a batch names it (Batch.event_ids)
 SEEN_SCHEMA = pa.schema([("event_id", pa.string())])
 _VERSION = 1
 

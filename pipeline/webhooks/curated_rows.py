@@ -1,0 +1,70 @@
+"""An organization's curated rows as webhooks read and send them: an hour file, the order events go out
+in, the first row of each event, and a row as the canonical v1 event it was stored from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from pipeline import curated
+from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS
+from pipeline.compactor import DEDUP_WINDOW
+from pipeline.store.base import Store
+from translator.canonical import EVENT_MODELS, format_timestamp
+
+ORDER = [("received_at", "ascending"), ("event_id", "ascending")]
+NEIGHBOUR_DAYS = -(-DEDUP_WINDOW // timedelta(days=1))  # days another copy of an event may sit away
+
+
+def read_curated(store: Store, key: str, columns: list[str] | None = None) -> pa.Table | None:
+    try:
+        data = store.get(key)
+    except KeyError:
+        return None
+    table = pq.read_table(pa.BufferReader(data))
+    return curated.conform(table) if columns is None else curated.conform(table).select(columns)
+
+
+def first_per_event(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in order, without later rows of an event already listed."""
+    taken: set[str] = set()
+    kept = []
+    for row in rows:
+        if row["event_id"] not in taken:
+            taken.add(row["event_id"])
+            kept.append(row)
+    return kept
+
+
+_PAYLOAD_COLUMNS: dict[str, list[str]] = {}
+for _field in PAYLOAD_FIELDS:
+    _PAYLOAD_COLUMNS.setdefault(_field.event_type or "", []).append(_field.path[1])
+
+
+def canonical_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A curated row (pipeline/curated.py) as the canonical v1 event it was stored from."""
+    data: dict[str, Any] = {}
+    for event_field in ENVELOPE_FIELDS:
+        value = row.get(curated.column_name(event_field))
+        if len(event_field.path) == 1:
+            data[event_field.path[0]] = value
+        else:
+            data.setdefault(event_field.path[0], {})[event_field.path[1]] = value
+    for name, value in list(data.items()):
+        if isinstance(value, dict) and all(item is None for item in value.values()):
+            data[name] = None  # the object was absent (a default such as is_bot is set only within it)
+    event_type = row["event_type"]
+    data["event_type"] = event_type
+    data["payload"] = {name: row.get(name) for name in _PAYLOAD_COLUMNS.get(event_type, [])}
+    try:
+        return EVENT_MODELS[event_type].model_validate(data).model_dump(mode="json")
+    except (KeyError, ValidationError):  # a row from an older schema: send it as it is rather than not
+        text = json.dumps(data, default=lambda value: format_timestamp(value)
+                          if isinstance(value, datetime) else str(value))
+        return cast(dict[str, Any], json.loads(text))  # the JSON of a dict
