@@ -5,7 +5,7 @@ Generated so that the Glue tables come from the code's own table definitions
 copied by hand. `python -m deploy.template` rewrites the YAML; `--check` fails when it is stale
 (tests/deploy/test_template.py runs the same comparison).
 
-What it deploys (ARCHITECTURE.md; design document, sections 6 and 10):
+What it deploys (docs/architecture.md; design document, sections 6 and 10):
   HTTP API -> ingest Lambda (the gateway through Mangum) -> SQS queue (dead-letter queue after 5
   receives) -> writer Lambda (partial batch failures) -> S3 raw/; hourly compactor Lambda (reserved
   concurrency 1: the single writer of curated/, so it also runs the daily per-organization retention

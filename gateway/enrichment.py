@@ -1,7 +1,7 @@
 """What the server adds to an event from request headers, keeping only coarse, non-identifying parts.
 
-The raw User-Agent, the Referer's path and query, and the client address are read here in memory and
-never leave: only the device class, OS and browser family, the country code and the referrer host do.
+The raw User-Agent and the Referer's path and query are read here in memory and never leave: only the
+device class, OS and browser family, the country code and the referrer host do.
 """
 
 from __future__ import annotations

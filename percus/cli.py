@@ -1,4 +1,4 @@
-"""`percus …`: the command line of ARCHITECTURE.md. Each command loads settings from the environment."""
+"""`percus …`: the command line (docs/operations.md). Each command loads settings from the environment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`percus serve`: the gateway and the background writer in one process, on one data dir."""
+"""`percus serve`: the gateway, the background writer and (on a local store) the background pipeline in
+one process, on one data dir."""
 
 from __future__ import annotations
 

@@ -67,24 +67,24 @@ ROLLUPS_ZONE = _area("rollups", "rollups/", "{table}/org={org}/date=YYYY-MM-DD/p
                      lifecycle=Lifecycle(5 * 365))
 EXPORTS = _area("exports", "exports/", "org={org}/{YYYYMMDD}T{HHMMSS}Z-{id}.csv",
                 reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(2))
-AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{mmm}Z[-n]",
+AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{mmm}Z-{action}-{hex}.json",
               reads=(COMPACTOR,), writes=(API, COMPACTOR, WEBHOOKS, DIGEST))
 ORGANIZATIONS = _area("organizations", "config/organizations/", "{org}.json",
                       reads=(API, COMPACTOR, WEBHOOKS, DIGEST))
 LEGACY_GROUP_KEYS = _area("legacy group keys", "config/legacy-group-keys/", "{sha256 of the key}.json",
                           reads=(INGEST, API))
-ATTACHMENTS = _area("attachments", "config/attachments/", "{kind}/{id}.json", reads=(API,))
+ATTACHMENTS = _area("attachments", "config/attachments/", "{sha256 of the code}.json", reads=(API,))
 ADMIN_KEYS = _area("admin keys", "config/admin-keys/", "{key id}.json", reads=(API,))
 COMPACTOR_STATE = _area("compactor state", "state/compactor/",
                         "org={org}/date=YYYY-MM-DD/{manifest.json,ids.parquet}",
                         reads=(COMPACTOR, ROLLUPS, WEBHOOKS), writes=(COMPACTOR,), deletes=(COMPACTOR,))
 ROLLUP_STATE = _area("rollup state", "state/rollups/", "org={org}/date=YYYY-MM-DD.json",
                      reads=(COMPACTOR, ROLLUPS), writes=(COMPACTOR, ROLLUPS), deletes=(COMPACTOR,))
-WEBHOOK_STATE = _area("webhook outbox", "state/webhooks/", "org={org}/…",
+WEBHOOK_STATE = _area("webhook outbox", "state/webhooks/", "{org=,outbox/org=,dead/org=}{org}/…",
                       reads=(WEBHOOKS,), writes=(WEBHOOKS,), deletes=(WEBHOOKS,))
-DSAR_STATE = _area("DSAR jobs", "state/dsar/", "{job}.json",
+DSAR_STATE = _area("DSAR jobs", "state/dsar/", "org={org}/{request id}.json",
                    reads=(COMPACTOR,), writes=(COMPACTOR,), deletes=(COMPACTOR,))
-DIGEST_STATE = _area("digest state", "state/digest/", "{week}/{org}.json, last_run.json",
+DIGEST_STATE = _area("digest state", "state/digest/", "{org={org}/week=YYYY-Www.json,last_run.json}",
                      reads=(DIGEST,), writes=(DIGEST,))
 RETENTION_STATE = _area("retention state", "state/retention/", "last_run.json")
 

@@ -1,5 +1,5 @@
 """The tables queries read: their file columns, their partition columns, and where each
-organization-day of them lives in the store (ARCHITECTURE.md, storage layout).
+organization-day of them lives in the store (pipeline/layout.py).
 
   curated          curated/org=<org>/year=YYYY/month=MM/day=DD/<HH>.parquet   partitions org, year, month, day
   rollup_<name>    rollups/<name>/org=<org>/date=YYYY-MM-DD/part.parquet      partitions org, date (text)
