@@ -6,10 +6,10 @@ Two objects per (organization, day) under `state/compactor/org=<org>/date=YYYY-M
   ids.parquet    (hour, event_id, received_at) of every row of that day's curated files: the index
                  that finds a duplicate in another hour without reading the curated files.
 The compactor writes an hour's curated files, then, once per organization-day, ids and then the
-manifest. The manifest is the commit: an hour whose listed raw objects are not all in it is redone from its current curated file
-plus those objects, which repairs whatever a crash left half-written. Between a crash and that redo,
-ids can lag the curated files only for hours that will be redone, or still list rows removed from
-a later hour, which can only make a later copy of that event lose, as it should.
+manifest. The manifest is the commit: an hour whose listed raw objects are not all in it is redone
+from its current curated file plus those objects, which repairs whatever a crash left half-written.
+Between a crash and that redo, ids can lag the curated files only for hours that will be redone, or
+still list rows removed from a later hour, which can only make a later copy of that event lose.
 """
 
 from __future__ import annotations

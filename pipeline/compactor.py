@@ -1,25 +1,7 @@
-"""Raw NDJSON.gz objects to curated Parquet: one row per unique event_id (columns: pipeline/curated.py).
-
-A run lists the raw zone, finds the objects no earlier run took in (the manifests of
-`pipeline/compaction_state.py`), and rebuilds each (organization, hour) partition that has some:
-its current curated file plus the new events, deduplicated, written back whole. So a run can be
-repeated at will, picks up late raw objects for hours compacted long ago, and after a crash at any
-point the next run ends with exactly the data an uninterrupted run would have written.
-
-Duplicates: within a partition the copy with the earliest `received_at` wins (on a tie, the copy
-already curated: same-time copies come from a redelivered writer batch and are equal). Across
-partitions, copies received within `dedup_window` of each other are found through the per-day
-event-id index; the earliest wins and the others are removed, even from an hour compacted earlier.
-Copies received further apart than the window are both kept.
-
-Corrupt raw objects (not gzip, truncated, a line that is not JSON or not a valid stored event of the
-object's organization) are copied to `quarantine/<raw key>`, audited (reasons and counts, never
-content), and removed from `raw/` once the run has committed the partition; their valid lines land.
-
-Concurrency: the whole run holds `curated_lock`. On a local store it is an fcntl lock beside the
-data, so `percus compact` and the compaction loop of `percus serve` take turns; anything else that
-rewrites curated files (DSAR, retention) must hold it too. S3 has no such lock: the deployment runs
-the compactor Lambda with reserved concurrency 1, the single writer of `curated/` and `state/`.
+"""Raw NDJSON.gz objects to curated Parquet, one row per unique event_id (columns: pipeline/curated.py),
+committed per organization-day in pipeline/compaction_state.py. Repeatable, crash-safe, and the only
+writer of `curated/` (under `curated_lock` locally; reserved concurrency 1 on AWS). Deduplication,
+quarantine and locking: docs/architecture.md (Compaction and rollups).
 """
 
 from __future__ import annotations

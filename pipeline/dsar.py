@@ -1,36 +1,7 @@
-"""DSAR deletion: every event of one viewer in one organization, removed from every zone that holds it.
-
-The request names the viewer by the hash the client computes (the SDK's `viewer_hash`); the store
-holds it keyed (`pipeline/viewer_keys.py`), so the job looks for each stored form: keyed under every
-viewer key held, and the client hash itself (events stored before keyed ids). Only the
-organization's own prefixes are listed, so another organization's data is never read or written.
-
-Zones, in this order (an object holding none of the forms is never rewritten):
-  raw         raw/org=<org>/…              lines carrying a form are dropped; the others are kept byte
-  quarantine  quarantine/raw/org=<org>/…   for byte. Matched as text, so corrupt objects are scrubbed too.
-  curated     curated/org=<org>/…          rows whose viewer_hash is a form are dropped.
-  viewers     rollups/viewers/org=<org>/…  each rolled-up day whose curated window the job changed is
-                                           rebuilt from curated; any day still listing a form (its
-                                           curated data is gone by retention: rollups outlive it)
-                                           loses those rows, its aggregate counts stay as they are.
-  exports     exports/org=<org>/…          a CSV export holding a form is deleted whole (it can be
-                                           made again; its link lives 24 h anyway).
-An object left empty is deleted. Raw objects keep their keys, so the compactor's manifests still
-list them as taken in and it never reads them again; raw is cleaned before curated, so a compaction
-between a crash and the resume can only bring in clean events. After curated, the compactor's
-per-day event-id index is rebuilt for the hours rewritten, so it lists exactly the curated rows.
-
-Crash safety: the job holds `curated_lock` (the compactor's) and keeps a record at
-`state/dsar/org=<org>/<request_id>.json`: a cursor over the listing, and every object it changes,
-written before the object is (so a resumed job knows what an earlier run already removed). Every
-object is replaced whole and atomically, so none is ever half-written; a resumed job rescans from the
-cursor and redoes what may not have happened. Running it again after it finished finds nothing and
-changes nothing. The audit record (`dsar.completed`) lists the keys rewritten and the counts, and a
-request id that only a holder of the viewer key can link to a viewer hash: no hash appears in it.
-
-Not covered: events still in the queue when the job lists a zone (seconds on the embedded default;
-run the job again after the writer has drained), and Athena query results on AWS, which expire
-after 7 days (docs/operations.md).
+"""DSAR deletion: every event of one viewer in one organization, removed from every zone that holds it
+(raw, quarantine, curated, the `viewers` rollup, exports), under `curated_lock`, resumable after a
+crash from its record in `state/dsar/`, and idempotent. The walk and its guarantees:
+docs/architecture.md (Governance).
 """
 
 from __future__ import annotations

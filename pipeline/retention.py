@@ -1,26 +1,7 @@
-"""Retention: partitions older than their zone's retention are deleted, with per-organization overrides.
-
-Zone defaults (design document, storage tiers and retention). The embedded default has no cheaper
-storage tier, so a zone's hot period there is its whole life:
-  raw         raw/                   30 days   recovery and replay; compacted long before
-  quarantine  quarantine/            30 days   copies of corrupt raw objects, kept to investigate
-  curated     curated/               730 days  with the compactor's state of those days (state/compactor/)
-  viewers     rollups/viewers/       1825 days the one rollup that lists viewer ids
-  rollups     rollups/ (the others)  1825 days aggregate counts, with their build records (state/rollups/)
-  exports     exports/               2 days    CSV exports; download links live 24 h
-On AWS the bucket's lifecycle rules apply the zone defaults with tiering (deploy/template.py: raw
-to Glacier IR at 30 days and deleted at 365, curated to Glacier IR at 730 and deleted at 1825), and
-the scheduled job runs with `defaults=False`: only the organizations' overrides.
-
-An organization's `retention_days` caps the age of its viewer-level data: the raw, quarantine,
-curated and viewers zones. The aggregate rollups hold no identifier and keep the zone default, so
-dashboards keep their trends (unique viewers of days past the cap are no longer known). An override
-longer than a zone's default does not extend it: each zone keeps min(default, override) days.
-
-A partition of day D expires once D < today - days: its newest event is then more than `days` days
-old. The day is the partition's (raw: the hour's day; curated: the day of `received_at`; rollups:
-the rollup date). A run holds `curated_lock`, like the compactor and DSAR, and writes one audit
-record (`retention.deleted`) per organization and zone it deleted something from.
+"""Retention: partitions older than their zone's days are deleted (ZONES), with organizations'
+overrides capping the viewer-level zones; on AWS the bucket's lifecycle rules (pipeline/layout.py)
+apply the defaults and a run applies only the overrides (`defaults=False`). The rules:
+docs/architecture.md (Governance).
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
-"""Daily rollups: additive counts per organization, date, project, template and bot flag.
-
-Files `rollups/<table>/org=<org>/date=YYYY-MM-DD/part.parquet`, one per table (columns in
-`pipeline/query/tables.py`, SQL in `pipeline/query/sql.py`):
-  daily      session counts (views, plays, completions, milestones, CTA, failures, ...)
-  breakdown  the same counts per device type, OS, browser, locale and country
-  viewers    the distinct viewer hashes of the day: unique viewers over a range are a distinct
-             count over these lists, never a sum of daily figures (a viewer on two days is one)
-  ctas, chapters, errors   counts per CTA, per chapter, per error code
-Every count sums correctly over days, projects and templates, so a report over any range and
-filter is a sum of rollup rows (plus one distinct count over `viewers`).
-
-Dating: a session belongs to the UTC date of its first event's `event_time`, so a session crossing
-midnight counts once, on the day it started, with everything it did after midnight. Curated files
-are partitioned by the day of `received_at`, so the rollup of day D reads the curated days D-1, D
-and D+1 (events of a session are received within a day of its start). Errors are dated by their
-own event_time (operational counts, also for errors without consent and so without a session).
-
-Rebuilding: a day's tables are recomputed from curated and each file is replaced atomically; the
-`daily` file is written last, so its presence means the day is complete. With `day=None`, a run
-builds each closed day (D+1 over, so its inputs are in) whose inputs changed since its last build,
-judged by the compactor's commit records of D-1..D+1 and kept in `state/rollups/…`. A day some of
-whose curated days are gone since its build (retention: rollups outlive curated data) is never
-rebuilt by such a run: it would count half sessions. Anything else that rewrites curated files
-rebuilds the affected days with `day=…`; DSAR must, since `viewers` holds viewer hashes.
-Concurrent runs are safe: they write the same files from the same inputs, and a run that read
-older inputs leaves a record the next run sees as stale.
+"""Daily rollups: additive counts per organization, date, project, template and bot flag (tables in
+`pipeline/query/tables.py`, SQL in `pipeline/query/sql.py`), so a report over any range is a sum of
+rows plus one distinct count over `viewers`. How days are dated and when they are rebuilt:
+docs/architecture.md (Compaction and rollups).
 """
 
 from __future__ import annotations
