@@ -67,7 +67,7 @@ ROLLUPS_ZONE = _area("rollups", "rollups/", "{table}/org={org}/date=YYYY-MM-DD/p
                      lifecycle=Lifecycle(5 * 365))
 EXPORTS = _area("exports", "exports/", "org={org}/{YYYYMMDD}T{HHMMSS}Z-{id}.csv",
                 reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(2))
-AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{mmm}Z-{action}-{hex}.json",
+AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{ffffff}Z-{action}-{hex}.json",
               reads=(COMPACTOR,), writes=(API, COMPACTOR, WEBHOOKS, DIGEST))
 ORGANIZATIONS = _area("organizations", "config/organizations/", "{org}.json",
                       reads=(API, COMPACTOR, WEBHOOKS, DIGEST))
@@ -181,4 +181,4 @@ def export_key(org: str, name: str) -> str:
 
 def audit_key_time(at: datetime) -> str:
     """The time part of an audit record's key: keys sort as their records' times."""
-    return f"{AUDIT.prefix}year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at.microsecond // 1000:03d}Z"
+    return f"{AUDIT.prefix}year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at:%f}Z"
