@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.refusal import Refusal
+from gateway.errors import ApiError
 from pipeline.organizations import OrganizationRegistry, key_id_of
 from translator.ids import check_slug
 
@@ -38,8 +38,8 @@ def bearer(authorization: str | None) -> str | None:
 
 def authenticate(registry: OrganizationRegistry, key: str | None) -> Principal:
     if key is None:
-        raise Refusal(401, "api_key_missing", "send an organization or admin API key in "
-                          "`Authorization: Bearer …` (`percus org key ORG` creates one)")
+        raise ApiError(401, "api_key_missing", "send an organization or admin API key in "
+                       "`Authorization: Bearer …` (`percus org key ORG` creates one)")
     key_id = key_id_of(key)
     if key_id is not None:
         if registry.is_admin_key(key):
@@ -47,24 +47,24 @@ def authenticate(registry: OrganizationRegistry, key: str | None) -> Principal:
         org = registry.organization_for_api_key(key)
         if org is not None:
             return Principal(key_id, org)
-    raise Refusal(401, "api_key_invalid", "the API key is unknown, malformed or revoked")
+    raise ApiError(401, "api_key_invalid", "the API key is unknown, malformed or revoked")
 
 
 def organization(registry: OrganizationRegistry, principal: Principal, requested: str | None) -> str:
     """The organization a request reads: the key's own, or for an admin key the one it names."""
     if principal.organization_id is not None:
         if requested not in (None, principal.organization_id):
-            raise Refusal(403, "organization_forbidden", "this API key reads its own organization "
-                              "only", "organization_id")
+            raise ApiError(403, "organization_forbidden", "this API key reads its own organization "
+                           "only", "organization_id")
         return principal.organization_id
     if requested is None:
-        raise Refusal(400, "organization_required", "an admin key must name the organization "
-                          "with organization_id", "organization_id")
+        raise ApiError(400, "organization_required", "an admin key must name the organization "
+                       "with organization_id", "organization_id")
     try:
         check_slug(requested, "organization_id")
     except ValueError as exc:
-        raise Refusal(400, "invalid_parameter", str(exc), "organization_id") from None
+        raise ApiError(400, "invalid_parameter", str(exc), "organization_id") from None
     if registry.get(requested) is None:
-        raise Refusal(404, "unknown_organization", f"there is no organization {requested!r}",
-                          "organization_id")
+        raise ApiError(404, "unknown_organization", f"there is no organization {requested!r}",
+                       "organization_id")
     return requested

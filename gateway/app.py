@@ -28,7 +28,7 @@ from gateway import (
 )
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
-from gateway.errors import http_exception, server_error
+from gateway.errors import ApiError, api_error, http_exception, server_error
 from gateway.middleware.body_limit import BodyLimitMiddleware
 from gateway.middleware.cors import CORSMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
@@ -82,6 +82,6 @@ def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
             Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ)),
             Middleware(BodyLimitMiddleware),  # 512 KB, the API's documented limit
         ],
-        exception_handlers={HTTPException: http_exception, Exception: server_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )

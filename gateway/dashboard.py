@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import api_keys, exports_api, report_params
 from gateway.api_keys import Principal
 from gateway.dashboard_session import COOKIE, Sessions
-from gateway.refusal import Refusal
+from gateway.errors import ApiError
 from gateway.services import Services
 from pipeline.charts import Item, bars, columns
 
@@ -119,9 +119,9 @@ class Pages:
 
     def _readable(self, principal: Principal, org: str) -> None:
         if not principal.may_read(org):
-            raise Refusal(403, "organization_forbidden", "this key opens its own organization's pages only")
+            raise ApiError(403, "organization_forbidden", "this key opens its own organization's pages only")
         if principal.is_admin and not self._exists(org):
-            raise Refusal(404, "unknown_organization", f"there is no organization {org!r}")
+            raise ApiError(404, "unknown_organization", f"there is no organization {org!r}")
 
     def _exists(self, org: str) -> bool:
         try:
@@ -195,7 +195,7 @@ class Pages:
         from pipeline import reports
 
         if not principal.is_admin:
-            raise Refusal(403, "admin_only", "the cross-organization overview needs an admin key")
+            raise ApiError(403, "admin_only", "the cross-organization overview needs an admin key")
         engine, now = self.services.engine, datetime.now(UTC)
         first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
         rows = []
@@ -220,8 +220,8 @@ class Pages:
         report_params.check_range(date_from, date_to)
         kind = form.get("kind", "events")
         if kind not in exports_api.KINDS:
-            raise Refusal(400, "invalid_parameter", f"kind must be one of {', '.join(exports_api.KINDS)}",
-                          "kind")
+            raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(exports_api.KINDS)}",
+                           "kind")
         selection = exports.ExportFilter(kind=kind, project_id=project, date_from=date_from, date_to=date_to)
         store = self.services.registry.store
         made = exports.create_export(store, self.services.engine, org, selection,
@@ -241,7 +241,7 @@ def routes(services: Services) -> list[BaseRoute]:
         active = (registry.admin_key_active(principal.key_id) if principal.organization_id is None
                   else registry.api_key_active(principal.organization_id, principal.key_id))
         if not active:
-            raise Refusal(401, "session_ended", "the key of this session was revoked")
+            raise ApiError(401, "session_ended", "the key of this session was revoked")
 
     async def page(request: Request, build: Callable[[Principal], str]) -> Response:
         principal = sessions.read(request.cookies.get(COOKIE))
@@ -254,13 +254,13 @@ def routes(services: Services) -> list[BaseRoute]:
 
         try:
             return HTMLResponse(await run_in_threadpool(run), headers=_HEADERS)
-        except Refusal as refusal:
-            if refusal.status == 401:
+        except ApiError as error:  # pages answer in HTML, not in the API's JSON
+            if error.status == 401:
                 response = RedirectResponse(SIGN_IN, 303)
                 sessions.clear(response, secure=_secure(request))
                 return response
-            return HTMLResponse(render("refused.html", principal=principal, refusal=refusal),
-                                refusal.status, headers=_HEADERS)
+            return HTMLResponse(render("refused.html", principal=principal, refusal=error),
+                                error.status, headers=_HEADERS)
 
     async def home(request: Request) -> Response:
         principal = sessions.read(request.cookies.get(COOKIE))
@@ -280,7 +280,7 @@ def routes(services: Services) -> list[BaseRoute]:
         key = _form(await request.body()).get("key", "").strip() or None
         try:
             principal = await run_in_threadpool(api_keys.authenticate, registry, key)
-        except Refusal:
+        except ApiError:
             return HTMLResponse(render("sign_in.html", principal=None, error="That key is unknown, malformed "
                                        "or revoked."), 401, headers=_HEADERS)
         response = RedirectResponse(HOME, 303)

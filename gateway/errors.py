@@ -1,4 +1,5 @@
-"""The one shape of every HTTP error: {"error": {"code", "message", "field"?}}."""
+"""The one error type, ApiError, answered in the one shape {"error": {"code", "message", "field"?}}:
+routes raise it for the app's handler; plain ASGI code (the middleware, ingest) sends it with send_error."""
 
 from __future__ import annotations
 
@@ -11,36 +12,48 @@ from starlette.responses import Response
 from starlette.types import Send
 
 _CODES = {404: "not_found", 405: "method_not_allowed"}
+_BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-def error_body(code: str, message: str, field: str | None = None) -> bytes:
-    error = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    return json.dumps({"error": error}, separators=(",", ":")).encode()
+class ApiError(Exception):
+    """An error answer; a 401 asks for a bearer credential unless `headers` says otherwise."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = _BEARER if headers is None and status == 401 else headers
+
+    def body(self) -> bytes:
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return json.dumps({"error": error}, separators=(",", ":")).encode()
+
+    def response(self) -> Response:
+        return Response(self.body(), self.status, self.headers, media_type="application/json")
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> Response:
-    return Response(error_body(code, message, field), status, headers, media_type="application/json")
-
-
-async def send_error(send: Send, status: int, code: str, message: str,
-                     headers: Mapping[str, str] | None = None) -> None:
-    """Answer from plain ASGI middleware, before any route has run."""
-    body = error_body(code, message)
+async def send_error(send: Send, error: ApiError) -> None:
+    """Answer from plain ASGI code: the middleware (before any route has run) and the ingest hot path."""
+    body = error.body()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    raw += [(name.lower().encode(), value.encode()) for name, value in (error.headers or {}).items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return ApiError(exc.status_code, code, str(exc.detail), headers=exc.headers).response()
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     # The exception text may quote request data: it goes to the server log, never to the client.
-    return error_response(500, "internal_error", "the server failed; retrying later may succeed")
+    return ApiError(500, "internal_error", "the server failed; retrying later may succeed").response()

@@ -21,8 +21,8 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
 from gateway._request import MALFORMED_JSON, json_body
-from gateway.errors import error_response
-from gateway.refusal import Refusal
+from gateway.errors import ApiError
+from gateway.openapi import error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
 from gateway.services import Services
 from gateway.signing import Signer
@@ -73,13 +73,9 @@ def routes(services: Services) -> list[BaseRoute]:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         body = await request.body()
         if body and media_type != "application/json":
-            return error_response(415, "unsupported_media_type", "send the body as application/json",
-                                  "content-type")
-        try:
-            answer = await run_in_threadpool(create, api_keys.bearer(request.headers.get("authorization")),
-                                             body, str(request.base_url))
-        except Refusal as refusal:
-            return refusal.response()
+            raise ApiError(415, "unsupported_media_type", "send the body as application/json", "content-type")
+        answer = await run_in_threadpool(create, api_keys.bearer(request.headers.get("authorization")),
+                                         body, str(request.base_url))
         return JSONResponse(answer, status_code=201, headers={"Cache-Control": "private, no-store"})
 
     async def download(request: Request) -> Response:
@@ -87,16 +83,16 @@ def routes(services: Services) -> list[BaseRoute]:
         expires, signature = request.query_params.get("expires", ""), request.query_params.get("sig", "")
         well_formed = expires.isascii() and expires.isdigit()
         if not well_formed or not signer.verify(_signed(export_id, int(expires)), signature):
-            return error_response(403, "export_signature_invalid", "this download URL is incomplete or "
-                                  "was altered; create the export again")
+            raise ApiError(403, "export_signature_invalid", "this download URL is incomplete or was altered; "
+                           "create the export again")
         if int(expires) < time.time():
-            return error_response(403, "export_url_expired", "this download URL has expired (they last "
-                                  "24 hours); create the export again")
+            raise ApiError(403, "export_url_expired", "this download URL has expired (they last 24 hours); "
+                           "create the export again")
         from pipeline import exports
 
         path = registry.store.local_path(exports.export_key(export_id))
         if path is None or not await run_in_threadpool(path.is_file):
-            return error_response(404, "export_not_found", "this export no longer exists")
+            raise ApiError(404, "export_not_found", "this export no longer exists")
         return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"percus-{export_id}.csv",
                             headers={"Cache-Control": "private, no-store"})
 
@@ -112,20 +108,20 @@ def _fields(body: bytes) -> dict[str, Any]:
     try:
         data = json_body(body) if body else {}
     except ValueError:
-        raise Refusal(400, "malformed_json", MALFORMED_JSON) from None
+        raise ApiError(400, "malformed_json", MALFORMED_JSON) from None
     if not isinstance(data, dict):
-        raise Refusal(400, "invalid_body", "the body must be a JSON object")
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
     for name, value in data.items():
         if name not in _FIELDS:
-            raise Refusal(400, "unknown_field", f"unknown field {name!r}; an export takes "
-                          f"{', '.join(_FIELDS)}", name)
+            raise ApiError(400, "unknown_field", f"unknown field {name!r}; an export takes "
+                           f"{', '.join(_FIELDS)}", name)
         expected = bool if name == "include_bots" else str
         if value is not None and not isinstance(value, expected):
-            raise Refusal(400, "invalid_parameter", f"{name} must be a {expected.__name__}", name)
+            raise ApiError(400, "invalid_parameter", f"{name} must be a {expected.__name__}", name)
     fields: dict[str, Any] = {}
     kind = data.get("kind") or "events"
     if kind not in KINDS:
-        raise Refusal(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}", "kind")
+        raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}", "kind")
     fields["kind"] = kind
     for name in ("organization_id", "project_id", "template_id"):
         if data.get(name) is not None:
@@ -139,11 +135,6 @@ def _fields(body: bytes) -> dict[str, Any]:
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------------
-
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-
 
 def _property(param: report_params.Param) -> dict[str, Any]:
     return {**param.schema, "description": param.description}
@@ -177,12 +168,12 @@ PATHS: dict[str, Any] = {
         "responses": {
             "201": {"description": "The export is written", "content": {"application/json": {
                 "schema": _CREATED}}},
-            "400": _refusal("malformed_json, invalid_body, unknown_field, invalid_parameter, invalid_date, "
-                            "invalid_range, range_too_long, organization_required; `field` names it."),
-            "401": _refusal("No API key, or an unknown, malformed or revoked one."),
-            "403": _refusal("An organization key naming another organization (organization_forbidden)."),
-            "404": _refusal("An admin key naming an organization that does not exist."),
-            "415": _refusal("A body that is not application/json."),
+            "400": error_doc("malformed_json, invalid_body, unknown_field, invalid_parameter, invalid_date, "
+                             "invalid_range, range_too_long, organization_required; `field` names it."),
+            "401": error_doc("No API key, or an unknown, malformed or revoked one."),
+            "403": error_doc("An organization key naming another organization (organization_forbidden)."),
+            "404": error_doc("An admin key naming an organization that does not exist."),
+            "415": error_doc("A body that is not application/json."),
         },
     }},
     DOWNLOAD_PATH: {"get": {
@@ -197,8 +188,8 @@ PATHS: dict[str, Any] = {
              "description": "HMAC-SHA256 signature of the export id and expiry (base64url)."}],
         "responses": {
             "200": {"description": "The CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
-            "403": _refusal("export_signature_invalid (missing, altered or forged) or export_url_expired."),
-            "404": _refusal("The export no longer exists (export_not_found)."),
+            "403": error_doc("export_signature_invalid (missing, altered or forged) or export_url_expired."),
+            "404": error_doc("The export no longer exists (export_not_found)."),
         },
     }},
 }

@@ -9,7 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.enqueuer import RETRY_AFTER_SECONDS, Enqueuer
-from gateway.errors import error_response
+from gateway.errors import ApiError
+from gateway.openapi import error_doc
 from gateway.services import Services
 
 
@@ -22,8 +23,8 @@ def routes(services: Services) -> list[BaseRoute]:
 
     async def readyz(request: Request) -> Response:
         if not enqueuer.ready:
-            return error_response(503, "queue_unavailable", "the queue refused the last send",
-                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            raise ApiError(503, "queue_unavailable", "the queue refused the last send",
+                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return JSONResponse({"status": "ready"})
 
     return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
@@ -38,7 +39,5 @@ PATHS: dict[str, Any] = {
     "/readyz": {"get": {"summary": "Readiness: the queue accepts events",
                         "responses": {
                             "200": {"description": "Ready", **_STATUS},
-                            "503": {"description": "The queue refused a send in the last few seconds",
-                                    "content": {"application/json": {"schema": {
-                                        "$ref": "#/components/schemas/ErrorBody"}}}}}}},
+                            "503": error_doc("The queue refused a send in the last few seconds")}}},
 }

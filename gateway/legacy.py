@@ -20,8 +20,9 @@ from gateway._request import MALFORMED_JSON, json_body
 from gateway.consent import gate
 from gateway.enqueuer import RETRY_AFTER_SECONDS
 from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
-from gateway.errors import error_response
+from gateway.errors import ApiError
 from gateway.ingest import MEDIA_TYPES
+from gateway.openapi import error_doc
 from gateway.player import PATH as PLAYER_PATH
 from gateway.services import Services
 from gateway.tokens import issue_token
@@ -43,25 +44,25 @@ def routes(services: Services) -> list[BaseRoute]:
     async def track(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media_type not in MEDIA_TYPES:
-            return error_response(415, "unsupported_media_type",
-                                  "send the body as application/json or text/plain", "content-type")
+            raise ApiError(415, "unsupported_media_type", "send the body as application/json or text/plain",
+                           "content-type")
         try:
             body = json_body(await request.body())
         except ValueError:
-            return error_response(400, "malformed_json", MALFORMED_JSON)
+            raise ApiError(400, "malformed_json", MALFORMED_JSON) from None
         try:
             post = read_post(request.query_params.get("evt"), body)
         except LegacyError as exc:
-            return error_response(400, exc.code, exc.message, exc.field)
+            raise ApiError(400, exc.code, exc.message, exc.field) from None
         organization = await run_in_threadpool(registry.organization_for_group_key, post.tracker_group_key)
         if organization is None:
-            return error_response(403, "unknown_group_key", "this trackerGroupKey is not registered to "
-                                  "any organization", "trackerGroupKey")
+            raise ApiError(403, "unknown_group_key", "this trackerGroupKey is not registered to any "
+                           "organization", "trackerGroupKey")
         received_at = datetime.now(UTC)
         try:
             result = translate(post, organization_id=organization, received_at=received_at)
         except LegacyError as exc:
-            return error_response(400, exc.code, exc.message, exc.field)
+            raise ApiError(400, exc.code, exc.message, exc.field) from None
         if not result.events:
             # Not an engagement event (onLog, onGATracking, …): acknowledged and counted, not stored.
             log.info("legacy %s accepted for %s (audited, not stored)", result.evt, organization)
@@ -78,7 +79,7 @@ def routes(services: Services) -> list[BaseRoute]:
             try:
                 blank = gate(event)
             except EventError as exc:  # the translator sets consent; a refusal here is a table bug
-                return error_response(400, exc.code, exc.message, exc.field)
+                raise ApiError(400, exc.code, exc.message, exc.field) from None
             recent = services.recent_ids
             if (organization, event.event_id) in recent or (organization, retry_of) in recent:
                 duplicates += 1
@@ -93,8 +94,8 @@ def routes(services: Services) -> list[BaseRoute]:
                 services.recent_ids.forget(organization, ids)
                 if not isinstance(exc, QueueUnavailable):
                     raise
-                return error_response(503, "queue_unavailable", "events cannot be stored right now; "
-                                      "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                raise ApiError(503, "queue_unavailable", "events cannot be stored right now; retry later",
+                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
                              "audited": False, "warnings": list(result.warnings)}, status_code=202)
 
@@ -102,8 +103,8 @@ def routes(services: Services) -> list[BaseRoute]:
         code = request.path_params["attachment_code"]
         attachment = await run_in_threadpool(registry.attachment, code) if len(code) <= 256 else None
         if attachment is None:
-            return error_response(404, "unknown_attachment", "this Individeo attachment code is not "
-                                  "registered: `percus legacy register` makes it resolvable")
+            raise ApiError(404, "unknown_attachment", "this Individeo attachment code is not registered: "
+                           "`percus legacy register` makes it resolvable")
         token = issue_token(services.settings.token_keys, attachment.organization_id,
                             attachment.project_id, ttl=EMBED_TOKEN_TTL)
         return JSONResponse({
@@ -119,11 +120,6 @@ def routes(services: Services) -> list[BaseRoute]:
             Route(EMBED_PATH, embed, methods=["GET"])]
 
 
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-
-
 _TRACK_DOC = {
     "post": {
         "summary": "Individeo's legacy tracking post, translated to canonical events",
@@ -135,11 +131,11 @@ _TRACK_DOC = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {
             "202": {"description": "Translated and enqueued (or audited only, for onLog and the like)."},
-            "400": _refusal("Malformed JSON, unknown evt, evt/event mismatch, missing trackerGroupKey…"),
-            "403": _refusal("The trackerGroupKey is not registered to an organization."),
-            "415": _refusal("Content type other than application/json or text/plain."),
-            "429": _refusal("Rate limited."),
-            "503": _refusal("The queue is unavailable; retry later."),
+            "400": error_doc("Malformed JSON, unknown evt, evt/event mismatch, missing trackerGroupKey…"),
+            "403": error_doc("The trackerGroupKey is not registered to an organization."),
+            "415": error_doc("Content type other than application/json or text/plain."),
+            "429": error_doc("Rate limited."),
+            "503": error_doc("The queue is unavailable; retry later."),
         },
     }
 }
@@ -151,6 +147,6 @@ PATHS: dict[str, Any] = {
                         "schema": {"type": "string"}}],
         "responses": {"200": {"description": "player_url, share_token, organization_id, project_id, "
                                              "template_id"},
-                      "404": _refusal("The attachment code is not registered.")},
+                      "404": error_doc("The attachment code is not registered.")},
     }},
 }

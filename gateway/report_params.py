@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from gateway.refusal import Refusal
+from gateway.errors import ApiError
 from translator.ids import SLUG_PATTERN, check_slug
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -91,14 +91,14 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> ReportParams:
     seen: set[str] = set()
     for name, _ in query.multi_items():
         if name not in names:
-            raise Refusal(400, "unknown_parameter", f"unknown parameter {name!r}; this report takes "
-                          f"{', '.join(sorted(names))}", name)
+            raise ApiError(400, "unknown_parameter", f"unknown parameter {name!r}; this report takes "
+                           f"{', '.join(sorted(names))}", name)
         if name in seen:
-            raise Refusal(400, "repeated_parameter", f"parameter {name!r} is given twice", name)
+            raise ApiError(400, "repeated_parameter", f"parameter {name!r} is given twice", name)
         seen.add(name)
     for param in accepted:
         if param.required and param.name not in query:
-            raise Refusal(400, "missing_parameter", f"parameter {param.name!r} is required", param.name)
+            raise ApiError(400, "missing_parameter", f"parameter {param.name!r} is required", param.name)
     values: dict[str, Any] = {}
     for name in ("organization_id", "project_id", "template_id"):
         if name in query:
@@ -112,8 +112,8 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> ReportParams:
         values["include_bots"] = _boolean(query["include_bots"], "include_bots")
     if "dimension" in query:
         if query["dimension"] not in DIMENSIONS:
-            raise Refusal(400, "invalid_dimension", f"dimension must be one of {', '.join(DIMENSIONS)}",
-                          "dimension")
+            raise ApiError(400, "invalid_dimension", f"dimension must be one of {', '.join(DIMENSIONS)}",
+                           "dimension")
         values["dimension"] = query["dimension"]
     if MINUTES in accepted:
         values["minutes"] = parse_minutes(query.get("minutes", "60"))
@@ -124,7 +124,7 @@ def slug(value: str, name: str) -> str:
     try:
         return check_slug(value, name)
     except ValueError as exc:
-        raise Refusal(400, "invalid_parameter", str(exc), name) from None
+        raise ApiError(400, "invalid_parameter", str(exc), name) from None
 
 
 def parse_date(text: str, name: str) -> date:
@@ -133,8 +133,8 @@ def parse_date(text: str, name: str) -> date:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise Refusal(400, "invalid_date", f"{name} must be a date as YYYY-MM-DD, not {text[:40]!r}",
-                      name) from None
+        raise ApiError(400, "invalid_date", f"{name} must be a date as YYYY-MM-DD, not {text[:40]!r}",
+                       name) from None
 
 
 def check_range(date_from: date | None, date_to: date | None,
@@ -146,11 +146,11 @@ def check_range(date_from: date | None, date_to: date | None,
     first, last = names
     for field, name, value in (("from", first, date_from), ("to", last, date_to)):
         if value is not None and not EARLIEST <= value <= latest:
-            raise Refusal(400, "invalid_date", f"{name} must lie between {EARLIEST} and {latest}", field)
+            raise ApiError(400, "invalid_date", f"{name} must lie between {EARLIEST} and {latest}", field)
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise Refusal(400, "invalid_range", f"{first} ({date_from}) is after {last} ({date_to})", "from")
+        raise ApiError(400, "invalid_range", f"{first} ({date_from}) is after {last} ({date_to})", "from")
     if date_from is not None and ((date_to or today) - date_from).days + 1 > MAX_RANGE_DAYS:
-        raise Refusal(400, "range_too_long", f"a range spans at most {MAX_RANGE_DAYS} days", "from")
+        raise ApiError(400, "range_too_long", f"a range spans at most {MAX_RANGE_DAYS} days", "from")
 
 
 def _boolean(text: str, name: str) -> bool:
@@ -158,11 +158,11 @@ def _boolean(text: str, name: str) -> bool:
         return True
     if text.lower() in ("false", "0"):
         return False
-    raise Refusal(400, "invalid_parameter", f"{name} must be true or false", name)
+    raise ApiError(400, "invalid_parameter", f"{name} must be true or false", name)
 
 
 def parse_minutes(text: str, name: str = "minutes") -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIVE_MINUTES:
-        raise Refusal(400, "invalid_parameter", f"{name} must be a whole number from 1 to "
-                      f"{MAX_LIVE_MINUTES}", "minutes")
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number from 1 to "
+                       f"{MAX_LIVE_MINUTES}", "minutes")
     return int(text)

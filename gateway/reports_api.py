@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
-from gateway.refusal import Refusal
+from gateway.openapi import error_doc
 from gateway.report_params import REPORTS, Param, ReportParams
 from gateway.services import Services
 from pipeline import metrics
@@ -51,11 +51,8 @@ def routes(services: Services) -> list[BaseRoute]:
                     "result": run_report(name, services.engine, org, params)}
 
         async def get(request: Request) -> Response:
-            try:
-                body = await run_in_threadpool(answer, api_keys.bearer(request.headers.get("authorization")),
-                                               request)
-            except Refusal as refusal:
-                return refusal.response()
+            body = await run_in_threadpool(answer, api_keys.bearer(request.headers.get("authorization")),
+                                           request)
             return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
         return get
@@ -126,11 +123,6 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-
-
 def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
     summary, result = _RESULTS[name]
     return {"get": {
@@ -146,15 +138,15 @@ def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
                                "filters": {"type": "object", "description": "The filters as understood; "
                                            "null means the default."},
                                "result": result}}}}},
-            "400": _refusal("A bad parameter: invalid_date, invalid_range, range_too_long, "
-                            "invalid_dimension, invalid_parameter, missing_parameter, unknown_parameter, "
-                            "repeated_parameter, organization_required (admin key without "
-                            "organization_id); `field` names it."),
-            "401": _refusal("No API key (api_key_missing), or an unknown, malformed or revoked one "
-                            "(api_key_invalid)."),
-            "403": _refusal("An organization key naming another organization (organization_forbidden)."),
-            "404": _refusal("An admin key naming an organization that does not exist "
-                            "(unknown_organization)."),
+            "400": error_doc("A bad parameter: invalid_date, invalid_range, range_too_long, "
+                             "invalid_dimension, invalid_parameter, missing_parameter, unknown_parameter, "
+                             "repeated_parameter, organization_required (admin key without "
+                             "organization_id); `field` names it."),
+            "401": error_doc("No API key (api_key_missing), or an unknown, malformed or revoked one "
+                             "(api_key_invalid)."),
+            "403": error_doc("An organization key naming another organization (organization_forbidden)."),
+            "404": error_doc("An admin key naming an organization that does not exist "
+                             "(unknown_organization)."),
         },
     }}
 

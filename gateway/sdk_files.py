@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.errors import ApiError
+from gateway.openapi import error_doc
 from gateway.services import Services
 from js.dist import DIST, version_of
 
@@ -79,8 +80,8 @@ def routes(services: Services, directory: Path = DIST) -> list[BaseRoute]:
     async def sdk_file(request: Request) -> Response:
         bundle = bundles.get(request.path_params["name"])
         if bundle is None:
-            raise HTTPException(404, f"no SDK file {request.path_params['name']!r}; "
-                                     f"available: {', '.join(bundles)}")
+            raise ApiError(404, "not_found", f"no SDK file {request.path_params['name']!r}; "
+                           f"available: {', '.join(bundles)}")
         compressed = _accepts_gzip(request.headers.get("accept-encoding", ""))
         headers = {
             "ETag": bundle.gzip_etag if compressed else bundle.etag,
@@ -112,8 +113,7 @@ PATHS: dict[str, Any] = {
             "200": {"description": "The script",
                     "content": {"text/javascript": {"schema": {"type": "string"}}}},
             "304": {"description": "Not modified (If-None-Match)"},
-            "404": {"description": "No such bundle", "content": {"application/json": {"schema": {
-                "$ref": "#/components/schemas/ErrorBody"}}}},
+            "404": error_doc("No such bundle"),
         },
     }},
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.errors import error_body
+from gateway.errors import ApiError
 
 READ_TIMEOUT = 30.0  # seconds: a 512 KB body needs ~140 kbit/s to make it
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers; browsers send a few KB
@@ -82,10 +82,12 @@ class SlowClientLimits(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
-        message = error_body("request_head_too_large",
-                             f"the request line and headers exceed {self.max_head_bytes} bytes")
+        # Below ASGI: no app has the request yet, so the answer is written to the socket here.
+        error = ApiError(431, "request_head_too_large",
+                         f"the request line and headers exceed {self.max_head_bytes} bytes")
+        message = error.body()
         self.transport.write(b"".join([
-            STATUS_LINE[431], b"content-type: application/json\r\n",
+            STATUS_LINE[error.status], b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(message), b"connection: close\r\n\r\n", message]))
         self.transport.close()
 

@@ -319,14 +319,14 @@ def _cmd_rollup(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _usage_errors() -> Iterator[None]:
-    """The reports API's parameter checks (gateway/report_params.py) refuse with a 400 Refusal; on the
+    """The reports API's parameter checks (gateway/report_params.py) refuse with a 400 ApiError; on the
     command line the same refusal is a usage error."""
-    from gateway.refusal import Refusal
+    from gateway.errors import ApiError
 
     try:
         yield
-    except Refusal as refusal:
-        raise ValueError(refusal.message) from None
+    except ApiError as error:
+        raise ValueError(error.message) from None
 
 
 def _hour(text: str) -> datetime:

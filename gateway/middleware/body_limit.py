@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import send_error
+from gateway.errors import ApiError, send_error
 
 DEFAULT_LIMIT = 512 * 1024
 
@@ -60,5 +60,5 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         # Closing the connection spares the server from draining the rest of the body.
-        await send_error(send, 413, "body_too_large", f"the request body exceeds {self.limit} bytes",
-                         {"Connection": "close"})
+        await send_error(send, ApiError(413, "body_too_large", f"the request body exceeds {self.limit} bytes",
+                                        headers={"Connection": "close"}))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway._request import share_token
-from gateway.errors import send_error
+from gateway.errors import ApiError, send_error
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ class RateLimitMiddleware:
         if token and self._token is not None:
             wait = self._token.take(self._key(b"t", token), now)
         if wait:
-            await send_error(send, 429, "rate_limited", "too many requests; retry after Retry-After seconds",
-                             {"Retry-After": str(max(1, math.ceil(wait)))})
+            await send_error(send, ApiError(429, "rate_limited", "too many requests; retry after Retry-After "
+                                            "seconds", headers={"Retry-After": str(max(1, math.ceil(wait)))}))
             return
         await self.app(scope, receive, send)
 
