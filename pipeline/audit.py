@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pipeline import layout
@@ -43,22 +42,6 @@ def _check(what: str, values: Mapping[str, object]) -> None:
             raise ValueError(f"audit {what} {name!r} must be a scalar or a list of scalars")
 
 
-_last_key_time = datetime.min.replace(tzinfo=UTC)
-_key_order = threading.Lock()
-
-
-def _after_the_last(at: datetime) -> datetime:
-    """The key time of a record: `at`, or a microsecond after this process's previous record when that
-    one is as late or up to a millisecond later, so records made in quick succession list in the
-    order they were made (an explicit `now` further in the past is kept as given)."""
-    global _last_key_time
-    with _key_order:
-        if timedelta(0) <= _last_key_time - at < timedelta(milliseconds=1):
-            at = _last_key_time + timedelta(microseconds=1)
-        _last_key_time = at
-        return at
-
-
 def record(store: Store, action: str, scope: Mapping[str, object], details: Mapping[str, object],
            *, now: datetime | None = None, actor: str | None = None) -> str:
     """Append one audit record; returns its key. `actor` says who asked (`cli:<user>`, `serve`,
@@ -68,7 +51,7 @@ def record(store: Store, action: str, scope: Mapping[str, object], details: Mapp
     _check("scope", scope)
     _check("details", details)
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    key = f"{layout.audit_key_time(_after_the_last(at))}-{action}-{uuid.uuid4().hex}.json"
+    key = f"{layout.audit_key_time(at)}-{action}-{uuid.uuid4().hex}.json"
     body = {"at": format_timestamp(at), "action": action, "scope": dict(scope), "details": dict(details)}
     if actor is not None:
         body["actor"] = actor[:128]

@@ -25,7 +25,7 @@ def test_records_are_separate_objects_in_time_order(store: LocalStore) -> None:
     later = audit.record(store, "dsar.deleted", {"organization_id": "acme"}, {"rows": 3},
                          now=at.replace(second=1))
     assert first != second  # the same action twice in the same millisecond is still two records
-    assert first.startswith("audit/year=2026/month=11/day=25/100000.123Z-raw.quarantined-")
+    assert first.startswith("audit/year=2026/month=11/day=25/100000.123456Z-raw.quarantined-")
     assert list(store.list("audit/"))[-1] == later
     assert json.loads(store.get(first)) == {
         "at": "2026-11-25T10:00:00.123Z", "action": "raw.quarantined",
