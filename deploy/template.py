@@ -104,7 +104,7 @@ def run_queries() -> list[dict[str, Any]]:
 
 
 # The HTTP routes the ingest function answers (the preflight too: the app answers CORS itself); every
-# other path goes to the API function, the same app with the reporting side's rights.
+# other path goes to the API function, the reporting side's app (gateway/app.py) with its rights.
 INGEST_PATHS = ("/analytics/v1/events", "/analytics/v1/indiTrack", "/api/indiTrack")
 INGEST_ROUTES = [(method, path) for path in INGEST_PATHS for method in ("POST", "OPTIONS")]
 
@@ -324,7 +324,7 @@ def template() -> dict[str, Any]:
                 allow(["kms:Decrypt"], arn("DataKey")),
             ]),
             "IngestFunction": function(
-                "gateway.lambda_entry.handler", "IngestRole", "IngestLogs",
+                "gateway.lambda_ingest.handler", "IngestRole", "IngestLogs",
                 {f"Ingest{method.title()}{n}": {"Type": "HttpApi", "Properties": {
                     "ApiId": ref("HttpApi"), "Path": path, "Method": method}}
                  for n, (method, path) in enumerate(INGEST_ROUTES)},
@@ -344,7 +344,7 @@ def template() -> dict[str, Any]:
                 USE_DATA_KEY,
             ]),
             "ApiFunction": function(
-                "gateway.lambda_entry.handler", "ApiRole", "ApiLogs",
+                "gateway.lambda_api.handler", "ApiRole", "ApiLogs",
                 {"Api": {"Type": "HttpApi", "Properties": {"ApiId": ref("HttpApi"), "Path": "/{proxy+}",
                                                            "Method": "ANY"}}},
                 MemorySize=1024, Timeout=30,

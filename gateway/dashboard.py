@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
+import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -27,10 +28,8 @@ from gateway.api_keys import Principal
 from gateway.dashboard_session import COOKIE, Sessions
 from gateway.errors import ApiError
 from gateway.services import Services
+from pipeline import exports, projects, reports
 from pipeline.charts import Item, bars, columns
-
-if TYPE_CHECKING:
-    import jinja2
 
 HOME = "/dashboard"
 SIGN_IN = "/dashboard/sign-in"
@@ -62,9 +61,6 @@ _HEADERS = {
 
 @functools.cache
 def templates() -> jinja2.Environment:
-    # Loaded on the first page: the ingest Lambda imports this module and never renders one.
-    import jinja2
-
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -130,8 +126,6 @@ class Pages:
             return False
 
     def live(self, principal: Principal, org: str) -> str:
-        from pipeline import projects, reports
-
         self._readable(principal, org)
         engine, now = self.services.engine, datetime.now(UTC)
         overall = reports.live(engine, org, now=now)
@@ -153,8 +147,6 @@ class Pages:
         )
 
     def project(self, principal: Principal, org: str, project: str, date_from: date, date_to: date) -> str:
-        from pipeline import reports
-
         self._readable(principal, org)
         engine = self.services.engine
         selection: reports.Selection = {"project_id": project, "date_from": date_from, "date_to": date_to}
@@ -192,8 +184,6 @@ class Pages:
             export_path=EXPORT.format(org=quote(org), project=quote(project)))
 
     def overview(self, principal: Principal) -> str:
-        from pipeline import reports
-
         if not principal.is_admin:
             raise ApiError(403, "admin_only", "the cross-organization overview needs an admin key")
         engine, now = self.services.engine, datetime.now(UTC)
@@ -211,8 +201,6 @@ class Pages:
 
     def export(self, principal: Principal, org: str, project: str, form: Mapping[str, str],
                base_url: str) -> str:
-        from pipeline import exports
-
         self._readable(principal, org)
         report_params.slug(project, "project_id")
         date_from = report_params.parse_date(form.get("from", ""), "from")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -26,16 +26,13 @@ from gateway.openapi import error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
 from gateway.services import Services
 from gateway.signing import Signer
+from pipeline import exports
+from pipeline.exports import Export
 from pipeline.store.base import Store
-
-if TYPE_CHECKING:
-    from pipeline.exports import Export
 
 PATH = "/analytics/v1/exports"
 DOWNLOAD_PATH = "/analytics/v1/exports/{export_id}"
-# pipeline.exports.KINDS, named here because pipeline.exports (pyarrow, sqlglot) is imported only
-# when an export is made: the ingest Lambda loads this module too.
-KINDS = ("events", "summary")
+KINDS = exports.KINDS
 _FIELDS = ("kind", "organization_id", "project_id", "template_id", "from", "to", "include_bots")
 
 
@@ -55,8 +52,6 @@ def routes(services: Services) -> list[BaseRoute]:
     registry, signer = services.registry, url_signer(services.settings.token_keys)
 
     def create(key: str | None, body: bytes, base_url: str) -> dict[str, Any]:
-        from pipeline import exports
-
         principal = api_keys.authenticate(registry, key)
         fields = _fields(body)
         org = api_keys.organization(registry, principal, fields.pop("organization_id", None))
@@ -88,8 +83,6 @@ def routes(services: Services) -> list[BaseRoute]:
         if int(expires) < time.time():
             raise ApiError(403, "export_url_expired", "this download URL has expired (they last 24 hours); "
                            "create the export again")
-        from pipeline import exports
-
         path = registry.store.local_path(exports.export_key(export_id))
         if path is None or not await run_in_threadpool(path.is_file):
             raise ApiError(404, "export_not_found", "this export no longer exists")

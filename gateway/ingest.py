@@ -77,7 +77,7 @@ class Ingest:
 
     def __init__(self, services: Services) -> None:
         self._tokens = services.tokens
-        self._enqueuer = services.enqueuer
+        self._enqueuer = services.require_enqueuer()
         self._recent = services.recent_ids
         self._viewer_keys = services.viewer_keys
         # The JSON of a request's server fields but received_at: a campaign's viewers share a token

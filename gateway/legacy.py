@@ -23,23 +23,19 @@ from gateway.enrichment import device_from_user_agent, geo_from_header, referrer
 from gateway.errors import ApiError
 from gateway.ingest import MEDIA_TYPES
 from gateway.openapi import error_doc
-from gateway.player import PATH as PLAYER_PATH
 from gateway.services import Services
-from gateway.tokens import issue_token
 from pipeline.queue.base import QueueUnavailable
 from translator.event_parser import EventError
 from translator.individeo_wire import WIRE_EVENT_NAMES
 from translator.legacy import LegacyError, read_post, translate
 
 PATHS_TRACK = ("/analytics/v1/indiTrack", "/api/indiTrack")
-EMBED_PATH = "/analytics/v1/legacy/embeds/{attachment_code}"
-EMBED_TOKEN_TTL = 24 * 3600  # the compat script asks again on every page load
 
 log = logging.getLogger("percus.legacy")
 
 
 def routes(services: Services) -> list[BaseRoute]:
-    registry = services.registry
+    registry, enqueuer = services.registry, services.require_enqueuer()
 
     async def track(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -89,7 +85,7 @@ def routes(services: Services) -> list[BaseRoute]:
         if bodies:
             services.recent_ids.remember(organization, ids)  # before the await: see gateway/ingest.py
             try:
-                await services.enqueuer.send(bodies)
+                await enqueuer.send(bodies)
             except BaseException as exc:
                 services.recent_ids.forget(organization, ids)
                 if not isinstance(exc, QueueUnavailable):
@@ -99,25 +95,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
                              "audited": False, "warnings": list(result.warnings)}, status_code=202)
 
-    async def embed(request: Request) -> Response:
-        code = request.path_params["attachment_code"]
-        attachment = await run_in_threadpool(registry.attachment, code) if len(code) <= 256 else None
-        if attachment is None:
-            raise ApiError(404, "unknown_attachment", "this Individeo attachment code is not registered: "
-                           "`percus legacy register` makes it resolvable")
-        token = issue_token(services.settings.token_keys, attachment.organization_id,
-                            attachment.project_id, ttl=EMBED_TOKEN_TTL)
-        return JSONResponse({
-            "attachment_code": attachment.attachment_code,
-            "organization_id": attachment.organization_id,
-            "project_id": attachment.project_id,
-            "template_id": attachment.template_id,
-            "player_url": f"{request.base_url}{PLAYER_PATH.lstrip('/')}",
-            "share_token": token,
-        }, headers={"Cache-Control": "private, max-age=300"})
-
-    return [*(Route(path, track, methods=["POST"]) for path in PATHS_TRACK),
-            Route(EMBED_PATH, embed, methods=["GET"])]
+    return [Route(path, track, methods=["POST"]) for path in PATHS_TRACK]
 
 
 _TRACK_DOC = {
@@ -139,14 +117,4 @@ _TRACK_DOC = {
         },
     }
 }
-PATHS: dict[str, Any] = {
-    **dict.fromkeys(PATHS_TRACK, _TRACK_DOC),
-    EMBED_PATH: {"get": {
-        "summary": "Player URL and a share token for a registered Individeo attachment code",
-        "parameters": [{"name": "attachment_code", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "player_url, share_token, organization_id, project_id, "
-                                             "template_id"},
-                      "404": error_doc("The attachment code is not registered.")},
-    }},
-}
+PATHS: dict[str, Any] = dict.fromkeys(PATHS_TRACK, _TRACK_DOC)

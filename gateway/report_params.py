@@ -15,15 +15,14 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from gateway.errors import ApiError
+from pipeline.query import sql
 from translator.ids import SLUG_PATTERN, check_slug
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST = date(2000, 1, 1)
 MAX_RANGE_DAYS = 3 * 366  # a report reads every day of its range: bound the work one request asks for
 MAX_LIVE_MINUTES = 24 * 60
-# pipeline.query.sql.DIMENSIONS, named here so the gateway's cold start does not import sqlglot
-# (tests/gateway/test_reports_api.py keeps the two equal).
-DIMENSIONS = ("browser", "country", "device_type", "locale", "os")
+DIMENSIONS = tuple(sorted(sql.DIMENSIONS))
 
 
 @dataclass(frozen=True)

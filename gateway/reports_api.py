@@ -8,7 +8,7 @@ The key check and the query run in a worker thread: both read the store (or wait
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,20 +19,14 @@ from gateway import api_keys, report_params
 from gateway.openapi import error_doc
 from gateway.report_params import REPORTS, Param, ReportParams
 from gateway.services import Services
-from pipeline import metrics
-
-if TYPE_CHECKING:
-    from pipeline.query import QueryEngine
+from pipeline import metrics, reports
+from pipeline.query import QueryEngine
 
 PREFIX = "/analytics/v1/reports"
 
 
 def run_report(name: str, engine: QueryEngine, org: str, params: ReportParams) -> dict[str, Any]:
-    """One report's result (blocking); `percus report …` runs it too. Imported here, not at module
-    level: the ingest Lambda loads this module too, and the query layer (sqlglot) is a heavy import
-    it never needs."""
-    from pipeline import reports
-
+    """One report's result (blocking); `percus report …` runs it too."""
     report: Callable[..., dict[str, Any]] = getattr(reports, name)
     if name == "breakdown":
         return report(engine, org, params.dimension, **params.filters())

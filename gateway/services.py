@@ -1,4 +1,4 @@
-"""What the route modules share, built once per app by `create_app`."""
+"""What the route modules share, built once per app (gateway/assemble.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,14 @@ class Services:
     settings: Settings
     registry: OrganizationRegistry  # reads the store: call it from a worker thread
     tokens: TokenVerifier
-    enqueuer: Enqueuer
+    enqueuer: Enqueuer | None  # None in an app that serves no ingest (the API function has no queue)
     recent_ids: RecentIds
     viewer_keys: ViewerKeys  # the stored viewer_hash is keyed with these (docs/privacy.md)
+
+    def require_enqueuer(self) -> Enqueuer:
+        if self.enqueuer is None:
+            raise ValueError("the ingest routes need a queue: build their app with one")
+        return self.enqueuer
 
     @cached_property
     def engine(self) -> QueryEngine:

@@ -17,9 +17,11 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 from cfnlint.decode import cfn_yaml
+from starlette.routing import Route
 
 from deploy.template import render
-from gateway.app import create_app
+from gateway.app import create_api_app, create_app
+from gateway.ingest_app import create_ingest_app
 from pipeline import curated
 from pipeline.config import load_settings
 from pipeline.layout import QUARANTINE, curated_key, raw_key, rollup_key
@@ -170,12 +172,17 @@ def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, re
     ingest, api = resources["IngestFunction"]["Properties"], resources["ApiFunction"]["Properties"]
     routes = {(event["Properties"]["Method"], event["Properties"]["Path"])
               for event in ingest["Events"].values()}
-    # Ingest takes exactly the app's ingest paths, preflights included; the API function the rest.
+    # Ingest takes exactly the ingest app's event paths, preflights included; the API function the
+    # rest, which its app serves all but those and the demo.
     settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k:s"})
     with LocalQueue(tmp_path / "queue") as queue:
-        app_paths = {getattr(route, "path", None) for route in create_app(settings, queue).routes}
-    assert {path for _, path in routes} == {"/analytics/v1/events", "/analytics/v1/indiTrack",
-                                            "/api/indiTrack"} <= app_paths
+        ingest_paths = {route.path for route in create_ingest_app(settings, queue).routes
+                        if isinstance(route, Route) and "POST" in (route.methods or ())}
+        local_paths = {route.path for route in create_app(settings, queue).routes if isinstance(route, Route)}
+    api_paths = {route.path for route in create_api_app(settings).routes if isinstance(route, Route)}
+    assert {path for _, path in routes} == ingest_paths == {"/analytics/v1/events", "/analytics/v1/indiTrack",
+                                                            "/api/indiTrack"}
+    assert api_paths == local_paths - ingest_paths - {"/demo"}
     assert {method for method, _ in routes} == {"POST", "OPTIONS"} and len(routes) == 6
     assert all(event["Properties"]["ApiId"] == {"Ref": "HttpApi"} for event in ingest["Events"].values())
     assert api["Events"]["Api"] == {"Type": "HttpApi", "Properties": {

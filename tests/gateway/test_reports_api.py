@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway import report_params, reports_api
+from gateway import reports_api
 from pipeline import reports
 from pipeline.organizations import OrganizationRegistry
 from pipeline.query.sql import DIMENSIONS
@@ -215,6 +215,3 @@ def test_openapi_documents_every_report_and_parameter(reporting: Reporting) -> N
         assert set(get_item["responses"]) == {"200", "400", "401", "403", "404"}
         assert get_item["security"] == [{"apiKey": []}]
 
-
-def test_the_gateway_names_the_pipelines_dimensions() -> None:
-    assert set(report_params.DIMENSIONS) == set(DIMENSIONS)

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gateway import lambda_entry as ingest
+from gateway import lambda_ingest as ingest
 from gateway.tokens import issue_token
 from pipeline.config import load_settings
 from pipeline.lambdas import compactor, rollups, writer

@@ -1,5 +1,5 @@
-"""The ingest and API Lambdas: the gateway's Starlette app behind API Gateway (HTTP API, payload 2.0),
-via Mangum."""
+"""The ingest function: the ingest set (gateway/ingest_app.py) behind API Gateway (HTTP API, payload
+2.0), via Mangum. It imports nothing of the reporting side, so its cold start stays small."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from gateway.app import create_app
+from gateway.ingest_app import create_ingest_app
 from pipeline.backends import open_queue
 from pipeline.lambdas._environment import gateway_settings, viewer_keys
 
@@ -18,7 +18,8 @@ def adapter() -> Mangum:
     """The app of this container, built on its first request and kept while the container lives."""
     settings = gateway_settings()
     # The queue lives as long as the container: Lambda gives no moment to close it.
-    return Mangum(create_app(settings, open_queue(settings), viewer_keys=viewer_keys()), lifespan="auto")
+    app = create_ingest_app(settings, open_queue(settings), viewer_keys=viewer_keys())
+    return Mangum(app, lifespan="auto")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

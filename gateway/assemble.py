@@ -1,0 +1,72 @@
+"""One Starlette app from the route modules it serves (gateway/app.py and gateway/ingest_app.py name
+the sets): the shared services, the limits, the one error shape."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import ModuleType
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from gateway.enqueuer import Enqueuer
+from gateway.enrichment import device_from_user_agent
+from gateway.errors import ApiError, api_error, http_exception, server_error
+from gateway.middleware.body_limit import BodyLimitMiddleware
+from gateway.middleware.cors import CORSMiddleware
+from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
+from gateway.recent_ids import RecentIds
+from gateway.services import Services
+from gateway.tokens import TokenVerifier
+from pipeline.backends import open_store
+from pipeline.config import Settings
+from pipeline.organizations import OrganizationRegistry
+from pipeline.queue.base import Queue
+from pipeline.store.base import Store
+from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
+
+_WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
+
+
+def services_for(settings: Settings, queue: Queue | None, *, store: Store | None = None,
+                 viewer_keys: ViewerKeys | None = None) -> Services:
+    """`store` (default: the configured one) holds the organization registry; `viewer_keys` default to
+    PERCUS_VIEWER_KEYS, else the data dir's generated key; no queue: an app that enqueues nothing."""
+    return Services(
+        settings=settings,
+        registry=OrganizationRegistry(store if store is not None else open_store(settings)),
+        tokens=TokenVerifier(settings.token_keys),
+        enqueuer=Enqueuer(queue) if queue is not None else None,
+        recent_ids=RecentIds(),
+        # Generated into the data dir only on the embedded default's local store: a key made up beside
+        # a shared bucket would key ids that no other process can look up.
+        viewer_keys=viewer_keys or load_viewer_keys(
+            os.environ, data_dir=settings.data_dir if settings.store.startswith("file://") else None),
+    )
+
+
+def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequence[BaseRoute] = (),
+             rate_limits: RateLimits | None = None) -> Starlette:
+    """Each module exposes `routes(services) -> list[BaseRoute]`; `rate_limits` default to
+    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*)."""
+    routes = [route for module in modules for route in module.routes(services)] + list(extra)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        device_from_user_agent(_WARM_UP_AGENT)  # loads ua-parser's rules (~0.2 s) before the first request
+        yield
+
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
+            Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ)),
+            Middleware(BodyLimitMiddleware),  # 512 KB, the API's documented limit
+        ],
+        exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
+        lifespan=lifespan,
+    )

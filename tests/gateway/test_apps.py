@@ -1,0 +1,52 @@
+"""The three apps are built from the route sets they serve: the ingest function loads nothing of the
+reporting side, the API function serves everything but ingest and the demo, `percus serve` all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from starlette.routing import Route
+
+from gateway import demo
+from gateway.app import API, LOCAL, create_api_app, create_app
+from gateway.ingest_app import INGEST, create_ingest_app
+from pipeline.config import load_settings
+from pipeline.queue.local import LocalQueue
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTING = ("gateway.dashboard", "gateway.reports_api", "gateway.exports_api", "gateway.player",
+             "pipeline.reports", "pipeline.query", "pipeline.exports", "duckdb", "sqlglot", "jinja2")
+
+
+def test_local_serves_every_set() -> None:
+    assert set(LOCAL) == {*INGEST, *API, demo} and len(LOCAL) == len(set(LOCAL))
+
+
+def test_the_ingest_function_imports_nothing_of_the_reporting_side() -> None:
+    probe = ("import gateway.lambda_ingest, json, sys; "
+             f"print(json.dumps([m for m in {REPORTING!r} if m in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert json.loads(done.stdout) == []
+
+
+def test_each_app_serves_its_routes(tmp_path: Path) -> None:
+    settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k:s"})
+
+    def served(app: object) -> set[tuple[str, str]]:
+        return {(method, route.path) for route in app.routes  # type: ignore[attr-defined]
+                if isinstance(route, Route) for method in route.methods or ()}
+
+    with LocalQueue(tmp_path / "queue") as queue:
+        ingest, local = served(create_ingest_app(settings, queue)), served(create_app(settings, queue))
+    api = served(create_api_app(settings))
+    assert ("POST", "/analytics/v1/events") in ingest and ("POST", "/api/indiTrack") in ingest
+    assert not any(path.startswith(("/dashboard", "/sdk/")) for _, path in ingest)
+    assert ("GET", "/analytics/v1/legacy/embeds/{attachment_code}") in api
+    assert not any(method == "POST" and path in ("/analytics/v1/events", "/api/indiTrack")
+                   for method, path in api)
+    assert ("GET", "/demo") not in api and ("GET", "/demo") in local
+    assert api | ingest <= local
