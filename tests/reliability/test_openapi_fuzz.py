@@ -27,7 +27,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from gateway.app import ROUTE_MODULES
+from gateway.app import LOCAL
 from gateway.dashboard_session import COOKIE
 from gateway.openapi import PATH as OPENAPI_PATH
 from pipeline.organizations import OrganizationRegistry
@@ -98,7 +98,7 @@ def api(run: Run) -> schemathesis.BaseSchema:
 # Every documented operation, read from the route modules (the document is made from them), so each
 # is its own test. schemathesis's own pytest integration (`from_fixture`) does not run on pytest 9
 # (it reads a node attribute pytest 9 no longer has); its strategies are driven by hypothesis here.
-OPERATIONS = [*sorted((method.upper(), path) for module in ROUTE_MODULES
+OPERATIONS = [*sorted((method.upper(), path) for module in LOCAL
                       for path, item in module.PATHS.items() for method in item), ("GET", OPENAPI_PATH)]
 
 
