@@ -32,10 +32,18 @@ const realFetch = window.fetch;
 window.fetch = function (url, init) {
   if (!String(url).includes("/events")) return realFetch.apply(this, arguments);
   const record = {bytes: new Blob([init.body]).size, keepalive: init.keepalive === true, failed: null,
-                  pending: true, inflight: fetches.filter((f) => f.pending).reduce((n, f) => n + f.bytes, 0)};
+                  pending: true, read: false,
+                  inflight: fetches.filter((f) => f.pending).reduce((n, f) => n + f.bytes, 0)};
   fetches.push(record);
   return realFetch.apply(this, arguments).then(
-    (response) => { record.pending = false; return response; },
+    (response) => {
+      // `read`: the SDK has the answer's body, so its handling (a re-queue after a 503) is done by
+      // the time a polling wait_for_function sees it (microtasks run before the next task).
+      const text = response.text.bind(response);
+      response.text = () => text().then((body) => { record.read = true; return body; });
+      record.pending = false;
+      return response;
+    },
     (error) => { record.pending = false; record.failed = String(error); throw error; });
 };
 window.hide = () => {
@@ -117,9 +125,12 @@ def test_tab_closed_with_a_full_queue_sends_what_fits_in_the_keepalive_budget(
         stack: Stack, browse: Browsing) -> None:
     org = stack.organization()
     browse.failing_requests_expected = True
+    browse.context.add_init_script(RECORDER)
     page = browse.open(stack.page_url("consent-upfront.html", org))
     start = queue_many(page, stack, org, None)
     page.wait_for_function("window.done")
+    # The refused post's answer handled (q0 back in the queue), not still in flight, when the tab closes.
+    page.wait_for_function("fetches.length > 0 && fetches.every((f) => f.read || f.failed)")
     page.close()  # within the 2 s the 503 asked to wait: everything is still queued
 
     stack.wait_for(org, lambda events: "q0" in interaction_ids(events))
