@@ -14,15 +14,13 @@ still list rows removed from a later hour, which can only make a later copy of t
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from pipeline import layout
+from pipeline import layout, parquet
 from pipeline.curated import TIMESTAMP
 from pipeline.store.base import Store
 
@@ -48,7 +46,7 @@ def read_ids(store: Store, org: str, day: date) -> pa.Table:
     """The day's event-id index: (hour, event_id, received_at) of every curated row."""
     key = layout.compactor_state_prefix(org, day) + "ids.parquet"
     try:
-        return pq.read_table(pa.BufferReader(store.get(key)))
+        return parquet.from_bytes(store.get(key))
     except KeyError:
         return IDS_SCHEMA.empty_table()
 
@@ -101,9 +99,7 @@ class DayState:
         self.quarantined.setdefault(hour, set()).update(quarantined)
 
     def save_ids(self) -> None:
-        sink = io.BytesIO()
-        pq.write_table(self.ids, sink, compression="snappy")
-        self.store.put(self._prefix + "ids.parquet", sink.getvalue())
+        self.store.put(self._prefix + "ids.parquet", parquet.to_bytes(self.ids))
 
     def save_manifest(self) -> None:
         manifest = {

@@ -7,16 +7,14 @@ quarantine and locking: docs/architecture.md (Compaction and rollups).
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from pipeline import audit, curated, layout
+from pipeline import audit, curated, layout, parquet
 from pipeline._raw_reader import read_raw
 from pipeline.compaction_state import DayState
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
@@ -66,12 +64,6 @@ def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] |
         hour = hour.replace(minute=0, second=0, microsecond=0)
     with curated_lock(store, wait=wait):
         return _Run(store, dedup_window, progress).run(hour, orgs)
-
-
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")
-    return sink.getvalue()
 
 
 def _deduplicated(table: pa.Table) -> pa.Table:
@@ -176,7 +168,7 @@ class _Run:
             data = self.store.get(key)
         except KeyError:
             return None
-        return curated.conform(pq.read_table(pa.BufferReader(data)))
+        return curated.conform(parquet.from_bytes(data))
 
     def _partition(self, org: str, hour: datetime, new: dict[str, str]) -> None:
         """Merge one (organization, hour)'s new raw objects (batch id -> key) into its curated file."""
@@ -225,7 +217,7 @@ class _Run:
 
     def _write_curated(self, key: str, table: pa.Table) -> None:
         if table.num_rows:
-            self.store.put(key, _parquet(table))
+            self.store.put(key, parquet.to_bytes(table))
         else:  # every row has an earlier copy elsewhere
             self.store.delete(key)
         if key not in self.written:

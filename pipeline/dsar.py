@@ -12,13 +12,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated, layout, rawfile
+from pipeline import audit, curated, layout, parquet, rawfile
 from pipeline.compaction_state import DayState
 from pipeline.compactor import curated_lock
 from pipeline.layout import curated_key, raw_prefix, rollup_key
@@ -105,12 +105,6 @@ def _text(data: bytes) -> bytes:
             break
         rest = inflater.unused_data
     return b"".join(out)
-
-
-def _parquet(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="snappy")
-    return cast(bytes, sink.getvalue().to_pybytes())  # pyarrow is untyped
 
 
 def _curated_hour(key: str) -> datetime:
@@ -232,10 +226,10 @@ class _Job:
         mask = self._matches(key)
         if mask is None:
             return
-        table = curated.conform(pq.read_table(pa.BufferReader(self.store.get(key))))
+        table = curated.conform(parquet.from_bytes(self.store.get(key)))
         kept = table.filter(pc.invert(mask))
         self._intend(key, table.num_rows - kept.num_rows, kept.num_rows)
-        self._replace(key, _parquet(kept) if kept.num_rows else None)
+        self._replace(key, parquet.to_bytes(kept) if kept.num_rows else None)
 
     def _replace(self, key: str, data: bytes | None) -> None:
         if data is None:
@@ -260,8 +254,8 @@ class _Job:
             state = DayState(self.store, self.org, day)
             for hour in sorted(day_hours):
                 try:
-                    table = pq.read_table(pa.BufferReader(self.store.get(curated_key(self.org, hour))),
-                                          columns=["event_id", "received_at"])
+                    table = parquet.from_bytes(self.store.get(curated_key(self.org, hour)),
+                                               columns=["event_id", "received_at"])
                 except KeyError:  # the job emptied it
                     table = _NO_IDS
                 state.replace_hour(hour.hour, table.column("event_id"), table.column("received_at"))
@@ -282,10 +276,10 @@ class _Job:
         mask = self._matches(key)
         if mask is None:
             return
-        table = pq.read_table(pa.BufferReader(self.store.get(key)))
+        table = parquet.from_bytes(self.store.get(key))
         kept = table.filter(pc.invert(mask))
         self._intend(key, table.num_rows - kept.num_rows, kept.num_rows)
-        self.store.put(key, _parquet(kept))  # a rolled-up day has every table, empty or not
+        self.store.put(key, parquet.to_bytes(kept))  # a rolled-up day has every table, empty or not
 
     def _rebuildable(self, day: date) -> bool:
         """Whether every curated day the rollup was built from is still there, or went because of

@@ -7,7 +7,6 @@ docs/architecture.md (Compaction and rollups).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +15,8 @@ from typing import TypedDict
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipeline import compaction_state, curated, layout
+from pipeline import compaction_state, curated, layout, parquet
 from pipeline.layout import rollup_key
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
@@ -137,7 +135,7 @@ def _build_day(store: Store, org: str, day: date, report: RollupReport) -> None:
     written = own_day or any(table.num_rows for table in tables.values())
     if written:
         for name in _ORDER:
-            store.put(rollup_key(name, org, day), _parquet(tables[name]))
+            store.put(rollup_key(name, org, day), parquet.to_bytes(tables[name]))
             report.files_written += 1
             report.rows_written += tables[name].num_rows
     window = sorted({key_day.isoformat() for key_day, _ in keys})
@@ -154,7 +152,7 @@ def _load_events(con: duckdb.DuckDBPyConnection, store: Store, keys: list[str]) 
         con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
     else:
         con.register("events", pa.concat_tables(
-            [curated.conform(pq.read_table(pa.BufferReader(store.get(key)))) for key in keys]))
+            [curated.conform(parquet.from_bytes(store.get(key))) for key in keys]))
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, day: date) -> pa.Table:
@@ -163,9 +161,3 @@ def _rows(con: duckdb.DuckDBPyConnection, name: str, day: date) -> pa.Table:
     query = (f"SELECT {columns} FROM ({ROLLUP_BUILDS[name]}) AS built "
              f"WHERE day = {literal(day)} ORDER BY ALL")
     return con.sql(query).to_arrow_table().cast(schema)
-
-
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")
-    return sink.getvalue()

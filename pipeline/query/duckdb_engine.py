@@ -16,9 +16,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipeline import curated
+from pipeline import curated, parquet
 from pipeline.query.base import QueryError, Row, Source, prepare
 from pipeline.query.sql import literal
 from pipeline.query.tables import TABLES, Table
@@ -79,7 +78,7 @@ class DuckDbEngine:
 
 
 def _read(table: Table, data: bytes) -> pa.Table:
-    read = pq.read_table(pa.BufferReader(data))
+    read = parquet.from_bytes(data)
     if table.rollup is None:
         return curated.conform(read)  # a file of an older schema gains today's columns
     return read.select(table.schema.names).cast(table.schema)

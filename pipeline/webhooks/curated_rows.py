@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from pipeline import curated
+from pipeline import curated, parquet
 from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS
 from pipeline.compactor import DEDUP_WINDOW
 from pipeline.store.base import Store
@@ -27,7 +26,7 @@ def read_curated(store: Store, key: str, columns: list[str] | None = None) -> pa
         data = store.get(key)
     except KeyError:
         return None
-    table = pq.read_table(pa.BufferReader(data))
+    table = parquet.from_bytes(data)
     return curated.conform(table) if columns is None else curated.conform(table).select(columns)
 
 

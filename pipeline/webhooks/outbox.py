@@ -7,14 +7,13 @@ the outbox lists oldest first.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date, datetime
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from pipeline import parquet
 from pipeline.layout import WEBHOOK_STATE
 from pipeline.store.base import Store
 from translator.ids import check_slug
@@ -90,13 +89,11 @@ def seen_key(org: str, day: date) -> str:
 
 def read_seen(store: Store, org: str, day: date) -> pa.Array:
     try:
-        table = pq.read_table(pa.BufferReader(store.get(seen_key(org, day))))
+        table = parquet.from_bytes(store.get(seen_key(org, day)))
     except KeyError:
         return pa.array([], pa.string())
     return table.column("event_id").combine_chunks()
 
 
 def save_seen(store: Store, org: str, day: date, event_ids: pa.Array) -> None:
-    sink = io.BytesIO()
-    pq.write_table(pa.table({"event_id": event_ids}, schema=SEEN_SCHEMA), sink, compression="snappy")
-    store.put(seen_key(org, day), sink.getvalue())
+    store.put(seen_key(org, day), parquet.to_bytes(pa.table({"event_id": event_ids}, schema=SEEN_SCHEMA)))
