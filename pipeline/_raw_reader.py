@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic.types import StringConstraints
 
-from pipeline import curated
+from pipeline import curated, rawfile
 from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
 from pipeline.curated import RAW_SCHEMA, raw_column
 from translator.canonical import EVENT_TYPES, NAME_FIELDS, TIMESTAMP_PATTERN
@@ -188,25 +188,9 @@ def _fast(text: bytes, org: str) -> pa.Table | None:
         return None
 
 
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """As much text as the gzip stream yields, and what went wrong if it did not end cleanly."""
-    out: list[bytes] = []
-    rest = data
-    try:
-        while rest:
-            inflater = zlib.decompressobj(wbits=31)
-            out.append(inflater.decompress(rest))
-            if not inflater.eof:
-                return b"".join(out), "truncated_gzip"
-            rest = inflater.unused_data
-    except zlib.error:
-        return b"".join(out), "bad_gzip"
-    return b"".join(out), None
-
-
 def _by_authority(data: bytes, org: str) -> tuple[pa.Table, Corruption | None]:
     """Validate an object line by line with the pydantic models; keep what they accept."""
-    text, gzip_problem = _gunzip(data)
+    text, gzip_problem = rawfile.inflate(data)
     lines = text.split(b"\n")
     cut = lines.pop() if gzip_problem else b""  # a truncated stream ends inside a line: drop that part
     first: tuple[str, int | None, str | None] | None = None

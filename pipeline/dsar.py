@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -92,19 +91,7 @@ def _zone_of(key: str) -> str:
 def _text(data: bytes) -> bytes:
     """A raw object's text: whatever its gzip members inflate to (the readable part of a corrupt
     one), or the bytes themselves when they are not gzip at all."""
-    if not data.startswith(b"\x1f\x8b"):
-        return data
-    out, rest = [], data
-    while rest:
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            out.append(inflater.decompress(rest))
-        except zlib.error:
-            break
-        if not inflater.eof:
-            break
-        rest = inflater.unused_data
-    return b"".join(out)
+    return rawfile.inflate(data)[0] if data.startswith(b"\x1f\x8b") else data
 
 
 def _curated_hour(key: str) -> datetime:

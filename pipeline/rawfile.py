@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -11,6 +12,23 @@ from typing import Any
 def encode(lines: Iterable[bytes]) -> bytes:
     """Join already-serialised events (JSON without newlines) into one raw object."""
     return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6, mtime=0)
+
+
+def inflate(data: bytes) -> tuple[bytes, str | None]:
+    """As much text as the object's gzip members yield, and what went wrong if they did not end
+    cleanly (`truncated_gzip`, `bad_gzip`): the readable part of a corrupt object."""
+    out: list[bytes] = []
+    rest = data
+    try:
+        while rest:
+            inflater = zlib.decompressobj(wbits=31)
+            out.append(inflater.decompress(rest))
+            if not inflater.eof:
+                return b"".join(out), "truncated_gzip"
+            rest = inflater.unused_data
+    except zlib.error:
+        return b"".join(out), "bad_gzip"
+    return b"".join(out), None
 
 
 def decode(data: bytes) -> Iterator[dict[str, Any]]:
