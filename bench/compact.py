@@ -6,7 +6,7 @@
 Generates synthetic raw objects in a temporary local store (sessions with a realistic mix of event
 types, 2 organizations, 12 hours, writer batches of up to 1000 events, ~3 % duplicates of which
 some cross an hour boundary), then times, in the same run and on the same files:
-  compactor  pipeline.compactor.compact on a fresh copy of the raw zone (checks, dedup, state);
+  compactor  pipeline.curated.compactor.compact on a fresh copy of the raw zone (checks, dedup, state);
   baseline   pyarrow only: pyarrow.json.read_json of each object, one snappy Parquet per hour,
              no checks, no dedup.
 Each is run `--repeat` times (fresh copies); the best time counts. Aim: ratio >= 0.6.
@@ -32,9 +32,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._harness import Report
-from pipeline import rawfile
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
 from pipeline.layout import parse_raw_key, raw_key
+from pipeline.raw import rawfile
 from pipeline.store.local import LocalStore
 from translator.canonical import format_timestamp
 

@@ -7,7 +7,7 @@ Writes about `--events` events (default 10 million; --quick 300,000) over 30 day
 Parquet file per (organization, hour), the curated schema, sessions with a realistic mix of event
 types. The rows are generated with vectorised SQL in DuckDB and written with pyarrow; the compactor
 (bench/compact.py) is not in the loop. Then, for one organization over those days, the median of
-`--runs` warm runs of `pipeline.reports.summary` on the DuckDB engine:
+`--runs` warm runs of `pipeline.reporting.reports.summary` on the DuckDB engine:
   from curated  no rollups yet: sessions computed from the organization's ~5 M events (baseline);
   from rollups  after `build_rollups`: every day read from the rollups (aim: < 300 ms);
   mixed         the steady state: the last 2 days from curated, the others from rollups.
@@ -34,11 +34,12 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._harness import Report
-from pipeline import curated, reports
+from pipeline.curated import schema
 from pipeline.layout import curated_key, rollup_key
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.tables import ROLLUPS
-from pipeline.rollups import build_rollups
+from pipeline.reporting import reports
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.local import LocalStore
 
 FIRST_DAY = date(2026, 10, 1)
@@ -140,7 +141,7 @@ def _write_day(store: LocalStore, org: str, rows: pa.Table) -> int:
                          ("session_id", session_ids), ("consent_tracking", pa.repeat(True, n)),
                          ("device_is_bot", rows.column("is_bot"))):
         table = table.append_column(name, column)
-    table = curated.conform(table).sort_by([("received_at", "ascending"), ("event_id", "ascending")])
+    table = schema.conform(table).sort_by([("received_at", "ascending"), ("event_id", "ascending")])
     stamps = table.column("received_at")
     hours = pc.add(pc.multiply(pc.day(stamps), 24), pc.hour(stamps))
     start = 0

@@ -1,7 +1,7 @@
 """Generates deploy/template.yaml, the AWS SAM template of the serverless deployment.
 
 Generated so that the Glue tables come from the code's own table definitions
-(`pipeline/query/glue.py`, from `pipeline/query/tables.py` and `pipeline/curated.py`) and are never
+(`pipeline/query/glue.py`, from `pipeline/query/tables.py` and `pipeline/curated/schema.py`) and are never
 copied by hand. `python -m deploy.template` rewrites the YAML; `--check` fails when it is stale
 (tests/deploy/test_template.py runs the same comparison).
 
@@ -40,7 +40,7 @@ WRITER_TIMEOUT = 60
 WEBHOOK_EVERY_MINUTES, WEBHOOK_TIMEOUT = 5, 300  # a run may last until the next one is due
 MAX_RECEIVES = 5  # receives of a message before SQS moves it to the dead-letter queue
 LOG_RETENTION_DAYS = 30
-# Monday 07:00 UTC: Sunday's late events are compacted; pipeline/digest.py's SEND_DELAY says the same.
+# Monday 07:00 UTC: Sunday's late events are compacted; the digest's SEND_DELAY says the same.
 DIGEST_SCHEDULE = "cron(0 7 ? * MON *)"
 
 # The zones' lifecycles are the layout's (pipeline/layout.py); Athena's results are AWS's own.

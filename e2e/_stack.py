@@ -30,13 +30,13 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from pipeline import rawfile
 from pipeline.config import Settings
 from pipeline.layout import raw_prefix
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.local import LocalQueue
+from pipeline.raw import rawfile
+from pipeline.raw.writer import drain_batch
 from pipeline.store.local import LocalStore
-from pipeline.writer import drain_batch
 
 PAGES = Path(__file__).resolve().parent / "pages"
 INDIVIDEO_PAGES = PAGES.parents[1] / "fixtures" / "individeo" / "pages"  # served beside PAGES

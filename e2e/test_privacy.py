@@ -27,11 +27,11 @@ from playwright.sync_api import Browser, Route
 from e2e._browsing import Browsing, player_frame, wait_seen
 from e2e._stack import RECIPIENT, Stack, has
 from gateway.tokens import issue_token
-from pipeline.compactor import compact
-from pipeline.exports import ExportFilter, create_export
-from pipeline.organizations import OrganizationRegistry
+from pipeline.curated.compactor import compact
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.query import open_engine
-from pipeline.rollups import build_rollups
+from pipeline.reporting.exports import ExportFilter, create_export
+from pipeline.reporting.rollups import build_rollups
 
 pytestmark = pytest.mark.e2e
 

@@ -8,11 +8,11 @@ import pytest
 
 from e2e._browsing import Browsing, player_frame, seen, wait_seen
 from e2e._stack import PROXY_PATH, RECIPIENT, Stack, has, types
-from pipeline import reports
-from pipeline.compactor import compact
-from pipeline.organizations import OrganizationRegistry
+from pipeline.curated.compactor import compact
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.viewer_keys import load_viewer_keys
 from pipeline.query import open_engine
-from pipeline.viewer_keys import load_viewer_keys
+from pipeline.reporting import reports
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import pytest
 
 from e2e._browsing import Browsing, wait_seen
 from e2e._stack import Stack, has, types
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
 
 pytestmark = pytest.mark.e2e
 

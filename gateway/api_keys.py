@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.errors import ApiError
-from pipeline.organizations import OrganizationRegistry, key_id_of
+from pipeline.governance.organizations import OrganizationRegistry, key_id_of
 from translator.ids import check_slug
 
 

@@ -31,9 +31,9 @@ from gateway import (
 from gateway.assemble import assemble, services_for
 from gateway.middleware.rate_limit import RateLimits
 from pipeline.config import Settings
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
-from pipeline.viewer_keys import ViewerKeys
 
 API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, dashboard)
 # In the order of the OpenAPI document.

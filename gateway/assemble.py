@@ -24,10 +24,10 @@ from gateway.services import Services
 from gateway.tokens import TokenVerifier
 from pipeline.backends import open_store
 from pipeline.config import Settings
-from pipeline.organizations import OrganizationRegistry
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.viewer_keys import ViewerKeys, load_viewer_keys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
-from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
 
 _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
 

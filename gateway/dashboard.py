@@ -4,7 +4,7 @@ Pages: sign-in (an organization or admin key → a signed session cookie), live 
 organization (refreshed every 60 s), a project's drill-down, and the cross-organization overview
 (admin key only). An organization's key opens that organization's pages only (403 otherwise). The
 pages hold no script and load nothing from elsewhere, so they work offline; the numbers are those
-of the reports API (`pipeline.reports`), computed in a worker thread.
+of the reports API (`pipeline.reporting.reports`), computed in a worker thread.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from gateway.api_keys import Principal
 from gateway.dashboard_session import COOKIE, Sessions
 from gateway.errors import ApiError
 from gateway.services import Services
-from pipeline import exports, projects, reports
-from pipeline.charts import Item, bars, columns
+from pipeline.reporting import exports, projects, reports
+from pipeline.reporting.charts import Item, bars, columns
 
 HOME = "/dashboard"
 SIGN_IN = "/dashboard/sign-in"

@@ -26,8 +26,8 @@ from gateway.openapi import error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
 from gateway.services import Services
 from gateway.signing import Signer
-from pipeline import exports
-from pipeline.exports import Export
+from pipeline.reporting import exports
+from pipeline.reporting.exports import Export
 from pipeline.store.base import Store
 
 PATH = "/analytics/v1/exports"

@@ -26,8 +26,8 @@ from gateway.errors import ApiError, send_error
 from gateway.openapi import error_doc
 from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import QueueUnavailable
-from pipeline.viewer_keys import ViewerKeys
 from translator.canonical import CanonicalEvent, Device, Envelope, Geo
 from translator.event_parser import EventError, parse_event
 

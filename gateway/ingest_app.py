@@ -9,9 +9,9 @@ from gateway import health, ingest, legacy
 from gateway.assemble import assemble, services_for
 from gateway.middleware.rate_limit import RateLimits
 from pipeline.config import Settings
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
-from pipeline.viewer_keys import ViewerKeys
 
 INGEST = (ingest, legacy, health)
 

@@ -56,7 +56,8 @@ MINUTES = Param("minutes", "Window: sessions started in the last N minutes (defa
 RANGE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, FROM, TO, BOTS)
 BREAKDOWN_PARAMS = (*RANGE_PARAMS, DIMENSION)
 LIVE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, BOTS, MINUTES)
-# Each report (pipeline/reports.py) and the parameters it takes: the API's routes and `percus report …`.
+# Each report (pipeline/reporting/reports.py) and the parameters it takes: the API's routes and
+# `percus report …`.
 REPORTS: dict[str, Sequence[Param]] = {
     "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
     "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "live": LIVE_PARAMS,
@@ -75,7 +76,7 @@ class ReportParams:
     minutes: int | None = None
 
     def filters(self) -> dict[str, Any]:
-        """Keyword arguments of the `pipeline.reports` functions."""
+        """Keyword arguments of the `pipeline.reporting.reports` functions."""
         found: dict[str, Any] = {"project_id": self.project_id, "template_id": self.template_id,
                                  "include_bots": self.include_bots}
         if self.minutes is not None:

@@ -1,5 +1,5 @@
 """GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,live}: the reports of
-`pipeline.reports` as JSON, for one organization.
+`pipeline.reporting.reports` as JSON, for one organization.
 
 An organization API key reads its own organization; an admin key names one with `organization_id`.
 The key check and the query run in a worker thread: both read the store (or wait on Athena).
@@ -19,8 +19,8 @@ from gateway import api_keys, report_params
 from gateway.openapi import error_doc
 from gateway.report_params import REPORTS, Param, ReportParams
 from gateway.services import Services
-from pipeline import metrics, reports
 from pipeline.query import QueryEngine
+from pipeline.reporting import metrics, reports
 
 PREFIX = "/analytics/v1/reports"
 

@@ -10,8 +10,8 @@ from gateway.enqueuer import Enqueuer
 from gateway.recent_ids import RecentIds
 from gateway.tokens import TokenVerifier
 from pipeline.config import Settings
-from pipeline.organizations import OrganizationRegistry
-from pipeline.viewer_keys import ViewerKeys
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.viewer_keys import ViewerKeys
 
 if TYPE_CHECKING:
     from pipeline.query import QueryEngine

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pipeline import layout
-from pipeline.compactor import CompactionBusy, compact
-from pipeline.digest import due_week, send_due
+from pipeline.curated.compactor import CompactionBusy, compact
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.retention import apply_retention
 from pipeline.mail.base import Mailer
-from pipeline.organizations import OrganizationRegistry
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.retention import apply_retention
-from pipeline.rollups import build_rollups
+from pipeline.reporting.digest import due_week, send_due
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.webhooks.run import WebhooksBusy
 from pipeline.webhooks.run import run as run_webhooks
@@ -114,7 +114,7 @@ def retention_step(store: Store) -> None:
 
 def digest_step(mailer: Mailer, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
                 ) -> Callable[[Store], None]:
-    """The weekly digest of opted-in organizations (pipeline/digest.py), looked for every
+    """The weekly digest of opted-in organizations (pipeline/reporting/digest.py), looked for every
     DIGEST_EVERY: from Monday 07:00 UTC each gets last week's once (the store's state records it)."""
     def digest_step(store: Store) -> None:
         now = clock()

@@ -17,7 +17,7 @@ from pipeline.config import Settings, load_settings
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
-    from pipeline.organizations import OrganizationRegistry
+    from pipeline.governance.organizations import OrganizationRegistry
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -72,7 +72,7 @@ def _warn_unregistered(settings: Settings, org: str, consequence: str) -> None:
 
 def _registry(settings: Settings) -> OrganizationRegistry:
     from pipeline.backends import open_store
-    from pipeline.organizations import OrganizationRegistry
+    from pipeline.governance.organizations import OrganizationRegistry
 
     return OrganizationRegistry(open_store(settings), cache_seconds=0, actor=_actor())
 
@@ -140,9 +140,9 @@ def _cmd_org_digest(args: argparse.Namespace) -> int:
 def _cmd_digest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from pipeline import digest
     from pipeline.backends import open_mailer, open_store
     from pipeline.query import open_engine
+    from pipeline.reporting import digest
 
     settings = _settings(args)
     org = check_slug(args.org, "organization")
@@ -255,7 +255,7 @@ def _cmd_webhook_redrive(args: argparse.Namespace) -> int:
 
 def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.organizations import OrganizationRegistry
+    from pipeline.governance.organizations import OrganizationRegistry
     from pipeline.webhooks.policy import WebhookPolicy
     from pipeline.webhooks.run import run
 
@@ -274,7 +274,7 @@ def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
 
 
 def _cmd_legacy_register(args: argparse.Namespace) -> int:
-    from pipeline.organizations import Attachment
+    from pipeline.governance.organizations import Attachment
 
     registry = _registry(_settings(args))
     registry.register_attachment(Attachment(attachment_code=args.attachment_code, organization_id=args.org,
@@ -294,7 +294,7 @@ def _progress(label: str) -> Callable[..., None]:
 
 def _cmd_compact(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.compactor import compact
+    from pipeline.curated.compactor import compact
 
     hour = _hour(args.hour) if args.hour is not None else None
     report = compact(open_store(_settings(args)), hour=hour, progress=_progress("partitions"))
@@ -308,7 +308,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 def _cmd_rollup(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.rollups import build_rollups
+    from pipeline.reporting.rollups import build_rollups
 
     day = _date(args.date, "--date") if args.date is not None else None
     report = build_rollups(open_store(_settings(args)), day=day, progress=_progress("days"))
@@ -420,7 +420,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _print_report(name: str, result: dict[str, Any]) -> None:
     """A report as text: its headline numbers one a line, then each list of rows as a table."""
-    from pipeline import metrics
+    from pipeline.reporting import metrics
 
     fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM) if metric.unit == "fraction"}
     fractions |= {"fraction", "share"}
@@ -467,9 +467,9 @@ def _cmd_admin_key(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_csv(args: argparse.Namespace) -> int:
-    from pipeline import exports
     from pipeline.backends import open_store
     from pipeline.query import open_engine
+    from pipeline.reporting import exports
 
     settings = _settings(args)
     store = open_store(settings)
@@ -495,8 +495,8 @@ def _cmd_export_csv(args: argparse.Namespace) -> int:
 
 def _cmd_dsar_delete(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.dsar import delete_viewer
-    from pipeline.viewer_keys import load_viewer_keys
+    from pipeline.governance.dsar import delete_viewer
+    from pipeline.governance.viewer_keys import load_viewer_keys
 
     settings = _settings(args)
     # Only the embedded default keeps its viewer key in the data dir; elsewhere it is configured.
@@ -516,8 +516,8 @@ def _cmd_dsar_delete(args: argparse.Namespace) -> int:
 
 def _cmd_retention_apply(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.organizations import OrganizationRegistry
-    from pipeline.retention import apply_retention
+    from pipeline.governance.organizations import OrganizationRegistry
+    from pipeline.governance.retention import apply_retention
 
     settings = _settings(args)
     store = open_store(settings)
@@ -534,8 +534,8 @@ def _cmd_retention_apply(args: argparse.Namespace) -> int:
 def _cmd_audit_list(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from pipeline import audit
     from pipeline.backends import open_store
+    from pipeline.governance import audit
 
     try:
         since = datetime.fromisoformat(args.since) if args.since else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline import metrics
+from pipeline.reporting import metrics
 from translator.migration_doc import sync_document
 from translator.schema_document import event_json_schema
 

@@ -18,13 +18,13 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from pipeline import reports
 from pipeline.backends import open_queue, open_store
-from pipeline.compactor import compact
 from pipeline.config import load_settings
+from pipeline.curated.compactor import compact
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.rawfile import decode
-from pipeline.writer import drain_batch
+from pipeline.raw.rawfile import decode
+from pipeline.raw.writer import drain_batch
+from pipeline.reporting import reports
 from tests._known_posts import EXPECTED, UNIQUE_EVENTS, known_posts
 
 pytestmark = pytest.mark.aws

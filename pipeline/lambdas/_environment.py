@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 
 from pipeline.config import Settings, load_settings
+from pipeline.governance.viewer_keys import ViewerKeys, load_viewer_keys
 from pipeline.store.s3 import S3Store
-from pipeline.viewer_keys import ViewerKeys, load_viewer_keys
 
 TOKEN_KEYS_SECRET = "PERCUS_TOKEN_KEYS_SECRET"  # a Secrets Manager secret id holding `kid:secret[,…]`
 VIEWER_KEYS_SECRET = "PERCUS_VIEWER_KEYS_SECRET"  # the same, for the viewer-id keys
@@ -53,7 +53,7 @@ def data_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def viewer_keys(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> ViewerKeys:
-    """The viewer-id keys (pipeline/viewer_keys.py), from Secrets Manager at cold start, else from
+    """The viewer-id keys (pipeline/governance/viewer_keys.py), from Secrets Manager at cold start, else from
     PERCUS_VIEWER_KEYS. Never generated: a key made up in one container keys ids no other can find."""
     env = os.environ if env is None else env
     secret_id = env.get(VIEWER_KEYS_SECRET)

@@ -15,7 +15,7 @@ import json
 import logging
 from typing import Any
 
-from pipeline.compactor import CompactionReport, compact
+from pipeline.curated.compactor import CompactionReport, compact
 from pipeline.lambdas import dsar, retention
 from pipeline.lambdas._environment import data_store
 from pipeline.store.base import Store

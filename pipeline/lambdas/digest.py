@@ -1,5 +1,5 @@
 """The digest Lambda: weekly (EventBridge, Monday 07:00 UTC), sends last week's PDF digest to every
-opted-in organization that has not had it (`pipeline/digest.py`), through SES.
+opted-in organization that has not had it (`pipeline/reporting/digest.py`), through SES.
 
 The week comes from the schedule's `time`, not the clock, so a delayed or retried invocation sends
 the week it was scheduled for; `{"week": "2026-W48"}` runs an earlier week by hand. A week already
@@ -19,10 +19,10 @@ from typing import Any
 
 from pipeline.backends import open_mailer
 from pipeline.config import Settings
-from pipeline.digest import Week, send_due
 from pipeline.lambdas._environment import data_settings, data_store
 from pipeline.mail.base import Mailer
 from pipeline.query import QueryEngine, open_engine
+from pipeline.reporting.digest import Week, send_due
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """The DSAR Lambda: one deletion request, `{"job": "dsar", "organization_id": …, "viewer_hash": …}`
-(the viewer_hash the client computes), run by `pipeline/dsar.py`.
+(the viewer_hash the client computes), run by `pipeline/governance/dsar.py`.
 
 On S3 nothing locks `curated/`, so the request runs in the compactor's function (reserved
 concurrency 1: pipeline/lambdas/compactor.py hands it here), never beside a compaction. Invoke it
@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.dsar import delete_viewer
+from pipeline.governance.dsar import delete_viewer
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.lambdas._environment import data_store, viewer_keys
 from pipeline.store.base import Store
-from pipeline.viewer_keys import ViewerKeys
 
 log = logging.getLogger(__name__)
 

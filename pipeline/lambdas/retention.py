@@ -1,6 +1,6 @@
 """The retention Lambda: daily (EventBridge, `{"job": "retention"}`), deletes what organizations'
 retention overrides have put past their retention. The zone defaults are the bucket's lifecycle
-rules (deploy/template.py), so this applies only the overrides (`pipeline/retention.py`).
+rules (deploy/template.py), so this applies only the overrides (`pipeline/governance/retention.py`).
 
 It runs in the compactor's function (reserved concurrency 1), the single writer of `curated/` on S3:
 pipeline/lambdas/compactor.py hands it here. The day comes from the schedule's `time`, as for the
@@ -15,10 +15,10 @@ import logging
 from datetime import date
 from typing import Any
 
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.retention import apply_retention
 from pipeline.lambdas._environment import data_store
 from pipeline.lambdas.rollups import scheduled_day
-from pipeline.organizations import OrganizationRegistry
-from pipeline.retention import apply_retention
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pipeline.lambdas._environment import data_store
-from pipeline.rollups import build_rollups
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import json
 import logging
 from typing import Any
 
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.lambdas._environment import data_store
-from pipeline.organizations import OrganizationRegistry
 from pipeline.store.base import Store
 from pipeline.webhooks.policy import WebhookPolicy
 from pipeline.webhooks.reports import WebhookReport

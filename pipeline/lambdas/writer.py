@@ -1,4 +1,4 @@
-"""The writer Lambda: an SQS event-source batch becomes raw objects (pipeline/writer.py).
+"""The writer Lambda: an SQS event-source batch becomes raw objects (pipeline/raw/writer.py).
 
 The AWS Powertools batch shape, with the records written together so a batch of up to 1000 events
 costs one PUT per organization and hour: each record is parsed on its own, and the handler returns
@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 
 from pipeline.lambdas._environment import data_store
 from pipeline.queue.base import Message
+from pipeline.raw.writer import write_messages
 from pipeline.store.base import Store
-from pipeline.writer import write_messages
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline import curated, parquet
+from pipeline import parquet
+from pipeline.curated import schema
 from pipeline.query.base import QueryError, Row, Source, prepare
 from pipeline.query.sql import literal
 from pipeline.query.tables import TABLES, Table
@@ -80,7 +81,7 @@ class DuckDbEngine:
 def _read(table: Table, data: bytes) -> pa.Table:
     read = parquet.from_bytes(data)
     if table.rollup is None:
-        return curated.conform(read)  # a file of an older schema gains today's columns
+        return schema.conform(read)  # a file of an older schema gains today's columns
     return read.select(table.schema.names).cast(table.schema)
 
 

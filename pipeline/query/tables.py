@@ -5,7 +5,7 @@ organization-day of them lives in the store (pipeline/layout.py).
   rollup_<name>    rollups/<name>/org=<org>/date=YYYY-MM-DD/part.parquet      partitions org, date (text)
 
 The curated day is the day of `received_at`; a rollup date is the day its rows are dated by
-(`pipeline/rollups.py`). The same names, columns and partitions are the Glue tables Athena reads.
+(`pipeline/reporting/rollups.py`). The same names, columns and partitions are the Glue tables Athena reads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from datetime import date
 
 import pyarrow as pa
 
-from pipeline import curated, layout
+from pipeline import layout
+from pipeline.curated import schema
 from pipeline.query.sql import SESSION_MEASURES
 from pipeline.store.base import Store
 
@@ -85,7 +86,7 @@ def _rollup(name: str, columns: list[pa.Field]) -> Table:
     return Table(f"rollup_{name}", pa.schema(_KEY_COLUMNS + columns), rollup=name)
 
 
-CURATED = Table("curated", curated.SCHEMA)
+CURATED = Table("curated", schema.SCHEMA)
 ROLLUPS: dict[str, Table] = {name: _rollup(name, columns) for name, columns in (
     ("daily", _MEASURE_COLUMNS),
     ("breakdown", [pa.field("dimension", pa.string()), pa.field("value", pa.string()),

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import curated
-from pipeline.compaction_state import compacted_days, manifest_bytes, read_ids
+from pipeline.curated import schema
+from pipeline.curated.commits import compacted_days, manifest_bytes, read_ids
+from pipeline.governance.organizations import Webhook
 from pipeline.layout import curated_key
-from pipeline.organizations import Webhook
 from pipeline.store.base import Store
 from pipeline.webhooks.curated_rows import NEIGHBOUR_DAYS, ORDER, first_per_event, read_curated
 from pipeline.webhooks.outbox import (
@@ -73,7 +73,7 @@ def _seen(store: Store, org: str, day: date, cache: dict[date, pa.Array]) -> pa.
 def _collect_day(store: Store, org: str, day: date, since: datetime, fingerprint: str,
                  seen: dict[date, pa.Array], batch_size: int, report: OrgReport) -> None:
     ids = read_ids(store, org, day)  # read after the manifest: at least as new as it
-    ids = ids.filter(pc.greater_equal(ids.column("received_at"), pa.scalar(since, curated.TIMESTAMP)))
+    ids = ids.filter(pc.greater_equal(ids.column("received_at"), pa.scalar(since, schema.TIMESTAMP)))
     # Not yet seen that day, nor within the compactor's deduplication window on either side (an event
     # it moves to an earlier copy in another hour or day is not taken twice).
     around = [_seen(store, org, day + timedelta(days=k), seen)
@@ -94,7 +94,7 @@ def _collect_day(store: Store, org: str, day: date, since: datetime, fingerprint
         # its file is taken when its day next changes. Rows of another organization are never taken.
         mask = pc.and_(pc.and_(pc.is_in(table.column("event_id"), value_set=wanted),
                                pc.equal(table.column("organization_id"), org)),
-                       pc.greater_equal(table.column("received_at"), pa.scalar(since, curated.TIMESTAMP)))
+                       pc.greater_equal(table.column("received_at"), pa.scalar(since, schema.TIMESTAMP)))
         rows = table.filter(mask).select(["event_id", "received_at"])
         found.append(rows.append_column("hour", pa.array([f"{at:{HOUR_LABEL}}"] * rows.num_rows,
                                                          pa.string())))

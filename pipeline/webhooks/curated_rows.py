@@ -11,9 +11,10 @@ from typing import Any, cast
 import pyarrow as pa
 from pydantic import ValidationError
 
-from pipeline import curated, parquet
-from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS
-from pipeline.compactor import DEDUP_WINDOW
+from pipeline import parquet
+from pipeline.curated import schema
+from pipeline.curated.compactor import DEDUP_WINDOW
+from pipeline.curated.fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS
 from pipeline.store.base import Store
 from translator.canonical import EVENT_MODELS, format_timestamp
 
@@ -27,7 +28,7 @@ def read_curated(store: Store, key: str, columns: list[str] | None = None) -> pa
     except KeyError:
         return None
     table = parquet.from_bytes(data)
-    return curated.conform(table) if columns is None else curated.conform(table).select(columns)
+    return schema.conform(table) if columns is None else schema.conform(table).select(columns)
 
 
 def first_per_event(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,10 +48,10 @@ for _field in PAYLOAD_FIELDS:
 
 
 def canonical_event(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A curated row (pipeline/curated.py) as the canonical v1 event it was stored from."""
+    """A curated row (pipeline/schema.py) as the canonical v1 event it was stored from."""
     data: dict[str, Any] = {}
     for event_field in ENVELOPE_FIELDS:
-        value = row.get(curated.column_name(event_field))
+        value = row.get(schema.column_name(event_field))
         if len(event_field.path) == 1:
             data[event_field.path[0]] = value
         else:

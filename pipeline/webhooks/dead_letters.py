@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline import audit
+from pipeline.governance import audit
 from pipeline.store.base import Store
 from pipeline.webhooks.outbox import Batch, dead_prefix, load_batch, outbox_prefix, save_batch
 from pipeline.webhooks.run import webhook_lock

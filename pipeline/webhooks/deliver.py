@@ -18,10 +18,10 @@ import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import audit
-from pipeline.compaction_state import read_ids
+from pipeline.curated.commits import read_ids
+from pipeline.governance import audit
+from pipeline.governance.organizations import Webhook, webhook_host
 from pipeline.layout import curated_key
-from pipeline.organizations import Webhook, webhook_host
 from pipeline.store.base import Store
 from pipeline.webhooks.curated_rows import (
     NEIGHBOUR_DAYS,

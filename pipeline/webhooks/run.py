@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from pipeline import layout
-from pipeline.organizations import OrganizationRegistry, Webhook
+from pipeline.governance.organizations import OrganizationRegistry, Webhook
 from pipeline.store.base import Store
-from pipeline.store_lock import Busy, store_lock
+from pipeline.store.lock import Busy, store_lock
 from pipeline.webhooks.collect import collect
 from pipeline.webhooks.deliver import Sender
 from pipeline.webhooks.policy import WebhookPolicy

@@ -22,8 +22,8 @@ from starlette.routing import Route
 from deploy.template import render
 from gateway.app import create_api_app, create_app
 from gateway.ingest_app import create_ingest_app
-from pipeline import curated
 from pipeline.config import load_settings
+from pipeline.curated import schema
 from pipeline.layout import QUARANTINE, curated_key, raw_key, rollup_key
 from pipeline.query import ATHENA_DATABASE, ATHENA_SCAN_LIMIT
 from pipeline.query.glue import table_inputs
@@ -35,7 +35,7 @@ TEMPLATE = REPO / "deploy" / "template.yaml"
 BUCKET = "percus-data"
 # Written out here rather than taken from the code under test.
 HIVE = {pa.string(): "string", pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
-        pa.bool_(): "boolean", curated.TIMESTAMP: "timestamp"}
+        pa.bool_(): "boolean", schema.TIMESTAMP: "timestamp"}
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +321,7 @@ def test_moto_glue_takes_the_template_tables_and_gives_them_back(aws: str, resou
     assert set(stored) == set(TABLES)
     curated_table = stored[CURATED.name]
     assert [(c["Name"], c["Type"]) for c in curated_table["StorageDescriptor"]["Columns"]] == [
-        (field.name, HIVE[field.type]) for field in curated.SCHEMA]
+        (field.name, HIVE[field.type]) for field in schema.SCHEMA]
     assert [(k["Name"], k["Type"]) for k in curated_table["PartitionKeys"]] == [
         ("org", "string"), ("year", "int"), ("month", "int"), ("day", "int")]
     for name, table in ROLLUPS.items():

@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from gateway.tokens import issue_token
 from pipeline.config import Settings
+from pipeline.governance.viewer_keys import load_viewer_keys
 from pipeline.queue.base import Queue
-from pipeline.viewer_keys import load_viewer_keys
 
 # The first key signs; the second is an older key that still verifies (rotation).
 TOKEN_KEYS = "k2:new-secret-for-tests,k1:old-secret-for-tests"

@@ -18,7 +18,8 @@ from pipeline.queue.local import LocalQueue
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTING = ("gateway.dashboard", "gateway.reports_api", "gateway.exports_api", "gateway.player",
-             "pipeline.reports", "pipeline.query", "pipeline.exports", "duckdb", "sqlglot", "jinja2")
+             "pipeline.reporting.reports", "pipeline.query", "pipeline.reporting.exports", "duckdb",
+             "sqlglot", "jinja2")
 
 
 def test_local_serves_every_set() -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
+from pipeline.raw.writer import drain_batch
 from pipeline.store.local import LocalStore
-from pipeline.writer import drain_batch
 from tests.gateway._client import Gateway
 from tests.gateway._events import VIEWER_HASH, event
 from translator.canonical import EVENT_TYPES

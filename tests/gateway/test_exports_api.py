@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from gateway import exports_api
-from pipeline import exports, reports
-from pipeline.exports import Export
-from pipeline.organizations import OrganizationRegistry
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.query.base import Source
+from pipeline.reporting import exports, reports
+from pipeline.reporting.exports import Export
 from pipeline.store.s3 import S3Store
 from tests.gateway._reporting import Keys, Reporting, bearer, open_reporting
 from tests.pipeline._sessions import ingest, known_sessions

@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
-from pipeline import rawfile
-from pipeline._raw_reader import read_raw
 from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
+from pipeline.raw import rawfile
+from pipeline.raw.reader import read_raw
 from tests.gateway._client import EVENTS
 from tests.translator._event_strategies import JSON, near_misses, valid_events, with_lone_surrogates
 from translator.event_parser import EventError, parse_event

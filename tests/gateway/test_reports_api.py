@@ -1,4 +1,4 @@
-"""GET /analytics/v1/reports/…: the numbers of pipeline.reports, one organization per key, clear 400s.
+"""GET /analytics/v1/reports/…: the numbers of pipeline.reporting.reports, one org per key, clear 400s.
 
 Data: tests/gateway/_reporting.py (the known sessions of acme and globex, which share a project id
 `p1`, and acme's campaigns running now).
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from gateway import reports_api
-from pipeline import reports
-from pipeline.organizations import OrganizationRegistry
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.query.sql import DIMENSIONS
+from pipeline.reporting import reports
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from percus.background import PipelineLoop
-from pipeline.compactor import CompactionBusy
+from pipeline.curated.compactor import CompactionBusy
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 

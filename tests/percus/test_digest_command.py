@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from percus.cli import main
-from pipeline import audit
-from pipeline.digest import Week
-from pipeline.organizations import OrganizationRegistry
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.reporting.digest import Week
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import ingest, known_sessions
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.governance.viewer_keys import load_viewer_keys
 from pipeline.layout import raw_key
 from pipeline.store.local import LocalStore
-from pipeline.viewer_keys import load_viewer_keys
 from tests.percus._cli import run
 from tests.pipeline._sessions import DAY1, Session, ingest
 

@@ -21,7 +21,7 @@ import pytest
 
 from gateway import reports_api
 from percus.cli import _REPORT_FLAGS
-from pipeline import reports
+from pipeline.reporting import reports
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
 from tests.percus._cli import run
 

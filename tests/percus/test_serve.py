@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.rawfile import decode
+from pipeline.raw.rawfile import decode
 from pipeline.store.local import LocalStore
 from tests.conftest import free_port
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline import rawfile
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
 from pipeline.layout import raw_key
+from pipeline.raw import rawfile
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
 from translator.event_parser import parse_event

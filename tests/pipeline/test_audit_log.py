@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import audit
-from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.governance import audit
+from pipeline.governance.organizations import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 

@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import curated, rawfile
-from pipeline.compactor import CompactionBusy, CompactionReport, compact, curated_lock
+from pipeline.curated import schema
+from pipeline.curated.compactor import CompactionBusy, CompactionReport, compact, curated_lock
 from pipeline.layout import curated_key, raw_key
+from pipeline.raw import rawfile
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
@@ -89,8 +90,8 @@ def put_raw(store: Store, items: list[dict[str, Any] | bytes], *, hour: datetime
 
 
 def expected_row(event: dict[str, Any]) -> dict[str, Any]:
-    """The curated row of a stored event, spelled out independently of pipeline/curated.py."""
-    row: dict[str, Any] = dict.fromkeys(curated.SCHEMA.names)
+    """The curated row of a stored event, spelled out independently of pipeline/schema.py."""
+    row: dict[str, Any] = dict.fromkeys(schema.SCHEMA.names)
     for name, value in event.items():
         if name in ("device", "geo", "consent"):
             for sub, sub_value in (value or {}).items():
@@ -131,7 +132,7 @@ def store(tmp_path: Path) -> LocalStore:
 # --- the curated schema ---------------------------------------------------------------------------
 
 def test_every_model_field_is_a_typed_column_and_documented() -> None:
-    names = set(curated.SCHEMA.names)
+    names = set(schema.SCHEMA.names)
     for name, info in Envelope.model_fields.items():
         nested = info.annotation.__args__[0] if name in ("device", "geo", "consent") else None
         if nested is not None:
@@ -143,12 +144,12 @@ def test_every_model_field_is_a_typed_column_and_documented() -> None:
     assert {"event_type", "event_time"} <= names
     timestamp = pa.timestamp("ms", tz="UTC")
     for name in (*TIMESTAMP_FIELDS, "event_time"):
-        assert curated.SCHEMA.field(name).type == timestamp
-    assert curated.SCHEMA.field("device_is_bot").type == pa.bool_()
-    assert curated.SCHEMA.field("position_ms").type == pa.int64()
-    assert curated.SCHEMA.field("percent").type == pa.float64()
+        assert schema.SCHEMA.field(name).type == timestamp
+    assert schema.SCHEMA.field("device_is_bot").type == pa.bool_()
+    assert schema.SCHEMA.field("position_ms").type == pa.int64()
+    assert schema.SCHEMA.field("percent").type == pa.float64()
     # The module docstring is the reference the rollups and reports are written against.
-    assert all(name in curated.__doc__ for name in curated.SCHEMA.names)
+    assert all(name in schema.__doc__ for name in schema.SCHEMA.names)
 
 
 def test_each_event_type_becomes_one_exact_row(store: LocalStore) -> None:
@@ -161,8 +162,8 @@ def test_each_event_type_becomes_one_exact_row(store: LocalStore) -> None:
     [key] = curated_files(store)
     assert key == curated_key(ORG, datetime(2026, 11, 25, 10))
     assert all_rows(store) == expected_rows(events)
-    schema = pq.read_schema(store.local_path(key))
-    assert schema.remove_metadata() == curated.SCHEMA
+    written = pq.read_schema(store.local_path(key))
+    assert written.remove_metadata() == schema.SCHEMA
     assert pq.ParquetFile(store.local_path(key)).metadata.row_group(0).column(0).compression == "SNAPPY"
     assert (report.raw_objects_read, report.events_in, report.duplicates_dropped) == (1, 15, 0)
     assert (report.rows_written, report.partitions_written) == (15, [key])
@@ -290,7 +291,7 @@ def test_an_older_curated_file_gains_new_columns_as_nulls(store: LocalStore) -> 
     old = stored("autoplay.failed", received="2026-11-25T10:00:00.000Z")
     key = curated_key(ORG, datetime(2026, 11, 25, 10))
     # A file from before `reason` existed, already holding the event.
-    table = pa.Table.from_pylist([expected_row(old)], schema=curated.SCHEMA).drop_columns(["reason"])
+    table = pa.Table.from_pylist([expected_row(old)], schema=schema.SCHEMA).drop_columns(["reason"])
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     store.put(key, sink.getvalue().to_pybytes())
@@ -484,7 +485,7 @@ def test_a_crash_at_any_write_is_repaired_by_the_next_run(tmp_path: Path) -> Non
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
 from pipeline.store.local import LocalStore
 
 class DiesAfterCurated(LocalStore):
@@ -518,7 +519,7 @@ def test_a_killed_compactor_leaves_nothing_the_next_run_cannot_repair(store: Loc
 def test_two_compactions_at_once_take_turns(store: LocalStore) -> None:
     _put_wave(store, FIRST_WAVE)
     _put_wave(store, SECOND_WAVE)
-    script = "import sys; from pathlib import Path; from pipeline.compactor import compact; " \
+    script = "import sys; from pathlib import Path; from pipeline.curated.compactor import compact; " \
              "from pipeline.store.local import LocalStore; compact(LocalStore(Path(sys.argv[1])))"
     processes = [_python("-c", script, str(store.root)) for _ in range(2)]
     for process in processes:
@@ -560,7 +561,7 @@ def test_compacts_on_s3_through_moto_server(aws: str) -> None:
 
 
 def test_the_fast_path_takes_stored_events_and_never_what_the_models_refuse() -> None:
-    from pipeline._raw_reader import _fast  # the vectorised checks; the models are the authority
+    from pipeline.raw.reader import _fast  # the vectorised checks; the models are the authority
 
     plain = [line(stored(event_type)) for event_type in PAYLOADS]
     assert _fast(b"\n".join(plain) + b"\n", ORG) is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import audit
+from pipeline.governance import audit
 from pipeline.store.local import LocalStore
 
 

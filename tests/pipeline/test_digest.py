@@ -27,14 +27,15 @@ import pytest
 from PIL import Image
 
 from percus.background import DIGEST_EVERY, PipelineLoop, digest_step
-from pipeline import audit, digest, reports
-from pipeline.digest import Week
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.lambdas import digest as digest_lambda
 from pipeline.mail.outbox import OutboxMailer
 from pipeline.mail.ses import SesMailer
-from pipeline.organizations import OrganizationRegistry
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.rollups import build_rollups
+from pipeline.reporting import digest, reports
+from pipeline.reporting.digest import Week
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store

@@ -26,15 +26,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import audit, rawfile
-from pipeline.compactor import CompactionBusy, compact, curated_lock
-from pipeline.dsar import JOB_PREFIX, delete_viewer, request_id
+from pipeline.curated.compactor import CompactionBusy, compact, curated_lock
+from pipeline.governance import audit
+from pipeline.governance.dsar import JOB_PREFIX, delete_viewer, request_id
+from pipeline.governance.viewer_keys import ViewerKeys, keyed_viewer_hash
 from pipeline.layout import raw_key, rollup_key
 from pipeline.query.tables import ROLLUPS
-from pipeline.rollups import build_rollups
+from pipeline.raw import rawfile
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
-from pipeline.viewer_keys import ViewerKeys, keyed_viewer_hash
 from tests.pipeline._crashing_store import Crash, CrashingStore
 from tests.pipeline._sessions import DAY1, DAY2, Session, write_raw
 
@@ -352,9 +353,9 @@ def test_a_crash_at_any_point_then_a_rerun_ends_exactly_as_an_uninterrupted_run(
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from pipeline.dsar import delete_viewer
+from pipeline.governance.dsar import delete_viewer
 from pipeline.store.local import LocalStore
-from pipeline.viewer_keys import ViewerKeys
+from pipeline.governance.viewer_keys import ViewerKeys
 
 class DiesAfterCurated(LocalStore):
     def put(self, key, data):

@@ -18,10 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from percus.cli import main
-from pipeline import curated, exports
-from pipeline.exports import ExportFilter
+from pipeline.curated import schema
 from pipeline.layout import curated_key
 from pipeline.query.duckdb_engine import DuckDbEngine
+from pipeline.reporting import exports
+from pipeline.reporting.exports import ExportFilter
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import DAY1, DAY2, Session, ingest, known_sessions
 
@@ -71,7 +72,7 @@ def test_events_are_dated_by_event_time_and_filtered(store: LocalStore) -> None:
 
 def test_columns_are_the_curated_columns_with_iso_timestamps(store: LocalStore) -> None:
     row = export(store, ExportFilter(project_id="p2"))[0]
-    assert list(row) == curated.SCHEMA.names
+    assert list(row) == schema.SCHEMA.names
     for name in ("occurred_at", "received_at", "event_time"):
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", row[name]), row[name]
 
@@ -85,7 +86,7 @@ def test_text_that_a_spreadsheet_would_run_is_quoted(store: LocalStore) -> None:
 def test_an_unknown_or_empty_organization_gets_the_header_only(store: LocalStore) -> None:
     out = io.BytesIO()
     assert exports.write_csv(store, DuckDbEngine(store), "initech", ExportFilter(), out) == 0
-    assert out.getvalue().decode().splitlines() == [",".join(f'"{name}"' for name in curated.SCHEMA.names)]
+    assert out.getvalue().decode().splitlines() == [",".join(f'"{name}"' for name in schema.SCHEMA.names)]
 
 
 def test_filters_are_checked() -> None:
@@ -139,9 +140,9 @@ def _write_large(store: LocalStore, org: str, files: int = FILES) -> None:
     start = datetime(2026, 10, 1, tzinfo=UTC)
     for hour in range(files):
         at = start + timedelta(hours=hour)
-        times = pa.array([at + timedelta(milliseconds=n) for n in range(per_file)], curated.TIMESTAMP)
+        times = pa.array([at + timedelta(milliseconds=n) for n in range(per_file)], schema.TIMESTAMP)
         columns = {name: pa.nulls(per_file, field.type) for name, field in zip(
-            curated.SCHEMA.names, curated.SCHEMA, strict=True)}
+            schema.SCHEMA.names, schema.SCHEMA, strict=True)}
         columns.update(
             event_id=pa.array([f"{hour:08x}-0000-4000-8000-{n:012x}" for n in range(per_file)]),
             schema_version=pa.array(["1"] * per_file), occurred_at=times, received_at=times, event_time=times,
@@ -152,7 +153,7 @@ def _write_large(store: LocalStore, org: str, files: int = FILES) -> None:
             percent=pa.array([float(n % 100) for n in range(per_file)]),
             locale=pa.array(["es-CL"] * per_file))
         sink = io.BytesIO()
-        pq.write_table(pa.table(columns, schema=curated.SCHEMA), sink, compression="snappy")
+        pq.write_table(pa.table(columns, schema=schema.SCHEMA), sink, compression="snappy")
         store.put(curated_key(org, at.replace(tzinfo=None)), sink.getvalue())
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.governance.organizations import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 

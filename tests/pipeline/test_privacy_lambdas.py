@@ -13,14 +13,14 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import audit
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.lambdas import compactor, dsar, retention
 from pipeline.layout import curated_key, raw_key
-from pipeline.organizations import OrganizationRegistry
-from pipeline.rollups import build_rollups
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.s3 import S3Store
-from pipeline.viewer_keys import ViewerKeys
 from tests.pipeline._sessions import DAY1, Session, write_raw
 
 pytestmark = pytest.mark.aws

@@ -13,14 +13,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipeline import reports
 from pipeline.config import load_settings
 from pipeline.query import QueryError, Source, open_engine
 from pipeline.query.athena_engine import AthenaEngine
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, parse
 from pipeline.query.tables import ROLLUPS
-from pipeline.rollups import build_rollups
+from pipeline.reporting import reports
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
 from tests.pipeline._sessions import ingest, known_sessions

@@ -20,13 +20,14 @@ import pytest
 import sqlglot
 from botocore.stub import Stubber
 
-from pipeline import curated, reports
+from pipeline.curated import schema
 from pipeline.query import QueryError, Source
 from pipeline.query.athena_engine import AthenaEngine, AthenaQueryError, ScanLimitExceeded
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.glue import create_tables
 from pipeline.query.tables import TABLES
-from pipeline.rollups import build_rollups
+from pipeline.reporting import reports
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.s3 import S3Store
 from tests.pipeline._sessions import ingest, known_sessions
 
@@ -173,7 +174,7 @@ def test_glue_tables_use_partition_projection(aws: str) -> None:
     tables = {table["Name"]: table for table in glue.get_tables(DatabaseName="percus")["TableList"]}
     assert set(tables) == set(TABLES)
     cur = tables["curated"]
-    assert [column["Name"] for column in cur["StorageDescriptor"]["Columns"]] == curated.SCHEMA.names
+    assert [column["Name"] for column in cur["StorageDescriptor"]["Columns"]] == schema.SCHEMA.names
     assert [(key["Name"], key["Type"]) for key in cur["PartitionKeys"]] == [
         ("org", "string"), ("year", "int"), ("month", "int"), ("day", "int")]
     assert cur["Parameters"]["projection.org.type"] == "injected"

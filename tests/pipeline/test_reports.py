@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import reports
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.rollups import build_rollups
+from pipeline.reporting import reports
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import Session, ingest, known_sessions
 

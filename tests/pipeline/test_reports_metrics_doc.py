@@ -1,11 +1,11 @@
-"""docs/metrics.md: its definitions table is the one pipeline/metrics.py renders, and it covers every key."""
+"""docs/metrics.md: its definitions table is the one reporting/metrics.py renders, and it covers every key."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import metrics
 from pipeline.query.tables import ROLLUPS
+from pipeline.reporting import metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from percus.background import RETENTION_RUN, retention_step
-from pipeline import audit
-from pipeline.compactor import CompactionBusy, compact, curated_lock
+from pipeline.curated.compactor import CompactionBusy, compact, curated_lock
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.retention import apply_retention
 from pipeline.layout import curated_key, raw_key, rollup_key, rollup_state_key
-from pipeline.organizations import OrganizationRegistry
-from pipeline.retention import apply_retention
-from pipeline.rollups import build_rollups
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import DAY1, ingest, known_sessions
 

@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import reports
 from pipeline.layout import rollup_key, rollup_state_key
 from pipeline.query import Source
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.tables import ROLLUPS
-from pipeline.rollups import build_rollups
+from pipeline.reporting import reports
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store

@@ -11,8 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from pipeline.governance.viewer_keys import ViewerKeys, client_hash, keyed_viewer_hash, load_viewer_keys
 from pipeline.lambdas._environment import viewer_keys
-from pipeline.viewer_keys import ViewerKeys, client_hash, keyed_viewer_hash, load_viewer_keys
 from translator.event_parser import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_the_embedded_default_generates_one_private_key_on_first_use(tmp_path: P
     assert load_viewer_keys({}, data_dir=tmp_path) == first  # kept, not regenerated
     # Another process (the CLI beside `percus serve`) reads the same key.
     other = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                            "from pipeline.viewer_keys import load_viewer_keys; "
+                            "from pipeline.governance.viewer_keys import load_viewer_keys; "
                             "print(load_viewer_keys({}, data_dir=Path(sys.argv[1])).keyed(sys.argv[2]))",
                             str(tmp_path), CLIENT], cwd=REPO, capture_output=True, text=True, check=True)
     assert other.stdout.strip() == first.keyed(CLIENT)

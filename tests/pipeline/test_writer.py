@@ -14,14 +14,14 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline import rawfile
 from pipeline.layout import parse_raw_key
 from pipeline.queue.local import LocalQueue
 from pipeline.queue.sqs import SqsQueue
+from pipeline.raw import rawfile
+from pipeline.raw.writer import Writer, drain_batch, write_messages
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
-from pipeline.writer import Writer, drain_batch, write_messages
 
 
 def event(org: str, received_at: str, **fields: Any) -> bytes:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from gateway.tokens import issue_token
 from pipeline.config import load_settings
-from pipeline.rawfile import decode
+from pipeline.raw.rawfile import decode
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from tests.conftest import REPO, free_port

@@ -25,13 +25,13 @@ import pytest
 from botocore.config import Config
 
 from gateway.tokens import issue_token
-from pipeline.compactor import compact
 from pipeline.config import load_settings
+from pipeline.curated.compactor import compact
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.sqs import SqsQueue
-from pipeline.rawfile import decode
+from pipeline.raw.rawfile import decode
+from pipeline.raw.writer import Writer
 from pipeline.store.s3 import S3Store
-from pipeline.writer import Writer
 from tests.gateway._events import PAYLOADS
 from tests.gateway._events import event as make_event
 from tests.reliability._load import Answers, cut, post

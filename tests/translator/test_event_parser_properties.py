@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import rawfile
-from pipeline._raw_reader import read_raw
-from pipeline.curated import PAYLOAD_COLUMNS
+from pipeline.curated.schema import PAYLOAD_COLUMNS
+from pipeline.raw import rawfile
+from pipeline.raw.reader import read_raw
 from tests.translator._event_strategies import JSON, near_misses, stored_time, valid_events
 from translator.canonical import NAME_FIELDS, NAME_MAX_CHARS, Envelope, format_timestamp
 from translator.event_parser import EventError, parse_event

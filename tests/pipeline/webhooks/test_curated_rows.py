@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
 from pipeline.layout import curated_key
 from pipeline.store.local import LocalStore
 from pipeline.webhooks.curated_rows import canonical_event

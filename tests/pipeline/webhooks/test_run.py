@@ -24,10 +24,10 @@ import pytest
 
 from percus.background import PipelineLoop
 from percus.cli import main
-from pipeline import audit
-from pipeline.compactor import compact
+from pipeline.curated.compactor import compact
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry, RegistryError, check_webhook_url
 from pipeline.layout import curated_key
-from pipeline.organizations import OrganizationRegistry, RegistryError, check_webhook_url
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.webhooks.collect import collect

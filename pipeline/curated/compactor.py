@@ -1,5 +1,5 @@
-"""Raw NDJSON.gz objects to curated Parquet, one row per unique event_id (columns: pipeline/curated.py),
-committed per organization-day in pipeline/compaction_state.py. Repeatable, crash-safe, and the only
+"""Raw NDJSON.gz objects to curated Parquet, one row per unique event_id (columns: pipeline/schema.py),
+committed per organization-day in pipeline/curated/commits.py. Repeatable, crash-safe, and the only
 writer of `curated/` (under `curated_lock` locally; reserved concurrency 1 on AWS). Deduplication,
 quarantine and locking: docs/architecture.md (Compaction and rollups).
 """
@@ -14,12 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import audit, curated, layout, parquet
-from pipeline._raw_reader import read_raw
-from pipeline.compaction_state import DayState
+from pipeline import layout, parquet
+from pipeline.curated import schema
+from pipeline.curated.commits import DayState
+from pipeline.governance import audit
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
+from pipeline.raw.reader import read_raw
 from pipeline.store.base import Store
-from pipeline.store_lock import Busy, store_lock
+from pipeline.store.lock import Busy, store_lock
 from translator.ids import check_slug
 
 DEDUP_WINDOW = timedelta(hours=48)
@@ -168,7 +170,7 @@ class _Run:
             data = self.store.get(key)
         except KeyError:
             return None
-        return curated.conform(parquet.from_bytes(data))
+        return schema.conform(parquet.from_bytes(data))
 
     def _partition(self, org: str, hour: datetime, new: dict[str, str]) -> None:
         """Merge one (organization, hour)'s new raw objects (batch id -> key) into its curated file."""

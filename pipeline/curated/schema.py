@@ -23,7 +23,7 @@ Columns, in file order (all nullable in Parquet; "always set" means the compacto
              error_message, cta_id, cta_name, cta_value, interaction_id, interaction_name,
              interaction_value, chapter_id, chapter_name, reason
 Timestamps are `timestamp[ms, tz=UTC]`, strings are UTF-8. The columns come from the pydantic models
-(`pipeline/_event_fields.py`), so a new model field becomes a column here; a test keeps this list in
+(`pipeline/curated/fields.py`), so a new model field becomes a column here; a test keeps this list in
 step with the schema.
 """
 
@@ -35,7 +35,7 @@ from uuid import UUID
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
+from pipeline.curated.fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
 from translator.canonical import NAME_FIELDS, NAME_MAX_CHARS
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")

@@ -6,7 +6,7 @@ query per report part, so the numbers are the same either way and today's are al
 Every report takes the organization as a required argument and reads only its partitions. Bots
 are excluded unless `include_bots=True`. Dates are UTC days, inclusive; with no `date_from` the
 range starts at the organization's first data, with no `date_to` it ends today.
-Metric names and formulas: `pipeline/metrics.py` (docs/metrics.md). Results are JSON-ready
+Metric names and formulas: `pipeline/reporting/metrics.py` (docs/metrics.md). Results are JSON-ready
 (numbers, strings, None; times as ISO-8601 UTC text).
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
-from pipeline import metrics
 from pipeline.query.base import QueryEngine, Source
 from pipeline.query.sql import DIMENSIONS, ROLLUP_BUILDS, SESSION_MEASURES, SESSIONS, day_predicate, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
-from pipeline.rollups import last_closed_day
+from pipeline.reporting import metrics
+from pipeline.reporting.rollups import last_closed_day
 from translator.canonical import format_timestamp
 
 ONE_DAY = timedelta(days=1)

@@ -16,7 +16,8 @@ from typing import TypedDict
 import duckdb
 import pyarrow as pa
 
-from pipeline import compaction_state, curated, layout, parquet
+from pipeline import layout, parquet
+from pipeline.curated import commits, schema
 from pipeline.layout import rollup_key
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
@@ -98,7 +99,7 @@ def _fingerprint(store: Store, org: str, day: date) -> str:
     """What the day's rollup was built from: the compactor's commits of its curated window."""
     digest = hashlib.sha256(f"rollups v{ROLLUP_VERSION}\n".encode())
     for offset in (-1, 0, 1):
-        manifest = compaction_state.manifest_bytes(store, org, day + offset * ONE_DAY)
+        manifest = commits.manifest_bytes(store, org, day + offset * ONE_DAY)
         digest.update(hashlib.sha256(manifest or b"-").digest())
     return digest.hexdigest()
 
@@ -152,12 +153,12 @@ def _load_events(con: duckdb.DuckDBPyConnection, store: Store, keys: list[str]) 
         con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
     else:
         con.register("events", pa.concat_tables(
-            [curated.conform(parquet.from_bytes(store.get(key))) for key in keys]))
+            [schema.conform(parquet.from_bytes(store.get(key))) for key in keys]))
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, day: date) -> pa.Table:
-    schema = ROLLUPS[name].schema
-    columns = ", ".join(schema.names)
+    rollup_schema = ROLLUPS[name].schema
+    columns = ", ".join(rollup_schema.names)
     query = (f"SELECT {columns} FROM ({ROLLUP_BUILDS[name]}) AS built "
              f"WHERE day = {literal(day)} ORDER BY ALL")
-    return con.sql(query).to_arrow_table().cast(schema)
+    return con.sql(query).to_arrow_table().cast(rollup_schema)

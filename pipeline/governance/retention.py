@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from pipeline import audit, layout
-from pipeline.compactor import curated_lock
-from pipeline.organizations import OrganizationRegistry
+from pipeline import layout
+from pipeline.curated.compactor import curated_lock
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry
 from pipeline.store.base import Store
 
 

@@ -33,9 +33,10 @@ from pydantic import (
 )
 from pydantic.types import StringConstraints
 
-from pipeline import curated, rawfile
-from pipeline._event_fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
-from pipeline.curated import RAW_SCHEMA, raw_column
+from pipeline.curated import schema
+from pipeline.curated.fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
+from pipeline.curated.schema import RAW_SCHEMA, raw_column
+from pipeline.raw import rawfile
 from translator.canonical import EVENT_TYPES, NAME_FIELDS, TIMESTAMP_PATTERN
 from translator.event_parser import EventError, parse_event
 
@@ -183,7 +184,7 @@ def _fast(text: bytes, org: str) -> pa.Table | None:
     if table.num_rows and not _all_valid(table, org):
         return None
     try:
-        return curated.from_raw(table)
+        return schema.from_raw(table)
     except pa.ArrowInvalid:  # a timestamp pyarrow cannot read
         return None
 
@@ -221,7 +222,7 @@ def _by_authority(data: bytes, org: str) -> tuple[pa.Table, Corruption | None]:
     table = _parse(b"\n".join(good) + b"\n") if good else RAW_SCHEMA.empty_table()
     if table is None:  # the models accepted what pyarrow cannot read: a bug to see, not data to drop
         raise RuntimeError("pyarrow could not read events the canonical models wrote")
-    table = curated.from_raw(table)
+    table = schema.from_raw(table)
     if first is None:
         return table, None
     return table, Corruption(first[0], first[1], first[2], table.num_rows, rejected)
@@ -255,4 +256,4 @@ def read_raw(objects: Sequence[tuple[str, bytes]], org: str) -> RawRead:
         tables.append(table)
         if verdict is not None:
             corrupt[key] = verdict
-    return RawRead(pa.concat_tables(tables) if tables else curated.SCHEMA.empty_table(), corrupt)
+    return RawRead(pa.concat_tables(tables) if tables else schema.SCHEMA.empty_table(), corrupt)

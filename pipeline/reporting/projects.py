@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from pipeline import reports
 from pipeline.query.base import QueryEngine, Source
 from pipeline.query.sql import day_predicate, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
+from pipeline.reporting import reports
 
 
 def project_ids(engine: QueryEngine, org: str, date_from: date | None = None, date_to: date | None = None,

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from pipeline import audit, layout
+from pipeline import layout
+from pipeline.governance import audit
 from pipeline.mail.base import MAX_RECIPIENTS, check_address
 from pipeline.store.base import Store
 from translator.ids import check_slug

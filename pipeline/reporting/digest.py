@@ -1,9 +1,9 @@
 """The weekly PDF digest of an organization, and its delivery to the organization's recipients.
 
-The numbers are those of the reports (`pipeline/reports.py`: summary, dropoff, breakdown) over the
+The numbers are those of the reports (`pipeline/reporting/reports.py`: summary, dropoff, breakdown) over the
 seven UTC days of an ISO week, bots excluded, so they equal the reports API's for the same range;
 the week before gives the week-over-week change. The page is a jinja2 HTML template
-(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `pipeline/charts.py`, the
+(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `charts.py`, the
 dashboard's; WeasyPrint makes it a PDF. A week without views is still a digest: it says so.
 
 Delivery goes through a mailer (`pipeline/mail/`: an outbox folder or SES) to the recipients of the
@@ -25,11 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import audit, layout, metrics, reports
-from pipeline.charts import Chart, Item, columns
+from pipeline import layout
+from pipeline.governance import audit
+from pipeline.governance.organizations import OrganizationRegistry, RegistryError
 from pipeline.mail.base import Mailer, compose
-from pipeline.organizations import OrganizationRegistry, RegistryError
 from pipeline.query.base import QueryEngine
+from pipeline.reporting import metrics, reports
+from pipeline.reporting.charts import Chart, Item, columns
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
 from translator.ids import check_slug

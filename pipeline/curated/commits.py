@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import layout, parquet
-from pipeline.curated import TIMESTAMP
+from pipeline.curated.schema import TIMESTAMP
 from pipeline.store.base import Store
 
 IDS_SCHEMA = pa.schema([("hour", pa.int8()), ("event_id", pa.string()), ("received_at", TIMESTAMP)])

@@ -171,7 +171,8 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-BEGIN, END = "<!-- metrics table: generated from pipeline/metrics.py -->", "<!-- end of metrics table -->"
+BEGIN = "<!-- metrics table: generated from pipeline/reporting/metrics.py -->"
+END = "<!-- end of metrics table -->"
 
 
 def sync_document(text: str) -> str:

@@ -17,14 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated, layout, parquet, rawfile
-from pipeline.compaction_state import DayState
-from pipeline.compactor import curated_lock
+from pipeline import layout, parquet
+from pipeline.curated import schema
+from pipeline.curated.commits import DayState
+from pipeline.curated.compactor import curated_lock
+from pipeline.governance import audit
+from pipeline.governance.viewer_keys import ViewerKeys, client_hash
 from pipeline.layout import curated_key, raw_prefix, rollup_key
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
-from pipeline.rollups import build_rollups
+from pipeline.raw import rawfile
+from pipeline.reporting.rollups import build_rollups
 from pipeline.store.base import Store
-from pipeline.viewer_keys import ViewerKeys, client_hash
 from translator.canonical import format_timestamp
 from translator.ids import check_slug
 
@@ -33,7 +36,7 @@ _VERSION = 1
 _CHECKPOINT_EVERY = 500  # objects scanned between saves of the cursor (a resume rescans at most these)
 _ZONES = ("raw", "quarantine", "curated", "viewers", "exports")
 _VIEWERS = ROLLUPS["viewers"]
-_NO_IDS = pa.table({"event_id": pa.array([], pa.string()), "received_at": pa.array([], curated.TIMESTAMP)})
+_NO_IDS = pa.table({"event_id": pa.array([], pa.string()), "received_at": pa.array([], schema.TIMESTAMP)})
 
 
 @dataclass
@@ -213,7 +216,7 @@ class _Job:
         mask = self._matches(key)
         if mask is None:
             return
-        table = curated.conform(parquet.from_bytes(self.store.get(key)))
+        table = schema.conform(parquet.from_bytes(self.store.get(key)))
         kept = table.filter(pc.invert(mask))
         self._intend(key, table.num_rows - kept.num_rows, kept.num_rows)
         self._replace(key, parquet.to_bytes(kept) if kept.num_rows else None)

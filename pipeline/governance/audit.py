@@ -5,12 +5,12 @@ order and none ever overwrites another. A record says who did what to which scop
 partition, object key) and with what counts; it never holds event content or viewer identifiers,
 and `record` refuses values that could carry them. `list_records` reads them back (`percus audit list`).
 
-Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/exports.py),
-`dsar.completed` (pipeline/dsar.py), `retention.deleted` (pipeline/retention.py), `org.created`,
+Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/reporting/exports.py),
+`dsar.completed` (governance/dsar.py), `retention.deleted` (governance/retention.py), `org.created`,
 `org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
 `admin.key_revoked`, `org.legacy_group_key_added` (a count, never the key),
-`legacy.attachment_registered` (pipeline/organizations.py), `webhook.dead_lettered`, `webhook.redriven`
-(pipeline/webhooks/), `digest.sent` (pipeline/digest.py).
+`legacy.attachment_registered` (governance/organizations.py), `webhook.dead_lettered`, `webhook.redriven`
+(webhooks/), `digest.sent` (reporting/digest.py).
 """
 
 from __future__ import annotations

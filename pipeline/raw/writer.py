@@ -21,9 +21,9 @@ from typing import Any, cast
 
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
-from pipeline import rawfile
 from pipeline.layout import raw_key
 from pipeline.queue.base import Message, Queue, QueueUnavailable
+from pipeline.raw import rawfile
 from pipeline.store.base import Store
 from translator.ids import check_slug
 

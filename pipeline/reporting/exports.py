@@ -6,7 +6,7 @@ written to a temporary file first and then published under `exports/org=<org>/<e
 (a copy on the embedded default, a multipart upload on S3). Every export is recorded in the audit
 log: who asked (a key id, never a key), the filter, and the counts.
 
-Columns are the curated columns (`pipeline/curated.py`), timestamps as ISO-8601 UTC text. There is
+Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 UTC text. There is
 no IP address or User-Agent to leave out: the gateway never stores them. A text value starting with
 `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it rather
 than running it as a formula (the names come from the viewer's side of the page).
@@ -30,9 +30,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline import audit, curated, layout, metrics, reports
+from pipeline import layout
+from pipeline.curated import schema
+from pipeline.governance import audit
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED
+from pipeline.reporting import metrics, reports
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
@@ -130,10 +133,10 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: ExportFilt
     """Stream the CSV of `selection` to `out`; returns the number of data rows."""
     if selection.kind == "summary":
         return _write_summary(engine, org, selection, out, today=today)
-    rows, schema = 0, _csv_schema()
-    with pacsv.CSVWriter(out, schema) as writer:
+    rows, csv_schema = 0, _csv_schema()
+    with pacsv.CSVWriter(out, csv_schema) as writer:
         for batch in _event_batches(store, org, selection):
-            writer.write_batch(_for_csv(batch, schema))
+            writer.write_batch(_for_csv(batch, csv_schema))
             rows += batch.num_rows
     return rows
 
@@ -151,7 +154,7 @@ def _event_batches(store: Store, org: str, selection: ExportFilter) -> Iterator[
         path = store.local_path(key)
         source = pq.ParquetFile(path if path is not None else pa.BufferReader(store.get(key)))
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            rows = curated.conform(pa.Table.from_batches([batch]))
+            rows = schema.conform(pa.Table.from_batches([batch]))
             keep = pc.equal(rows["organization_id"], org)  # the partition says so; the rows must too
             for name in ("project_id", "template_id"):
                 if getattr(selection, name) is not None:
@@ -168,12 +171,12 @@ def _event_batches(store: Store, org: str, selection: ExportFilter) -> Iterator[
 
 def _csv_schema() -> pa.Schema:
     return pa.schema([pa.field(field.name, pa.string() if pa.types.is_timestamp(field.type) else field.type)
-                      for field in curated.SCHEMA])
+                      for field in schema.SCHEMA])
 
 
-def _for_csv(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
     columns = []
-    for field in curated.SCHEMA:
+    for field in schema.SCHEMA:
         column = batch[field.name]
         if pa.types.is_timestamp(field.type):
             # %S of a millisecond timestamp carries the fraction: 2026-11-25T10:00:00.123Z
@@ -182,7 +185,7 @@ def _for_csv(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             column = pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
                                 pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    return pa.RecordBatch.from_arrays(columns, schema=csv_schema)
 
 
 def _write_summary(engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
