@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -20,15 +21,28 @@ def json_body(body: bytes) -> Any:
     """A request body's JSON; ValueError for anything else.
 
     Parsed by pydantic-core (jiter), as the fast paths parse bodies, so a body is JSON or not the
-    same way on every path: UTF-8 only (json.loads would take UTF-16 and UTF-32 too), no lone
-    surrogate escapes (a string holding one cannot be serialised again: the event would be accepted,
-    then fail on its way to the queue), and nesting stops at 200 levels (a 512 KB body can nest
-    260,000). A leading UTF-8 byte-order mark is ignored, as RFC 8259 allows.
+    same way on every path: UTF-8 only (json.loads would take UTF-16 and UTF-32 too), and nesting
+    stops at 200 levels (a 512 KB body can nest 260,000). A leading UTF-8 byte-order mark is ignored,
+    as RFC 8259 allows. A lone surrogate escape becomes U+FFFD, as a browser's TextEncoder does:
+    `JSON.stringify` writes one for a string cut inside an emoji, and it costs one character, not the
+    batch (jiter refuses it, and a string holding one could not be serialised again on its way to the
+    queue).
     """
-    return from_json(body.removeprefix(_UTF8_BOM))
+    body = body.removeprefix(_UTF8_BOM)
+    if b"\\ud" in body or b"\\uD" in body:
+        body = _ESCAPE.sub(_without_lone_surrogate, body)
+    return from_json(body)
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Escapes scanned left to right, so `\\` is consumed whole and never mistaken for the start of one:
+# a surrogate pair, a lone surrogate (group 1), or any other escape.
+_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+                     rb"|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\.")
+
+
+def _without_lone_surrogate(match: re.Match[bytes]) -> bytes:
+    return b"\\ufffd" if match.group(1) else match.group(0)
 
 
 def share_token(scope: Scope) -> str | None:

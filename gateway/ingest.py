@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -29,7 +30,7 @@ from gateway.tokens import ShareToken, TokenError
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import QueueUnavailable
 from translator.canonical import CanonicalEvent, Device, Envelope, Geo
-from translator.event_parser import EventError, parse_event
+from translator.event_parser import EventError, check_event_time, parse_event
 
 PATH = "/analytics/v1/events"
 MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: a browser sends it without a preflight
@@ -72,6 +73,13 @@ class _Enqueue(NamedTuple):
     answer: bytes
 
 
+class _Stamp(NamedTuple):
+    """When the server received a request, as a time and as the JSON of its server fields."""
+
+    received_at: datetime
+    json: bytes
+
+
 class Ingest:
     """The endpoint as a plain ASGI app: this is the hot path, so it reads the scope directly."""
 
@@ -112,10 +120,11 @@ class Ingest:
             raise ApiError(415, "unsupported_media_type", "send the body as application/json or text/plain",
                            "content-type")
         body = await read_body(receive)
-        stamp = _received_at() + self._fragment(token, share, headers)
+        received, received_json = _received_at()
+        stamp = received_json + self._fragment(token, share, headers)
         # Decided without awaiting, so the validated models are gone before the queue is awaited: a
         # request waiting for the queue holds bytes and integers, which the garbage collector skips.
-        decision = self._decide(body, share.organization_id, stamp)
+        decision = self._decide(body, share.organization_id, _Stamp(received, stamp))
         if not isinstance(decision, _Enqueue):
             return decision  # nothing to store: duplicates, or a batch's events all rejected
         # Remembered before the queue is awaited, so a concurrent request with the same ids is answered
@@ -147,7 +156,7 @@ class Ingest:
                                                              referrer)
         return fragment
 
-    def _decide(self, body: bytes, organization: str, stamp: bytes) -> bytes | _Enqueue:
+    def _decide(self, body: bytes, organization: str, stamp: _Stamp) -> bytes | _Enqueue:
         # Happy paths: one event, or a batch of valid events, validated straight from the bytes. The
         # likelier shape goes first: a failed validation still parses the whole body.
         batch = _validated(_BATCH, body) if b'"events"' in body else None
@@ -162,7 +171,7 @@ class Ingest:
             return self._decoded(body, organization, stamp)
         return self._batch(batch.events, organization, stamp)
 
-    def _decoded(self, body: bytes, organization: str, stamp: bytes) -> bytes | _Enqueue:
+    def _decoded(self, body: bytes, organization: str, stamp: _Stamp) -> bytes | _Enqueue:
         """Batches, and single events the fast path refused: decode once, then explain precisely."""
         try:
             data = json_body(body)
@@ -176,17 +185,18 @@ class Ingest:
             raise ApiError(400, exc.code, exc.message, exc.field) from None
         return self._single(event, organization, stamp)
 
-    def _single(self, event: Envelope, organization: str, stamp: bytes) -> bytes | _Enqueue:
+    def _single(self, event: Envelope, organization: str, stamp: _Stamp) -> bytes | _Enqueue:
         try:
+            check_event_time(event, stamp.received_at)
             blank = gate(event)
         except EventError as exc:
             raise ApiError(400, exc.code, exc.message, exc.field) from None
         if (organization, event.event_id) in self._recent:
             return _ONE_DUPLICATE
-        stored = _stored(event, stamp, blank, self._viewer_keys)
+        stored = _stored(event, stamp.json, blank, self._viewer_keys)
         return _Enqueue([stored], organization, [event.event_id.int], _ONE_ACCEPTED)
 
-    def _batch(self, events: Any, organization: str, stamp: bytes) -> bytes | _Enqueue:
+    def _batch(self, events: Any, organization: str, stamp: _Stamp) -> bytes | _Enqueue:
         if not isinstance(events, list):
             raise ApiError(400, "invalid_batch", "events must be a list of event objects", "events")
         if not events:
@@ -201,6 +211,7 @@ class Ingest:
         for index, item in enumerate(events):
             try:
                 event = item if isinstance(item, Envelope) else parse_event(item)
+                check_event_time(event, stamp.received_at)
                 blank = gate(event)
             except EventError as exc:
                 rejected.append({"index": index, "event_id": _sent_id(item), "error": exc.as_json()})
@@ -209,7 +220,7 @@ class Ingest:
                 duplicates += 1
                 continue
             ids[event.event_id.int] = None
-            bodies.append(_stored(event, stamp, blank, self._viewer_keys))
+            bodies.append(_stored(event, stamp.json, blank, self._viewer_keys))
         answer = json.dumps({"accepted": len(bodies), "duplicates": duplicates, "rejected": rejected},
                             separators=(",", ":")).encode()
         if not bodies:
@@ -241,18 +252,19 @@ def _server_fields(share: ShareToken, device: Device, geo: Geo, referrer: str | 
     ])
 
 
-_second: tuple[int, bytes] = (-1, b"")
+_second: tuple[int, datetime, bytes] = (-1, datetime.min, b"")
 
 
-def _received_at() -> bytes:
-    """`{"received_at":"…"` for now, in the stored form (format_timestamp's), built from the clock's
-    integer nanoseconds: the date part is formatted once per second."""
+def _received_at() -> tuple[datetime, bytes]:
+    """Now, and `{"received_at":"…"` for now in the stored form (format_timestamp's), built from the
+    clock's integer nanoseconds: the date part is formatted once per second."""
     global _second
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     if _second[0] != seconds:
         date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _second = (seconds, b'{"received_at":"' + date.encode())
-    return b'%s.%03dZ"' % (_second[1], nanos // 1_000_000)
+        _second = (seconds, datetime.fromtimestamp(seconds, UTC), b'{"received_at":"' + date.encode())
+    millis = nanos // 1_000_000
+    return _second[1] + timedelta(milliseconds=millis), b'%s.%03dZ"' % (_second[2], millis)
 
 
 def _stored(event: Envelope, stamp: bytes, blank: dict[str, None], keys: ViewerKeys) -> bytes:

@@ -7,7 +7,7 @@ read the definitions from here; nothing else spells an event type or a field nam
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = "1"
 NAME_MAX_CHARS = 64  # free-text names are truncated, not rejected (matches Individeo's SDK)
@@ -31,6 +32,11 @@ ID_MAX_CHARS = 128
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,9}(Z|[+-]\d{2}:?\d{2})$"
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 _WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")  # format_timestamp's form
+# The window of event times (docs/api.md, "Event times"): nothing this product measures predates 2000,
+# and a client clock may run ahead of the server's by a day at most (PostHog drops events 23 h ahead).
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(hours=24)
+TIME_OUT_OF_RANGE = "event_time_out_of_range"
 # A language tag as the schema accepts it (normalised on the way in); the SDK checks the same.
 LOCALE_PATTERN = r"^([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]{2,8})*)$"
 LOCALE_MAX_CHARS = 35
@@ -44,21 +50,36 @@ def _truncate(value: Any) -> Any:
 
 
 def _parse_timestamp(value: Any) -> Any:
-    """Accept only ISO-8601 with an explicit offset; a naive time would be ambiguous."""
+    """Accept only ISO-8601 with an explicit offset (a naive time would be ambiguous), from 2000 on."""
     if isinstance(value, str) and _WIRE_TIMESTAMP.fullmatch(value):
-        return datetime.fromisoformat(value)  # the common case, about 3x faster than the general path
-    if isinstance(value, datetime):
+        parsed = datetime.fromisoformat(value)  # the common case, about 3x faster than the general path
+    elif isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("timestamp needs a UTC offset, e.g. 2026-11-25T10:00:00.000Z")
-        return value.astimezone(UTC)
-    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        parsed = _in_utc(value)
+    elif not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         raise ValueError("expected ISO-8601 with milliseconds and offset, e.g. 2026-11-25T10:00:00.123Z")
-    head, _, frac_and_tz = value.replace("Z", "+00:00").partition(".")
-    digits = re.match(r"\d+", frac_and_tz)
-    assert digits is not None  # the pattern requires them
-    # Python parses at most 6 fractional digits; milliseconds are what is kept
-    text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
-    return datetime.fromisoformat(text).astimezone(UTC)
+    else:
+        head, _, frac_and_tz = value.replace("Z", "+00:00").partition(".")
+        digits = re.match(r"\d+", frac_and_tz)
+        assert digits is not None  # the pattern requires them
+        # Python parses at most 6 fractional digits; milliseconds are what is kept
+        text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
+        try:
+            written = datetime.fromisoformat(text)
+        except ValueError:  # a day or an hour that does not exist; year 0
+            raise ValueError("not a valid date and time") from None
+        parsed = _in_utc(written)
+    if parsed < EARLIEST_TIME:
+        raise PydanticCustomError(TIME_OUT_OF_RANGE, "lies before 2000-01-01T00:00:00.000Z")
+    return parsed
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 at +01:00 or 9999-12-31 at -14:00 is outside years 1-9999 in UTC
+        raise PydanticCustomError(TIME_OUT_OF_RANGE, "is outside the years 1-9999 in UTC") from None
 
 
 def format_timestamp(value: datetime) -> str:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from translator.canonical import EVENT_TYPES, CanonicalEvent, Envelope
+from translator.canonical import (
+    EARLIEST_TIME,
+    EVENT_TYPES,
+    MAX_AHEAD,
+    TIME_OUT_OF_RANGE,
+    CanonicalEvent,
+    Envelope,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ def _parse_v1(data: dict[str, Any]) -> Envelope:
         loc = [str(part) for part in first["loc"] if part != event_type]
         field = ".".join(loc) or None
         message = first["msg"] if not field else f"{field}: {first['msg']}"
-        raise EventError("invalid_field", message, field) from None
+        code = TIME_OUT_OF_RANGE if first["type"] == TIME_OUT_OF_RANGE else "invalid_field"
+        raise EventError(code, message, field) from None
 
 
 PARSERS: dict[str, Callable[[dict[str, Any]], Envelope]] = {"1": _parse_v1}
@@ -74,3 +83,22 @@ def parse_event(data: Any) -> Envelope:
             "schema_version",
         )
     return parser({**data, "schema_version": str(version)})
+
+
+def check_event_time(event: Envelope, received_at: datetime) -> None:
+    """Refuse an event whose time, corrected for the client's clock skew (`received_at - sent_at`), lies
+    more than MAX_AHEAD after `received_at` or before EARLIEST_TIME: no clock explains it, and stored,
+    it would sit in a day no report ever reads."""
+    occurred, sent = event.occurred_at, event.sent_at
+    ahead = occurred - (sent if sent is not None else received_at)
+    if ahead > MAX_AHEAD:
+        since = "sent_at" if sent is not None else "the time the server received it"
+        raise EventError(TIME_OUT_OF_RANGE, f"occurred_at: lies {_hours(ahead)} after {since}; at most "
+                         f"{_hours(MAX_AHEAD)} of clock skew is corrected", "occurred_at")
+    if sent is not None and ahead < EARLIEST_TIME - received_at:  # received_at + ahead could overflow
+        raise EventError(TIME_OUT_OF_RANGE, "sent_at: corrects occurred_at to a time before "
+                         "2000-01-01T00:00:00.000Z", "sent_at")
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.1f} h"

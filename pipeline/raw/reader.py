@@ -37,8 +37,8 @@ from pipeline.curated import schema
 from pipeline.curated.fields import ENVELOPE_FIELDS, PAYLOAD_FIELDS, EventField
 from pipeline.curated.schema import RAW_SCHEMA, raw_column
 from pipeline.raw import rawfile
-from translator.canonical import EVENT_TYPES, NAME_FIELDS, TIMESTAMP_PATTERN
-from translator.event_parser import EventError, parse_event
+from translator.canonical import EARLIEST_TIME, EVENT_TYPES, MAX_AHEAD, NAME_FIELDS, TIMESTAMP_PATTERN
+from translator.event_parser import EventError, check_event_time, parse_event
 
 _PARSE = pj.ParseOptions(explicit_schema=RAW_SCHEMA, unexpected_field_behavior="ignore")
 _UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # how the models write one
@@ -184,9 +184,22 @@ def _fast(text: bytes, org: str) -> pa.Table | None:
     if table.num_rows and not _all_valid(table, org):
         return None
     try:
-        return schema.from_raw(table)
+        rows = schema.from_raw(table)
     except pa.ArrowInvalid:  # a timestamp pyarrow cannot read
         return None
+    return rows if _times_in_window(rows) else None
+
+
+def _times_in_window(rows: pa.Table) -> bool:
+    """The gateway's window of event times (translator.event_parser.check_event_time), held again for
+    raw objects written before it held: an impossible time must not reach curated."""
+    earliest = pa.scalar(EARLIEST_TIME, schema.TIMESTAMP)
+    since = pc.coalesce(rows.column("sent_at"), rows.column("received_at"))
+    ahead = pc.subtract(rows.column("occurred_at"), since)
+    bad = [pc.greater(ahead, pa.scalar(MAX_AHEAD, pa.duration("ms")))]
+    bad += [pc.less(rows.column(name), earliest)
+            for name in ("occurred_at", "sent_at", "consent_granted_at", "event_time")]
+    return not pc.any(functools.reduce(pc.or_kleene, bad)).as_py()
 
 
 def _by_authority(data: bytes, org: str) -> tuple[pa.Table, Corruption | None]:
@@ -213,7 +226,12 @@ def _by_authority(data: bytes, org: str) -> tuple[pa.Table, Corruption | None]:
             elif event.received_at is None:
                 problem = ("invalid_event", "received_at")
             else:
-                good.append(event.model_dump_json().encode())
+                try:
+                    check_event_time(event, event.received_at)
+                except EventError as error:
+                    problem = ("invalid_event", error.field)
+                else:
+                    good.append(event.model_dump_json().encode())
         if problem:
             rejected += 1
             first = first or (problem[0], number, problem[1])

@@ -104,6 +104,14 @@ def test_bad_posts_are_400_with_a_code(legacy: Legacy, body: Any, evt: str, code
     assert legacy.queued() == []
 
 
+def test_a_lone_surrogate_becomes_a_replacement_character(legacy: Legacy) -> None:
+    body = (b'{"event": "onCTA", "trackerKey": "tk-9", "trackerGroupKey": "pv-group-key", '
+            b'"ctaName": "V \\ud83d"}')
+    assert legacy.post(body, "onCTA").json()["accepted"] == 1
+    [stored] = legacy.queued()
+    assert stored["payload"]["cta_name"] == "V \ufffd"
+
+
 def test_a_retry_across_a_window_boundary_is_still_a_duplicate(legacy: Legacy,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     arrivals = iter([datetime(2026, 11, 25, 14, 4, 19, 900_000, tzinfo=UTC),

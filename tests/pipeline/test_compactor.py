@@ -197,6 +197,27 @@ def test_event_time_is_never_after_the_server_received_the_event(store: LocalSto
     assert rows[ahead["event_id"]]["occurred_at"] == datetime.fromisoformat("2026-11-26T10:00:00+00:00")
 
 
+@pytest.mark.parametrize(("times", "field"), [
+    ({"occurred_at": "0001-01-01T00:00:00.000Z", "sent_at": "9999-12-31T23:59:59.999Z"}, "occurred_at"),
+    ({"occurred_at": "0001-01-01T00:00:00.000+01:00"}, "occurred_at"),
+    ({"sent_at": "9999-12-31T23:59:59.999-14:00"}, "sent_at"),
+    ({"sent_at": "9999-12-31T00:00:00.000Z"}, "sent_at"),  # corrects 2026 to before 2000
+    ({"occurred_at": "2026-11-27T10:15:00.000Z"}, "occurred_at"),  # 48 h after receipt, no sent_at
+])
+def test_a_raw_event_outside_the_time_window_is_quarantined_not_curated(store: LocalStore,
+                                                                        times: dict[str, str],
+                                                                        field: str) -> None:
+    # Raw objects written before the gateway held the window: the compactor holds it again.
+    good = [stored(), stored()]
+    bad = {**stored(), **times}
+    key = put_raw(store, [good[0], bad, good[1]])
+    report = compact(store)
+    assert report.quarantined_objects == [key]
+    assert {row["event_id"] for row in all_rows(store)} == {event["event_id"] for event in good}
+    [record] = [json.loads(store.get(k)) for k in store.list("audit/")]
+    assert (record["details"]["reason"], record["details"]["field"]) == ("invalid_event", field)
+
+
 # --- duplicates, late objects, idempotence --------------------------------------------------------
 
 def test_duplicates_within_and_across_hours_and_days_keep_the_earliest(store: LocalStore) -> None:

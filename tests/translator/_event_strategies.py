@@ -22,13 +22,16 @@ _MILLIS = st.integers(min_value=0, max_value=2**53)
 _PERCENT = st.floats(min_value=0, max_value=100, allow_nan=False) | st.integers(min_value=0, max_value=100)
 _NAME = st.text(max_size=200)  # truncated to 64 characters, never refused
 _IDENTIFIER = st.text(min_size=1, max_size=ID_MAX_CHARS)
-_TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+# Inside the window of event times: from 2000, and before any time these tests receive an event at.
+_TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 11, 1))
+# sent_at after occurred_at by up to a month (an offline queue), or before it by a little (skew).
+_SENT_AFTER = st.timedeltas(min_value=timedelta(hours=-1), max_value=timedelta(days=30))
 
 
 @st.composite
-def timestamps(draw: st.DrawFn) -> str:
+def timestamps(draw: st.DrawFn, moment: datetime | None = None) -> str:
     """ISO-8601 with milliseconds (up to nanoseconds) and an offset: every form the schema accepts."""
-    moment = draw(_TIMES)
+    moment = moment or draw(_TIMES)
     offset = draw(st.sampled_from([0, 0, 60, -180, 330, 14 * 60]))
     local = moment.replace(tzinfo=UTC).astimezone(timezone(timedelta(minutes=offset)))
     digits = draw(st.sampled_from([3, 3, 6, 9]))
@@ -73,12 +76,12 @@ def valid_events(draw: st.DrawFn, *, consent: bool | None = None) -> dict[str, A
         "event_id": _uuid_text(draw(st.uuids()), draw(st.integers(0, 2))),
         "schema_version": draw(st.sampled_from(["1", 1])),
         "event_type": event_type,
-        "occurred_at": draw(timestamps()),
+        "occurred_at": draw(timestamps(occurred := draw(_TIMES))),
         "session_id": str(draw(st.uuids())),
         "payload": draw(_PAYLOADS[event_type]),
     }
     optional = draw(st.fixed_dictionaries({}, optional={
-        "sent_at": timestamps(),
+        "sent_at": _SENT_AFTER.flatmap(lambda after: timestamps(occurred + after)),
         "template_id": _IDENTIFIER,
         "template_version": _IDENTIFIER,
         "viewer_hash": st.text("0123456789abcdef", min_size=64, max_size=64),
