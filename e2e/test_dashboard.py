@@ -20,10 +20,10 @@ from playwright.sync_api import Page, expect
 from e2e._browsing import Browsing
 from e2e._stack import Server, free_port
 from gateway.app import create_app
-from gateway.dashboard import count, percent, share
 from gateway.middleware.rate_limit import RateLimits
 from pipeline.config import load_settings
 from pipeline.queue.local import LocalQueue
+from pipeline.reporting.formatting import count, percent, share
 from tests.gateway._reporting import CAMPAIGN, SMALL_CAMPAIGN, Keys, bearer, reporting_store
 
 pytestmark = pytest.mark.e2e

@@ -5,8 +5,11 @@ any browser and on paper.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pipeline.reporting.formatting import count, share
 
 LABEL_CHARS = 22
 
@@ -80,3 +83,12 @@ def columns(title: str, items: Sequence[Item], *, scale: float | None = None, wi
         texts.append(Text(round(x + slot / 2, 1), round(base - tall - 6, 1), item.shown, "middle", "value"))
         texts.append(Text(round(x + slot / 2, 1), height - 6, _short(item.label), "middle"))
     return Chart(title, width, height, tuple(rects), tuple(texts))
+
+
+def dropoff_chart(dropoff: Mapping[str, Any]) -> Chart:
+    """A `reports.dropoff` result: the plays started, then the share reaching each milestone."""
+    plays = dropoff["plays"]
+    return columns("Plays reaching each point of the video", [
+        Item("Started", plays, count(plays)),
+        *(Item(f"{milestone['percent']} %", milestone["sessions"], share(milestone["fraction"]))
+          for milestone in dropoff["milestones"])], scale=plays)

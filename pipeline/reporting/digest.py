@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,8 @@ from pipeline.governance.organizations import OrganizationRegistry, RegistryErro
 from pipeline.mail.base import Mailer, compose
 from pipeline.query.base import QueryEngine
 from pipeline.reporting import metrics, reports
-from pipeline.reporting.charts import Chart, Item, columns
+from pipeline.reporting.charts import dropoff_chart
+from pipeline.reporting.formatting import FILTERS, count, share
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
 from translator.ids import check_slug
@@ -146,14 +146,6 @@ def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = No
         locales=reports.breakdown(engine, org, "locale", **days))
 
 
-def count(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
-
-
 def shown(name: str, value: float | None) -> str:
     return share(value) if metrics.METRICS[name].unit == "fraction" else count(value)
 
@@ -186,14 +178,6 @@ def headlines(figures: Figures) -> list[Headline]:
             for name, label in HEADLINES]
 
 
-def dropoff_chart(dropoff: Mapping[str, Any]) -> Chart:
-    plays = dropoff["plays"]
-    return columns("Plays reaching each point of the video", [
-        Item("Started", plays, count(plays)),
-        *(Item(f"{milestone['percent']} %", milestone["sessions"], share(milestone["fraction"]))
-          for milestone in dropoff["milestones"])], scale=plays)
-
-
 def _days(week: Week) -> str:
     monday, sunday = week.monday, week.sunday
     start = f"{monday.day} {monday:%B}" + (f" {monday.year}" if monday.year != sunday.year else "")
@@ -223,7 +207,7 @@ def _templates() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(count=count, share=share)
+    environment.filters.update(FILTERS)
     return environment
 
 

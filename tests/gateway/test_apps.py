@@ -17,9 +17,9 @@ from pipeline.config import load_settings
 from pipeline.queue.local import LocalQueue
 
 REPO = Path(__file__).resolve().parents[2]
-REPORTING = ("gateway.dashboard", "gateway.reports_api", "gateway.exports_api", "gateway.player",
-             "pipeline.reporting.reports", "pipeline.query", "pipeline.reporting.exports", "duckdb",
-             "sqlglot", "jinja2")
+REPORTING = ("gateway.dashboard", "gateway.dashboard_pages", "gateway.reports_api", "gateway.exports_api",
+             "gateway.player", "pipeline.reporting.reports", "pipeline.query", "pipeline.reporting.exports",
+             "duckdb", "sqlglot", "jinja2")
 
 
 def test_local_serves_every_set() -> None:

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.api_keys import Principal
-from gateway.dashboard import health
+from gateway.dashboard_pages import health
 from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
 from pipeline.governance.organizations import OrganizationRegistry
 from tests.gateway._reporting import CAMPAIGN, TOKEN_KEYS, Reporting, open_reporting

@@ -1,0 +1,171 @@
+"""What the dashboard's pages show: the report results each page needs, the charts laid out from them
+and the overview's health badge, rendered by the jinja2 templates. The routes, the session and the
+links between pages are `gateway/dashboard.py`'s."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from gateway import exports_api, report_params
+from gateway.api_keys import Principal
+from gateway.errors import ApiError
+from gateway.services import Services
+from pipeline.reporting import exports, projects, reports
+from pipeline.reporting.charts import Item, bars, columns, dropoff_chart
+from pipeline.reporting.formatting import FILTERS, count, count_and_share, share
+
+REFRESH_SECONDS = 60
+RANGE_DAYS = 30  # the default range of the project and overview pages, today included
+TOP_ROWS = 8  # rows per breakdown chart; the rest are counted below it
+MAX_PROJECTS = 50  # projects listed on the live page (each is one summary query)
+DEVICE_DIMENSIONS = (("device_type", "Devices"), ("locale", "Locales"), ("country", "Countries"))
+# Health thresholds of the overview (docs/dashboard.md).
+LOW_PLAY_RATE = 0.30
+LOW_COMPLETION_RATE = 0.25
+HIGH_FAILURE_RATE = 0.05
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(FILTERS)
+    return environment
+
+
+def render(name: str, **context: Any) -> str:
+    return templates().get_template(name).render({"refresh": None, **context})
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # healthy, low, errors, idle (the badge's CSS class)
+    label: str
+
+
+def health(summary: Mapping[str, Any], live: Mapping[str, Any]) -> Health:
+    """How an organization's last 30 days look, for the overview (thresholds: docs/dashboard.md)."""
+    if not summary["views"]:
+        return Health("idle", "no views")
+    if live["error_spike"] or (summary["playback_failure_rate"] or 0) >= HIGH_FAILURE_RATE:
+        return Health("errors", "errors")
+    if (summary["play_rate"] or 0) < LOW_PLAY_RATE or (summary["completion_rate"] or 0) < LOW_COMPLETION_RATE:
+        return Health("low", "low engagement")
+    return Health("healthy", "healthy")
+
+
+class Pages:
+    """The pages' contents (blocking: run from a worker thread)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _readable(self, principal: Principal, org: str) -> None:
+        if not principal.may_read(org):
+            raise ApiError(403, "organization_forbidden", "this key opens its own organization's pages only")
+        if principal.is_admin and not self._exists(org):
+            raise ApiError(404, "unknown_organization", f"there is no organization {org!r}")
+
+    def _exists(self, org: str) -> bool:
+        try:
+            return self.services.registry.get(org) is not None
+        except ValueError:  # not even a well-formed organization id
+            return False
+
+    def live(self, principal: Principal, org: str) -> str:
+        self._readable(principal, org)
+        engine, now = self.services.engine, datetime.now(UTC)
+        overall = reports.live(engine, org, now=now)
+        campaigns = [(project, reports.live(engine, org, project_id=project, now=now))
+                     for project in projects.live_project_ids(engine, org, now=now)]
+        first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
+        recent = projects.project_ids(engine, org, first, today)
+        listed = [(project, reports.summary(engine, org, project_id=project, date_from=first, date_to=today))
+                  for project in recent[:MAX_PROJECTS]]
+        buckets = [Item(bucket["start"][11:16], bucket["errors"], count(bucket["errors"]) if bucket["errors"]
+                        else "") for bucket in overall["errors_per_bucket"]]
+        return render(
+            "live.html", principal=principal, org=org, overall=overall, campaigns=campaigns, listed=listed,
+            unlisted=len(recent) - len(listed), first=first, today=today, refresh=REFRESH_SECONDS,
+            sessions_chart=bars("Sessions started in the last 60 minutes, by campaign",
+                                [Item(project, live["views"], count(live["views"]))
+                                 for project, live in campaigns]),
+            errors_chart=columns("Errors per 5 minutes (UTC), last 60 minutes", buckets),
+        )
+
+    def project(self, principal: Principal, org: str, project: str, date_from: date, date_to: date, *,
+                export_path: str) -> str:
+        self._readable(principal, org)
+        engine = self.services.engine
+        selection: reports.Selection = {"project_id": project, "date_from": date_from, "date_to": date_to}
+        summary = reports.summary(engine, org, **selection)
+        dropoff = reports.dropoff(engine, org, **selection)
+        ctas = reports.ctas(engine, org, **selection)
+        errors = reports.errors(engine, org, **selection)
+        breakdowns = [(dimension, title, reports.breakdown(engine, org, dimension, **selection))
+                      for dimension, title in DEVICE_DIMENSIONS]
+        views = ctas["views"]
+        funnel_chart = bars("CTA funnel: views, plays, views with a CTA click", [
+            Item("Views", views, count(views)), Item("Plays", ctas["plays"], count(ctas["plays"])),
+            Item("Clicked a CTA", ctas["cta_sessions"],
+                 count_and_share(ctas["cta_sessions"], ctas["cta_ctr"])),
+        ], scale=views)
+        cta_chart = bars("Views that clicked each CTA", [
+            Item(row["cta_name"] or row["cta_id"], row["sessions"],
+                 count_and_share(row["sessions"], row["cta_ctr"]))
+            for row in ctas["ctas"][:TOP_ROWS]], scale=views)
+        error_chart = bars("Errors by code", [
+            Item(row["error_code"] or "unknown", row["errors"], count(row["errors"]))
+            for row in errors["codes"][:TOP_ROWS]])
+        breakdown_charts = [(dimension, title, result, bars(f"Views by {title.lower()}", [
+            Item(row["value"] or "unknown", row["views"], count_and_share(row["views"], row["share"]))
+            for row in result["rows"][:TOP_ROWS]])) for dimension, title, result in breakdowns]
+        return render(
+            "project.html", principal=principal, org=org, project=project, date_from=date_from,
+            date_to=date_to, summary=summary, dropoff=dropoff, ctas=ctas, errors=errors, top_rows=TOP_ROWS,
+            dropoff_chart=dropoff_chart(dropoff), funnel_chart=funnel_chart, cta_chart=cta_chart,
+            error_chart=error_chart, breakdown_charts=breakdown_charts, export_path=export_path)
+
+    def overview(self, principal: Principal) -> str:
+        if not principal.is_admin:
+            raise ApiError(403, "admin_only", "the cross-organization overview needs an admin key")
+        engine, now = self.services.engine, datetime.now(UTC)
+        first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
+        rows = []
+        for organization in self.services.registry.list():
+            org = organization.organization_id
+            summary = reports.summary(engine, org, date_from=first, date_to=today)
+            live = reports.live(engine, org, now=now)
+            rows.append((org, summary, live, health(summary, live)))
+        chart = bars("Completion rate, last 30 days", [
+            Item(org, summary["completion_rate"] or 0, share(summary["completion_rate"]))
+            for org, summary, _, _ in rows], scale=1, width=760)
+        return render("overview.html", principal=principal, rows=rows, chart=chart, first=first, today=today)
+
+    def export(self, principal: Principal, org: str, project: str, form: Mapping[str, str],
+               base_url: str, *, project_path: str) -> str:
+        self._readable(principal, org)
+        report_params.slug(project, "project_id")
+        date_from = report_params.parse_date(form.get("from", ""), "from")
+        date_to = report_params.parse_date(form.get("to", ""), "to")
+        report_params.check_range(date_from, date_to)
+        kind = form.get("kind", "events")
+        if kind not in exports_api.KINDS:
+            raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(exports_api.KINDS)}",
+                           "kind")
+        selection = exports.ExportFilter(kind=kind, project_id=project, date_from=date_from, date_to=date_to)
+        store = self.services.registry.store
+        made = exports.create_export(store, self.services.engine, org, selection,
+                                     actor=f"dashboard:{principal.actor}")
+        signer = exports_api.url_signer(self.services.settings.token_keys)
+        url = exports_api.download_url(signer, store, made, base_url)
+        return render("export.html", principal=principal, org=org, project=project, made=made, url=url,
+                      selection=selection, back=f"{project_path}?from={date_from}&to={date_to}")
