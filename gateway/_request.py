@@ -51,12 +51,17 @@ def share_token(scope: Scope) -> str | None:
                             scope.get("query_string", b""))
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer …` header (the scheme in any case), else None."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def share_token_from(authorization: str | None, query_string: bytes) -> str | None:
     """The token of `Authorization: Bearer …`, else of `?token=…` (browsers send it without a preflight)."""
-    if authorization is not None:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
+    token = bearer(authorization)
+    if token is not None:
+        return token
     if b"token=" in query_string:
         for pair in query_string.decode("latin-1").split("&"):
             name, _, value = pair.partition("=")

@@ -1,5 +1,6 @@
 """Who is asking for reports: an organization API key (that organization only) or an admin key
-(any organization, named with `organization_id`). Keys come from `Authorization: Bearer …`.
+(any organization, named with `organization_id`). Keys come from `Authorization: Bearer …`
+(`_request.bearer`).
 
 These functions read the store (the registry): call them from a worker thread.
 """
@@ -29,11 +30,6 @@ class Principal:
     def actor(self) -> str:
         """Who acted, for the audit log: the kind of key and its public id, never the key."""
         return f"{'admin_key' if self.is_admin else 'api_key'}:{self.key_id}"
-
-
-def bearer(authorization: str | None) -> str | None:
-    scheme, _, credentials = (authorization or "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
 def authenticate(registry: OrganizationRegistry, key: str | None) -> Principal:

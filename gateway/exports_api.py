@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
-from gateway._request import MALFORMED_JSON, json_body
+from gateway._request import MALFORMED_JSON, bearer, json_body
 from gateway.errors import ApiError
 from gateway.openapi import error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
@@ -69,7 +69,7 @@ def routes(services: Services) -> list[BaseRoute]:
         body = await request.body()
         if body and media_type != "application/json":
             raise ApiError(415, "unsupported_media_type", "send the body as application/json", "content-type")
-        answer = await run_in_threadpool(create, api_keys.bearer(request.headers.get("authorization")),
+        answer = await run_in_threadpool(create, bearer(request.headers.get("authorization")),
                                          body, str(request.base_url))
         return JSONResponse(answer, status_code=201, headers={"Cache-Control": "private, no-store"})
 

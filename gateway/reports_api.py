@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
+from gateway._request import bearer
 from gateway.openapi import error_doc
 from gateway.report_params import REPORTS, Param, ReportParams
 from gateway.services import Services
@@ -45,8 +46,7 @@ def routes(services: Services) -> list[BaseRoute]:
                     "result": run_report(name, services.engine, org, params)}
 
         async def get(request: Request) -> Response:
-            body = await run_in_threadpool(answer, api_keys.bearer(request.headers.get("authorization")),
-                                           request)
+            body = await run_in_threadpool(answer, bearer(request.headers.get("authorization")), request)
             return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
         return get
