@@ -2,6 +2,13 @@
 
 Responses carry `Access-Control-Allow-Origin: *`, so they are cacheable without `Vary: Origin`;
 a token restricted to some origins is enforced by the route (403), not by the browser.
+
+Not Starlette's CORSMiddleware, which with the same policy (origins `*`, no credentials) would answer a
+preflight `200 OK` (docs/api.md says 204), a `400` to one asking for another method or header or for
+private-network access (this one states the fixed policy and lets the browser decide), add
+`Vary: Origin` to every response, same-origin and SDK bundles included (needless with `*`, and it splits
+caches by site), and cost about 10 µs per cross-origin POST against 3 µs here (a bare ASGI app: 1 µs;
+timed with a no-op app in-process on this 2-core machine).
 """
 
 from __future__ import annotations
