@@ -7,7 +7,7 @@ device class, OS and browser family, the country code and the referrer host do.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import ua_parser
@@ -27,7 +27,6 @@ _DESKTOP_OS = frozenset({"Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Chr
                          "Debian", "FreeBSD", "OpenBSD", "NetBSD", "Solaris", "Mint", "Arch Linux"})
 
 _NO_GEO = Geo()
-_GEO: dict[str, Geo] = {}
 
 
 def device_from_user_agent(user_agent: str) -> Device:
@@ -65,10 +64,12 @@ def geo_from_header(country: str | None) -> Geo:
     """`geo.country` from CloudFront-Viewer-Country, only when it is a two-letter country code."""
     if country is None or not _COUNTRY.match(country):
         return _NO_GEO
-    geo = _GEO.get(country)
-    if geo is None:
-        geo = _GEO[country] = Geo(country=country)  # at most 676 codes
-    return geo
+    return _geo(country)
+
+
+@cache  # checked codes only, so at most 676
+def _geo(country: str) -> Geo:
+    return Geo(country=country)
 
 
 def referrer_host(referer: str | None) -> str | None:

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -29,7 +30,7 @@ from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import QueueUnavailable
-from translator.canonical import CanonicalEvent, Device, Envelope, Geo
+from translator.canonical import CanonicalEvent, Envelope
 from translator.event_parser import EventError, check_event_time, parse_event
 
 PATH = "/analytics/v1/events"
@@ -61,7 +62,6 @@ _ANSWERED = {body: [_JSON, (b"content-length", str(len(body)).encode())]
 _REWRITTEN = {"organization_id", "project_id", "public_share_id", "distribution_channel_id",
               "received_at", "device", "geo", "referrer_host", "viewer_hash"}
 _T = TypeVar("_T")
-_FRAGMENTS_MAX = 4096  # distinct (token, User-Agent, country, referrer host) seen recently
 
 
 class _Enqueue(NamedTuple):
@@ -88,9 +88,6 @@ class Ingest:
         self._enqueuer = services.require_enqueuer()
         self._recent = services.recent_ids
         self._viewer_keys = services.viewer_keys
-        # The JSON of a request's server fields but received_at: a campaign's viewers share a token
-        # and a few browser builds, so this is mostly a dictionary hit.
-        self._fragments: dict[tuple[str | None, str, str | None, str | None], bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -121,7 +118,7 @@ class Ingest:
                            "content-type")
         body = await read_body(receive)
         received, received_json = _received_at()
-        stamp = received_json + self._fragment(token, share, headers)
+        stamp = received_json + _fragment(share, headers)
         # Decided without awaiting, so the validated models are gone before the queue is awaited: a
         # request waiting for the queue holds bytes and integers, which the garbage collector skips.
         decision = self._decide(body, share.organization_id, _Stamp(received, stamp))
@@ -139,22 +136,6 @@ class Ingest:
                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
             raise
         return decision.answer
-
-    def _fragment(self, token: str | None, share: ShareToken, headers: dict[bytes, str]) -> bytes:
-        # Keyed by what the fields derive from, cut to the parts that count, so a key stays small
-        # whatever a client sends (the token is a verified one). The raw header values stay in memory:
-        # only the device class, OS and browser, the country and the referrer's host are stored.
-        user_agent = headers.get(b"user-agent", "")[:UA_MAX_CHARS]
-        geo = geo_from_header(headers.get(b"cloudfront-viewer-country"))
-        referrer = referrer_host(headers.get(b"referer"))
-        key = (token, user_agent, geo.country, referrer)
-        fragment = self._fragments.get(key)
-        if fragment is None:
-            if len(self._fragments) >= _FRAGMENTS_MAX:
-                self._fragments.clear()  # cheaper than LRU bookkeeping on every hit
-            fragment = self._fragments[key] = _server_fields(share, device_from_user_agent(user_agent), geo,
-                                                             referrer)
-        return fragment
 
     def _decide(self, body: bytes, organization: str, stamp: _Stamp) -> bytes | _Enqueue:
         # Happy paths: one event, or a batch of valid events, validated straight from the bytes. The
@@ -239,32 +220,46 @@ def _validated(validate: Callable[[bytes], _T], body: bytes) -> _T | None:
         return None
 
 
-def _server_fields(share: ShareToken, device: Device, geo: Geo, referrer: str | None) -> bytes:
+def _fragment(share: ShareToken, headers: dict[bytes, str]) -> bytes:
     """The JSON members of the fields the server owns but received_at."""
+    # Cut to the parts that count before they key the cache, so a key stays small whatever a client
+    # sends. The raw header values stay in memory: only the device class, OS and browser, the country
+    # and the referrer's host are stored.
+    return _server_fields(share.organization_id, share.project_id, share.public_share_id,
+                          share.distribution_channel_id, headers.get(b"user-agent", "")[:UA_MAX_CHARS],
+                          geo_from_header(headers.get(b"cloudfront-viewer-country")).country,
+                          referrer_host(headers.get(b"referer")))
+
+
+@lru_cache(maxsize=4096)  # a campaign's viewers share a token and a few browser builds: mostly a hit
+def _server_fields(organization_id: str, project_id: str, public_share_id: str | None,
+                   distribution_channel_id: str | None, user_agent: str, country: str | None,
+                   referrer: str | None) -> bytes:
+    device, geo = device_from_user_agent(user_agent), geo_from_header(country)
     return b"".join([
-        b',"organization_id":', to_json(share.organization_id),
-        b',"project_id":', to_json(share.project_id),
-        b',"public_share_id":', to_json(share.public_share_id),
-        b',"distribution_channel_id":', to_json(share.distribution_channel_id),
+        b',"organization_id":', to_json(organization_id),
+        b',"project_id":', to_json(project_id),
+        b',"public_share_id":', to_json(public_share_id),
+        b',"distribution_channel_id":', to_json(distribution_channel_id),
         b',"device":', device.__pydantic_serializer__.to_json(device),
         b',"geo":', geo.__pydantic_serializer__.to_json(geo),
         b',"referrer_host":', to_json(referrer),
     ])
 
 
-_second: tuple[int, datetime, bytes] = (-1, datetime.min, b"")
-
-
 def _received_at() -> tuple[datetime, bytes]:
     """Now, and `{"received_at":"…"` for now in the stored form (format_timestamp's), built from the
-    clock's integer nanoseconds: the date part is formatted once per second."""
-    global _second
+    clock's integer nanoseconds."""
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    if _second[0] != seconds:
-        date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _second = (seconds, datetime.fromtimestamp(seconds, UTC), b'{"received_at":"' + date.encode())
+    second, json_prefix = _received_second(seconds)
     millis = nanos // 1_000_000
-    return _second[1] + timedelta(milliseconds=millis), b'%s.%03dZ"' % (_second[2], millis)
+    return second + timedelta(milliseconds=millis), b'%s.%03dZ"' % (json_prefix, millis)
+
+
+@lru_cache(maxsize=1)  # the date part is formatted once per second
+def _received_second(seconds: int) -> tuple[datetime, bytes]:
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return datetime.fromtimestamp(seconds, UTC), b'{"received_at":"' + text.encode()
 
 
 def _stored(event: Envelope, stamp: bytes, blank: dict[str, None], keys: ViewerKeys) -> bytes:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,22 +118,17 @@ def verify_token(keys: Keys, token: str | None, now: float | None = None) -> Sha
 class TokenVerifier:
     """verify_token with the signature check and claim decoding cached per token string.
 
-    Every embed of a campaign sends the same token, so the hot path is a dictionary hit; expiry is
-    still checked on every call.
+    Every embed of a campaign sends the same token, so the hot path is a cache hit. Only the time-free
+    part is cached (a token's signature and claims under this verifier's keys; a refusal raises and is
+    not kept); expiry is still checked on every call.
     """
 
     def __init__(self, keys: Keys, cache_size: int = 4096) -> None:
-        self._keys = tuple(keys)
-        self._cache: OrderedDict[str, ShareToken] = OrderedDict()
-        self._cache_size = cache_size
+        self._verify_signed = functools.lru_cache(maxsize=cache_size)(
+            functools.partial(_verify_signed, tuple(keys)))
 
     def verify(self, token: str | None, now: float | None = None) -> ShareToken:
-        share = self._cache.get(token) if token else None
-        if share is None:
-            share = _verify_signed(self._keys, token)
-            self._cache[token] = share  # type: ignore[index]  # _verify_signed rejected None
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        share = self._verify_signed(token)
         _check_expiry(share, now)
         return share
 
