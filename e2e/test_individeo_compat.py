@@ -15,7 +15,7 @@ from playwright.sync_api import ConsoleMessage, Page
 
 from e2e._browsing import Browsing
 from e2e._stack import PROXY_PATH, RECIPIENT, Stack, has, types
-from pipeline.governance.organizations import Attachment, OrganizationRegistry
+from pipeline.governance.registry import Attachment, OrganizationRegistry
 from translator.individeo_attributes import resolve_attributes
 
 pytestmark = pytest.mark.e2e

@@ -28,7 +28,7 @@ from e2e._browsing import Browsing, player_frame, wait_seen
 from e2e._stack import RECIPIENT, Stack, has
 from gateway.tokens import issue_token
 from pipeline.curated.compactor import compact
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query import open_engine
 from pipeline.reporting.exports import ExportFilter, create_export
 from pipeline.reporting.rollups import build_rollups

@@ -9,7 +9,7 @@ import pytest
 from e2e._browsing import Browsing, player_frame, seen, wait_seen
 from e2e._stack import PROXY_PATH, RECIPIENT, Stack, has, types
 from pipeline.curated.compactor import compact
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import load_viewer_keys
 from pipeline.query import open_engine
 from pipeline.reporting import reports

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.errors import ApiError
-from pipeline.governance.organizations import OrganizationRegistry, key_id_of
+from pipeline.governance.registry import OrganizationRegistry, key_id_of
 from translator.ids import check_slug
 
 

@@ -24,7 +24,7 @@ from gateway.services import Services
 from gateway.tokens import TokenVerifier
 from pipeline.backends import open_store
 from pipeline.config import Settings
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import ViewerKeys, load_viewer_keys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store

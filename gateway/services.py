@@ -10,7 +10,7 @@ from gateway.enqueuer import Enqueuer
 from gateway.recent_ids import RecentIds
 from gateway.tokens import TokenVerifier
 from pipeline.config import Settings
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import ViewerKeys
 
 if TYPE_CHECKING:

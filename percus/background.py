@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline import layout
 from pipeline.curated.compactor import CompactionBusy, compact
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.retention import apply_retention
 from pipeline.mail.base import Mailer
 from pipeline.query.duckdb_engine import DuckDbEngine

@@ -17,7 +17,7 @@ from pipeline.config import Settings, load_settings
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
-    from pipeline.governance.organizations import OrganizationRegistry
+    from pipeline.governance.registry import OrganizationRegistry
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -72,7 +72,7 @@ def _warn_unregistered(settings: Settings, org: str, consequence: str) -> None:
 
 def _registry(settings: Settings) -> OrganizationRegistry:
     from pipeline.backends import open_store
-    from pipeline.governance.organizations import OrganizationRegistry
+    from pipeline.governance.registry import OrganizationRegistry
 
     return OrganizationRegistry(open_store(settings), cache_seconds=0, actor=_actor())
 
@@ -255,7 +255,7 @@ def _cmd_webhook_redrive(args: argparse.Namespace) -> int:
 
 def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.governance.organizations import OrganizationRegistry
+    from pipeline.governance.registry import OrganizationRegistry
     from pipeline.webhooks.policy import WebhookPolicy
     from pipeline.webhooks.run import run
 
@@ -274,7 +274,7 @@ def _cmd_webhook_deliver(args: argparse.Namespace) -> int:
 
 
 def _cmd_legacy_register(args: argparse.Namespace) -> int:
-    from pipeline.governance.organizations import Attachment
+    from pipeline.governance.registry import Attachment
 
     registry = _registry(_settings(args))
     registry.register_attachment(Attachment(attachment_code=args.attachment_code, organization_id=args.org,
@@ -516,7 +516,7 @@ def _cmd_dsar_delete(args: argparse.Namespace) -> int:
 
 def _cmd_retention_apply(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
-    from pipeline.governance.organizations import OrganizationRegistry
+    from pipeline.governance.registry import OrganizationRegistry
     from pipeline.governance.retention import apply_retention
 
     settings = _settings(args)

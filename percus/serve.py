@@ -20,7 +20,7 @@ from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
 from pipeline.backends import open_mailer, open_queue, open_store
 from pipeline.config import Settings
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.raw.writer import Writer
 
 log = logging.getLogger("percus.serve")

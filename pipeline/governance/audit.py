@@ -9,7 +9,7 @@ Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/repor
 `dsar.completed` (governance/dsar.py), `retention.deleted` (governance/retention.py), `org.created`,
 `org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
 `admin.key_revoked`, `org.legacy_group_key_added` (a count, never the key),
-`legacy.attachment_registered` (governance/organizations.py), `webhook.dead_lettered`, `webhook.redriven`
+`legacy.attachment_registered` (governance/registry/), `webhook.dead_lettered`, `webhook.redriven`
 (webhooks/), `digest.sent` (reporting/digest.py).
 """
 

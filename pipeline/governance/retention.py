@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pipeline import layout
 from pipeline.curated.compactor import curated_lock
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.store.base import Store
 
 

@@ -15,7 +15,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.retention import apply_retention
 from pipeline.lambdas._environment import data_store
 from pipeline.lambdas.rollups import scheduled_day

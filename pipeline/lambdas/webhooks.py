@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.lambdas._environment import data_store
 from pipeline.store.base import Store
 from pipeline.webhooks.policy import WebhookPolicy

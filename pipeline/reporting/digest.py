@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import layout
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry, RegistryError
+from pipeline.governance.registry import OrganizationRegistry, RegistryError
 from pipeline.mail.base import Mailer, compose
 from pipeline.query.base import QueryEngine
 from pipeline.reporting import metrics, reports

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from pipeline.curated import schema
 from pipeline.curated.commits import compacted_days, manifest_bytes, read_ids
-from pipeline.governance.organizations import Webhook
+from pipeline.governance.registry import Webhook
 from pipeline.layout import curated_key
 from pipeline.store.base import Store
 from pipeline.webhooks.curated_rows import NEIGHBOUR_DAYS, ORDER, first_per_event, read_curated

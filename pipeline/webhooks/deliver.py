@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from pipeline.curated.commits import read_ids
 from pipeline.governance import audit
-from pipeline.governance.organizations import Webhook, webhook_host
+from pipeline.governance.registry import Webhook, webhook_host
 from pipeline.layout import curated_key
 from pipeline.store.base import Store
 from pipeline.webhooks.curated_rows import (

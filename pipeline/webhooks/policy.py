@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.governance.organizations import Webhook
+from pipeline.governance.registry import Webhook
 
 _ENV = {"PERCUS_WEBHOOK_MAX_ATTEMPTS": ("max_attempts", int),
         "PERCUS_WEBHOOK_BASE_DELAY": ("base_delay", float), "PERCUS_WEBHOOK_MAX_DELAY": ("max_delay", float),

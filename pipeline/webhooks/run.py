@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from pipeline import layout
-from pipeline.governance.organizations import OrganizationRegistry, Webhook
+from pipeline.governance.registry import OrganizationRegistry, Webhook
 from pipeline.store.base import Store
 from pipeline.store.lock import Busy, store_lock
 from pipeline.webhooks.collect import collect

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from pipeline.config import Settings, load_settings
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from gateway.api_keys import Principal
 from gateway.dashboard_pages import health
 from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from tests.gateway._reporting import CAMPAIGN, TOKEN_KEYS, Reporting, open_reporting
 
 KEYS = tuple((kid, secret.encode()) for kid, secret in (item.split(":") for item in TOKEN_KEYS.split(",")))

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from gateway import exports_api
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.base import Source
 from pipeline.reporting import exports, reports
 from pipeline.reporting.exports import Export

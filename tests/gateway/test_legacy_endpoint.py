@@ -16,7 +16,7 @@ from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import verify_token
 from pipeline.config import load_settings
-from pipeline.governance.organizations import Attachment, OrganizationRegistry
+from pipeline.governance.registry import Attachment, OrganizationRegistry
 from pipeline.queue.local import LocalQueue
 from pipeline.store.local import LocalStore
 from tests._fixtures import fixture_names, load_fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.player import MEDIA_PATH, derived_salt
 from pipeline.backends import open_store
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from tests.gateway._client import Gateway
 
 

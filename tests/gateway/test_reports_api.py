@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gateway import reports_api
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.sql import DIMENSIONS
 from pipeline.reporting import reports
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting

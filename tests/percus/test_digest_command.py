@@ -12,7 +12,7 @@ import pytest
 
 from percus.cli import main
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.reporting.digest import Week
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import ingest, known_sessions

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.tokens import verify_token
 from pipeline.config import load_settings
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.store.local import LocalStore
 from tests.percus._cli import run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.governance.organizations import OrganizationRegistry, RegistryError, key_id_of
+from pipeline.governance.registry import OrganizationRegistry, RegistryError, key_id_of
 from pipeline.store.local import LocalStore
 
 

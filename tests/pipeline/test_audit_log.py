@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.governance import audit
-from pipeline.governance.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.governance.registry import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 

@@ -28,7 +28,7 @@ from PIL import Image
 
 from percus.background import DIGEST_EVERY, PipelineLoop, digest_step
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.lambdas import digest as digest_lambda
 from pipeline.mail.outbox import OutboxMailer
 from pipeline.mail.ses import SesMailer

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.governance.organizations import Attachment, OrganizationRegistry, RegistryError
+from pipeline.governance.registry import Attachment, OrganizationRegistry, RegistryError
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 
@@ -74,7 +74,7 @@ def test_lookups_of_unknown_group_keys_use_bounded_memory(tmp_path: Path) -> Non
     registry.create("acme", legacy_group_keys=("GK-acme",))
     for n in range(10_050):
         assert registry.organization_for_group_key(f"made-up-{n}") is None
-    assert len(registry._cache) <= 10_000
+    assert len(registry._group_keys._cache) <= 10_000
     assert registry.organization_for_group_key("GK-acme") == "acme"
 
 

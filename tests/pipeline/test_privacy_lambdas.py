@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.curated.compactor import compact
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.lambdas import compactor, dsar, retention
 from pipeline.layout import curated_key, raw_key

@@ -12,7 +12,7 @@ import pytest
 from percus.background import RETENTION_RUN, retention_step
 from pipeline.curated.compactor import CompactionBusy, compact, curated_lock
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.retention import apply_retention
 from pipeline.layout import curated_key, raw_key, rollup_key, rollup_state_key
 from pipeline.reporting.rollups import build_rollups

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from gateway.app import LOCAL
 from gateway.dashboard_session import COOKIE
 from gateway.openapi import PATH as OPENAPI_PATH
-from pipeline.governance.organizations import OrganizationRegistry
+from pipeline.governance.registry import OrganizationRegistry
 from tests.reliability._serve import EVENTS, local_store, raw_events, serving, token
 from translator.canonical import format_timestamp
 

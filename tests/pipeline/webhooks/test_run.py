@@ -26,7 +26,7 @@ from percus.background import PipelineLoop
 from percus.cli import main
 from pipeline.curated.compactor import compact
 from pipeline.governance import audit
-from pipeline.governance.organizations import OrganizationRegistry, RegistryError, check_webhook_url
+from pipeline.governance.registry import OrganizationRegistry, RegistryError, check_webhook_url
 from pipeline.layout import curated_key
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore

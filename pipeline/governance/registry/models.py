@@ -1,0 +1,66 @@
+"""The records the registry keeps as JSON objects in the store's config areas (field order is the
+stored format), the error it raises, and the SHA-256 that stands in them for a secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class RegistryError(ValueError):
+    """A registry request that cannot be honoured (unknown organization, key already bound, …)."""
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ApiKey(BaseModel):
+    key_id: str
+    sha256: str  # the key itself is shown once and never stored
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def matches(self, key: str) -> bool:
+        return hmac.compare_digest(self.sha256, sha256_hex(key))
+
+
+class Digest(BaseModel):
+    enabled: bool = False
+    recipients: list[str] = Field(default_factory=list)
+
+
+class Webhook(BaseModel):
+    """Where the organization's events are POSTed (pipeline/webhooks/) and the key that signs them.
+
+    The secret is kept as is (an HMAC needs it) and shown once, when it is made."""
+
+    url: str
+    secret: str
+    enabled: bool = True
+    since: datetime  # events received from then on are delivered (reset when re-enabled)
+    previous_secret: str | None = None  # still signs too until previous_secret_expires_at
+    previous_secret_expires_at: datetime | None = None
+
+
+class Organization(BaseModel):
+    organization_id: str
+    created_at: datetime
+    retention_days: int | None = Field(default=None, ge=1)  # None: the zone defaults
+    salt: str  # ships to the player for viewer_hash; rotated with the salt epoch
+    legacy_group_keys: list[str] = Field(default_factory=list)
+    digest: Digest = Field(default_factory=Digest)
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    webhook: Webhook | None = None
+
+
+class Attachment(BaseModel):
+    """An Individeo attachment code made resolvable by the compat script."""
+
+    attachment_code: str
+    organization_id: str
+    project_id: str
+    template_id: str | None = None
