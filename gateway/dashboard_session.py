@@ -13,12 +13,12 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Sequence
 
 from starlette.responses import Response
 
 from gateway.api_keys import Principal
 from gateway.signing import Signer
+from pipeline.governance.key_ring import KeyRing
 
 COOKIE = "percus_dashboard"
 PATH = "/dashboard"
@@ -26,7 +26,7 @@ MAX_AGE_SECONDS = 8 * 3600
 
 
 class Sessions:
-    def __init__(self, token_keys: Sequence[tuple[str, bytes]]) -> None:
+    def __init__(self, token_keys: KeyRing) -> None:
         self._signer = Signer(token_keys, "dashboard session")
 
     def issue(self, response: Response, principal: Principal, *, secure: bool,

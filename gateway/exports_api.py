@@ -10,7 +10,6 @@ it (another export, a later expiry) breaks the signature.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +25,7 @@ from gateway.openapi import error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
 from gateway.services import Services
 from gateway.signing import Signer
+from pipeline.governance.key_ring import KeyRing
 from pipeline.reporting import exports
 from pipeline.reporting.exports import Export
 from pipeline.store.base import Store
@@ -36,7 +36,7 @@ KINDS = exports.KINDS
 _FIELDS = ("kind", "organization_id", "project_id", "template_id", "from", "to", "include_bots")
 
 
-def url_signer(token_keys: Sequence[tuple[str, bytes]]) -> Signer:
+def url_signer(token_keys: KeyRing) -> Signer:
     return Signer(token_keys, "export download")
 
 

@@ -61,7 +61,7 @@ TEMPLATES = {WELCOME.template_id: WELCOME}
 
 def derived_salt(settings: Settings, organization_id: str) -> str:
     """A per-organization salt for organizations without a stored one: HMAC of the signing key."""
-    key = settings.token_keys[0][1]
+    key = settings.token_keys.current[1]
     return hmac.new(key, b"percus-org-salt:" + organization_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 

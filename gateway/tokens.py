@@ -2,8 +2,8 @@
 
 Format: ``pt1.<kid>.<claims>.<signature>``, every part URL-safe (the token travels in ``?token=``).
 ``claims`` is base64url JSON; ``signature`` is base64url HMAC-SHA256 over ``pt1.<kid>.<claims>`` with
-the key named ``kid``. The first configured key signs, every configured key verifies, so keys rotate
-by prepending a new one and dropping the old one once its tokens have expired.
+the key named ``kid`` in the token key ring (PERCUS_TOKEN_KEYS, pipeline/governance/key_ring.py): a
+key is dropped once the tokens it signed have expired.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline.governance.key_ring import KeyRing
 from translator.ids import check_slug
 
 VERSION = "pt1"
 DEFAULT_TTL_SECONDS = 30 * 86400
-Keys = Sequence[tuple[str, bytes]]
 
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _TTL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -74,7 +74,7 @@ def normalise_origin(origin: str) -> str:
 
 
 def issue_token(
-    keys: Keys,
+    keys: KeyRing,
     organization_id: str,
     project_id: str,
     *,
@@ -84,12 +84,11 @@ def issue_token(
     origins: Sequence[str] | None = None,
     now: float | None = None,
 ) -> str:
-    """A token signed with the first key. Raises ValueError for ids or origins that could not be honoured."""
-    if not keys:
-        raise ValueError("no token key configured")
+    """A token signed with the current key. Raises ValueError for ids or origins that could not be
+    honoured, or without a key."""
+    kid, secret = keys.current
     if ttl <= 0:
         raise ValueError("ttl must be positive")
-    kid, secret = keys[0]
     if not _KID.match(kid):
         raise ValueError(f"key id {kid!r} must be 1-32 characters of letters, digits, '_' or '-'")
     claims: dict[str, Any] = {
@@ -108,7 +107,7 @@ def issue_token(
     return f"{signed}.{_b64encode(_sign(secret, signed))}"
 
 
-def verify_token(keys: Keys, token: str | None, now: float | None = None) -> ShareToken:
+def verify_token(keys: KeyRing, token: str | None, now: float | None = None) -> ShareToken:
     """The claims of a genuine, unexpired token, or TokenError."""
     share = _verify_signed(keys, token)
     _check_expiry(share, now)
@@ -123,9 +122,8 @@ class TokenVerifier:
     not kept); expiry is still checked on every call.
     """
 
-    def __init__(self, keys: Keys, cache_size: int = 4096) -> None:
-        self._verify_signed = functools.lru_cache(maxsize=cache_size)(
-            functools.partial(_verify_signed, tuple(keys)))
+    def __init__(self, keys: KeyRing, cache_size: int = 4096) -> None:
+        self._verify_signed = functools.lru_cache(maxsize=cache_size)(functools.partial(_verify_signed, keys))
 
     def verify(self, token: str | None, now: float | None = None) -> ShareToken:
         share = self._verify_signed(token)
@@ -133,14 +131,14 @@ class TokenVerifier:
         return share
 
 
-def _verify_signed(keys: Keys, token: str | None) -> ShareToken:
+def _verify_signed(keys: KeyRing, token: str | None) -> ShareToken:
     if not token:
         raise TokenError("token_missing", "a share token is required (Authorization: Bearer … or ?token=…)")
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != VERSION:
         raise TokenError("token_malformed", f"the share token is not a {VERSION} token")
     _, kid, body, signature = parts
-    secret = next((secret for key_id, secret in keys if key_id == kid), None)
+    secret = keys.secret(kid)
     if secret is None:
         raise TokenError("token_unknown_kid", "the share token's signing key is not known to this server")
     try:

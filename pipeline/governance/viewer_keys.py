@@ -16,15 +16,15 @@ stored id, so cohorts reset, as they do at the annual salt rotation (rotate both
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.governance.key_ring import KeyRing
 
 ENV = "PERCUS_VIEWER_KEYS"
 _CLIENT_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -49,15 +49,13 @@ def client_hash(value: str) -> str:
 
 @dataclass(frozen=True)
 class ViewerKeys:
-    keys: tuple[tuple[str, bytes], ...]  # (kid, secret); the first keys what is stored
+    ring: KeyRing  # the current key keys what is stored; DSAR looks up under every one
     # The current key's HMAC state with the key already mixed in: copying it halves the cost of a
     # keyed id (about 1 µs), which the gateway pays per event.
     _current: hmac.HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.keys:
-            raise ValueError("at least one viewer key is needed")
-        object.__setattr__(self, "_current", hmac.new(self.keys[0][1], digestmod=hashlib.sha256))
+        object.__setattr__(self, "_current", hmac.new(self.ring.current[1], digestmod=hashlib.sha256))
 
     def keyed(self, client_hash: str) -> str:
         """What the gateway stores for a validated client hash (under the current key)."""
@@ -68,34 +66,11 @@ class ViewerKeys:
     def stored_forms(self, client_hash: str) -> list[str]:
         """Every value under which a viewer's events can be stored: keyed under each key held, and
         the client hash itself (events stored before keyed ids existed)."""
-        return [*(keyed_viewer_hash(secret, client_hash) for _, secret in self.keys), client_hash]
+        return [*(keyed_viewer_hash(secret, client_hash) for secret in self.ring.secrets), client_hash]
 
     @classmethod
     def parse(cls, text: str) -> ViewerKeys:
-        keys = []
-        for item in filter(None, (part.strip() for part in text.split(","))):
-            kid, sep, secret = item.partition(":")
-            if not sep or not kid or not secret:
-                raise ValueError(f"{ENV} entry {item[:4]!r}… must be kid:secret")
-            keys.append((kid, secret.encode()))
-        if not keys:
-            raise ValueError(f"{ENV} is set but names no key")
-        return cls(tuple(keys))
-
-
-def _generated(data_dir: Path) -> str:
-    """The embedded default's key file, created on first use with a fresh key."""
-    path = data_dir / "secrets" / "viewer_keys"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".viewer_keys.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"v1:{secrets.token_urlsafe(32)}\n")
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)  # never replace a key another process wrote first
-        tmp.unlink()
-    return path.read_text()
+        return cls(KeyRing.parse(text, ENV))
 
 
 def load_viewer_keys(env: Mapping[str, str] | None = None, *, data_dir: Path | None = None) -> ViewerKeys:
@@ -103,9 +78,5 @@ def load_viewer_keys(env: Mapping[str, str] | None = None, *, data_dir: Path | N
 
     Without either this fails: a key made up on the spot would key ids nothing else can look up.
     """
-    text = (os.environ if env is None else env).get(ENV)
-    if text:
-        return ViewerKeys.parse(text)
-    if data_dir is None:
-        raise ValueError(f"set {ENV} (kid:secret[,kid:secret…]): the viewer-id key is not configured")
-    return ViewerKeys.parse(_generated(data_dir))
+    key_file = None if data_dir is None else data_dir / "secrets" / "viewer_keys"
+    return ViewerKeys(KeyRing.load(ENV, os.environ if env is None else env, key_file, first_kid="v1"))

@@ -16,10 +16,11 @@ from starlette.testclient import TestClient
 from gateway.api_keys import Principal
 from gateway.dashboard_pages import health
 from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
+from pipeline.governance.key_ring import KeyRing
 from pipeline.governance.registry import OrganizationRegistry
 from tests.gateway._reporting import CAMPAIGN, TOKEN_KEYS, Reporting, open_reporting
 
-KEYS = tuple((kid, secret.encode()) for kid, secret in (item.split(":") for item in TOKEN_KEYS.split(",")))
+KEYS = KeyRing.parse(TOKEN_KEYS, "PERCUS_TOKEN_KEYS")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_the_session_cookie_is_signed_httponly_strict_and_holds_no_key(client: T
 def test_a_forged_tampered_or_expired_cookie_is_no_session(client: TestClient, reporting: Reporting) -> None:
     sessions = Sessions(KEYS)
     acme = Principal(reporting.keys.acme.split("_")[1], "acme")
-    forged = Sessions((("k9", b"someone-elses-secret"),))
+    forged = Sessions(KeyRing((("k9", b"someone-elses-secret"),)))
     for value in (_cookie(forged, acme), _cookie(sessions, acme)[:-2] + "xx", "garbage", "",
                   _admin_claims_with_acme_signature(sessions, acme)):
         client.cookies.set(COOKIE, value, path="/dashboard")

@@ -16,6 +16,7 @@ from gateway.bodies import IngestResult
 from gateway.middleware.rate_limit import RateLimits
 from gateway.tokens import issue_token
 from pipeline.config import Settings
+from pipeline.governance.key_ring import KeyRing
 from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue
 from tests.gateway._client import EVENTS, Gateway
@@ -378,8 +379,8 @@ def test_401_codes(gateway: Gateway) -> None:
 
 
 def test_a_token_signed_by_the_previous_key_still_works(gateway: Gateway) -> None:
-    old_key = gateway.settings.token_keys[1]
-    assert gateway.post(event(), token=issue_token([old_key], "acme", "spring-campaign")).status_code == 202
+    old_key = KeyRing(gateway.settings.token_keys.keys[1:])
+    assert gateway.post(event(), token=issue_token(old_key, "acme", "spring-campaign")).status_code == 202
 
 
 def test_403_when_the_origin_is_not_allowed_by_the_token(gateway: Gateway) -> None:

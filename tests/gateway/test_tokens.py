@@ -9,10 +9,15 @@ import re
 import pytest
 
 from gateway.tokens import ShareToken, TokenError, TokenVerifier, issue_token, parse_ttl, verify_token
+from pipeline.governance.key_ring import KeyRing
 
 NEW = ("k2", b"new-secret")
 OLD = ("k1", b"old-secret")
 NOW = 1_800_000_000
+
+
+def ring(*keys: tuple[str, bytes]) -> KeyRing:
+    return KeyRing(keys)
 
 
 def _b64(data: bytes) -> str:
@@ -25,54 +30,54 @@ def _signed(kid: str, secret: bytes, claims: object) -> str:
     return f"{signed}.{_b64(hmac.new(secret, signed.encode(), hashlib.sha256).digest())}"
 
 
-def _code(keys: list[tuple[str, bytes]], token: str | None, now: float = NOW) -> str:
+def _code(keys: KeyRing, token: str | None, now: float = NOW) -> str:
     with pytest.raises(TokenError) as caught:
         verify_token(keys, token, now=now)
     return caught.value.code
 
 
 def test_round_trip_carries_every_claim() -> None:
-    token = issue_token([NEW], "acme", "spring", ttl=3600, public_share_id="share-9",
+    token = issue_token(ring(NEW), "acme", "spring", ttl=3600, public_share_id="share-9",
                         distribution_channel_id="email-1", origins=["https://Bank.example.cl/", "http://a.test:8080"],
                         now=NOW)
     assert re.fullmatch(r"pt1\.k2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)  # URL-safe, no padding
-    assert verify_token([NEW], token, now=NOW + 10) == ShareToken(
+    assert verify_token(ring(NEW), token, now=NOW + 10) == ShareToken(
         organization_id="acme", project_id="spring", expires_at=NOW + 3600, public_share_id="share-9",
         distribution_channel_id="email-1", origins=("http://a.test:8080", "https://bank.example.cl"),
         kid="k2")
 
 
 def test_optional_claims_default_to_none() -> None:
-    share = verify_token([NEW], issue_token([NEW], "acme", "spring", now=NOW), now=NOW)
+    share = verify_token(ring(NEW), issue_token(ring(NEW), "acme", "spring", now=NOW), now=NOW)
     assert (share.public_share_id, share.distribution_channel_id, share.origins) == (None, None, None)
     assert share.expires_at == NOW + 30 * 86400
 
 
 def test_expiry_is_exclusive() -> None:
-    token = issue_token([NEW], "acme", "spring", ttl=60, now=NOW)
-    assert verify_token([NEW], token, now=NOW + 59).organization_id == "acme"
-    assert _code([NEW], token, now=NOW + 60) == "token_expired"
+    token = issue_token(ring(NEW), "acme", "spring", ttl=60, now=NOW)
+    assert verify_token(ring(NEW), token, now=NOW + 59).organization_id == "acme"
+    assert _code(ring(NEW), token, now=NOW + 60) == "token_expired"
 
 
 @pytest.mark.parametrize("token", [None, ""])
 def test_missing(token: str | None) -> None:
-    assert _code([NEW], token) == "token_missing"
+    assert _code(ring(NEW), token) == "token_missing"
 
 
 def test_forged_claims_fail_the_signature() -> None:
-    token = issue_token([NEW], "acme", "spring", now=NOW)
+    token = issue_token(ring(NEW), "acme", "spring", now=NOW)
     version, kid, _, signature = token.split(".")
-    other = issue_token([NEW], "victim", "spring", now=NOW).split(".")[2]
-    assert _code([NEW], f"{version}.{kid}.{other}.{signature}") == "token_bad_signature"
+    other = issue_token(ring(NEW), "victim", "spring", now=NOW).split(".")[2]
+    assert _code(ring(NEW), f"{version}.{kid}.{other}.{signature}") == "token_bad_signature"
 
 
 def test_a_token_signed_with_another_secret_under_a_known_kid_is_rejected() -> None:
-    forged = issue_token([("k2", b"guessed-secret")], "acme", "spring", now=NOW)
-    assert _code([NEW], forged) == "token_bad_signature"
+    forged = issue_token(ring(("k2", b"guessed-secret")), "acme", "spring", now=NOW)
+    assert _code(ring(NEW), forged) == "token_bad_signature"
 
 
 def test_unknown_kid() -> None:
-    assert _code([NEW], issue_token([("k9", b"x")], "acme", "spring", now=NOW)) == "token_unknown_kid"
+    assert _code(ring(NEW), issue_token(ring(("k9", b"x")), "acme", "spring", now=NOW)) == "token_unknown_kid"
 
 
 @pytest.mark.parametrize("token", [
@@ -84,7 +89,7 @@ def test_unknown_kid() -> None:
     "pt1.k2.e30.",
 ])
 def test_malformed(token: str) -> None:
-    assert _code([NEW], token) == "token_malformed"
+    assert _code(ring(NEW), token) == "token_malformed"
 
 
 @pytest.mark.parametrize("claims", [
@@ -96,17 +101,17 @@ def test_malformed(token: str) -> None:
     {"org": "acme", "prj": "spring", "exp": NOW + 60, "ori": ["not an origin"]},
 ])
 def test_signed_but_invalid_claims_are_malformed(claims: object) -> None:
-    assert _code([NEW], _signed(*NEW, claims)) == "token_malformed"
+    assert _code(ring(NEW), _signed(*NEW, claims)) == "token_malformed"
 
 
 def test_key_rotation_old_key_verifies_new_key_signs() -> None:
-    old_token = issue_token([OLD], "acme", "spring", now=NOW)
-    rotated = [NEW, OLD]
+    old_token = issue_token(ring(OLD), "acme", "spring", now=NOW)
+    rotated = ring(NEW, OLD)
     assert verify_token(rotated, old_token, now=NOW).kid == "k1"
     new_token = issue_token(rotated, "acme", "spring", now=NOW)
     assert new_token.startswith("pt1.k2.")
     assert verify_token(rotated, new_token, now=NOW).kid == "k2"
-    assert _code([NEW], old_token) == "token_unknown_kid"  # the old key retired
+    assert _code(ring(NEW), old_token) == "token_unknown_kid"  # the old key retired
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -116,24 +121,24 @@ def test_key_rotation_old_key_verifies_new_key_signs() -> None:
 def test_issue_refuses_ids_that_are_not_slugs(field: str, value: str) -> None:
     claims = {"organization_id": "acme", "project_id": "spring", field: value}
     with pytest.raises(ValueError):
-        issue_token([NEW], **claims)
+        issue_token(ring(NEW), **claims)
 
 
 @pytest.mark.parametrize("kwargs", [{"ttl": 0}, {"ttl": -5}, {"origins": ["bank.cl"]},
                                     {"origins": ["https://bank.cl/path"]}])
 def test_issue_refuses_bad_lifetimes_and_origins(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        issue_token([NEW], "acme", "spring", **kwargs)  # type: ignore[arg-type]
+        issue_token(ring(NEW), "acme", "spring", **kwargs)  # type: ignore[arg-type]
 
 
 def test_issue_refuses_a_kid_that_would_break_the_format() -> None:
     with pytest.raises(ValueError):
-        issue_token([("k.1", b"x")], "acme", "spring")
+        issue_token(ring(("k.1", b"x")), "acme", "spring")
 
 
 def test_allowed_origins_compare_case_insensitively_and_allow_originless_clients() -> None:
-    token = issue_token([NEW], "acme", "p", origins=["https://bank.cl"], now=NOW)
-    share = verify_token([NEW], token, now=NOW)
+    token = issue_token(ring(NEW), "acme", "p", origins=["https://bank.cl"], now=NOW)
+    share = verify_token(ring(NEW), token, now=NOW)
     assert share.allows_origin("https://BANK.cl")
     assert share.allows_origin(None)  # native apps and servers send no Origin
     assert not share.allows_origin("https://evil.example")
@@ -153,8 +158,8 @@ def test_parse_ttl_rejects(text: str) -> None:
 
 
 def test_verifier_cache_still_checks_expiry_and_never_caches_failures() -> None:
-    verifier = TokenVerifier([NEW])
-    token = issue_token([NEW], "acme", "spring", ttl=60, now=NOW)
+    verifier = TokenVerifier(ring(NEW))
+    token = issue_token(ring(NEW), "acme", "spring", ttl=60, now=NOW)
     assert verifier.verify(token, now=NOW).project_id == "spring"
     with pytest.raises(TokenError, match="expired"):
         verifier.verify(token, now=NOW + 61)
@@ -166,7 +171,7 @@ def test_verifier_cache_still_checks_expiry_and_never_caches_failures() -> None:
 
 
 def test_a_signature_with_altered_padding_bits_is_not_a_second_valid_token() -> None:
-    token = issue_token([NEW], "acme", "spring", now=NOW)
+    token = issue_token(ring(NEW), "acme", "spring", now=NOW)
     head, signature = token.rsplit(".", 1)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     # 32 bytes take 43 characters; the last carries 2 unused bits, so 4 spellings decode alike.
@@ -174,4 +179,4 @@ def test_a_signature_with_altered_padding_bits_is_not_a_second_valid_token() -> 
     lookalike = f"{head}.{signature[:-1]}{alphabet[index ^ 1]}"
     decoded = base64.urlsafe_b64decode
     assert decoded(lookalike.rsplit(".", 1)[1] + "=") == decoded(signature + "=")
-    assert _code([NEW], lookalike) == "token_malformed"
+    assert _code(ring(NEW), lookalike) == "token_malformed"

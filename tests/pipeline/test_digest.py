@@ -28,6 +28,7 @@ from PIL import Image
 
 from percus.background import DIGEST_EVERY, PipelineLoop, digest_step
 from pipeline.governance import audit
+from pipeline.governance.key_ring import KeyRing
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.lambdas import digest as digest_lambda
 from pipeline.mail.outbox import OutboxMailer
@@ -396,7 +397,7 @@ def test_the_weekly_lambda_sends_once_and_fails_loudly_for_an_unsendable_digest(
         assert digest_lambda.handler(scheduled, None)["already_sent"] == ["acme"]  # a retry resends nothing
         assert [set(message["destinations"]) for message in ses_messages(aws)] == [
             {"ana@acme.example", "bo@acme.example"}]
-        assert digest_lambda.settings().token_keys == ()  # it signs nothing: no key made up
+        assert digest_lambda.settings().token_keys == KeyRing(())  # it signs nothing: no key made up
         assert not (tmp_path / "lambda" / "secrets").exists()
 
         # A sender SES does not know: the invocation fails (Lambda retries it), nothing is recorded.

@@ -66,7 +66,7 @@ def test_the_embedded_default_generates_one_private_key_on_first_use(tmp_path: P
                             str(tmp_path), CLIENT], cwd=REPO, capture_output=True, text=True, check=True)
     assert other.stdout.strip() == first.keyed(CLIENT)
     from_env = load_viewer_keys({"PERCUS_VIEWER_KEYS": "e:env-key"}, data_dir=tmp_path)
-    assert from_env.keys == (("e", b"env-key"),)
+    assert from_env.ring.keys == (("e", b"env-key"),)
 
 
 def test_without_a_key_or_a_data_dir_it_refuses_to_make_one_up(tmp_path: Path) -> None:
