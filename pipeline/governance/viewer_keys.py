@@ -1,18 +1,6 @@
-"""Keyed viewer ids: what is stored is `HMAC-SHA256(server_key, client_viewer_hash)`, never the client's hash.
-
-The client computes `viewer_hash = SHA-256(org_id:recipient_code:org_salt)` in the browser, and the
-salt ships to the player, so the salt is public in practice. Recipient codes are often enumerable
-(Chilean RUTs, policy numbers): with a leaked store and the salt, anyone could hash every candidate
-code and re-identify viewers. Keying the stored value with a secret that never leaves the server
-closes that (docs/privacy.md): the brute force needs the key too.
-
-Keys: `PERCUS_VIEWER_KEYS=kid:secret[,kid:secret…]`, like the share-token keys. The first keys what
-the gateway stores; all of them are tried by DSAR lookups, so data stored under an older key stays
-findable until it ages out. The embedded default generates one key into
-`<data_dir>/secrets/viewer_keys` on first use; on AWS the key comes from Secrets Manager
-(`pipeline/lambdas/_environment.py`). A new key starts a new epoch: the same viewer gets a new
-stored id, so cohorts reset, as they do at the annual salt rotation (rotate both together).
-"""
+"""Keyed viewer ids: the gateway stores `HMAC-SHA256(viewer key, client viewer_hash)`, never the
+client's hash, since the salt is public and recipient codes are enumerable; DSAR looks a viewer up
+under every key held. The threat, the keys and their rotation: docs/privacy.md."""
 
 from __future__ import annotations
 
