@@ -40,6 +40,7 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.tables import ROLLUPS
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
 
 FIRST_DAY = date(2026, 10, 1)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     events, runs, days = (300_000, 5, QUICK_DAYS) if args.quick else (args.events, args.runs, DAYS)
     report = Report("query")
     last_day = FIRST_DAY + timedelta(days=days - 1)
-    window = {"date_from": FIRST_DAY, "date_to": last_day, "today": last_day + timedelta(days=7)}
+    window, today = Selection(date_from=FIRST_DAY, date_to=last_day), last_day + timedelta(days=7)
     with tempfile.TemporaryDirectory() as root:
         store = LocalStore(Path(root))
         began = time.perf_counter()
@@ -188,12 +189,12 @@ def main(argv: list[str] | None = None) -> None:
         engine = DuckDbEngine(store)
 
         def summary() -> dict[str, Any]:
-            return reports.summary(engine, ORGS[0], **window)
+            return reports.summary(engine, ORGS[0], window, today=today)
 
         curated_ms, from_curated = median_ms(summary, runs)
         began = time.perf_counter()
         # The reported organization's days only: the other's build is the same work again.
-        built = build_rollups(store, org=ORGS[0], today=window["today"])
+        built = build_rollups(store, org=ORGS[0], today=today)
         build_s = time.perf_counter() - began
         rollups_ms, from_rollups = median_ms(summary, runs)
         if from_rollups != from_curated:

@@ -30,8 +30,9 @@ from gateway.tokens import issue_token
 from pipeline.curated.compactor import compact
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query import open_engine
-from pipeline.reporting.exports import ExportFilter, create_export
+from pipeline.reporting.exports import create_export
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 
 pytestmark = pytest.mark.e2e
 
@@ -122,7 +123,7 @@ def test_nothing_stored_or_logged_holds_the_ip_user_agent_recipient_or_client_ha
     build_rollups(stack.store, day=datetime.now(UTC).date(), org=org)
     engine = open_engine(stack.settings, stack.store)
     for kind in ("events", "summary"):
-        create_export(stack.store, engine, org, ExportFilter(kind=kind), actor="cli:privacy-test")
+        create_export(stack.store, engine, org, Selection(), kind=kind, actor="cli:privacy-test")
     assert list(stack.store.list(f"curated/org={org}/")) and list(stack.store.list("rollups/"))
 
     # 4. Search it all. The client hash is searched only where it could be: it is data, not a secret

@@ -25,6 +25,7 @@ from gateway.dashboard_pages import RANGE_DAYS, Pages, render
 from gateway.dashboard_session import COOKIE, Sessions
 from gateway.errors import ApiError
 from gateway.services import Services
+from pipeline.reporting.selection import check_range, parse_date, parse_slug
 
 HOME = "/dashboard"
 SIGN_IN = "/dashboard/sign-in"
@@ -113,13 +114,14 @@ def routes(services: Services) -> list[BaseRoute]:
         org, project_id = request.path_params["org"], request.path_params["project"]
 
         def build(principal: Principal) -> str:
-            report_params.slug(project_id, "project")
             today = datetime.now(UTC).date()
             query = request.query_params
-            date_to = report_params.parse_date(query["to"], "to") if "to" in query else today
-            date_from = (report_params.parse_date(query["from"], "from") if "from" in query
-                         else date_to - timedelta(days=RANGE_DAYS - 1))
-            report_params.check_range(date_from, date_to)
+            with report_params.refusal():
+                parse_slug(project_id, "project")
+                date_to = parse_date(query["to"], "to") if "to" in query else today
+                date_from = (parse_date(query["from"], "from") if "from" in query
+                             else date_to - timedelta(days=RANGE_DAYS - 1))
+                check_range(date_from, date_to)
             return pages.project(principal, org, project_id, date_from, date_to,
                                  export_path=EXPORT.format(org=quote(org), project=quote(project_id)))
 

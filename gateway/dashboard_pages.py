@@ -20,6 +20,7 @@ from gateway.services import Services
 from pipeline.reporting import exports, projects, reports
 from pipeline.reporting.charts import Item, bars, columns, dropoff_chart
 from pipeline.reporting.formatting import FILTERS, count, count_and_share, share
+from pipeline.reporting.selection import Selection, parse_range, parse_slug
 
 REFRESH_SECONDS = 60
 RANGE_DAYS = 30  # the default range of the project and overview pages, today included
@@ -84,11 +85,12 @@ class Pages:
         self._readable(principal, org)
         engine, now = self.services.engine, datetime.now(UTC)
         overall = reports.live(engine, org, now=now)
-        campaigns = [(project, reports.live(engine, org, project_id=project, now=now))
+        campaigns = [(project, reports.live(engine, org, Selection(project_id=project), now=now))
                      for project in projects.live_project_ids(engine, org, now=now)]
         first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
         recent = projects.project_ids(engine, org, first, today)
-        listed = [(project, reports.summary(engine, org, project_id=project, date_from=first, date_to=today))
+        listed = [(project, reports.summary(engine, org, Selection(project_id=project, date_from=first,
+                                                                   date_to=today)))
                   for project in recent[:MAX_PROJECTS]]
         buckets = [Item(bucket["start"][11:16], bucket["errors"], count(bucket["errors"]) if bucket["errors"]
                         else "") for bucket in overall["errors_per_bucket"]]
@@ -105,12 +107,12 @@ class Pages:
                 export_path: str) -> str:
         self._readable(principal, org)
         engine = self.services.engine
-        selection: reports.Selection = {"project_id": project, "date_from": date_from, "date_to": date_to}
-        summary = reports.summary(engine, org, **selection)
-        dropoff = reports.dropoff(engine, org, **selection)
-        ctas = reports.ctas(engine, org, **selection)
-        errors = reports.errors(engine, org, **selection)
-        breakdowns = [(dimension, title, reports.breakdown(engine, org, dimension, **selection))
+        selection = Selection(project_id=project, date_from=date_from, date_to=date_to)
+        summary = reports.summary(engine, org, selection)
+        dropoff = reports.dropoff(engine, org, selection)
+        ctas = reports.ctas(engine, org, selection)
+        errors = reports.errors(engine, org, selection)
+        breakdowns = [(dimension, title, reports.breakdown(engine, org, dimension, selection))
                       for dimension, title in DEVICE_DIMENSIONS]
         views = ctas["views"]
         funnel_chart = bars("CTA funnel: views, plays, views with a CTA click", [
@@ -142,7 +144,7 @@ class Pages:
         rows = []
         for organization in self.services.registry.list():
             org = organization.organization_id
-            summary = reports.summary(engine, org, date_from=first, date_to=today)
+            summary = reports.summary(engine, org, Selection(date_from=first, date_to=today))
             live = reports.live(engine, org, now=now)
             rows.append((org, summary, live, health(summary, live)))
         chart = bars("Completion rate, last 30 days", [
@@ -153,19 +155,18 @@ class Pages:
     def export(self, principal: Principal, org: str, project: str, form: Mapping[str, str],
                base_url: str, *, project_path: str) -> str:
         self._readable(principal, org)
-        report_params.slug(project, "project_id")
-        date_from = report_params.parse_date(form.get("from", ""), "from")
-        date_to = report_params.parse_date(form.get("to", ""), "to")
-        report_params.check_range(date_from, date_to)
+        with report_params.refusal():
+            parse_slug(project, "project_id")
+            date_from, date_to = parse_range(form.get("from", ""), form.get("to", ""))
         kind = form.get("kind", "events")
         if kind not in exports_api.KINDS:
             raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(exports_api.KINDS)}",
                            "kind")
-        selection = exports.ExportFilter(kind=kind, project_id=project, date_from=date_from, date_to=date_to)
+        selection = Selection(project_id=project, date_from=date_from, date_to=date_to)
         store = self.services.registry.store
-        made = exports.create_export(store, self.services.engine, org, selection,
+        made = exports.create_export(store, self.services.engine, org, selection, kind=kind,
                                      actor=f"dashboard:{principal.actor}")
         signer = exports_api.url_signer(self.services.settings.token_keys)
         url = exports_api.download_url(signer, store, made, base_url)
         return render("export.html", principal=principal, org=org, project=project, made=made, url=url,
-                      selection=selection, back=f"{project_path}?from={date_from}&to={date_to}")
+                      selection=selection, back=f"{project_path}?from={date_from}&to={date_to}", kind=kind)

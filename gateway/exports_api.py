@@ -28,6 +28,7 @@ from gateway.signing import Signer
 from pipeline.governance.key_ring import KeyRing
 from pipeline.reporting import exports
 from pipeline.reporting.exports import Export
+from pipeline.reporting.selection import Selection, parse_range, parse_slug
 from pipeline.store.base import Store
 
 PATH = "/analytics/v1/exports"
@@ -53,16 +54,14 @@ def routes(services: Services) -> list[BaseRoute]:
 
     def create(key: str | None, body: bytes, base_url: str) -> dict[str, Any]:
         principal = api_keys.authenticate(registry, key)
-        fields = _fields(body)
-        org = api_keys.organization(registry, principal, fields.pop("organization_id", None))
-        selection = exports.ExportFilter(**fields)
-        made = exports.create_export(registry.store, services.engine, org, selection,
+        named, kind, selection = _request(body)
+        org = api_keys.organization(registry, principal, named)
+        made = exports.create_export(registry.store, services.engine, org, selection, kind=kind,
                                      actor=principal.actor)
-        filters = {name: value for name, value in selection.audit_details().items() if name != "kind"}
-        return {"export_id": made.export_id, "organization_id": org, "kind": selection.kind,
+        return {"export_id": made.export_id, "organization_id": org, "kind": kind,
                 "rows": made.rows, "bytes": made.bytes,
                 "url": download_url(signer, registry.store, made, base_url),
-                "expires_at": made.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "filters": filters}
+                "expires_at": made.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "filters": selection.as_json()}
 
     async def post(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -96,8 +95,8 @@ def _signed(export_id: str, expires: int) -> str:
     return f"{export_id}\n{expires}"
 
 
-def _fields(body: bytes) -> dict[str, Any]:
-    """The export request's fields, checked: ExportFilter's keywords plus organization_id."""
+def _request(body: bytes) -> tuple[str | None, str, Selection]:
+    """The export request, checked: the organization named (None: the key's own), the kind, the selection."""
     try:
         data = json_body(body) if body else {}
     except ValueError:
@@ -111,20 +110,16 @@ def _fields(body: bytes) -> dict[str, Any]:
         expected = bool if name == "include_bots" else str
         if value is not None and not isinstance(value, expected):
             raise ApiError(400, "invalid_parameter", f"{name} must be a {expected.__name__}", name)
-    fields: dict[str, Any] = {}
     kind = data.get("kind") or "events"
     if kind not in KINDS:
         raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}", "kind")
-    fields["kind"] = kind
-    for name in ("organization_id", "project_id", "template_id"):
-        if data.get(name) is not None:
-            fields[name] = report_params.slug(data[name], name)
-    for name, keyword in (("from", "date_from"), ("to", "date_to")):
-        if data.get(name) is not None:
-            fields[keyword] = report_params.parse_date(data[name], name)
-    report_params.check_range(fields.get("date_from"), fields.get("date_to"))
-    fields["include_bots"] = bool(data.get("include_bots"))
-    return fields
+    with report_params.refusal():
+        ids = {name: parse_slug(data[name], name) for name in ("organization_id", "project_id", "template_id")
+               if data.get(name) is not None}
+        date_from, date_to = parse_range(data.get("from"), data.get("to"))
+    organization_id = ids.pop("organization_id", None)
+    return organization_id, kind, Selection(date_from=date_from, date_to=date_to,
+                                            include_bots=bool(data.get("include_bots")), **ids)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------------

@@ -18,20 +18,21 @@ from starlette.routing import BaseRoute, Route
 from gateway import api_keys, report_params
 from gateway._request import bearer
 from gateway.openapi import error_doc
-from gateway.report_params import REPORTS, Param, ReportParams
+from gateway.report_params import REPORTS, Param
 from gateway.services import Services
 from pipeline.query import QueryEngine
 from pipeline.reporting import metrics, reports
+from pipeline.reporting.selection import Selection
 
 PREFIX = "/analytics/v1/reports"
 
 
-def run_report(name: str, engine: QueryEngine, org: str, params: ReportParams) -> dict[str, Any]:
-    """One report's result (blocking); `percus report …` runs it too."""
+def run_report(name: str, engine: QueryEngine, org: str, selection: Selection,
+               options: dict[str, Any]) -> dict[str, Any]:
+    """One report's result (blocking), `options` its own keyword arguments (dimension, minutes);
+    `percus report …` runs it too."""
     report: Callable[..., dict[str, Any]] = getattr(reports, name)
-    if name == "breakdown":
-        return report(engine, org, params.dimension, **params.filters())
-    return report(engine, org, **params.filters())
+    return report(engine, org, selection=selection, **options)
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -40,10 +41,10 @@ def routes(services: Services) -> list[BaseRoute]:
     def endpoint(name: str, accepted: Sequence[Param]) -> Callable[[Request], Any]:
         def answer(key: str | None, request: Request) -> dict[str, Any]:
             principal = api_keys.authenticate(registry, key)
-            params = report_params.parse(request.query_params, accepted)
-            org = api_keys.organization(registry, principal, params.organization_id)
-            return {"organization_id": org, "report": name, "filters": _echo(params),
-                    "result": run_report(name, services.engine, org, params)}
+            named, selection, options = report_params.parse(request.query_params, accepted)
+            org = api_keys.organization(registry, principal, named)
+            return {"organization_id": org, "report": name, "filters": _echo(selection, options),
+                    "result": run_report(name, services.engine, org, selection, options)}
 
         async def get(request: Request) -> Response:
             body = await run_in_threadpool(answer, bearer(request.headers.get("authorization")), request)
@@ -55,17 +56,17 @@ def routes(services: Services) -> list[BaseRoute]:
             for name, accepted in REPORTS.items()]
 
 
-def _echo(params: ReportParams) -> dict[str, Any]:
+def _echo(selection: Selection, options: dict[str, Any]) -> dict[str, Any]:
     """The filters as understood (null: the default)."""
-    echoed: dict[str, Any] = {"project_id": params.project_id, "template_id": params.template_id,
-                              "include_bots": params.include_bots}
-    if params.minutes is not None:
-        echoed["minutes"] = params.minutes
+    echoed: dict[str, Any] = {"project_id": selection.project_id, "template_id": selection.template_id,
+                              "include_bots": selection.include_bots}
+    if "minutes" in options:
+        echoed["minutes"] = options["minutes"]
     else:
-        echoed["from"] = params.date_from and params.date_from.isoformat()
-        echoed["to"] = params.date_to and params.date_to.isoformat()
-    if params.dimension is not None:
-        echoed["dimension"] = params.dimension
+        echoed["from"] = selection.date_from and selection.date_from.isoformat()
+        echoed["to"] = selection.date_to and selection.date_to.isoformat()
+    if "dimension" in options:
+        echoed["dimension"] = options["dimension"]
     return echoed
 
 

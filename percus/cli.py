@@ -7,13 +7,13 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings, load_settings
+from pipeline.reporting.selection import Selection, parse_date, parse_minutes, parse_range, parse_slug
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
@@ -310,23 +310,11 @@ def _cmd_rollup(args: argparse.Namespace) -> int:
     from pipeline.backends import open_store
     from pipeline.reporting.rollups import build_rollups
 
-    day = _date(args.date, "--date") if args.date is not None else None
+    day = parse_date(args.date, "--date") if args.date is not None else None
     report = build_rollups(open_store(_settings(args)), day=day, progress=_progress("days"))
     print(f"days built: {len(report.days_built)}, unchanged: {report.days_fresh}, files written: "
           f"{report.files_written}, sessions: {report.sessions}")
     return 0
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """The reports API's parameter checks (gateway/report_params.py) refuse with a 400 ApiError; on the
-    command line the same refusal is a usage error."""
-    from gateway.errors import ApiError
-
-    try:
-        yield
-    except ApiError as error:
-        raise ValueError(error.message) from None
 
 
 def _hour(text: str) -> datetime:
@@ -336,25 +324,6 @@ def _hour(text: str) -> datetime:
         except ValueError:
             pass
     raise ValueError(f"--hour must look like 2026-11-25T10 (YYYY-MM-DDTHH, UTC), not {text!r}")
-
-
-def _date(text: str, option: str) -> date:
-    """A YYYY-MM-DD option, checked as the reports API checks its dates."""
-    from gateway.report_params import parse_date
-
-    with _usage_errors():
-        return parse_date(text, option)
-
-
-def _date_range(args: argparse.Namespace) -> tuple[date | None, date | None]:
-    """--from and --to, checked as the reports API checks `from` and `to` (order, bounds, span)."""
-    from gateway.report_params import check_range
-
-    date_from = _date(args.date_from, "--from") if args.date_from is not None else None
-    date_to = _date(args.date_to, "--to") if args.date_to is not None else None
-    with _usage_errors():
-        check_range(date_from, date_to, names=("--from", "--to"))
-    return date_from, date_to
 
 
 def _known_org(settings: Settings, text: str) -> str:
@@ -392,25 +361,25 @@ _ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_ra
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gateway.report_params import ReportParams, parse_minutes, slug
     from gateway.reports_api import run_report
     from pipeline.backends import open_store
     from pipeline.query import open_engine
 
     settings = _settings(args)
-    with _usage_errors():
-        values: dict[str, Any] = {
-            name: slug(given, label) for name, label, given in (
-                ("project_id", "project", args.project), ("template_id", "template", args.template))
-            if given is not None}
-        if args.report == "live":
-            values["minutes"] = parse_minutes(args.minutes, "--minutes")
-        else:
-            values["date_from"], values["date_to"] = _date_range(args)
+    ids = {name: parse_slug(given, label) for name, label, given in (
+        ("project_id", "project", args.project), ("template_id", "template", args.template))
+        if given is not None}
+    options: dict[str, Any] = {}
+    if args.report == "live":
+        options["minutes"] = parse_minutes(args.minutes, "--minutes")
+        date_from = date_to = None
+    else:
+        date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
+    if args.report == "breakdown":
+        options["dimension"] = args.dimension
     org = _known_org(settings, args.org)
-    params = ReportParams(organization_id=org, include_bots=args.include_bots,
-                          dimension=getattr(args, "dimension", None), **values)
-    result = run_report(args.report, open_engine(settings, open_store(settings)), org, params)
+    selection = Selection(date_from=date_from, date_to=date_to, include_bots=args.include_bots, **ids)
+    result = run_report(args.report, open_engine(settings, open_store(settings)), org, selection, options)
     if args.format == "json":  # the `result` of the API's answer, key for key
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -477,16 +446,15 @@ def _cmd_export_csv(args: argparse.Namespace) -> int:
     org = check_slug(args.org, "organization")
     if _registry(settings).get(org) is None:
         raise ValueError(f"unknown organization {org!r}")
-    date_from, date_to = _date_range(args)
-    selection = exports.ExportFilter(
-        kind=args.kind, project_id=args.project, template_id=args.template, include_bots=args.include_bots,
-        date_from=date_from, date_to=date_to)
+    date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
+    selection = Selection(project_id=args.project, template_id=args.template, date_from=date_from,
+                          date_to=date_to, include_bots=args.include_bots)
     actor = _actor()
     if args.out:
-        rows = exports.save_export(store, engine, org, selection, args.out, actor=actor)
+        rows = exports.save_export(store, engine, org, selection, args.out, kind=args.kind, actor=actor)
         print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
         return 0
-    made = exports.create_export(store, engine, org, selection, actor=actor)
+    made = exports.create_export(store, engine, org, selection, kind=args.kind, actor=actor)
     local = store.local_path(made.key)
     print(local if local is not None else store.download_url(made.key, exports.URL_TTL_SECONDS))
     print(f"{made.rows} rows in {made.key}", file=sys.stderr)

@@ -32,6 +32,7 @@ from pipeline.query.base import QueryEngine
 from pipeline.reporting import metrics, reports
 from pipeline.reporting.charts import dropoff_chart
 from pipeline.reporting.formatting import FILTERS, count, share
+from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
 from translator.ids import check_slug
@@ -135,15 +136,15 @@ class Figures:
 
 
 def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = None) -> Figures:
-    days: reports.Selection = {"date_from": week.monday, "date_to": week.sunday, "today": today}
-    before: reports.Selection = {"date_from": week.previous.monday, "date_to": week.previous.sunday,
-                                 "today": today}
+    days = Selection(date_from=week.monday, date_to=week.sunday)
+    before = Selection(date_from=week.previous.monday, date_to=week.previous.sunday)
     return Figures(
         organization_id=org, week=week,
-        summary=reports.summary(engine, org, **days), previous=reports.summary(engine, org, **before),
-        dropoff=reports.dropoff(engine, org, **days),
-        devices=reports.breakdown(engine, org, "device_type", **days),
-        locales=reports.breakdown(engine, org, "locale", **days))
+        summary=reports.summary(engine, org, days, today=today),
+        previous=reports.summary(engine, org, before, today=today),
+        dropoff=reports.dropoff(engine, org, days, today=today),
+        devices=reports.breakdown(engine, org, "device_type", days, today=today),
+        locales=reports.breakdown(engine, org, "locale", days, today=today))
 
 
 def shown(name: str, value: float | None) -> str:

@@ -1,10 +1,10 @@
-"""CSV exports of one organization's data for a filter: its curated events, or its daily summary rows.
+"""CSV exports of a selection of one organization's data: its curated events, or its daily summary rows.
 
 Events stream: the organization's curated files are read one Parquet record batch at a time,
 filtered, and appended to a CSV file, so memory stays flat whatever the row count. The file is
 written to a temporary file first and then published under `exports/org=<org>/<export>.csv`
 (a copy on the embedded default, a multipart upload on S3). Every export is recorded in the audit
-log: who asked (a key id, never a key), the filter, and the counts.
+log: who asked (a key id, never a key), the kind, the selection, and the counts.
 
 Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 UTC text. There is
 no IP address or User-Agent to leave out: the gateway never stores them. A text value starting with
@@ -36,6 +36,7 @@ from pipeline.governance import audit
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED
 from pipeline.reporting import metrics, reports
+from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
@@ -45,32 +46,6 @@ BATCH_ROWS = 16_384
 ONE_DAY = timedelta(days=1)
 _FORMULA_START = r"^[=+\-@\t\r]"
 _EXPORT_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{16}$")
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    kind: str = "events"
-    project_id: str | None = None
-    template_id: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    include_bots: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        for name in ("project_id", "template_id"):
-            value = getattr(self, name)
-            if value is not None:
-                check_slug(value, name)
-        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
-            raise ValueError(f"from {self.date_from} is after to {self.date_to}")
-
-    def audit_details(self) -> dict[str, str | bool | None]:
-        return {"kind": self.kind, "project_id": self.project_id, "template_id": self.template_id,
-                "from": self.date_from.isoformat() if self.date_from is not None else None,
-                "to": self.date_to.isoformat() if self.date_to is not None else None,
-                "include_bots": self.include_bots}
 
 
 @dataclass(frozen=True)
@@ -95,10 +70,10 @@ def export_key(export_id: str) -> str:
     return layout.export_key(org, name)
 
 
-def create_export(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, *,
+def create_export(store: Store, engine: QueryEngine, org: str, selection: Selection, *, kind: str = "events",
                   actor: str, now: datetime | None = None, today: date | None = None) -> Export:
-    """Write the CSV of `selection` under exports/ and audit it; `actor` says who asked
-    (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
+    """Write the CSV of `selection` (`kind`: events or summary) under exports/ and audit it; `actor`
+    says who asked (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
     check_slug(org, "organization")
     created = (now or datetime.now(UTC)).astimezone(UTC)
     export_id = f"{org}.{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
@@ -106,32 +81,34 @@ def create_export(store: Store, engine: QueryEngine, org: str, selection: Export
     with tempfile.TemporaryDirectory(prefix="percus-export-") as folder:
         path = Path(folder) / "export.csv"
         with open(path, "wb") as out:
-            rows = write_csv(store, engine, org, selection, out, today=today)
+            rows = write_csv(store, engine, org, selection, out, kind=kind, today=today)
         size = path.stat().st_size
         store.put_file(key, path)
     audit.record(store, "export.created", {"organization_id": org, "export_id": export_id},
-                 {**selection.audit_details(), "rows": rows, "bytes": size, "object_key": key},
+                 {"kind": kind, **selection.as_json(), "rows": rows, "bytes": size, "object_key": key},
                  now=created, actor=actor)
     return Export(export_id, org, key, rows, size, created)
 
 
-def save_export(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, path: Path, *,
-                actor: str, today: date | None = None) -> int:
+def save_export(store: Store, engine: QueryEngine, org: str, selection: Selection, path: Path, *,
+                kind: str = "events", actor: str, today: date | None = None) -> int:
     """Write the CSV of `selection` to a local file (`percus export csv --out`), audited like a stored
     export (the file's path is not recorded); returns the number of data rows."""
     check_slug(org, "organization")
+    _check_kind(kind)  # before opening `path` empties it
     with open(path, "wb") as out:
-        rows = write_csv(store, engine, org, selection, out, today=today)
+        rows = write_csv(store, engine, org, selection, out, kind=kind, today=today)
     audit.record(store, "export.created", {"organization_id": org},
-                 {**selection.audit_details(), "rows": rows, "bytes": path.stat().st_size,
+                 {"kind": kind, **selection.as_json(), "rows": rows, "bytes": path.stat().st_size,
                   "destination": "file"}, actor=actor)
     return rows
 
 
-def write_csv(store: Store, engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
-              today: date | None = None) -> int:
+def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
+              kind: str = "events", today: date | None = None) -> int:
     """Stream the CSV of `selection` to `out`; returns the number of data rows."""
-    if selection.kind == "summary":
+    _check_kind(kind)
+    if kind == "summary":
         return _write_summary(engine, org, selection, out, today=today)
     rows, csv_schema = 0, _csv_schema()
     with pacsv.CSVWriter(out, csv_schema) as writer:
@@ -141,7 +118,12 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: ExportFilt
     return rows
 
 
-def _event_batches(store: Store, org: str, selection: ExportFilter) -> Iterator[pa.RecordBatch]:
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.RecordBatch]:
     """The selected curated rows, file by file and batch by batch (dated by event_time, UTC)."""
     start = datetime.combine(selection.date_from, time(), UTC) if selection.date_from else None
     end = datetime.combine(selection.date_to + ONE_DAY, time(), UTC) if selection.date_to else None
@@ -188,13 +170,10 @@ def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=csv_schema)
 
 
-def _write_summary(engine: QueryEngine, org: str, selection: ExportFilter, out: BinaryIO, *,
+def _write_summary(engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
                    today: date | None) -> int:
     """One row per day of the range: the summary metrics of the sessions that started that day."""
-    summaries = reports.daily_summaries(engine, org, project_id=selection.project_id,
-                                        template_id=selection.template_id, date_from=selection.date_from,
-                                        date_to=selection.date_to, include_bots=selection.include_bots,
-                                        today=today)
+    summaries = reports.daily_summaries(engine, org, selection, today=today)
     names = [metric.name for metric in metrics.SUMMARY]
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     writer = csv.writer(text)

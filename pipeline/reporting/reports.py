@@ -3,9 +3,8 @@
 Each report reads the rollups of the closed days that are rolled up and computes the same rows
 from curated for the other days (the SQL that builds the rollups, `pipeline/query/sql.py`), in one
 query per report part, so the numbers are the same either way and today's are always fresh.
-Every report takes the organization as a required argument and reads only its partitions. Bots
-are excluded unless `include_bots=True`. Dates are UTC days, inclusive; with no `date_from` the
-range starts at the organization's first data, with no `date_to` it ends today.
+Every report takes the organization as a required argument and reads only its partitions, and a
+`Selection` of its events (`pipeline/reporting/selection.py`): by default all of them but known bots.
 Metric names and formulas: `pipeline/reporting/metrics.py` (docs/metrics.md). Results are JSON-ready
 (numbers, strings, None; times as ISO-8601 UTC text).
 """
@@ -14,44 +13,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from pipeline.query.base import QueryEngine, Source
 from pipeline.query.sql import DIMENSIONS, ROLLUP_BUILDS, SESSION_MEASURES, SESSIONS, day_predicate, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.reporting import metrics
 from pipeline.reporting.rollups import last_closed_day
+from pipeline.reporting.selection import DEFAULT, Selection
 from translator.canonical import format_timestamp
 
 ONE_DAY = timedelta(days=1)
 LIVE_BUCKET_MINUTES = 5
 
 
-class Selection(TypedDict, total=False):
-    """The keyword arguments the range reports share, for a caller that passes them to several."""
-
-    project_id: str | None
-    template_id: str | None
-    date_from: date | None
-    date_to: date | None
-    include_bots: bool
-    today: date | None
-
-
-@dataclass(frozen=True)
-class Filters:
-    project_id: str | None = None
-    template_id: str | None = None
-    include_bots: bool = False
-
-    def where(self, is_bot: str = "is_bot") -> tuple[str, dict[str, Any]]:
-        """A predicate over rollup rows (or over curated rows, with is_bot="device_is_bot")."""
-        terms, params = ["TRUE" if self.include_bots else f"NOT COALESCE({is_bot}, FALSE)"], {}
-        for column in ("project_id", "template_id"):
-            if getattr(self, column) is not None:
-                terms.append(f"{column} = :{column}")
-                params[column] = getattr(self, column)
-        return " AND ".join(terms), params
+def _where(selection: Selection, is_bot: str = "is_bot") -> tuple[str, dict[str, Any]]:
+    """A predicate over rollup rows (or over curated rows, with is_bot="device_is_bot")."""
+    terms, params = ["TRUE" if selection.include_bots else f"NOT COALESCE({is_bot}, FALSE)"], {}
+    for column in ("project_id", "template_id"):
+        if getattr(selection, column) is not None:
+            terms.append(f"{column} = :{column}")
+            params[column] = getattr(selection, column)
+    return " AND ".join(terms), params
 
 
 @dataclass(frozen=True)
@@ -110,12 +93,11 @@ def _with(plan: Plan, *tables: str) -> tuple[str, list[Source]]:
 _SUMS = ", ".join(f"SUM({name}) AS {name}" for name in SESSION_MEASURES)
 
 
-def summary(engine: QueryEngine, org: str, *, project_id: str | None = None,
-            template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-            include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def summary(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+            today: date | None = None) -> dict[str, Any]:
     """The summary metrics (keys: metrics.SUMMARY names; rates are fractions, None without data)."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    where, params = Filters(project_id, template_id, include_bots).where()
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = _where(selection)
     head, sources = _with(days, "daily", "viewers", "errors")
     rows = engine.query(
         f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
@@ -128,13 +110,11 @@ def summary(engine: QueryEngine, org: str, *, project_id: str | None = None,
 _NO_SUMS = ", ".join(f"NULL AS {name}" for name in SESSION_MEASURES)
 
 
-def daily_summaries(engine: QueryEngine, org: str, *, project_id: str | None = None,
-                    template_id: str | None = None, date_from: date | None = None,
-                    date_to: date | None = None, include_bots: bool = False,
+def daily_summaries(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
                     today: date | None = None) -> list[tuple[date, dict[str, Any]]]:
     """`summary` of each day of the range, in one query (one per day would be minutes on Athena)."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    where, params = Filters(project_id, template_id, include_bots).where()
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = _where(selection)
     head, sources = _with(days, "daily", "viewers", "errors")
     rows = engine.query(
         f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
@@ -152,19 +132,18 @@ def daily_summaries(engine: QueryEngine, org: str, *, project_id: str | None = N
             for day in (days.date_from + n * ONE_DAY for n in range(span))]
 
 
-def _totals(engine: QueryEngine, org: str, days: Plan, filters: Filters) -> dict[str, Any]:
-    where, params = filters.where()
+def _totals(engine: QueryEngine, org: str, days: Plan, selection: Selection) -> dict[str, Any]:
+    where, params = _where(selection)
     head, sources = _with(days, "daily")
     return engine.query(f"{head}\nSELECT {_SUMS} FROM daily WHERE {where}",
                         org=org, sources=sources, params=params)[0]
 
 
-def dropoff(engine: QueryEngine, org: str, *, project_id: str | None = None,
-            template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-            include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def dropoff(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+            today: date | None = None) -> dict[str, Any]:
     """Plays reaching 25/50/75/100 %: {"plays": n, "milestones": [{percent, sessions, fraction}]}."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    counts = _totals(engine, org, days, Filters(project_id, template_id, include_bots))
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    counts = _totals(engine, org, days, selection)
     plays = counts["plays"] or 0
     milestones = []
     for percent, column in ((25, "reached_25"), (50, "reached_50"), (75, "reached_75"), (100, "completions")):
@@ -174,15 +153,13 @@ def dropoff(engine: QueryEngine, org: str, *, project_id: str | None = None,
     return {"plays": plays, "milestones": milestones}
 
 
-def ctas(engine: QueryEngine, org: str, *, project_id: str | None = None,
-         template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-         include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def ctas(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+         today: date | None = None) -> dict[str, Any]:
     """The CTA funnel: views → plays → views with a click, overall and per CTA (by sessions)."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    filters = Filters(project_id, template_id, include_bots)
-    counts = _totals(engine, org, days, filters)
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    counts = _totals(engine, org, days, selection)
     views = counts["views"] or 0
-    where, params = filters.where()
+    where, params = _where(selection)
     head, sources = _with(days, "ctas")
     rows = engine.query(
         f"{head}\nSELECT cta_id, MAX(cta_name) AS cta_name, SUM(clicks) AS clicks, SUM(sessions) AS sessions "
@@ -196,14 +173,12 @@ def ctas(engine: QueryEngine, org: str, *, project_id: str | None = None,
     }
 
 
-def chapters(engine: QueryEngine, org: str, *, project_id: str | None = None,
-             template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-             include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def chapters(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+             today: date | None = None) -> dict[str, Any]:
     """Chapter reach: plays that entered each chapter."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    filters = Filters(project_id, template_id, include_bots)
-    plays = _totals(engine, org, days, filters)["plays"] or 0
-    where, params = filters.where()
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    plays = _totals(engine, org, days, selection)["plays"] or 0
+    where, params = _where(selection)
     head, sources = _with(days, "chapters")
     rows = engine.query(
         f"{head}\nSELECT chapter_id, MAX(chapter_name) AS chapter_name, SUM(entries) AS entries, "
@@ -214,15 +189,14 @@ def chapters(engine: QueryEngine, org: str, *, project_id: str | None = None,
             "chapters": [{**row, "chapter_reach": reach.value({**row, "plays": plays})} for row in rows]}
 
 
-def breakdown(engine: QueryEngine, org: str, dimension: str, *, project_id: str | None = None,
-              template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-              include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def breakdown(engine: QueryEngine, org: str, dimension: str, selection: Selection = DEFAULT, *,
+              today: date | None = None) -> dict[str, Any]:
     """Session metrics per value of a dimension (device_type, os, browser, locale, country);
     `value` None is "unknown". Rows by views, most first."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {sorted(DIMENSIONS)}, got {dimension!r}")
-    days = plan(engine, org, date_from, date_to, today=today)
-    where, params = Filters(project_id, template_id, include_bots).where()
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = _where(selection)
     head, sources = _with(days, "breakdown")
     rows = engine.query(
         f"{head}\nSELECT value, {_SUMS} FROM breakdown WHERE dimension = :dimension AND {where} "
@@ -234,12 +208,11 @@ def breakdown(engine: QueryEngine, org: str, dimension: str, *, project_id: str 
          **metrics.compute(row)} for row in rows]}
 
 
-def errors(engine: QueryEngine, org: str, *, project_id: str | None = None,
-           template_id: str | None = None, date_from: date | None = None, date_to: date | None = None,
-           include_bots: bool = False, today: date | None = None) -> dict[str, Any]:
+def errors(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+           today: date | None = None) -> dict[str, Any]:
     """Errors by code, most first: {"errors": total, "codes": [{error_code, errors, sessions, share}]}."""
-    days = plan(engine, org, date_from, date_to, today=today)
-    where, params = Filters(project_id, template_id, include_bots).where()
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = _where(selection)
     head, sources = _with(days, "errors")
     rows = engine.query(
         f"{head}\nSELECT error_code, SUM(errors) AS errors, SUM(sessions) AS sessions FROM errors "
@@ -249,16 +222,17 @@ def errors(engine: QueryEngine, org: str, *, project_id: str | None = None,
     return {"errors": total, "codes": [{**row, "share": round(row["errors"] / total, 6)} for row in rows]}
 
 
-def live(engine: QueryEngine, org: str, *, project_id: str | None = None, template_id: str | None = None,
-         include_bots: bool = False, now: datetime | None = None, minutes: int = 60) -> dict[str, Any]:
+def live(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, now: datetime | None = None,
+         minutes: int = 60) -> dict[str, Any]:
     """Sessions started in the last `minutes` (from curated): summary metrics of those sessions, and
     errors per 5-minute bucket with a spike flag (the last bucket at least 5 errors and 3× the mean
     of the earlier ones)."""
+    if selection.date_from is not None or selection.date_to is not None:
+        raise ValueError("the live report covers the last `minutes`, not a range of days")
     end = (now or datetime.now(UTC)).astimezone(UTC)
     since = end - timedelta(minutes=minutes)
     bucket = timedelta(minutes=LIVE_BUCKET_MINUTES)
-    filters = Filters(project_id, template_id, include_bots)
-    where, params = filters.where()
+    where, params = _where(selection)
     # The day before `since` too, so a session that began earlier is not taken as new.
     received = tuple(since.date() + n * ONE_DAY for n in range(-1, (end.date() - since.date()).days + 1))
     source = [Source(CURATED.name, received)]
@@ -267,7 +241,7 @@ def live(engine: QueryEngine, org: str, *, project_id: str | None = None, templa
         f"WITH events AS (SELECT * FROM curated), sessions AS ({SESSIONS})\n"
         f"SELECT {measures} FROM sessions WHERE started_at >= {literal(since)} "
         f"AND started_at <= {literal(end)} AND {where}", org=org, sources=source, params=params)[0]
-    event_filter, _ = filters.where(is_bot="device_is_bot")
+    event_filter, _ = _where(selection, is_bot="device_is_bot")
     per_minute = engine.query(
         f"SELECT date_trunc('minute', event_time) AS minute, COUNT(*) AS errors FROM curated "
         f"WHERE event_type = 'video.errored' AND event_time >= {literal(since)} "

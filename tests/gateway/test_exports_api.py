@@ -22,6 +22,7 @@ from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.base import Source
 from pipeline.reporting import exports, reports
 from pipeline.reporting.exports import Export
+from pipeline.reporting.selection import Selection
 from pipeline.store.s3 import S3Store
 from tests.gateway._reporting import Keys, Reporting, bearer, open_reporting
 from tests.pipeline._sessions import ingest, known_sessions
@@ -107,7 +108,7 @@ def test_a_summary_export_has_one_row_per_day_with_the_report_numbers(reporting:
     assert [row["date"] for row in rows] == ["2026-11-23", "2026-11-24", "2026-11-25"]
     for row in rows:
         day = date.fromisoformat(row["date"])
-        expected = reports.summary(reporting.engine, "acme", date_from=day, date_to=day)
+        expected = reports.summary(reporting.engine, "acme", Selection(date_from=day, date_to=day))
         assert row == {"date": row["date"], **{name: "" if value is None else str(value)
                                                for name, value in expected.items()}}
 

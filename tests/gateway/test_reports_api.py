@@ -17,6 +17,7 @@ from gateway import reports_api
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.sql import DIMENSIONS
 from pipeline.reporting import reports
+from pipeline.reporting.selection import Selection
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
@@ -48,24 +49,24 @@ FILTERS: list[dict[str, Any]] = [
 ]
 
 
-def _arguments(params: dict[str, Any]) -> dict[str, Any]:
-    return {"project_id": params.get("project_id"), "template_id": params.get("template_id"),
-            "date_from": params.get("from"), "date_to": params.get("to"),
-            "include_bots": params.get("include_bots") == "true"}
+def _selection(params: dict[str, Any]) -> Selection:
+    return Selection(project_id=params.get("project_id"), template_id=params.get("template_id"),
+                     date_from=params.get("from"), date_to=params.get("to"),
+                     include_bots=params.get("include_bots") == "true")
 
 
 @pytest.mark.parametrize("params", FILTERS, ids=lambda params: ",".join(map(str, params.values())) or "all")
 @pytest.mark.parametrize("report", ["summary", "dropoff", "ctas", "chapters", "errors"])
 def test_reports_equal_the_pipeline_reports(reporting: Reporting, report: str,
                                             params: dict[str, Any]) -> None:
-    expected = getattr(reports, report)(reporting.engine, "acme", **_arguments(params))
+    expected = getattr(reports, report)(reporting.engine, "acme", _selection(params))
     assert result(reporting, report, reporting.keys.acme, **params) == expected
 
 
 @pytest.mark.parametrize("dimension", sorted(DIMENSIONS))
 def test_breakdown_equals_the_pipeline_breakdown(reporting: Reporting, dimension: str) -> None:
     for params in FILTERS[:4]:
-        expected = reports.breakdown(reporting.engine, "acme", dimension, **_arguments(params))
+        expected = reports.breakdown(reporting.engine, "acme", dimension, _selection(params))
         assert result(reporting, "breakdown", reporting.keys.acme, dimension=dimension, **params) == expected
 
 
@@ -90,8 +91,8 @@ def test_live_equals_the_pipeline_live_report(reporting: Reporting) -> None:
         answer = result(reporting, "live", reporting.keys.acme, **params)
         now = datetime.fromisoformat(answer["until"].replace("Z", "+00:00"))
         assert before - timedelta(seconds=1) <= now <= datetime.now(UTC)
-        expected = reports.live(reporting.engine, "acme", project_id=params.get("project_id"), now=now,
-                                minutes=int(params.get("minutes", 60)))
+        expected = reports.live(reporting.engine, "acme", Selection(project_id=params.get("project_id")),
+                                now=now, minutes=int(params.get("minutes", 60)))
         assert answer == expected
         assert answer["views"] > 0  # the campaigns' sessions of the last hour
 
@@ -141,8 +142,9 @@ def test_a_shared_project_id_shows_only_the_keys_organization(reporting: Reporti
     # globex's two sessions are in a project also called p1; acme's key must see acme's p1 only.
     acme = result(reporting, "summary", reporting.keys.acme, project_id="p1", **{"from": D1, "to": D2})
     globex = result(reporting, "summary", reporting.keys.globex, project_id="p1", **{"from": D1, "to": D2})
-    assert acme == reports.summary(reporting.engine, "acme", project_id="p1", date_from=D1, date_to=D2)
-    assert globex == reports.summary(reporting.engine, "globex", project_id="p1", date_from=D1, date_to=D2)
+    p1 = Selection(project_id="p1", date_from=D1, date_to=D2)
+    assert acme == reports.summary(reporting.engine, "acme", p1)
+    assert globex == reports.summary(reporting.engine, "globex", p1)
     assert (acme["views"], globex["views"]) == (8, 2)  # S1-S7 and S10; two globex sessions
     for report in reports_api.REPORTS:
         extra = {"dimension": "device_type"} if report == "breakdown" else {}

@@ -22,6 +22,7 @@ import pytest
 from gateway import reports_api
 from percus.cli import _REPORT_FLAGS
 from pipeline.reporting import reports
+from pipeline.reporting.selection import Selection
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
 from tests.percus._cli import run
 
@@ -146,7 +147,7 @@ def test_the_installed_live_command_prints_the_api_numbers(reporting: Reporting,
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     until = datetime.fromisoformat(found["until"].replace("Z", "+00:00"))
-    assert found == reports.live(reporting.engine, "acme", project_id=CAMPAIGN, now=until)
+    assert found == reports.live(reporting.engine, "acme", Selection(project_id=CAMPAIGN), now=until)
     # A second later the API sees the same sessions (they started 4 to 55 minutes ago).
     answer = api(reporting, "live", {"project_id": CAMPAIGN})
     moving = {"since", "until", "errors_per_bucket"}

@@ -37,6 +37,7 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.reporting import digest, reports
 from pipeline.reporting.digest import Week
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
@@ -140,13 +141,13 @@ def test_the_pdf_is_one_page_with_the_numbers_the_chart_and_the_headings(store: 
 def test_the_numbers_are_the_reports_api_s(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
     figures = digest.gather(engine, "acme", W48, today=TODAY)
-    days = {"date_from": date(2026, 11, 23), "date_to": date(2026, 11, 29), "today": TODAY}
-    assert figures.summary == reports.summary(engine, "acme", **days)
-    assert figures.dropoff == reports.dropoff(engine, "acme", **days)
-    assert figures.devices == reports.breakdown(engine, "acme", "device_type", **days)
-    assert figures.locales == reports.breakdown(engine, "acme", "locale", **days)
-    assert figures.previous == reports.summary(engine, "acme", date_from=date(2026, 11, 16),
-                                               date_to=date(2026, 11, 22), today=TODAY)
+    days = Selection(date_from=date(2026, 11, 23), date_to=date(2026, 11, 29))
+    assert figures.summary == reports.summary(engine, "acme", days, today=TODAY)
+    assert figures.dropoff == reports.dropoff(engine, "acme", days, today=TODAY)
+    assert figures.devices == reports.breakdown(engine, "acme", "device_type", days, today=TODAY)
+    assert figures.locales == reports.breakdown(engine, "acme", "locale", days, today=TODAY)
+    week_before = Selection(date_from=date(2026, 11, 16), date_to=date(2026, 11, 22))
+    assert figures.previous == reports.summary(engine, "acme", week_before, today=TODAY)
     assert (figures.summary["views"], figures.summary["unique_viewers"], figures.summary["completion_rate"],
             figures.summary["cta_ctr"]) == (9, 8, round(3 / 7, 6), round(1 / 9, 6))
     assert (figures.previous["views"], figures.previous["completion_rate"], figures.previous["cta_ctr"]) == (

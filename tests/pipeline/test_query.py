@@ -21,6 +21,7 @@ from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, parse
 from pipeline.query.tables import ROLLUPS
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
 from tests.pipeline._sessions import ingest, known_sessions
@@ -95,8 +96,8 @@ def test_duckdb_over_an_s3_store_gives_the_same_reports(aws: str, store: LocalSt
         s3.put(key, store.get(key))
     local, remote = DuckDbEngine(store), DuckDbEngine(s3)
     for report in (reports.summary, reports.dropoff, reports.ctas, reports.errors):
-        window = {"date_from": D1, "date_to": D2}
-        assert report(remote, "acme", **window) == report(local, "acme", **window)
+        window = Selection(date_from=D1, date_to=D2)
+        assert report(remote, "acme", window) == report(local, "acme", window)
 
 
 class RenderOnly(AthenaEngine):
@@ -113,10 +114,10 @@ class RenderOnly(AthenaEngine):
 
 def test_every_report_renders_to_valid_trino_bound_to_one_organization(store: LocalStore) -> None:
     engine = RenderOnly(store)
-    window = {"date_from": D1, "date_to": D2, "project_id": "p1", "today": date(2026, 11, 30)}
+    window, today = Selection(date_from=D1, date_to=D2, project_id="p1"), date(2026, 11, 30)
     for report in (reports.summary, reports.dropoff, reports.ctas, reports.chapters, reports.errors):
-        report(engine, "acme", **window)  # day 1 from rollups, day 2 from curated
-    reports.breakdown(engine, "acme", "os", **window)
+        report(engine, "acme", window, today=today)  # day 1 from rollups, day 2 from curated
+    reports.breakdown(engine, "acme", "os", window, today=today)
     reports.live(engine, "acme")
     assert len(engine.sent) == 10
     for statement in engine.sent:
@@ -160,8 +161,9 @@ def test_the_engine_is_chosen_from_configuration(data_dir: Path, monkeypatch: py
 
 def test_concurrent_queries_on_one_engine_keep_their_own_bindings(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
-    expected = {org: reports.summary(engine, org, date_from=D1, date_to=D2) for org in ("acme", "globex")}
+    days = Selection(date_from=D1, date_to=D2)
+    expected = {org: reports.summary(engine, org, days) for org in ("acme", "globex")}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs = [(org, pool.submit(reports.summary, engine, org, date_from=D1, date_to=D2))
+        jobs = [(org, pool.submit(reports.summary, engine, org, days))
                 for org in ("acme", "globex") * 6]
         assert all(job.result() == expected[org] for org, job in jobs)

@@ -28,6 +28,7 @@ from pipeline.query.glue import create_tables
 from pipeline.query.tables import TABLES
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.s3 import S3Store
 from tests.pipeline._sessions import ingest, known_sessions
 
@@ -103,12 +104,12 @@ def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athe
     sessions, duplicates = known_sessions()
     ingest(store, sessions, duplicates)
     build_rollups(store, day=D1)  # day 1 from rollups, day 2 from curated
-    window = {"date_from": D1, "date_to": D2, "today": date(2026, 11, 30)}
+    window, today = Selection(date_from=D1, date_to=D2), date(2026, 11, 30)
     duck = Recording(store)
-    expected = report(duck, "acme", **window)
+    expected = report(duck, "acme", window, today=today)
     inject(aws, duck.results[0])
 
-    assert report(engine(store, athena), "acme", **window) == expected
+    assert report(engine(store, athena), "acme", window, today=today) == expected
 
     (query_id,) = athena.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]

@@ -11,6 +11,7 @@ acme, bots excluded, days 1-2 (2026-11-24/25):
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,12 +20,13 @@ import pytest
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import Session, ingest, known_sessions
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
 TODAY = date(2026, 11, 30)  # every scenario day is closed
-RANGE = {"date_from": D1, "date_to": D2, "today": TODAY}
+RANGE = Selection(date_from=D1, date_to=D2)
 
 EXPECTED = {
     "views": 9, "unique_viewers": 8, "plays": 7, "play_rate": round(7 / 9, 6), "completions": 3,
@@ -68,36 +70,36 @@ def test_summary_has_the_exact_values_of_the_known_sessions(fixture: str,
                                                             request: pytest.FixtureRequest) -> None:
     data = request.getfixturevalue(fixture)
     engine = DuckDbEngine(data if isinstance(data, LocalStore) else LocalStore(data))
-    assert reports.summary(engine, "acme", **RANGE) == EXPECTED
+    assert reports.summary(engine, "acme", RANGE, today=TODAY) == EXPECTED
 
 
 def test_summary_from_rollups_equals_summary_from_curated(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
-    cases = [dict(RANGE), {**RANGE, "date_to": D1}, {**RANGE, "date_from": D2}, {**RANGE, "project_id": "p2"},
-             {**RANGE, "template_id": "t1"}, {**RANGE, "include_bots": True}, {"today": TODAY}]
-    from_curated = [reports.summary(engine, "acme", **case) for case in cases]
+    cases = [RANGE, replace(RANGE, date_to=D1), replace(RANGE, date_from=D2), replace(RANGE, project_id="p2"),
+             replace(RANGE, template_id="t1"), replace(RANGE, include_bots=True), Selection()]
+    from_curated = [reports.summary(engine, "acme", case, today=TODAY) for case in cases]
     assert reports.plan(engine, "acme", D1, D2, today=TODAY).rolled == ()
 
     build_rollups(store, day=D1)  # day 2 still from curated: one query mixes both
     mixed = reports.plan(engine, "acme", D1, D2, today=TODAY)
     assert (mixed.rolled, mixed.unrolled) == ((D1,), (D2,))
-    assert [reports.summary(engine, "acme", **case) for case in cases] == from_curated
+    assert [reports.summary(engine, "acme", case, today=TODAY) for case in cases] == from_curated
 
     build_rollups(store, today=TODAY)
     assert reports.plan(engine, "acme", D1, D2, today=TODAY).unrolled == ()
-    assert [reports.summary(engine, "acme", **case) for case in cases] == from_curated
+    assert [reports.summary(engine, "acme", case, today=TODAY) for case in cases] == from_curated
 
 
 def test_daily_summaries_are_the_summary_of_each_day_in_one_query(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
-    wide = {"date_from": D1 - timedelta(days=2), "date_to": D2 + timedelta(days=2), "today": TODAY}
-    cases = [wide, {**wide, "project_id": "p2"}, {**wide, "include_bots": True},
-             {**wide, "project_id": "none"}]
+    wide = Selection(date_from=D1 - timedelta(days=2), date_to=D2 + timedelta(days=2))
+    cases = [wide, replace(wide, project_id="p2"), replace(wide, include_bots=True),
+             replace(wide, project_id="none")]
 
-    def per_day(case: dict[str, object]) -> list[tuple[date, dict[str, object]]]:
-        first, last = case["date_from"], case["date_to"]
-        assert isinstance(first, date) and isinstance(last, date)
-        return [(day, reports.summary(engine, "acme", **{**case, "date_from": day, "date_to": day}))
+    def per_day(case: Selection) -> list[tuple[date, dict[str, object]]]:
+        first, last = case.date_from, case.date_to
+        assert first is not None and last is not None
+        return [(day, reports.summary(engine, "acme", replace(case, date_from=day, date_to=day), today=TODAY))
                 for day in (first + timedelta(days=n) for n in range((last - first).days + 1))]
 
     for rolled_up in ((), (D1,), (D1, D2)):  # curated only, one query mixing both, rollups only
@@ -105,69 +107,69 @@ def test_daily_summaries_are_the_summary_of_each_day_in_one_query(store: LocalSt
             build_rollups(store, day=day)
         assert reports.plan(engine, "acme", D1, D2, today=TODAY).rolled == rolled_up
         for case in cases:
-            assert reports.daily_summaries(engine, "acme", **case) == per_day(case)
-    views = [values["views"] for _, values in reports.daily_summaries(engine, "acme", **wide)]
+            assert reports.daily_summaries(engine, "acme", case, today=TODAY) == per_day(case)
+    views = [values["views"] for _, values in reports.daily_summaries(engine, "acme", wide, today=TODAY)]
     assert views == [0, 0, 8, 1, 0, 0]
 
 
 def test_a_session_crossing_midnight_counts_once_on_the_day_it_started(rolled: LocalStore) -> None:
     engine = DuckDbEngine(rolled)
-    day1 = reports.summary(engine, "acme", date_from=D1, date_to=D1)
-    day2 = reports.summary(engine, "acme", date_from=D2, date_to=D2)
-    s8 = reports.summary(engine, "acme", project_id="p2", **RANGE)
+    day1 = reports.summary(engine, "acme", Selection(date_from=D1, date_to=D1))
+    day2 = reports.summary(engine, "acme", Selection(date_from=D2, date_to=D2))
+    s8 = reports.summary(engine, "acme", replace(RANGE, project_id="p2"), today=TODAY)
     # S8's milestones and its completion came after midnight.
     assert (s8["views"], s8["completions"], s8["reach_75"]) == (1, 1, 1.0)
     assert (day1["views"], day1["plays"], day1["completions"], day1["errors"]) == (8, 6, 3, 3)
     assert (day2["views"], day2["plays"], day2["completions"], day2["errors"]) == (1, 1, 0, 0)
     assert day1["unique_viewers"] + day2["unique_viewers"] == 9  # the repeat viewer, once per day
-    assert reports.summary(engine, "acme", **RANGE)["unique_viewers"] == 8  # and once over both
+    assert reports.summary(engine, "acme", RANGE, today=TODAY)["unique_viewers"] == 8  # and once over both
 
 
 def test_bots_are_excluded_unless_asked_for(rolled: LocalStore) -> None:
     engine = DuckDbEngine(rolled)
-    with_bots = reports.summary(engine, "acme", include_bots=True, **RANGE)
+    with_bots = reports.summary(engine, "acme", replace(RANGE, include_bots=True), today=TODAY)
     assert (with_bots["views"], with_bots["plays"], with_bots["completions"], with_bots["cta_sessions"]) == (
         10, 8, 4, 2)
-    assert reports.ctas(engine, "acme", **RANGE)["ctas"][0]["clicks"] == 1
+    assert reports.ctas(engine, "acme", RANGE, today=TODAY)["ctas"][0]["clicks"] == 1
 
 
 @pytest.mark.parametrize("fixture", ["store", "rolled"])
 def test_organizations_never_see_each_others_sessions(fixture: str, request: pytest.FixtureRequest) -> None:
     engine = DuckDbEngine(request.getfixturevalue(fixture))
-    globex = reports.summary(engine, "globex", **RANGE)
+    globex = reports.summary(engine, "globex", RANGE, today=TODAY)
     assert (globex["views"], globex["unique_viewers"], globex["plays"], globex["completions"]) == (2, 2, 1, 1)
     # The same project name and the same viewer hash in both organizations change nothing in acme's.
-    assert reports.summary(engine, "acme", **RANGE) == EXPECTED
-    assert reports.summary(engine, "nobody", **RANGE)["views"] == 0
+    assert reports.summary(engine, "acme", RANGE, today=TODAY) == EXPECTED
+    assert reports.summary(engine, "nobody", RANGE, today=TODAY)["views"] == 0
 
 
 @pytest.mark.parametrize("fixture", ["compacted", "rolled"])
 def test_item_reports(fixture: str, request: pytest.FixtureRequest) -> None:
     data = request.getfixturevalue(fixture)
     engine = DuckDbEngine(data if isinstance(data, LocalStore) else LocalStore(data))
-    assert reports.dropoff(engine, "acme", **RANGE) == {"plays": 7, "milestones": [
+    assert reports.dropoff(engine, "acme", RANGE, today=TODAY) == {"plays": 7, "milestones": [
         {"percent": 25, "sessions": 6, "fraction": round(6 / 7, 6)},
         {"percent": 50, "sessions": 4, "fraction": round(4 / 7, 6)},
         {"percent": 75, "sessions": 3, "fraction": round(3 / 7, 6)},
         {"percent": 100, "sessions": 3, "fraction": round(3 / 7, 6)}]}
-    assert reports.ctas(engine, "acme", **RANGE) == {
+    assert reports.ctas(engine, "acme", RANGE, today=TODAY) == {
         "views": 9, "plays": 7, "cta_sessions": 1, "cta_clicks": 1, "cta_ctr": round(1 / 9, 6),
         "ctas": [{"cta_id": "buy", "cta_name": "Buy now", "clicks": 1, "sessions": 1,
                   "cta_ctr": round(1 / 9, 6)}]}
-    assert reports.chapters(engine, "acme", **RANGE) == {"plays": 7, "chapters": [
+    assert reports.chapters(engine, "acme", RANGE, today=TODAY) == {"plays": 7, "chapters": [
         {"chapter_id": "intro", "chapter_name": "Intro", "entries": 2, "sessions": 2,
          "chapter_reach": round(2 / 7, 6)},
         {"chapter_id": "offer", "chapter_name": None, "entries": 1, "sessions": 1,
          "chapter_reach": round(1 / 7, 6)}]}
-    assert reports.errors(engine, "acme", **RANGE) == {"errors": 3, "codes": [
+    assert reports.errors(engine, "acme", RANGE, today=TODAY) == {"errors": 3, "codes": [
         {"error_code": "MEDIA_ERR_NETWORK", "errors": 2, "sessions": 2, "share": round(2 / 3, 6)},
         {"error_code": "MEDIA_ERR_DECODE", "errors": 1, "sessions": 1, "share": round(1 / 3, 6)}]}
-    countries = reports.breakdown(engine, "acme", "country", **RANGE)
+    countries = reports.breakdown(engine, "acme", "country", RANGE, today=TODAY)
     assert [(row["value"], row["views"], row["plays"], row["share"]) for row in countries["rows"]] == [
         ("CL", 8, 6, round(8 / 9, 6)), ("US", 1, 1, round(1 / 9, 6))]
     us = countries["rows"][1]
     assert (us["completion_rate"], us["reach_25"], us["avg_max_percent"]) == (0.0, 1.0, 40.0)
-    devices = reports.breakdown(engine, "acme", "device_type", **RANGE)
+    devices = reports.breakdown(engine, "acme", "device_type", RANGE, today=TODAY)
     assert [(row["value"], row["views"]) for row in devices["rows"]] == [("desktop", 8), ("mobile", 1)]
 
 
@@ -177,11 +179,11 @@ def test_days_not_closed_are_read_from_curated_even_when_rolled_up(store: LocalS
     late = Session(datetime(2026, 11, 25, 20, 0, tzinfo=UTC)).at(0, "session.started")
     ingest(store, [late])
     assert reports.plan(engine, "acme", D2, D2, today=D2).rolled == ()
-    assert reports.summary(engine, "acme", date_from=D2, date_to=D2, today=D2)["views"] == 2
+    assert reports.summary(engine, "acme", Selection(date_from=D2, date_to=D2), today=D2)["views"] == 2
     later = D2 + timedelta(days=2)
     assert reports.plan(engine, "acme", D2, D2, today=later).rolled == (D2,)  # closed: the rollup counts
     assert ("acme", D2) in build_rollups(store, today=later).days_built  # and is rebuilt: its inputs changed
-    assert reports.summary(engine, "acme", date_from=D2, date_to=D2, today=later)["views"] == 2
+    assert reports.summary(engine, "acme", Selection(date_from=D2, date_to=D2), today=later)["views"] == 2
 
 
 def test_live_counts_sessions_started_in_the_last_hour(store: LocalStore) -> None:
@@ -213,12 +215,12 @@ def test_default_range_covers_all_data_up_to_today(store: LocalStore) -> None:
 
 def test_invalid_arguments_are_refused(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
-    with pytest.raises(ValueError, match="after"):
-        reports.summary(engine, "acme", date_from=D2, date_to=D1)
     with pytest.raises(ValueError, match="dimension"):
-        reports.breakdown(engine, "acme", "referrer", **RANGE)
+        reports.breakdown(engine, "acme", "referrer", RANGE, today=TODAY)
     with pytest.raises(ValueError, match="organization"):
-        reports.summary(engine, "../globex", **RANGE)
+        reports.summary(engine, "../globex", RANGE, today=TODAY)
+    with pytest.raises(ValueError, match="live"):
+        reports.live(engine, "acme", RANGE)
 
 
 def test_live_flags_an_error_spike(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.tables import ROLLUPS
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
+from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
@@ -83,13 +84,13 @@ def test_a_run_without_a_day_builds_closed_days_whose_inputs_changed(store: Loca
 
     # A late delivery: S2 (day 1) completes, received hours later; compaction rewrites day 1.
     engine = DuckDbEngine(store)
-    before = reports.summary(engine, "acme", date_from=D1, date_to=D1, today=TODAY)
+    before = reports.summary(engine, "acme", Selection(date_from=D1, date_to=D1), today=TODAY)
     late = Session(DAY1 + timedelta(hours=10, minutes=5), session_id=_session_of(store, "en-US"))
     late.at(20, "video.completed", received_after=3 * 3600, duration_ms=30_000, percent=100)
     ingest(store, [late])
     rebuilt = build_rollups(store, today=TODAY, org="acme")
     assert rebuilt.days_built == [("acme", D0), ("acme", D1), ("acme", D2)]  # every window holding day 1
-    after = reports.summary(engine, "acme", date_from=D1, date_to=D1, today=TODAY)
+    after = reports.summary(engine, "acme", Selection(date_from=D1, date_to=D1), today=TODAY)
     assert after["completions"] == before["completions"] + 1 and after["views"] == before["views"]
 
 
@@ -104,14 +105,14 @@ def _session_of(store: LocalStore, locale: str) -> str:
 def test_rollups_outlive_the_curated_data_they_came_from(store: LocalStore) -> None:
     build_rollups(store, today=TODAY)
     engine = DuckDbEngine(store)
-    before = reports.summary(engine, "acme", date_from=D1, date_to=D2, today=TODAY)
+    before = reports.summary(engine, "acme", Selection(date_from=D1, date_to=D2), today=TODAY)
     for key in list(store.list("curated/org=acme/year=2026/month=11/day=24/")):
         store.delete(key)  # retention removed day 1's curated files (and its compactor state)
     for key in list(store.list("state/compactor/org=acme/date=2026-11-24/")):
         store.delete(key)
     report = build_rollups(store, today=TODAY)
     assert ("acme", D1) not in report.days_built
-    assert reports.summary(engine, "acme", date_from=D1, date_to=D2, today=TODAY) == before
+    assert reports.summary(engine, "acme", Selection(date_from=D1, date_to=D2), today=TODAY) == before
 
 
 def test_a_day_without_curated_data_is_left_alone(store: LocalStore) -> None:
