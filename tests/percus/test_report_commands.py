@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gateway import reports_api
-from percus.cli import _REPORT_FLAGS
+from percus.cli.report import FLAGS
 from pipeline.reporting import reports
 from pipeline.reporting.selection import Selection
 from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
@@ -276,4 +276,4 @@ def test_every_report_of_the_api_is_a_command_with_its_parameters(capsys: pytest
     code, out, _ = run(capsys, "report", report, "--help")
     assert code == 0
     for param in reports_api.REPORTS[report]:
-        assert _REPORT_FLAGS[param.name][0] in out
+        assert FLAGS[param.name][0] in out

@@ -1,0 +1,150 @@
+"""`percus org …`: organizations, their reporting API keys, retention, weekly digest and webhook."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from percus.cli import shared
+from translator.ids import check_slug
+
+if TYPE_CHECKING:
+    from percus.cli.shared import Commands
+
+
+def add(commands: Commands) -> None:
+    org = shared.group(commands, "org", "organizations and their reporting API keys")
+    create = shared.command(org, "create", run_create, "create an organization")
+    create.add_argument("org", help="organization id")
+    create.add_argument("--retention-days", type=_days, metavar="N",
+                        help="override the zones' default retention")
+    create.add_argument("--legacy-group-key", action="append", metavar="KEY",
+                        help="an Individeo trackerGroupKey that posts for this organization (repeatable)")
+
+    org_set = shared.command(org, "set", run_set, "change an organization's retention override (audited as "
+                             "org.settings_changed)")
+    org_set.add_argument("org", help="organization id")
+    retention_choice = org_set.add_mutually_exclusive_group(required=True)
+    retention_choice.add_argument("--retention-days", type=_days, metavar="N",
+                                  help="keep its viewer-level data at most N days")
+    retention_choice.add_argument("--no-retention-override", action="store_true",
+                                  help="back to the zones' default retention")
+
+    key = shared.command(org, "key", run_key, "create (print once) or revoke a reporting API key")
+    key.add_argument("org", help="organization id")
+    key.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id instead")
+
+    digest = shared.command(org, "digest", run_digest, "show or set the weekly digest: who receives it, or "
+                            "opt out")
+    digest.add_argument("org", help="organization id")
+    digest_choice = digest.add_mutually_exclusive_group()
+    digest_choice.add_argument("--digest-to", action="append", metavar="EMAIL",
+                               help="opt in and send it to this address (repeatable; replaces the list)")
+    digest_choice.add_argument("--no-digest", action="store_true",
+                               help="opt out (the recipients are kept for a later opt-in)")
+
+    webhook = shared.command(org, "webhook", run_webhook, "set, show, disable an organization's webhook "
+                             "endpoint or rotate its signing secret (printed once)")
+    webhook.add_argument("org", help="organization id")
+    webhook.add_argument("--url", help="the endpoint (https://…; http:// only for a loopback host); "
+                         "enables it")
+    webhook.add_argument("--rotate-secret", action="store_true", help="a new signing secret (the old one "
+                         "keeps signing for 24 hours)")
+    webhook.add_argument("--disable", action="store_true", help="stop delivering (waiting batches are kept)")
+    webhook.add_argument("--since", metavar="YYYY-MM-DD[THH:MM]", help="with --url: deliver events received "
+                         "from then on (UTC; default: from now, or as before for an enabled webhook)")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    registry = shared.registry(shared.settings(args))
+    org = registry.create(args.org, retention_days=args.retention_days,
+                          legacy_group_keys=tuple(args.legacy_group_key or ()))
+    print(f"created organization {org.organization_id!r}"
+          + (f" (retention {org.retention_days} days)" if org.retention_days else "")
+          + (f", legacy group keys: {len(org.legacy_group_keys)}" if org.legacy_group_keys else ""))
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    registry = shared.registry(shared.settings(args))
+    org = check_slug(args.org, "organization")
+    before = registry.require(org).retention_days
+    after = registry.update(org, retention_days=None if args.no_retention_override else args.retention_days)
+
+    def shown(days: int | None) -> str:
+        return f"{days} days" if days else "the zones' defaults"
+
+    print(f"retention of {org!r}: {shown(after.retention_days)} (was {shown(before)})")
+    return 0
+
+
+def run_key(args: argparse.Namespace) -> int:
+    registry = shared.registry(shared.settings(args))
+    if args.revoke:
+        registry.revoke_api_key(args.org, args.revoke)
+        print(f"revoked key {args.revoke} of {args.org!r}")
+        return 0
+    key = registry.create_api_key(args.org)
+    print(key)
+    print("(shown once: only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    registry = shared.registry(shared.settings(args))
+    org = check_slug(args.org, "organization")
+    if args.digest_to:
+        digest = registry.set_digest(org, enabled=True, recipients=args.digest_to)
+    elif args.no_digest:
+        digest = registry.set_digest(org, enabled=False)
+    else:
+        digest = registry.require(org).digest
+    state = "enabled" if digest.enabled else "disabled"
+    print(f"weekly digest of {org!r}: {state}, {len(digest.recipients)} recipient(s)"
+          + (f": {', '.join(digest.recipients)}" if digest.recipients else ""))
+    return 0
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    from pipeline.webhooks.dead_letters import dead_letters, pending
+
+    registry = shared.registry(shared.settings(args))
+    org = check_slug(args.org, "organization")
+    if args.disable and (args.url or args.rotate_secret or args.since):
+        raise ValueError("--disable takes no other option")
+    if args.since and not args.url:
+        raise ValueError("--since goes with --url")
+    since = shared.since(args.since)
+    secret = None
+    if args.disable:
+        registry.disable_webhook(org)
+        print(f"webhook of {org!r} disabled (batches waiting stay in the outbox)")
+    elif args.url:
+        secret = registry.set_webhook(org, args.url, rotate_secret=args.rotate_secret, since=since)
+    elif args.rotate_secret:
+        secret = registry.rotate_webhook_secret(org)
+    webhook = registry.require(org).webhook
+    if webhook is None:
+        print(f"{org!r} has no webhook: set one with --url https://…")
+        return 0
+    if secret is not None:
+        print(secret)
+        print("(the signing secret, shown once; the previous one, if any, keeps signing for 24 hours)",
+              file=sys.stderr)
+    elif args.url:
+        print("(signing secret unchanged; --rotate-secret makes a new one)", file=sys.stderr)
+    store = registry.store
+    # With a new secret, stdout holds only the secret, so it can be captured on its own.
+    print(f"url: {webhook.url}\nenabled: {'yes' if webhook.enabled else 'no'}\n"
+          f"events received since: {webhook.since.isoformat()}\n"
+          f"batches waiting: {len(pending(store, org))}\n"
+          f"dead letters: {len(dead_letters(store, org))}",
+          file=sys.stderr if secret else sys.stdout)
+    return 0
+
+
+def _days(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a number of days is a whole number from 1, not {text!r}")
+    return int(text)

@@ -1,0 +1,124 @@
+"""`percus report NAME`: the reports of GET /analytics/v1/reports/NAME, their parameters as options."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from gateway.report_params import DIMENSIONS, REPORTS
+from percus.cli import shared
+from pipeline.config import Settings
+from pipeline.reporting.selection import Selection, parse_minutes, parse_range, parse_slug
+from translator.ids import check_slug
+
+if TYPE_CHECKING:
+    from percus.cli.shared import Commands
+
+_HELP = {
+    "summary": "the summary metrics of an organization: views, plays, completion rate, CTA click-through, "
+               "errors…",
+    "dropoff": "the drop-off: plays reaching 25, 50, 75 and 100 percent of the video",
+    "ctas": "the CTA funnel: views, plays, views with a click, overall and per CTA",
+    "chapters": "chapter reach: plays that entered each chapter",
+    "breakdown": "session metrics per device type, OS, browser, locale or country",
+    "errors": "the top error codes",
+    "live": "sessions started in the last N minutes (default 60): their metrics and error spikes",
+}
+FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
+    "organization_id": ("--org", {"dest": "org", "required": True, "help": "organization id"}),
+    "project_id": ("--project", {"dest": "project", "metavar": "P"}),
+    "template_id": ("--template", {"dest": "template", "metavar": "T"}),
+    "from": ("--from", {"dest": "date_from", "metavar": "YYYY-MM-DD"}),
+    "to": ("--to", {"dest": "date_to", "metavar": "YYYY-MM-DD"}),
+    "include_bots": ("--include-bots", {"dest": "include_bots", "action": "store_true"}),
+    "dimension": ("--dimension", {"dest": "dimension", "required": True}),
+    "minutes": ("--minutes", {"dest": "minutes", "metavar": "N", "default": "60"}),
+}
+# A breakdown row holds every summary metric: its table shows these.
+_ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_rate", "cta_ctr",
+                              "playback_failure_rate")}
+
+
+def add(commands: Commands) -> None:
+    report = shared.group(commands, "report", "engagement reports: the numbers of the reports API")
+    for name, accepted in REPORTS.items():
+        one = shared.command(report, name, run, _HELP[name])
+        one.set_defaults(report=name)
+        for param in accepted:
+            flag, options = FLAGS[param.name]
+            extra = {"choices": DIMENSIONS} if param.name == "dimension" else {}
+            one.add_argument(flag, **{"help": param.description.replace("%", "%%"), **extra, **options})
+        one.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table (default) or JSON: the `result` of the API's answer")
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.reports_api import run_report
+    from pipeline.backends import open_store
+    from pipeline.query import open_engine
+
+    settings = shared.settings(args)
+    ids = {name: parse_slug(given, label) for name, label, given in (
+        ("project_id", "project", args.project), ("template_id", "template", args.template))
+        if given is not None}
+    options: dict[str, Any] = {}
+    if args.report == "live":
+        options["minutes"] = parse_minutes(args.minutes, "--minutes")
+        date_from = date_to = None
+    else:
+        date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
+    if args.report == "breakdown":
+        options["dimension"] = args.dimension
+    org = _known_org(settings, args.org)
+    selection = Selection(date_from=date_from, date_to=date_to, include_bots=args.include_bots, **ids)
+    result = run_report(args.report, open_engine(settings, open_store(settings)), org, selection, options)
+    if args.format == "json":  # the `result` of the API's answer, key for key
+        shared.print_json(result, indent=2)
+    else:
+        _print_report(args.report, result)
+    return 0
+
+
+def _known_org(settings: Settings, text: str) -> str:
+    """An organization the registry knows: a typo is an error, not a report of zeros."""
+    org = check_slug(text, "organization")
+    if shared.registry(settings).get(org) is None:
+        raise ValueError(f"no organization named {org!r} (see `percus org create`)")
+    return org
+
+
+def _print_report(name: str, result: dict[str, Any]) -> None:
+    """A report as text: its headline numbers one a line, then each list of rows as a table."""
+    from pipeline.reporting import metrics
+
+    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM) if metric.unit == "fraction"}
+    fractions |= {"fraction", "share"}
+
+    def cell(key: str, value: object) -> str:
+        if value is None:
+            return "(unknown)" if key in ("value", "error_code") else "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if key in fractions and isinstance(value, int | float):
+            return f"{value:.1%}"
+        return str(value)
+
+    headline = {key: value for key, value in result.items() if not isinstance(value, list)}
+    width = max(map(len, headline), default=0)
+    for key, value in headline.items():
+        print(f"{key:<{width}}  {cell(key, value)}")
+    for key, rows in result.items():
+        if not isinstance(rows, list):
+            continue
+        print(f"\n{key}:")
+        if not rows:
+            print("  (none)")
+            continue
+        columns = _ROW_COLUMNS.get(name, tuple(rows[0]))
+        cells = [[cell(column, row[column]) for column in columns] for row in rows]
+        widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+        numeric = [any(isinstance(row[column], int | float) and not isinstance(row[column], bool)
+                       for row in rows) for column in columns]
+        for line in (list(columns), *cells):
+            print("  " + "  ".join(text.rjust(w) if right else text.ljust(w)
+                                   for text, w, right in zip(line, widths, numeric, strict=True)).rstrip())

@@ -1,0 +1,39 @@
+"""`percus serve`: the gateway with the background writer, on the embedded default."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from percus.cli import shared
+
+if TYPE_CHECKING:
+    from percus.cli.shared import Commands
+
+
+def add(commands: Commands) -> None:
+    serve = shared.command(commands, "serve", run, "run the gateway with the background writer on the "
+                           "embedded default")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--quiet", action="store_true", help="print no banner and no request log")
+
+
+def run(args: argparse.Namespace) -> int:
+    from percus.serve import serve
+    from pipeline.queue.local import QueueLocked
+
+    settings = shared.settings(args)
+    try:
+        serve(settings, host=args.host, port=args.port, quiet=args.quiet)
+    except QueueLocked:  # the local queue's lock: one process at a time writes it
+        print(f"percus: error: another percus serve uses {settings.data_dir / 'queue'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
