@@ -62,7 +62,7 @@ def _device_type(user_agent: str, os: str | None, device: ua_parser.Device | Non
 
 def geo_from_header(country: str | None) -> Geo:
     """`geo.country` from CloudFront-Viewer-Country, only when it is a two-letter country code."""
-    if country is None or not _COUNTRY.match(country):
+    if country is None or not _COUNTRY.fullmatch(country):
         return _NO_GEO
     return _geo(country)
 
@@ -80,6 +80,6 @@ def referrer_host(referer: str | None) -> str | None:
         host = urlsplit(referer).hostname
     except ValueError:
         return None
-    if not host or len(host) > _HOST_MAX or not _HOST.match(host):
+    if not host or len(host) > _HOST_MAX or not _HOST.fullmatch(host):
         return None
     return host.rstrip(".")

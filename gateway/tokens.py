@@ -58,7 +58,7 @@ class ShareToken:
 
 def parse_ttl(text: str) -> int:
     """Seconds in a lifetime such as "30d", "12h", "90m", "45s" or "2w"."""
-    match = _TTL.match(text)
+    match = _TTL.fullmatch(text)
     if not match or int(match[1]) == 0:
         raise ValueError(f"TTL {text!r} must be a positive number followed by s, m, h, d or w, e.g. 30d")
     return int(match[1]) * _TTL_UNITS[match[2]]
@@ -89,7 +89,7 @@ def issue_token(
     kid, secret = keys.current
     if ttl <= 0:
         raise ValueError("ttl must be positive")
-    if not _KID.match(kid):
+    if not _KID.fullmatch(kid):
         raise ValueError(f"key id {kid!r} must be 1-32 characters of letters, digits, '_' or '-'")
     claims: dict[str, Any] = {
         "org": check_slug(organization_id, "organization"),

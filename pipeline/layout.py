@@ -120,7 +120,7 @@ def raw_key(org: str, hour: datetime, batch_id: str) -> str:
 
 def parse_raw_key(key: str) -> tuple[str, datetime, str] | None:
     """(organization, hour, batch id) of a raw object key, or None when it is not one."""
-    match = _RAW.match(key)
+    match = _RAW.fullmatch(key)
     if not match:
         return None
     hour = datetime(int(match["y"]), int(match["m"]), int(match["d"]), int(match["h"]))

@@ -96,7 +96,7 @@ def format_timestamp(value: datetime) -> str:
 
 @lru_cache(maxsize=1024)  # a handful of locales make nearly all traffic
 def _normalise_locale(value: str) -> str:
-    match = _LOCALE.match(value)
+    match = _LOCALE.fullmatch(value)
     if not match:
         raise ValueError("expected a BCP 47 language tag such as 'es-CL' or 'en'")
     parts = [match.group(1).lower()]

@@ -132,7 +132,7 @@ def parse_value(value: Value, raw: str | None, *, name: str) -> Parsed:
             return Parsed(value.default, f"{name} is not valid JSON{where}; ignored")
     if value.kind == "global-function-name":
         path = text.removeprefix("window.").removesuffix(";").removesuffix("()")
-        if FUNCTION_NAME.match(path):
+        if FUNCTION_NAME.fullmatch(path):
             return Parsed(path)
         return Parsed(value.default, f"{name}={_echo(raw)} is not the name of a global function; ignored")
     if value.kind == "enum":

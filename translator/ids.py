@@ -10,6 +10,6 @@ _SLUG = re.compile(SLUG_PATTERN)
 
 
 def check_slug(value: str, what: str = "identifier") -> str:
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):
         raise ValueError(f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '-', '.'")
     return value

@@ -30,7 +30,7 @@ def keyed_viewer_hash(key: bytes, client_hash: str) -> str:
 def client_hash(value: str) -> str:
     """A client-side viewer hash as the SDK writes it (64 lowercase hex); ValueError otherwise."""
     normalised = value.strip().lower()
-    if not _CLIENT_HASH.match(normalised):
+    if not _CLIENT_HASH.fullmatch(normalised):
         raise ValueError("a viewer hash is 64 hexadecimal characters (the SDK's SHA-256)")
     return normalised
 

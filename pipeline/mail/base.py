@@ -23,7 +23,7 @@ class Mailer(Protocol):
 
 def check_address(address: str) -> str:
     address = address.strip()
-    if len(address) > 254 or not _ADDRESS.match(address):
+    if len(address) > 254 or not _ADDRESS.fullmatch(address):
         raise ValueError(f"{address!r} is not an e-mail address (name@example.com)")
     return address
 

@@ -48,9 +48,9 @@ class Table:
     def day_of(self, key: str) -> date | None:
         """The partition day of one of this table's object keys (None for anything else)."""
         if self.rollup is None:
-            match = layout.CURATED_KEY.match(key)
+            match = layout.CURATED_KEY.fullmatch(key)
             return date(int(match[1]), int(match[2]), int(match[3])) if match else None
-        match = layout.ROLLUP_KEY.match(key)
+        match = layout.ROLLUP_KEY.fullmatch(key)
         return date.fromisoformat(match[1]) if match else None
 
     def partition_values(self, org: str, day: date) -> dict[str, object]:

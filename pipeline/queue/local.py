@@ -92,7 +92,7 @@ class LocalQueue:
         return self.directory / f"{base:020d}.seg"
 
     def _open(self) -> None:
-        bases = sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.match(p.name)))
+        bases = sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
         if not bases:
             bases = [0]
             self._create_segment(0)

@@ -65,7 +65,7 @@ class Week:
 
     @classmethod
     def parse(cls, text: str) -> Week:
-        match = _WEEK.match(text.strip())
+        match = _WEEK.fullmatch(text.strip())
         if not match:
             raise DigestError(f"a week is written YYYY-Www, e.g. 2026-W48, not {text!r}")
         year, number = int(match[1]), int(match[2])

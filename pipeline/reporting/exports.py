@@ -65,7 +65,7 @@ class Export:
 def export_key(export_id: str) -> str:
     """The object key of an export id; ValueError for anything that is not one."""
     org, _, name = export_id.rpartition(".")
-    if not org or not _EXPORT_NAME.match(name):
+    if not org or not _EXPORT_NAME.fullmatch(name):
         raise ValueError(f"{export_id!r} is not an export id")
     return layout.export_key(org, name)
 

@@ -66,7 +66,7 @@ def parse_slug(text: str, name: str) -> str:
 
 def parse_date(text: str, name: str) -> date:
     """A day as YYYY-MM-DD, nothing else (no time, no week date)."""
-    if _DATE.match(text):
+    if _DATE.fullmatch(text):
         try:
             return date.fromisoformat(text)
         except ValueError:

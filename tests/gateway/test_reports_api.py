@@ -176,6 +176,8 @@ def test_an_admin_key_names_the_organization(reporting: Reporting) -> None:
     ("summary", {"from": "2026-11-25", "to": "2026-11-24"}, "invalid_range", "from"),
     ("summary", {"from": "2020-01-01", "to": "2026-01-01"}, "range_too_long", "from"),
     ("summary", {"project_id": "../etc"}, "invalid_parameter", "project_id"),
+    ("summary", {"project_id": "evil\n"}, "invalid_parameter", "project_id"),  # a full match, not `$`
+    ("summary", {"template_id": "t-1\n"}, "invalid_parameter", "template_id"),
     ("summary", {"template_id": ""}, "invalid_parameter", "template_id"),
     ("summary", {"include_bots": "maybe"}, "invalid_parameter", "include_bots"),
     ("summary", {"date_from": "2026-11-24"}, "unknown_parameter", "date_from"),

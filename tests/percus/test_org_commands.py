@@ -80,3 +80,10 @@ def test_token_issue_warns_of_an_unregistered_organization_and_still_issues(
     run(capsys, "org", "create", "acme")
     code, out, err = run(capsys, "token", "issue", "--org", "acme", "--project", "p1")
     assert code == 0 and out.strip() and err == ""
+
+
+def test_an_id_with_a_trailing_newline_is_refused_and_nothing_is_created(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "org", "create", "trail\n")
+    assert code != 0 and "trail" in err
+    assert [path for path in data_dir.rglob("*") if "trail" in path.name] == []

@@ -23,7 +23,7 @@ _KEY_ID = re.compile(r"^[0-9a-f]{8}$")
 def key_id_of(key: str) -> str | None:
     """The public id part of an organization or admin key (for audit records), None if malformed."""
     parts = key.split("_", 2)
-    if len(parts) == 3 and parts[0] in (API_KEY_PREFIX, ADMIN_KEY_PREFIX) and _KEY_ID.match(parts[1]):
+    if len(parts) == 3 and parts[0] in (API_KEY_PREFIX, ADMIN_KEY_PREFIX) and _KEY_ID.fullmatch(parts[1]):
         return parts[1]
     return None
 
@@ -108,13 +108,13 @@ class AdminKeys:
     def accepts(self, key: str) -> bool:
         """Whether a presented key is an unrevoked admin key."""
         parts = key.split("_")
-        if len(parts) != 3 or parts[0] != ADMIN_KEY_PREFIX or not _KEY_ID.match(parts[1]):
+        if len(parts) != 3 or parts[0] != ADMIN_KEY_PREFIX or not _KEY_ID.fullmatch(parts[1]):
             return False
         record = self._get(parts[1])
         return record is not None and record.revoked_at is None and record.matches(key)
 
     def active(self, key_id: str) -> bool:
-        record = self._get(key_id) if _KEY_ID.match(key_id) else None
+        record = self._get(key_id) if _KEY_ID.fullmatch(key_id) else None
         return record is not None and record.revoked_at is None
 
     def _get(self, key_id: str) -> ApiKey | None:
