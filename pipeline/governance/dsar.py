@@ -81,7 +81,13 @@ def delete_viewer(store: Store, org: str, viewer_hash: str, *, keys: ViewerKeys,
     check_slug(org, "organization")
     forms = keys.stored_forms(client_hash(viewer_hash))
     with curated_lock(store, wait=wait):
-        return _Job(store, org, request_id(org, viewer_hash, keys), forms, progress, actor).run()
+        record = _Record(store, org, request_id(org, viewer_hash, keys))
+        report = DsarReport(record.request, org, resumed=record.resumed)
+        if not record.finished:
+            _walk(store, org, _Forms(forms), record, report, progress)
+        _audit(store, org, record.fill(report), record.started_at, len(forms) - 1, actor)
+        record.delete()
+        return report
 
 
 def _zone_of(key: str) -> str:
@@ -91,203 +97,274 @@ def _zone_of(key: str) -> str:
                 if key.startswith(area.prefix))
 
 
-def _text(data: bytes) -> bytes:
-    """A raw object's text: whatever its gzip members inflate to (the readable part of a corrupt
-    one), or the bytes themselves when they are not gzip at all."""
-    return rawfile.inflate(data)[0] if data.startswith(b"\x1f\x8b") else data
-
-
 def _curated_hour(key: str) -> datetime:
     day = CURATED.day_of(key)
     assert day is not None, key
     return datetime(day.year, day.month, day.day, int(key.rsplit("/", 1)[1][:2]))
 
 
-class _Job:
-    def __init__(self, store: Store, org: str, request: str, forms: list[str], progress: Progress | None,
-                 actor: str | None) -> None:
+# -- the job record ---------------------------------------------------------------------------------
+
+class _Record:
+    """The job's record in `state/dsar/`: how far the walk got, every change (saved before it is
+    made) and the rollup days rebuilt, so an interrupted run resumes where it stopped."""
+
+    def __init__(self, store: Store, org: str, request: str) -> None:
         self.store = store
-        self.org = org
-        self.forms = pa.array(forms, pa.string())
-        self.form_bytes = tuple(form.encode() for form in forms)
-        self.key_count = len(forms) - 1  # every viewer key, plus the client hash itself
-        self.progress = progress
-        self.actor = actor
-        self.record_key = job_key(org, request)
-        self.report = DsarReport(request, org)
-        self.rebuild: set[date] | None = None  # rollup days to rebuild, once curated is clean
+        self.request = request
+        self.key = job_key(org, request)
         try:
-            self.state: dict[str, Any] = json.loads(store.get(self.record_key))
-            self.report.resumed = True
+            self.state: dict[str, Any] = json.loads(store.get(self.key))
+            self.resumed = True
         except KeyError:
             self.state = {"version": _VERSION, "request_id": request, "organization_id": org,
                           "started_at": format_timestamp(datetime.now(UTC)), "cursor": None,
                           "changed": {}, "rebuilt": [], "finished": False}
+            self.resumed = False
         if self.state.get("version") != _VERSION:
-            raise ValueError(f"{self.record_key} has unknown version {self.state.get('version')!r}")
+            raise ValueError(f"{self.key} has unknown version {self.state.get('version')!r}")
 
-    # -- the run -----------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return bool(self.state["finished"])
 
-    def run(self) -> DsarReport:
-        if not self.state["finished"]:
-            plan = [(zone, key) for zone, prefix in self._prefixes() for key in self.store.list(prefix)]
-            for number, (zone, key) in enumerate(plan, 1):
-                position = [_ZONES.index(zone), key]
-                if self.state["cursor"] is not None and position <= self.state["cursor"]:
-                    continue  # done by an interrupted run
-                if zone in ("viewers", "exports"):
-                    self._enter_rollups()
-                self._visit(zone, key)
-                self.state["cursor"] = position
-                self.report.objects_scanned += 1
-                if self.report.objects_scanned % _CHECKPOINT_EVERY == 0:
-                    self._save()
-                if self.progress is not None:
-                    self.progress(number, len(plan), self._fill())
-            self._enter_rollups()
-            self.state["finished"] = True
-            self._save()
-        self._audit()
-        self.store.delete(self.record_key)
-        return self._fill()
+    @property
+    def started_at(self) -> str:
+        return str(self.state["started_at"])
 
-    def _prefixes(self) -> list[tuple[str, str]]:
-        raw = raw_prefix(self.org)
-        return [("raw", raw), ("quarantine", layout.quarantine_key(raw)),
-                ("curated", CURATED.org_prefix(self.org)), ("viewers", _VIEWERS.org_prefix(self.org)),
-                ("exports", layout.EXPORTS.org_prefix(self.org))]
+    def save(self) -> None:
+        self.store.put(self.key, json.dumps(self.state, sort_keys=True).encode())
 
-    def _save(self) -> None:
-        self.store.put(self.record_key, json.dumps(self.state, sort_keys=True).encode())
+    def passed(self, position: list[Any]) -> bool:
+        """Whether an interrupted run already visited the object at `position` (zone, key)."""
+        return self.state["cursor"] is not None and bool(position <= self.state["cursor"])
 
-    def _intend(self, key: str, removed: int, left: int) -> None:
+    def advance(self, position: list[Any]) -> None:
+        self.state["cursor"] = position  # saved with the next change or checkpoint
+
+    def intend(self, key: str, removed: int, left: int) -> None:
         """Record a change before making it: a resume that finds the object clean knows what went.
         The cursor saved with it is still the previous object's, so a resume looks at this one again."""
         self.state["changed"][key] = [removed, left]
-        self._save()
+        self.save()
 
-    def _visit(self, zone: str, key: str) -> None:
-        if zone in ("raw", "quarantine"):
-            self._scrub_lines(key)
-        elif zone == "curated":
-            self._scrub_rows(key)
-        elif zone == "viewers":
-            self._viewers_day(key)
-        else:
-            self._drop_export(key)
+    def rebuilding(self, day: date) -> None:
+        if day.isoformat() not in self.state["rebuilt"]:
+            self.state["rebuilt"].append(day.isoformat())
+            self.save()
 
-    # -- zones ------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        self.state["finished"] = True
+        self.save()
 
-    def _scrub_lines(self, key: str) -> None:
+    def delete(self) -> None:
+        self.store.delete(self.key)
+
+    def curated_hours(self) -> set[datetime]:
+        """The curated hours the job rewrote or emptied."""
+        return {_curated_hour(key) for key in self.state["changed"] if _zone_of(key) == "curated"}
+
+    def emptied_curated_days(self) -> set[date]:
+        return {_curated_hour(key).date() for key, (_, left) in self.state["changed"].items()
+                if _zone_of(key) == "curated" and not left}
+
+    def fill(self, report: DsarReport) -> DsarReport:
+        """The report's figures, the changes of interrupted runs included."""
+        changed = self.state["changed"]
+        report.removed = {key: removed for key, (removed, _) in sorted(changed.items())}
+        report.deleted = sorted(key for key, (_, left) in changed.items()
+                                if not left and _zone_of(key) != "viewers")
+        report.rollup_days_rebuilt = sorted(date.fromisoformat(text) for text in self.state["rebuilt"])
+        return report
+
+
+# -- finding the viewer -----------------------------------------------------------------------------
+
+class _Forms:
+    """The stored forms of the viewer's id, and where an object holds them."""
+
+    def __init__(self, forms: list[str]) -> None:
+        self.array = pa.array(forms, pa.string())
+        self.encoded = tuple(form.encode() for form in forms)
+
+    def in_line(self, line: bytes) -> bool:
+        return any(form in line for form in self.encoded)
+
+    def rows(self, store: Store, key: str) -> pa.Array | None:
+        """Which rows of a Parquet object carry a form (read from the viewer_hash column alone);
+        None when none does or the object is gone."""
+        path = store.local_path(key)
         try:
-            data = self.store.get(key)
-        except KeyError:  # gone since the listing (the compactor removes quarantined raw copies)
-            return
-        lines = _text(data).split(b"\n")
-        hits = [any(form in line for form in self.form_bytes) for line in lines]
-        if not any(hits):
-            return
-        kept = [line for line, hit in zip(lines, hits, strict=True) if not hit and line.strip()]
-        self._intend(key, sum(hits), len(kept))
-        self._replace(key, rawfile.encode(kept) if kept else None)
-
-    def _drop_export(self, key: str) -> None:
-        try:
-            data = self.store.get(key)
-        except KeyError:
-            return
-        hits = sum(1 for line in data.split(b"\n") if any(form in line for form in self.form_bytes))
-        if hits:
-            self._intend(key, hits, 0)
-            self.store.delete(key)
-
-    def _matches(self, key: str) -> pa.Array | None:
-        """Which rows of a Parquet object carry a form (read from the viewer_hash column alone)."""
-        path = self.store.local_path(key)
-        try:
-            source = path if path is not None else pa.BufferReader(self.store.get(key))
+            source = path if path is not None else pa.BufferReader(store.get(key))
             column = pq.read_table(source, columns=["viewer_hash"]).column("viewer_hash")
         except (KeyError, FileNotFoundError):
             return None
-        mask = pc.fill_null(pc.is_in(column, value_set=self.forms), False)
+        mask = pc.fill_null(pc.is_in(column, value_set=self.array), False)
         return mask if pc.any(mask).as_py() else None
 
-    def _scrub_rows(self, key: str) -> None:
-        mask = self._matches(key)
-        if mask is None:
-            return
-        table = schema.conform(parquet.from_bytes(self.store.get(key)))
-        kept = table.filter(pc.invert(mask))
-        self._intend(key, table.num_rows - kept.num_rows, kept.num_rows)
-        self._replace(key, parquet.to_bytes(kept) if kept.num_rows else None)
 
-    def _replace(self, key: str, data: bytes | None) -> None:
-        if data is None:
-            self.store.delete(key)
+def _plan(store: Store, org: str) -> list[tuple[str, str]]:
+    """Every object of the organization, as (zone, key), zone by zone in the order of `_ZONES`."""
+    raw = raw_prefix(org)
+    prefixes = [("raw", raw), ("quarantine", layout.quarantine_key(raw)),
+                ("curated", CURATED.org_prefix(org)), ("viewers", _VIEWERS.org_prefix(org)),
+                ("exports", layout.EXPORTS.org_prefix(org))]
+    return [(zone, key) for zone, prefix in prefixes for key in store.list(prefix)]
+
+
+def _walk(store: Store, org: str, forms: _Forms, record: _Record, report: DsarReport,
+          progress: Progress | None) -> None:
+    """Visit every object the record's cursor has not passed. Rollups come after curated: once
+    curated is clean, the compactor's index is rebuilt and the rollup days it fed are named."""
+    plan = _plan(store, org)
+    rollups: _RollupDays | None = None
+    for number, (zone, key) in enumerate(plan, 1):
+        position = [_ZONES.index(zone), key]
+        if record.passed(position):
+            continue
+        if zone in ("raw", "quarantine"):
+            _scrub_lines(store, forms, record, key)
+        elif zone == "curated":
+            _scrub_rows(store, forms, record, key)
         else:
-            self.store.put(key, data)
+            if rollups is None:
+                rollups = _RollupDays(store, org, forms, record, _reindex(store, org, record))
+            if zone == "viewers":
+                rollups.visit(key)
+            else:
+                _drop_export(store, forms, record, key)
+        record.advance(position)
+        report.objects_scanned += 1
+        if report.objects_scanned % _CHECKPOINT_EVERY == 0:
+            record.save()
+        if progress is not None:
+            progress(number, len(plan), record.fill(report))
+    if rollups is None:
+        _reindex(store, org, record)
+    record.finish()
 
-    def _enter_rollups(self) -> None:
-        """Between curated and rollups: make the compactor's event-id index list exactly the rows of
-        the curated hours rewritten, and name the rollup days to rebuild.
 
-        The index is derived from the files as they are now, so it is right whether or not an
-        interrupted run got this far; redoing it changes nothing."""
-        if self.rebuild is not None:
-            return
-        hours: dict[date, set[datetime]] = {}
-        for key in self.state["changed"]:
-            if _zone_of(key) == "curated":
-                hour = _curated_hour(key)
-                hours.setdefault(hour.date(), set()).add(hour)
-        for day, day_hours in sorted(hours.items()):
-            state = DayState(self.store, self.org, day)
-            for hour in sorted(day_hours):
-                try:
-                    table = parquet.from_bytes(self.store.get(curated_key(self.org, hour)),
-                                               columns=["event_id", "received_at"])
-                except KeyError:  # the job emptied it
-                    table = _NO_IDS
-                state.replace_hour(hour.hour, table.column("event_id"), table.column("received_at"))
-            state.save_ids()
-        # Rollup day D is built from the curated days D-1..D+1.
-        self.rebuild = {day + timedelta(days=offset) for day in hours for offset in (-1, 0, 1)}
+# -- raw, quarantine and exports: lines of text -----------------------------------------------------
 
-    def _viewers_day(self, key: str) -> None:
+def _text(data: bytes) -> bytes:
+    """A raw object's text: whatever its gzip members inflate to (the readable part of a corrupt
+    one), or the bytes themselves when they are not gzip at all."""
+    return rawfile.inflate(data)[0] if data.startswith(b"\x1f\x8b") else data
+
+
+def _scrub_lines(store: Store, forms: _Forms, record: _Record, key: str) -> None:
+    """Rewrite a raw or quarantined object without the viewer's lines (matched as text, so corrupt
+    objects are scrubbed too); delete it when nothing is left."""
+    try:
+        data = store.get(key)
+    except KeyError:  # gone since the listing (the compactor removes quarantined raw copies)
+        return
+    lines = _text(data).split(b"\n")
+    hits = [forms.in_line(line) for line in lines]
+    if not any(hits):
+        return
+    kept = [line for line, hit in zip(lines, hits, strict=True) if not hit and line.strip()]
+    record.intend(key, sum(hits), len(kept))
+    _replace(store, key, rawfile.encode(kept) if kept else None)
+
+
+def _drop_export(store: Store, forms: _Forms, record: _Record, key: str) -> None:
+    try:
+        data = store.get(key)
+    except KeyError:
+        return
+    hits = sum(1 for line in data.split(b"\n") if forms.in_line(line))
+    if hits:
+        record.intend(key, hits, 0)
+        store.delete(key)
+
+
+def _replace(store: Store, key: str, data: bytes | None) -> None:
+    if data is None:
+        store.delete(key)
+    else:
+        store.put(key, data)
+
+
+# -- curated: rows and the compactor's index --------------------------------------------------------
+
+def _scrub_rows(store: Store, forms: _Forms, record: _Record, key: str) -> None:
+    mask = forms.rows(store, key)
+    if mask is None:
+        return
+    table = schema.conform(parquet.from_bytes(store.get(key)))
+    kept = table.filter(pc.invert(mask))
+    record.intend(key, table.num_rows - kept.num_rows, kept.num_rows)
+    _replace(store, key, parquet.to_bytes(kept) if kept.num_rows else None)
+
+
+def _reindex(store: Store, org: str, record: _Record) -> set[date]:
+    """Make the compactor's event-id index list exactly the rows of the curated hours rewritten;
+    returns the rollup days those hours fed.
+
+    The index is derived from the files as they are now, so it is right whether or not an
+    interrupted run got this far; redoing it changes nothing."""
+    hours: dict[date, set[datetime]] = {}
+    for hour in record.curated_hours():
+        hours.setdefault(hour.date(), set()).add(hour)
+    for day, day_hours in sorted(hours.items()):
+        state = DayState(store, org, day)
+        for hour in sorted(day_hours):
+            try:
+                table = parquet.from_bytes(store.get(curated_key(org, hour)),
+                                           columns=["event_id", "received_at"])
+            except KeyError:  # the job emptied it
+                table = _NO_IDS
+            state.replace_hour(hour.hour, table.column("event_id"), table.column("received_at"))
+        state.save_ids()
+    # Rollup day D is built from the curated days D-1..D+1.
+    return {day + timedelta(days=offset) for day in hours for offset in (-1, 0, 1)}
+
+
+# -- rollups ----------------------------------------------------------------------------------------
+
+class _RollupDays:
+    """The rollup days the rewritten curated hours fed: each is rebuilt from the clean data when that
+    is still whole, and its `viewers` rows of the viewer go either way."""
+
+    def __init__(self, store: Store, org: str, forms: _Forms, record: _Record, days: set[date]) -> None:
+        self.store = store
+        self.org = org
+        self.forms = forms
+        self.record = record
+        self.days = days
+
+    def visit(self, key: str) -> None:
+        """One day's `viewers` object (the job visits a rolled-up day by it)."""
         day = _VIEWERS.day_of(key)
         if day is None:
             return
-        assert self.rebuild is not None
-        if day in self.rebuild and self._rebuildable(day):
-            if day.isoformat() not in self.state["rebuilt"]:
-                self.state["rebuilt"].append(day.isoformat())
-                self._save()
+        if day in self.days and self._rebuildable(day):
+            self.record.rebuilding(day)
             self._rebuild(day)
-        mask = self._matches(key)
+        mask = self.forms.rows(self.store, key)
         if mask is None:
             return
         table = parquet.from_bytes(self.store.get(key))
         kept = table.filter(pc.invert(mask))
-        self._intend(key, table.num_rows - kept.num_rows, kept.num_rows)
+        self.record.intend(key, table.num_rows - kept.num_rows, kept.num_rows)
         self.store.put(key, parquet.to_bytes(kept))  # a rolled-up day has every table, empty or not
 
     def _rebuildable(self, day: date) -> bool:
         """Whether every curated day the rollup was built from is still there, or went because of
         this job (rebuilding after retention took some would count half sessions)."""
         try:
-            record = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
+            built = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
         except KeyError:
             return False  # never finished: the next rollup run builds it from the clean data
-        emptied = {_curated_hour(key).date() for key, (_, left) in self.state["changed"].items()
-                   if _zone_of(key) == "curated" and not left}
-        present = set(CURATED.days(self.store, self.org)) | emptied
-        return {date.fromisoformat(text) for text in record["window"]} <= present
+        present = set(CURATED.days(self.store, self.org)) | self.record.emptied_curated_days()
+        return {date.fromisoformat(text) for text in built["window"]} <= present
 
     def _rebuild(self, day: date) -> None:
         report = build_rollups(self.store, day=day, org=self.org)
         if report.days_built:
-            record = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
-            if record["written"]:
+            built = json.loads(self.store.get(layout.rollup_state_key(self.org, day)))
+            if built["written"]:
                 return
         # Nothing of that day is left: its rollups go, the commit table first (its presence means
         # "complete") and `viewers` last (the job visits a day by it, so a resume finishes the rest),
@@ -298,35 +375,29 @@ class _Job:
         if not report.days_built:
             self.store.delete(layout.rollup_state_key(self.org, day))
 
-    # -- the end ----------------------------------------------------------------------------------
 
-    def _fill(self) -> DsarReport:
-        report = self.report
-        report.removed = {key: removed for key, (removed, _) in sorted(self.state["changed"].items())}
-        report.deleted = sorted(key for key, (_, left) in self.state["changed"].items()
-                                if not left and _zone_of(key) != "viewers")
-        report.rollup_days_rebuilt = sorted(date.fromisoformat(text) for text in self.state["rebuilt"])
-        return report
+# -- the end ----------------------------------------------------------------------------------------
 
-    def _audit(self) -> None:
-        report = self._fill()
-        started = datetime.fromisoformat(self.state["started_at"].replace("Z", "+00:00"))
-        for earlier in audit.list_records(self.store, org=self.org, action="dsar.completed", since=started):
-            if earlier["details"].get("request_id") == report.request_id:
-                return  # written just before a crash
-        audit.record(self.store, "dsar.completed", {"organization_id": self.org}, {
-            "request_id": report.request_id,
-            "started_at": self.state["started_at"],
-            "viewer_keys_tried": self.key_count,
-            "raw_objects_rewritten": report.keys("raw"), "raw_lines_removed": report.count("raw"),
-            "quarantine_objects_rewritten": report.keys("quarantine"),
-            "quarantine_lines_removed": report.count("quarantine"),
-            "curated_partitions_rewritten": report.keys("curated"),
-            "curated_rows_removed": report.count("curated"),
-            "objects_deleted": report.deleted,
-            "rollup_days_rebuilt": [day.isoformat() for day in report.rollup_days_rebuilt],
-            "viewers_rollups_scrubbed": report.keys("viewers"),
-            "viewers_rows_removed": report.count("viewers"),
-            "exports_deleted": report.keys("exports"),
-        }, actor=self.actor)
-
+def _audit(store: Store, org: str, report: DsarReport, started_at: str, key_count: int,
+           actor: str | None) -> None:
+    """Audit `dsar.completed` once, also when a crash came between the audit and the job record's
+    removal."""
+    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    for earlier in audit.list_records(store, org=org, action="dsar.completed", since=started):
+        if earlier["details"].get("request_id") == report.request_id:
+            return  # written just before a crash
+    audit.record(store, "dsar.completed", {"organization_id": org}, {
+        "request_id": report.request_id,
+        "started_at": started_at,
+        "viewer_keys_tried": key_count,
+        "raw_objects_rewritten": report.keys("raw"), "raw_lines_removed": report.count("raw"),
+        "quarantine_objects_rewritten": report.keys("quarantine"),
+        "quarantine_lines_removed": report.count("quarantine"),
+        "curated_partitions_rewritten": report.keys("curated"),
+        "curated_rows_removed": report.count("curated"),
+        "objects_deleted": report.deleted,
+        "rollup_days_rebuilt": [day.isoformat() for day in report.rollup_days_rebuilt],
+        "viewers_rollups_scrubbed": report.keys("viewers"),
+        "viewers_rows_removed": report.count("viewers"),
+        "exports_deleted": report.keys("exports"),
+    }, actor=actor)
