@@ -1,28 +1,9 @@
 """Translate one legacy Individeo `indiTrack` post into canonical events. Pure: no I/O.
 
-The gateway route is three steps:
-
-    post = read_post(request.query_params.get("evt"), decoded_json_body)   # LegacyError → 400
-    organization = <the organization registered for post.tracker_group_key>  # none → 403
-    result = translate(post, organization_id=organization, received_at=now)
-
-Decisions where Individeo's format is silent (also in docs/migration-from-individeo.md):
-- `?evt=` names the event; a body `event` may repeat it (any case). Either alone is enough; both
-  given and different → 400 `evt_mismatch`, because guessing which one is right could store a CTA
-  as a consent decision.
-- The organization is an input: the gateway binds `trackerGroupKey` to one. Body organization
-  fields are never read.
-- `trackerKey` becomes `session_id` = uuid5(SESSION_NAMESPACE, "<organization>\\n<trackerKey>"),
-  so two organizations' keys never meet in one session.
-- Individeo posts carry no per-event id and no client time. `event_id` is a uuid5 of the
-  organization, the trackerKey, the event, its carried content and the 10-second window of arrival:
-  Individeo's retries (200 ms × (n + 1), about 3 s in all) deduplicate. A retry that crosses into the
-  next window gets a new id, so the result also carries the id of the window before
-  (`retry_of`), which the gateway looks up among recent ids too; an identical post two windows
-  later is a new event. `occurred_at` is the arrival time.
-- Individeo loads its tracker only after consent, so a post implies `consent.tracking = true`;
-  `onConsentDeclined` is the exception (`false`). No viewer_hash: the payload has no recipient hash.
-- Only the fields of the wire table are read; the body is never kept.
+`read_post` checks a post and finds its group key (LegacyError: 400); the gateway binds the key to an
+organization (none: 403); `translate` makes the events, with ids that let Individeo's retries
+deduplicate. The choices where Individeo's format is silent: docs/migration-from-individeo.md
+(Legacy tracking URLs and the indiTrack endpoint).
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""What the compactor has done, per organization and day: the commit record of each curated hour.
-
-Two objects per (organization, day) under `state/compactor/org=<org>/date=YYYY-MM-DD/`:
-  manifest.json  {"version": 1, "done": {"HH": [batch ids]}, "quarantined": {"HH": [batch ids]}}:
-                 the raw objects each hour has taken in (or moved to quarantine).
-  ids.parquet    (hour, event_id, received_at) of every row of that day's curated files: the index
-                 that finds a duplicate in another hour without reading the curated files.
-The compactor writes an hour's curated files, then, once per organization-day, ids and then the
-manifest. The manifest is the commit: an hour whose listed raw objects are not all in it is redone
-from its current curated file plus those objects, which repairs whatever a crash left half-written.
-Between a crash and that redo, ids can lag the curated files only for hours that will be redone, or
-still list rows removed from a later hour, which can only make a later copy of that event lose.
+"""What the compactor has done, per organization and day: the manifest (the raw batches each hour took
+in or quarantined), which is the commit, and the event-id index that finds a duplicate in another
+hour without reading curated files. Order of writes and crash repair: docs/architecture.md
+(Compaction and rollups).
 """
 
 from __future__ import annotations

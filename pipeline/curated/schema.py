@@ -1,30 +1,6 @@
-"""The curated zone's table: one flat, typed row per unique event (the one definition of its columns).
-
-Files: `curated/org=<org>/year=YYYY/month=MM/day=DD/<HH>.parquet` (snappy). The hour is the hour of
-`received_at` (the hour of the raw object the row came from), so a row lives in exactly one file, and
-after deduplication that is the file of its earliest receipt. A report over event dates should read
-the partitions of the neighbouring hours too: `event_time` can precede `received_at` (clients that
-queue events offline), never follow it.
-
-Columns, in file order (all nullable in Parquet; "always set" means the compactor guarantees it):
-  envelope   event_id (string, UUID text, always set), schema_version ("1", always set),
-             occurred_at (client clock, always set), sent_at (client clock at send, optional),
-             received_at (server clock, always set), organization_id (always set), project_id,
-             template_id, template_version, distribution_channel_id, public_share_id, viewer_hash,
-             session_id (string, UUID text, always set), playback_id (int64), locale,
-             device_type, device_os, device_browser, device_is_bot (bool), geo_country,
-             referrer_host, consent_tracking (bool), consent_granted_at
-  kind       event_type (one of translator.canonical.EVENT_TYPES, always set)
-  derived    event_time: occurred_at corrected for client clock skew,
-             occurred_at + (received_at - sent_at) when sent_at is set, else occurred_at;
-             at most received_at (a clock running ahead, or a sent_at before occurred_at)
-  payload    every payload field of every event type, null for types that lack it:
-             position_ms (int64), percent (float64), duration_ms (int64), error_code,
-             error_message, cta_id, cta_name, cta_value, interaction_id, interaction_name,
-             interaction_value, chapter_id, chapter_name, reason
-Timestamps are `timestamp[ms, tz=UTC]`, strings are UTF-8. The columns come from the pydantic models
-(`pipeline/curated/fields.py`), so a new model field becomes a column here; a test keeps this list in
-step with the schema.
+"""The curated zone's table: one flat, typed row per unique event, the one definition of its columns,
+derived from the canonical models (`pipeline/curated/fields.py`); and the flattening of checked raw
+events into it. The columns and their files: docs/architecture.md (Curated rows).
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
-"""The append-only audit log: one small JSON object per action, under `audit/` in the store.
-
-Key: `audit/year=YYYY/month=MM/day=DD/<HHMMSS.ffffff>Z-<action>-<random>.json`, so records list in time
-order and none ever overwrites another. A record says who did what to which scope (organization,
-partition, object key) and with what counts; it never holds event content or viewer identifiers,
-and `record` refuses values that could carry them. `list_records` reads them back (`percus audit list`).
-
-Actions written: `raw.quarantined` (compactor), `export.created` (pipeline/reporting/exports.py),
-`dsar.completed` (governance/dsar.py), `retention.deleted` (governance/retention.py), `org.created`,
-`org.settings_changed`, `org.api_key_created`, `org.api_key_revoked`, `admin.key_created`,
-`admin.key_revoked`, `org.legacy_group_key_added` (a count, never the key),
-`legacy.attachment_registered` (governance/registry/), `webhook.dead_lettered`, `webhook.redriven`
-(webhooks/), `digest.sent` (reporting/digest.py).
+"""The append-only audit log: one small JSON object per action under `audit/`, keyed by time so records
+list in order and none overwrites another. `record` refuses values that could carry event content or
+viewer ids; `list_records` reads them back (`percus audit list`). The actions and who writes them:
+docs/operations.md (Audit log).
 """
 
 from __future__ import annotations
@@ -46,7 +37,7 @@ def record(store: Store, action: str, scope: Mapping[str, object], details: Mapp
            *, now: datetime | None = None, actor: str | None = None) -> str:
     """Append one audit record; returns its key. `actor` says who asked (`cli:<user>`, `serve`,
     `lambda:<function>`); a record without one was written by the pipeline on its own."""
-    if not _ACTION.fullmatch(action):
+    if not _ACTION.match(action):
         raise ValueError(f"audit action {action!r} must be lowercase letters, digits, '_', '-', '.'")
     _check("scope", scope)
     _check("details", details)

@@ -1,16 +1,6 @@
-"""The embedded default queue: a durable append-only log on local disk with SQS semantics.
-
-The queue directory holds:
-  lock                  flock'd by the one process using the queue (it also holds that process's pid)
-  <offset>.seg          log segments, named by the global offset of their first byte (20 digits)
-  state.json            consumer state: cursor, deleted ranges beyond it, receive counts (atomic replace)
-  dead-letter.jsonl     messages received more than max_receives times, one JSON object per line
-  corrupt-<offset>.bin  bytes that failed their CRC inside the log (disk corruption), set aside
-
-A message is its record's global offset; its receipt is that offset. Durability: when send() returns,
-the records are in the operating system and survive the process being killed. Surviving power loss
-as well needs fsync=True, which adds an fdatasync to every send (on the order of a millisecond on an
-SSD, far more on a disk) and caps ingest at a few thousand sends per second.
+"""The embedded default queue: a durable append-only log on local disk with SQS semantics (at least
+once, visibility timeout, dead letters), for `percus serve`. Its files and what survives a kill:
+docs/architecture.md (Queue, raw writer, the store).
 """
 
 from __future__ import annotations

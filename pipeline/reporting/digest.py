@@ -1,16 +1,6 @@
-"""The weekly PDF digest of an organization, and its delivery to the organization's recipients.
-
-The numbers are those of the reports (`pipeline/reporting/reports.py`: summary, dropoff, breakdown) over the
-seven UTC days of an ISO week, bots excluded, so they equal the reports API's for the same range;
-the week before gives the week-over-week change. The page is a jinja2 HTML template
-(`templates/digest.html`) with the drop-off chart as inline SVG laid out by `charts.py`, the
-dashboard's; WeasyPrint makes it a PDF. A week without views is still a digest: it says so.
-
-Delivery goes through a mailer (`pipeline/mail/`: an outbox folder or SES) to the recipients of the
-organization's digest settings. Each digest sent is recorded twice: in the store's state, under
-`state/digest/org=<org>/week=<YYYY-Www>.json`, so the schedule (`send_due`: `percus serve`'s loop, the
-weekly Lambda) sends a week once; and in the audit log as `digest.sent`, with the number of
-recipients, never their addresses.
+"""The weekly PDF digest of an organization (the reports' summary, drop-off and breakdown of an ISO
+week, rendered from `templates/digest.html` by WeasyPrint) and its delivery to the organization's
+recipients, once a week. What it shows and when it goes: docs/operations.md (Weekly PDF digest).
 """
 
 from __future__ import annotations
