@@ -1,13 +1,16 @@
-"""Hands stored events to the queue without blocking the event loop, and remembers whether it could."""
+"""Hands stored events to the queue without blocking the event loop, and remembers whether it could;
+`enqueue_new`, the routes' one way to enqueue events with their ids kept as recent."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 
 from starlette.concurrency import run_in_threadpool
 
+from gateway.errors import ApiError
+from gateway.recent_ids import RecentIds
 from pipeline.queue.base import Queue, QueueUnavailable
 
 RETRY_AFTER_SECONDS = 2
@@ -69,6 +72,23 @@ class Enqueuer:
             self._failed_at = time.monotonic()
             raise
         self._failed_at = None
+
+
+async def enqueue_new(enqueuer: Enqueuer, recent: RecentIds, organization: str, event_ids: Collection[int],
+                      bodies: Sequence[bytes]) -> None:
+    """Enqueue the bodies of events not seen recently. Their ids are remembered before the queue is
+    awaited, so a concurrent request with the same ids is answered as a duplicate instead of
+    enqueuing them again, and forgotten if the queue refuses them (ApiError 503), so that the
+    client's retry is not a duplicate."""
+    recent.remember(organization, event_ids)
+    try:
+        await enqueuer.send(bodies)
+    except BaseException as exc:
+        recent.forget(organization, event_ids)
+        if isinstance(exc, QueueUnavailable):
+            raise ApiError(503, "queue_unavailable", "events cannot be stored right now; retry later",
+                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        raise
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:

@@ -22,14 +22,13 @@ from starlette.types import Receive, Scope, Send
 from gateway._request import MALFORMED_JSON, ClientDisconnected, json_body, read_body, share_token_from
 from gateway.bodies import MAX_BATCH_EVENTS, Batch
 from gateway.consent import gate
-from gateway.enqueuer import RETRY_AFTER_SECONDS
+from gateway.enqueuer import enqueue_new
 from gateway.enrichment import UA_MAX_CHARS, device_from_user_agent, geo_from_header, referrer_host
 from gateway.errors import ApiError, send_error
 from gateway.openapi import error_doc
 from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
 from pipeline.governance.viewer_keys import ViewerKeys
-from pipeline.queue.base import QueueUnavailable
 from translator.canonical import CanonicalEvent, Envelope
 from translator.event_parser import EventError, check_event_time, parse_event
 
@@ -124,17 +123,8 @@ class Ingest:
         decision = self._decide(body, share.organization_id, _Stamp(received, stamp))
         if not isinstance(decision, _Enqueue):
             return decision  # nothing to store: duplicates, or a batch's events all rejected
-        # Remembered before the queue is awaited, so a concurrent request with the same ids is answered
-        # as a duplicate instead of enqueuing them again; forgotten if the queue refuses them.
-        self._recent.remember(decision.organization, decision.event_ids)
-        try:
-            await self._enqueuer.send(decision.bodies)
-        except BaseException as exc:
-            self._recent.forget(decision.organization, decision.event_ids)
-            if isinstance(exc, QueueUnavailable):
-                raise ApiError(503, "queue_unavailable", "events cannot be stored right now; retry later",
-                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
-            raise
+        await enqueue_new(self._enqueuer, self._recent, decision.organization, decision.event_ids,
+                          decision.bodies)
         return decision.answer
 
     def _decide(self, body: bytes, organization: str, stamp: _Stamp) -> bytes | _Enqueue:

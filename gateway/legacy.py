@@ -18,13 +18,12 @@ from starlette.routing import BaseRoute, Route
 
 from gateway._request import MALFORMED_JSON, json_body
 from gateway.consent import gate
-from gateway.enqueuer import RETRY_AFTER_SECONDS
+from gateway.enqueuer import enqueue_new
 from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
 from gateway.errors import ApiError
 from gateway.ingest import MEDIA_TYPES
 from gateway.openapi import error_doc
 from gateway.services import Services
-from pipeline.queue.base import QueueUnavailable
 from translator.event_parser import EventError
 from translator.individeo_wire import WIRE_EVENT_NAMES
 from translator.legacy import LegacyError, read_post, translate
@@ -35,7 +34,7 @@ log = logging.getLogger("percus.legacy")
 
 
 def routes(services: Services) -> list[BaseRoute]:
-    registry, enqueuer = services.registry, services.require_enqueuer()
+    registry, enqueuer, recent = services.registry, services.require_enqueuer(), services.recent_ids
 
     async def track(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -76,22 +75,13 @@ def routes(services: Services) -> list[BaseRoute]:
                 blank = gate(event)
             except EventError as exc:  # the translator sets consent; a refusal here is a table bug
                 raise ApiError(400, exc.code, exc.message, exc.field) from None
-            recent = services.recent_ids
             if (organization, event.event_id) in recent or (organization, retry_of) in recent:
                 duplicates += 1
                 continue
             ids.append(event.event_id.int)
             bodies.append(event.model_copy(update={**stamp, **blank}).model_dump_json().encode())
         if bodies:
-            services.recent_ids.remember(organization, ids)  # before the await: see gateway/ingest.py
-            try:
-                await enqueuer.send(bodies)
-            except BaseException as exc:
-                services.recent_ids.forget(organization, ids)
-                if not isinstance(exc, QueueUnavailable):
-                    raise
-                raise ApiError(503, "queue_unavailable", "events cannot be stored right now; retry later",
-                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+            await enqueue_new(enqueuer, recent, organization, ids, bodies)
         return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
                              "audited": False, "warnings": list(result.warnings)}, status_code=202)
 
