@@ -58,8 +58,7 @@ def routes(services: Services) -> list[BaseRoute]:
             result = translate(post, organization_id=organization, received_at=received_at)
         except LegacyError as exc:
             raise ApiError(400, exc.code, exc.message, exc.field) from None
-        if not result.events:
-            # Not an engagement event (onLog, onGATracking, …): acknowledged and counted, not stored.
+        if result.audited:
             log.info("legacy %s accepted for %s (audited, not stored)", result.evt, organization)
             return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": [], "audited": True,
                                  "warnings": list(result.warnings)}, status_code=202)

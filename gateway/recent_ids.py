@@ -43,11 +43,8 @@ class RecentIds:
         return (entry in self._current.get(organization, _NONE)
                 or entry in self._previous.get(organization, _NONE))
 
-    def add(self, organization: str, event_ids: Iterable[UUID]) -> None:
-        self.remember(organization, (event_id.int for event_id in event_ids))
-
     def remember(self, organization: str, event_ids: Iterable[int]) -> None:
-        """add() for ids given as their 128-bit integers (UUID.int)."""
+        """Remember ids, given as their 128-bit integers (UUID.int)."""
         for event_id in event_ids:
             self._rotate()
             ids = self._current.get(organization)

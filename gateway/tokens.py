@@ -107,15 +107,9 @@ def issue_token(
     return f"{signed}.{_b64encode(_sign(secret, signed))}"
 
 
-def verify_token(keys: KeyRing, token: str | None, now: float | None = None) -> ShareToken:
-    """The claims of a genuine, unexpired token, or TokenError."""
-    share = _verify_signed(keys, token)
-    _check_expiry(share, now)
-    return share
-
-
 class TokenVerifier:
-    """verify_token with the signature check and claim decoding cached per token string.
+    """Verifies share tokens: the claims of a genuine, unexpired token, or TokenError. The signature
+    check and claim decoding are cached per token string.
 
     Every embed of a campaign sends the same token, so the hot path is a cache hit. Only the time-free
     part is cached (a token's signature and claims under this verifier's keys; a refusal raises and is

@@ -23,10 +23,6 @@ class Settings:
     mail: str = "outbox"  # "outbox" (folders under the data dir) or "ses"
     mail_from: str = DEFAULT_MAIL_FROM
 
-    @property
-    def is_local_queue(self) -> bool:
-        return self.queue == "local"
-
 
 def load_settings(env: dict[str, str] | None = None, *, signing: bool = True) -> Settings:
     """Settings from the environment. With `signing=False` (a process that signs no share token, such

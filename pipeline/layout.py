@@ -18,7 +18,6 @@ from translator.ids import check_slug
 # The AWS functions (deploy/template.py) an area grants access to. `percus serve` runs them all.
 INGEST, API, WRITER, COMPACTOR, ROLLUPS, WEBHOOKS, DIGEST = (
     "ingest", "api", "writer", "compactor", "rollups", "webhooks", "digest")
-FUNCTIONS = (INGEST, API, WRITER, COMPACTOR, ROLLUPS, WEBHOOKS, DIGEST)
 
 
 @dataclass(frozen=True)

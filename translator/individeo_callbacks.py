@@ -155,7 +155,6 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("onGATracking", None, "GA forwarding raises no callback."),
 )
 
-CALLBACK_NAMES: tuple[str, ...] = tuple(callback.name for callback in CALLBACKS)
 _BY_NAME = {callback.name: callback for callback in CALLBACKS}
 # Legacy handler fields with no wire counterpart: an exited chapter is named by its id.
 _EXTRA_PAYLOAD_FIELDS = (("chapter.exited", "chapterName", "chapter_id"),)

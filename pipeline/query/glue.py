@@ -3,16 +3,13 @@ so partitions are computed from the query's predicates and no crawler or MSCK RE
 
 `org` is projected as `injected`: its values come only from the query, which must name one
 organization (Athena rejects a query without it); days are projected as ranges. The deployment
-template creates the same tables (it can render `table_inputs`), and `create_tables` does it from
-code, e.g. for a test account.
+template creates these tables from `table_inputs`.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-import boto3
 import pyarrow as pa
 
 from pipeline import layout
@@ -85,15 +82,3 @@ def table_input(table: Table, location: str) -> dict[str, Any]:
 
 def table_inputs(location: str) -> list[dict[str, Any]]:
     return [table_input(table, location) for table in TABLES.values()]
-
-
-def create_tables(database: str, location: str, *, client: Any = None) -> None:
-    """Create (or update) the database and its tables; idempotent."""
-    glue = client if client is not None else boto3.client("glue")
-    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
-        glue.create_database(DatabaseInput={"Name": database})
-    for table in table_inputs(location):
-        try:
-            glue.create_table(DatabaseName=database, TableInput=table)
-        except glue.exceptions.AlreadyExistsException:
-            glue.update_table(DatabaseName=database, TableInput=table)

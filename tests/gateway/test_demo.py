@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
-from gateway.tokens import verify_token
+from gateway.tokens import TokenVerifier
 from js.dist import DIST, version_of
 from tests.gateway._client import Gateway
 
@@ -15,7 +15,7 @@ def test_the_demo_page_embeds_the_player_with_a_fresh_demo_token(gateway: Gatewa
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     token = re.search(r'data-percus-share-token="([^"]+)"', response.text)
     assert token
-    share = verify_token(gateway.settings.token_keys, token.group(1))
+    share = TokenVerifier(gateway.settings.token_keys).verify(token.group(1))
     assert (share.organization_id, share.project_id) == (DEMO_ORG, DEMO_PROJECT)
     version = version_of((DIST / "percus-embed-sdk.js").read_bytes())
     assert f'src="/sdk/percus-embed-sdk.js?v={version}"' in response.text

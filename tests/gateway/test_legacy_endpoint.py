@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
-from gateway.tokens import verify_token
+from gateway.tokens import TokenVerifier
 from pipeline.config import load_settings
 from pipeline.governance.registry import Attachment, OrganizationRegistry
 from pipeline.queue.local import LocalQueue
@@ -146,7 +146,7 @@ def test_embed_lookup_answers_a_player_and_a_token_of_the_registered_organizatio
     assert answer.status_code == 200
     found = answer.json()
     assert found["player_url"].endswith("/player")
-    share = verify_token(legacy.settings.token_keys, found["share_token"])
+    share = TokenVerifier(legacy.settings.token_keys).verify(found["share_token"])
     assert (share.organization_id, share.project_id) == ("plan-vital", "pensions")
     assert found["template_id"] == "t-9"
     missing = legacy.client.get("/analytics/v1/legacy/embeds/unknown-code")

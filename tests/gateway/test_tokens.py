@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gateway.tokens import ShareToken, TokenError, TokenVerifier, issue_token, parse_ttl, verify_token
+from gateway.tokens import ShareToken, TokenError, TokenVerifier, issue_token, parse_ttl
 from pipeline.governance.key_ring import KeyRing
 
 NEW = ("k2", b"new-secret")
@@ -32,7 +32,7 @@ def _signed(kid: str, secret: bytes, claims: object) -> str:
 
 def _code(keys: KeyRing, token: str | None, now: float = NOW) -> str:
     with pytest.raises(TokenError) as caught:
-        verify_token(keys, token, now=now)
+        TokenVerifier(keys).verify(token, now=now)
     return caught.value.code
 
 
@@ -41,21 +41,21 @@ def test_round_trip_carries_every_claim() -> None:
                         distribution_channel_id="email-1", origins=["https://Bank.example.cl/", "http://a.test:8080"],
                         now=NOW)
     assert re.fullmatch(r"pt1\.k2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)  # URL-safe, no padding
-    assert verify_token(ring(NEW), token, now=NOW + 10) == ShareToken(
+    assert TokenVerifier(ring(NEW)).verify(token, now=NOW + 10) == ShareToken(
         organization_id="acme", project_id="spring", expires_at=NOW + 3600, public_share_id="share-9",
         distribution_channel_id="email-1", origins=("http://a.test:8080", "https://bank.example.cl"),
         kid="k2")
 
 
 def test_optional_claims_default_to_none() -> None:
-    share = verify_token(ring(NEW), issue_token(ring(NEW), "acme", "spring", now=NOW), now=NOW)
+    share = TokenVerifier(ring(NEW)).verify(issue_token(ring(NEW), "acme", "spring", now=NOW), now=NOW)
     assert (share.public_share_id, share.distribution_channel_id, share.origins) == (None, None, None)
     assert share.expires_at == NOW + 30 * 86400
 
 
 def test_expiry_is_exclusive() -> None:
     token = issue_token(ring(NEW), "acme", "spring", ttl=60, now=NOW)
-    assert verify_token(ring(NEW), token, now=NOW + 59).organization_id == "acme"
+    assert TokenVerifier(ring(NEW)).verify(token, now=NOW + 59).organization_id == "acme"
     assert _code(ring(NEW), token, now=NOW + 60) == "token_expired"
 
 
@@ -107,10 +107,10 @@ def test_signed_but_invalid_claims_are_malformed(claims: object) -> None:
 def test_key_rotation_old_key_verifies_new_key_signs() -> None:
     old_token = issue_token(ring(OLD), "acme", "spring", now=NOW)
     rotated = ring(NEW, OLD)
-    assert verify_token(rotated, old_token, now=NOW).kid == "k1"
+    assert TokenVerifier(rotated).verify(old_token, now=NOW).kid == "k1"
     new_token = issue_token(rotated, "acme", "spring", now=NOW)
     assert new_token.startswith("pt1.k2.")
-    assert verify_token(rotated, new_token, now=NOW).kid == "k2"
+    assert TokenVerifier(rotated).verify(new_token, now=NOW).kid == "k2"
     assert _code(ring(NEW), old_token) == "token_unknown_kid"  # the old key retired
 
 
@@ -138,7 +138,7 @@ def test_issue_refuses_a_kid_that_would_break_the_format() -> None:
 
 def test_allowed_origins_compare_case_insensitively_and_allow_originless_clients() -> None:
     token = issue_token(ring(NEW), "acme", "p", origins=["https://bank.cl"], now=NOW)
-    share = verify_token(ring(NEW), token, now=NOW)
+    share = TokenVerifier(ring(NEW)).verify(token, now=NOW)
     assert share.allows_origin("https://BANK.cl")
     assert share.allows_origin(None)  # native apps and servers send no Origin
     assert not share.allows_origin("https://evil.example")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.tokens import verify_token
+from gateway.tokens import TokenVerifier
 from pipeline.config import load_settings
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.store.local import LocalStore
@@ -76,7 +76,7 @@ def test_token_issue_warns_of_an_unregistered_organization_and_still_issues(
         data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "token", "issue", "--org", "acmee", "--project", "p1")
     assert code == 0 and "'acmee' is not registered" in err and "percus org create acmee" in err
-    assert verify_token(load_settings().token_keys, out.strip()).organization_id == "acmee"
+    assert TokenVerifier(load_settings().token_keys).verify(out.strip()).organization_id == "acmee"
     run(capsys, "org", "create", "acme")
     code, out, err = run(capsys, "token", "issue", "--org", "acme", "--project", "p1")
     assert code == 0 and out.strip() and err == ""

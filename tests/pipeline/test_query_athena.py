@@ -24,7 +24,7 @@ from pipeline.curated import schema
 from pipeline.query import QueryError, Source
 from pipeline.query.athena_engine import AthenaEngine, AthenaQueryError, ScanLimitExceeded
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.query.glue import create_tables
+from pipeline.query.glue import table_inputs
 from pipeline.query.tables import TABLES
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
@@ -170,8 +170,9 @@ def test_a_workgroup_without_a_tight_enough_scan_cutoff_is_refused(aws: str, ath
 
 def test_glue_tables_use_partition_projection(aws: str) -> None:
     glue = boto3.client("glue")
-    create_tables("percus", "s3://percus-analytics/prod/", client=glue)
-    create_tables("percus", "s3://percus-analytics/prod/", client=glue)  # idempotent
+    glue.create_database(DatabaseInput={"Name": "percus"})
+    for table in table_inputs("s3://percus-analytics/prod/"):  # as the deployment template creates them
+        glue.create_table(DatabaseName="percus", TableInput=table)
     tables = {table["Name"]: table for table in glue.get_tables(DatabaseName="percus")["TableList"]}
     assert set(tables) == set(TABLES)
     cur = tables["curated"]

@@ -37,8 +37,9 @@ from pipeline.webhooks.outbox import Cursor, dead_prefix, outbox_prefix
 from pipeline.webhooks.policy import WebhookPolicy, signing_secrets
 from pipeline.webhooks.reports import WebhookReport
 from pipeline.webhooks.run import run
-from pipeline.webhooks.signatures import SIGNATURE_HEADER, SignatureError, verify_signature
+from pipeline.webhooks.signatures import SIGNATURE_HEADER
 from tests.pipeline._sessions import DAY1, Session, write_raw
+from tests.pipeline.webhooks._receiver import SignatureError, verify_signature
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)  # before every event of the tests
 T0 = 1_795_000_000.0  # the injected clock's start (epoch seconds, 2026-11-18)
