@@ -37,7 +37,7 @@ def record(store: Store, action: str, scope: Mapping[str, object], details: Mapp
            *, now: datetime | None = None, actor: str | None = None) -> str:
     """Append one audit record; returns its key. `actor` says who asked (`cli:<user>`, `serve`,
     `lambda:<function>`); a record without one was written by the pipeline on its own."""
-    if not _ACTION.match(action):
+    if not _ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r} must be lowercase letters, digits, '_', '-', '.'")
     _check("scope", scope)
     _check("details", details)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from gateway import demo
 from gateway.app import API, LOCAL, create_api_app, create_app
@@ -51,3 +52,18 @@ def test_each_app_serves_its_routes(tmp_path: Path) -> None:
                    for method, path in api)
     assert ("GET", "/demo") not in api and ("GET", "/demo") in local
     assert api | ingest <= local
+
+
+def test_no_lambda_function_mints_demo_tokens(tmp_path: Path) -> None:
+    # The demo hands a share token of the demo organization to anyone who asks: a laptop's, never AWS's.
+    settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k1:" + "s" * 32})
+    with LocalQueue(tmp_path / "queue") as queue:
+        apps = {"api": create_api_app(settings), "ingest": create_ingest_app(settings, queue)}
+        for name, app in apps.items():
+            with TestClient(app) as client:
+                for path in (demo.PATH, demo.PATH + "/", demo.PATH + "?org=demo"):
+                    answer = client.get(path)
+                    assert answer.status_code == 404, (name, path, answer.text)
+                    assert "pt1." not in answer.text
+        with TestClient(create_app(settings, queue)) as local:
+            assert local.get(demo.PATH).status_code == 200
