@@ -147,7 +147,7 @@ def test_bucket_is_private_and_encrypted_with_kms(resources: dict[str, Any]) -> 
                              "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
                              "Resource": audit_objects}
     # Only a create passes: the condition denies a PutObject that lacks If-None-Match, which
-    # S3Store.create sends (tests/pipeline/test_audit_log.py) and the audit log writes with.
+    # S3Store.create sends (tests/pipeline/governance/test_audit_log.py) and the audit log writes with.
     assert never_overwritten == {"Sid": "AuditLogIsNeverOverwritten", "Effect": "Deny", "Principal": "*",
                                  "Action": "s3:PutObject", "Resource": audit_objects,
                                  "Condition": {"Null": {"s3:if-none-match": "true"}}}

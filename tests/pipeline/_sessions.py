@@ -90,7 +90,7 @@ REPEAT_VIEWER = viewer(10**6)
 
 
 def known_sessions() -> tuple[list[Session], list[dict[str, Any]]]:
-    """The sessions the exact-value tests assert on (docs in tests/pipeline/test_reports.py),
+    """The sessions the exact-value tests assert on (docs in tests/pipeline/reporting/test_reports.py),
     and extra raw events: a duplicate delivery of an event already sent."""
     at = DAY1 + timedelta(hours=10)
     played = {"position_ms": 0}

@@ -15,7 +15,7 @@ from pipeline.governance.viewer_keys import ViewerKeys, client_hash, keyed_viewe
 from pipeline.lambdas._environment import viewer_keys
 from translator.event_parser import parse_event
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CLIENT = hashlib.sha256(b"acme:12.345.678-5:salt").hexdigest()  # as the SDK computes one
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from pipeline.query.tables import ROLLUPS
 from pipeline.reporting import metrics
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "metrics.md"
 
 
 def test_the_definitions_table_is_generated_from_the_metric_definitions() -> None:

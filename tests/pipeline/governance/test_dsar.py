@@ -39,7 +39,7 @@ from pipeline.store.local import LocalStore
 from tests.pipeline._crashing_store import Crash, CrashingStore
 from tests.pipeline._sessions import DAY1, DAY2, Session, write_raw
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KEYS = ViewerKeys.parse("v2:current-viewer-key,v1:older-viewer-key")
 CLIENT = "c0ffee" + "0" * 58  # what the SDK computes for the viewer who asks
 OTHER_CLIENT = "beef" + "1" * 60

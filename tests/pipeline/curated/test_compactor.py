@@ -30,7 +30,7 @@ from tests.pipeline._crashing_store import Crash, CrashingStore
 from translator.canonical import EVENT_MODELS, Envelope
 from translator.event_parser import parse_event
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ARCHITECTURE = REPO / "docs" / "architecture.md"
 ORG = "acme"
 PAYLOADS: dict[str, dict[str, Any]] = {
