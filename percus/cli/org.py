@@ -48,7 +48,12 @@ def add(commands: Commands) -> None:
                              "endpoint or rotate its signing secret (printed once)")
     webhook.add_argument("org", help="organization id")
     webhook.add_argument("--url", help="the endpoint (https://…; http:// only for a loopback host); "
-                         "enables it")
+                         "enables it. Its host must be, and resolve to, public addresses: loopback, private, "
+                         "link-local (cloud metadata), shared, reserved, multicast and unspecified ones are "
+                         "refused in any spelling, when set and at each delivery")
+    webhook.add_argument("--allow-loopback", action="store_true", help="with --url: let it reach a loopback "
+                         "address (127.0.0.0/8, ::1, localhost), for tests and local receivers; never the "
+                         "other internal ranges")
     webhook.add_argument("--rotate-secret", action="store_true", help="a new signing secret (the old one "
                          "keeps signing for 24 hours)")
     webhook.add_argument("--disable", action="store_true", help="stop delivering (waiting batches are kept)")
@@ -111,17 +116,20 @@ def run_webhook(args: argparse.Namespace) -> int:
 
     registry = shared.registry(shared.settings(args))
     org = check_slug(args.org, "organization")
-    if args.disable and (args.url or args.rotate_secret or args.since):
+    if args.disable and (args.url or args.rotate_secret or args.since or args.allow_loopback):
         raise ValueError("--disable takes no other option")
     if args.since and not args.url:
         raise ValueError("--since goes with --url")
+    if args.allow_loopback and not args.url:
+        raise ValueError("--allow-loopback goes with --url")
     since = shared.since(args.since)
     secret = None
     if args.disable:
         registry.disable_webhook(org)
         print(f"webhook of {org!r} disabled (batches waiting stay in the outbox)")
     elif args.url:
-        secret = registry.set_webhook(org, args.url, rotate_secret=args.rotate_secret, since=since)
+        secret = registry.set_webhook(org, args.url, rotate_secret=args.rotate_secret, since=since,
+                                      allow_loopback=args.allow_loopback)
     elif args.rotate_secret:
         secret = registry.rotate_webhook_secret(org)
     webhook = registry.require(org).webhook
@@ -137,6 +145,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     store = registry.store
     # With a new secret, stdout holds only the secret, so it can be captured on its own.
     print(f"url: {webhook.url}\nenabled: {'yes' if webhook.enabled else 'no'}\n"
+          f"loopback allowed: {'yes' if webhook.allow_loopback else 'no'}\n"
           f"events received since: {webhook.since.isoformat()}\n"
           f"batches waiting: {len(pending(store, org))}\n"
           f"dead letters: {len(dead_letters(store, org))}",

@@ -5,6 +5,7 @@ receiver deduplicates by `event_id`. The request is specified in docs/api.md ("W
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from pipeline.governance import audit
 from pipeline.governance.registry import Webhook, webhook_host
 from pipeline.layout import curated_key
 from pipeline.store.base import Store
+from pipeline.webhooks.addresses import IPAddress, RefusedAddress, resolve
 from pipeline.webhooks.curated_rows import (
     NEIGHBOUR_DAYS,
     ORDER,
@@ -41,6 +43,7 @@ log = logging.getLogger("percus.webhooks")
 ID_HEADER = "Percus-Webhook-Id"
 ATTEMPT_HEADER = "Percus-Webhook-Attempt"
 USER_AGENT = "Percus-Webhooks/1"
+_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,29 @@ class Sender:
             return
 
     def _post(self, webhook: Webhook, batch: Batch, events: list[dict[str, Any]], now: float) -> _Outcome:
+        try:
+            url = httpx.URL(webhook.url)
+        except httpx.InvalidURL:  # the registry's parser took it, the client's does not: it never will
+            return _Outcome(error="invalid URL", permanent=True)
+        host = url.raw_host.decode("ascii")
+        try:
+            addresses = resolve(host, url.port or _PORTS[url.scheme], allow_loopback=webhook.allow_loopback)
+        except RefusedAddress as exc:  # set before the check, or a name that now resolves elsewhere
+            return _Outcome(error=f"refused address ({exc.kind})")
+        except OSError as exc:
+            return _Outcome(error=f"network ({type(exc).__name__})")
         body = json.dumps({"events": events}, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(now)
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+        # Pinned: the client dials the addresses just checked and never resolves the name itself (an
+        # answer that changed in between would dial an address nobody checked). The name still goes in
+        # the Host header and in TLS (SNI), where the certificate is verified against it.
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Host": url.netloc.decode(),
                    SIGNATURE_HEADER: signature_header(signing_secrets(webhook, now), timestamp, body),
                    ID_HEADER: batch.batch_id, ATTEMPT_HEADER: str(batch.attempts + 1)}
         try:
-            response = self.client.post(webhook.url, content=body, headers=headers,
-                                        timeout=self.policy.timeout, follow_redirects=False)
+            response = self._dial(url, addresses, content=body, headers=headers, timeout=self.policy.timeout,
+                                  follow_redirects=False,
+                                  extensions={"sni_hostname": host} if url.scheme == "https" else {})
         except httpx.TimeoutException as exc:
             return _Outcome(error=f"timeout ({type(exc).__name__})")
         except httpx.HTTPError as exc:
@@ -144,6 +162,13 @@ class Sender:
         retryable = status in (408, 429) or status >= 500
         retry_after = _retry_after(response.headers.get("Retry-After"), now) if retryable else None
         return _Outcome(error=f"HTTP {status}", permanent=not retryable, retry_after=retry_after)
+
+    def _dial(self, url: httpx.URL, addresses: list[IPAddress], **request: Any) -> httpx.Response:
+        """POST to each address in turn until one takes the connection, as the client does with a name."""
+        for address in addresses[:-1]:
+            with contextlib.suppress(httpx.ConnectError):
+                return self.client.post(url.copy_with(host=str(address)), **request)
+        return self.client.post(url.copy_with(host=str(addresses[-1])), **request)
 
     def _dead_letter(self, org: str, webhook: Webhook, key: str, batch: Batch, now: float,
                      reason: str) -> None:

@@ -43,7 +43,8 @@ def run(store: Store, registry: OrganizationRegistry | None = None, *, orgs: Seq
 
     `clock` (epoch seconds) stamps signatures and schedules retries; `budget` (seconds of real time)
     stops starting requests once spent, leaving the rest to the next run. `wait=False` raises
-    WebhooksBusy instead of waiting for a running delivery.
+    WebhooksBusy instead of waiting for a running delivery. A `client` given (tests: one trusting
+    their own CA) should, like the one made here, keep no connection alive and use no proxy.
     """
     registry = registry if registry is not None else OrganizationRegistry(store, cache_seconds=0)
     policy = policy if policy is not None else WebhookPolicy()
@@ -64,7 +65,11 @@ def run(store: Store, registry: OrganizationRegistry | None = None, *, orgs: Seq
                 org_report.error = f"collect: {type(exc).__name__}"
         own_client = client is None
         if client is None:
-            client = httpx.Client(timeout=policy.timeout, follow_redirects=False)
+            # Its own transport, so no proxy from the environment: the address dialled must be the one
+            # checked (deliver.py), and a proxy's TLS tunnel would not carry the host name. No
+            # connection kept alive: they are pooled by the address dialled, which two hosts may share.
+            transport = httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+            client = httpx.Client(transport=transport, timeout=policy.timeout, follow_redirects=False)
         sender = Sender(store, policy, client, clock, jitter, deadline, actor)
 
         def deliver(target: tuple[str, Webhook]) -> None:

@@ -57,9 +57,10 @@ class OrganizationRegistry:
 
     # -- webhook -------------------------------------------------------------------------------
 
-    def set_webhook(self, org: str, url: str, *, rotate_secret: bool = False,
-                    since: datetime | None = None) -> str | None:
-        return self._webhooks.set(org, url, rotate_secret=rotate_secret, since=since)
+    def set_webhook(self, org: str, url: str, *, rotate_secret: bool = False, since: datetime | None = None,
+                    allow_loopback: bool = False) -> str | None:
+        return self._webhooks.set(org, url, rotate_secret=rotate_secret, since=since,
+                                  allow_loopback=allow_loopback)
 
     def rotate_webhook_secret(self, org: str) -> str:
         return self._webhooks.rotate_secret(org)

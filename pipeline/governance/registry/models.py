@@ -39,6 +39,7 @@ class Webhook(BaseModel):
     The secret is kept as is (an HMAC needs it) and shown once, when it is made."""
 
     url: str
+    allow_loopback: bool = False  # it may reach a loopback address (tests, local receivers); no other
     secret: str
     enabled: bool = True
     since: datetime  # events received from then on are delivered (reset when re-enabled)

@@ -3,20 +3,22 @@ the secret that signs them. Delivery is pipeline/webhooks/."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from pipeline.governance.registry.models import Organization, RegistryError, Webhook
 from pipeline.governance.registry.organizations import Organizations
+from pipeline.webhooks.addresses import RefusedAddress, is_loopback_host, resolve
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)  # a rotated-out secret keeps signing this long
 
 
-def check_webhook_url(url: str) -> str:
-    """A webhook endpoint: http(s) with a host, https unless the host is loopback."""
+def check_webhook_url(url: str, *, allow_loopback: bool = False) -> str:
+    """A webhook endpoint: http(s) with a host that is, and resolves to, public addresses only
+    (pipeline/webhooks/addresses.py), or loopback ones with `allow_loopback`; https unless the host is
+    loopback. A name that does not resolve yet is taken: delivery checks what it resolves to then."""
     if len(url) > 2048:
         raise RegistryError("a webhook URL is at most 2048 characters")
     if any(char.isspace() or ord(char) < 32 for char in url):
@@ -24,7 +26,7 @@ def check_webhook_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises on a port that is not a number
+        port = parts.port or (80 if parts.scheme == "http" else 443)  # raises on a port that is no number
     except ValueError as exc:
         raise RegistryError(f"webhook URL {url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
@@ -33,13 +35,14 @@ def check_webhook_url(url: str) -> str:
     if not host:
         raise RegistryError(f"webhook URL {url!r} has no host")
     try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    loopback = host == "localhost" or host.endswith(".localhost") or bool(address and address.is_loopback)
-    if address is not None and address.is_link_local:  # 169.254.169.254: cloud instance metadata
-        raise RegistryError(f"a webhook URL cannot point at a link-local address ({host})")
-    if parts.scheme == "http" and not loopback:
+        resolve(host, port, allow_loopback=allow_loopback)
+    except RefusedAddress as exc:
+        hint = (" (--allow-loopback lets it reach a loopback receiver, for tests and local use)"
+                if exc.kind == "loopback" else "")
+        raise RegistryError(f"a webhook URL must point at a public address: {exc}{hint}") from None
+    except OSError:
+        pass  # no address yet: delivery resolves the name, and checks it, each time it connects
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise RegistryError(f"a webhook URL must use https://; http:// is only for loopback hosts "
                             f"(127.0.0.1, ::1, localhost), not {host!r}")
     return url
@@ -56,27 +59,31 @@ class WebhookSettings:
     def __init__(self, organizations: Organizations) -> None:
         self._organizations = organizations
 
-    def set(self, org: str, url: str, *, rotate_secret: bool = False,
-            since: datetime | None = None) -> str | None:
+    def set(self, org: str, url: str, *, rotate_secret: bool = False, since: datetime | None = None,
+            allow_loopback: bool = False) -> str | None:
         """Point `org`'s webhook at `url` and enable it; returns the signing secret when one is made
         (the first time, or with `rotate_secret`), None when the current one stays.
 
         Events received from `since` on are delivered: by default from now when the webhook is new or
         was disabled, else from where it was; an earlier `since` replays the events in between that
-        were not sent yet (each event is sent once, whatever `since` says).
+        were not sent yet (each event is sent once, whatever `since` says). `allow_loopback` lets it
+        reach a loopback address (tests, local receivers); it goes with this URL, and a new URL set
+        without it reaches public addresses only.
         """
-        check_webhook_url(url)
+        check_webhook_url(url, allow_loopback=allow_loopback)
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
         record = self._organizations.require(org)
         before, now = record.webhook, datetime.now(UTC)
         if before is None:
             first_secret = _new_secret()
-            self._save(record, Webhook(url=url, secret=first_secret, since=since or now))
+            self._save(record, Webhook(url=url, allow_loopback=allow_loopback, secret=first_secret,
+                                       since=since or now))
             return first_secret
         if since is None:
             since = before.since if before.enabled else now  # a paused endpoint gets nothing of the pause
-        webhook = before.model_copy(update={"url": url, "enabled": True, "since": since})
+        webhook = before.model_copy(update={"url": url, "allow_loopback": allow_loopback, "enabled": True,
+                                            "since": since})
         secret = None
         if rotate_secret:
             webhook, secret = _rotated(webhook, now)
@@ -123,9 +130,11 @@ def _audit_details(before: Webhook | None, after: Webhook) -> dict[str, object]:
             changed.append("enabled" if after.enabled else "disabled")
         if before.url != after.url:
             changed.append("url_changed")
+        if before.allow_loopback != after.allow_loopback:
+            changed.append("allow_loopback_changed")
         if before.secret != after.secret:
             changed.append("secret_rotated")
         if before.since != after.since:
             changed.append("since_changed")
     return {"webhook": changed, "webhook_host": webhook_host(after.url), "webhook_enabled": after.enabled,
-            "webhook_since": after.since.isoformat()}
+            "webhook_allow_loopback": after.allow_loopback, "webhook_since": after.since.isoformat()}

@@ -8,6 +8,7 @@ schedules is an injected clock, so no test sleeps through a backoff.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,7 +28,8 @@ from percus.background import PipelineLoop
 from percus.cli import main
 from pipeline.curated.compactor import compact
 from pipeline.governance import audit
-from pipeline.governance.registry import OrganizationRegistry, RegistryError, check_webhook_url
+from pipeline.governance.registry import OrganizationRegistry, RegistryError, Webhook, check_webhook_url
+from pipeline.governance.registry.organizations import Organizations
 from pipeline.layout import curated_key
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
@@ -40,6 +43,7 @@ from pipeline.webhooks.run import run
 from pipeline.webhooks.signatures import SIGNATURE_HEADER
 from tests.pipeline._sessions import DAY1, Session, write_raw
 from tests.pipeline.webhooks._receiver import SignatureError, verify_signature
+from tests.pipeline.webhooks.conftest import TLS_NAME, Dns, Tls
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)  # before every event of the tests
 T0 = 1_795_000_000.0  # the injected clock's start (epoch seconds, 2026-11-18)
@@ -66,10 +70,11 @@ class Receiver:
     """An endpoint of one organization: checks the signature with its secret and the clock of the
     sender, and answers as planned (per request, then `default`): a status, or "hang"."""
 
-    def __init__(self, org: str, clock: Clock) -> None:
+    def __init__(self, org: str, clock: Clock, tls: ssl.SSLContext | None = None) -> None:
         self.org = org
         self.clock = clock
         self.secret = ""
+        self.connections = 0  # accepted (after the TLS handshake, with `tls`)
         self.plan: list[int | str] = []
         self.default: int | str = 200
         self.requests: list[Received] = []
@@ -109,15 +114,26 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def verify_request(self, request: Any, client_address: Any) -> bool:
+                receiver.connections += 1
+                return True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/percus"
+        return f"http://127.0.0.1:{self.port}/hooks/percus"
 
     def accepted(self) -> list[str]:
         """Event ids of the requests answered 2xx, in order: what the receiver took in."""
@@ -166,7 +182,7 @@ def hook(registry: OrganizationRegistry, receiver: Receiver, since: datetime = S
     """Create the receiver's organization with its webhook pointing at it."""
     if registry.get(receiver.org) is None:
         registry.create(receiver.org)
-    secret = registry.set_webhook(receiver.org, receiver.url, since=since)
+    secret = registry.set_webhook(receiver.org, receiver.url, since=since, allow_loopback=True)
     assert secret is not None and secret.startswith("whsec_")
     receiver.secret = secret
 
@@ -414,11 +430,11 @@ def test_disabled_and_unconfigured_organizations_get_nothing(
     assert [*store.list(outbox_prefix("initech")), *store.list(outbox_prefix("globex"))] == []
 
     # Enabled again: from now on, so what was received during the pause is not sent ...
-    assert registry.set_webhook("initech", paused.url) is None  # the secret stays
+    assert registry.set_webhook("initech", paused.url, allow_loopback=True) is None  # the secret stays
     deliver(store, clock)
     assert paused.requests == []
     # ... unless asked for with an earlier `since`.
-    registry.set_webhook("initech", paused.url, since=SINCE)
+    registry.set_webhook("initech", paused.url, since=SINCE, allow_loopback=True)
     deliver(store, clock)
     assert len(paused.accepted()) == 3 and paused.rejected == []
 
@@ -510,20 +526,106 @@ def test_the_serve_loop_sends_what_it_compacts(store: LocalStore, registry: Orga
     assert sorted(receiver.accepted()) == sorted(ids(fresh)) and receiver.rejected == []
 
 
+# -- where requests go ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_receiver(clock: Clock, tls: Tls) -> Iterator[Receiver]:
+    """acme's endpoint over TLS, with a certificate for TLS_NAME (which the `dns` fixture resolves)."""
+    receiver = Receiver("acme", clock, tls.server)
+    yield receiver
+    receiver.close()
+
+
+def stored_webhook(store: Store, org: str, url: str) -> str:
+    """A webhook record as written before URLs were checked for addresses; returns its secret."""
+    organizations = Organizations(store, None)
+    record = organizations.get(org) or organizations.create(org)
+    secret = f"whsec_{uuid.uuid4().hex}"
+    organizations.save(record.model_copy(update={"webhook": Webhook(url=url, secret=secret, since=SINCE)}))
+    return secret
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "localhost"])
+def test_delivery_never_connects_to_an_internal_address_stored_before_the_check(
+        store: LocalStore, receivers: Receivers, clock: Clock, host: str) -> None:
+    receiver = receivers["acme"]
+    url = f"http://{host}:{receiver.port}/hooks/percus"  # 127.0.0.1, the receiver
+    receiver.secret = stored_webhook(store, "acme", url)
+    sent = events("acme", 3)
+    land(store, sent)
+    policy = WebhookPolicy(max_attempts=2, base_delay=30, max_delay=600, timeout=1)
+    deliver(store, clock, policy)
+    # It fails as an unreachable endpoint does: retried, then dead-lettered; never connected to.
+    (waiting,) = pending(store, "acme")
+    assert (waiting.attempts, waiting.last_error) == (1, "refused address (loopback)")
+    clock.now = waiting.next_attempt_at or 0
+    assert len(deliver(store, clock, policy).organizations["acme"].dead_lettered) == 1
+    (dead,) = dead_letters(store, "acme")
+    assert (dead.dead_reason, dead.last_error) == ("attempts_exhausted", "refused address (loopback)")
+    (record,) = audit.list_records(store, action="webhook.dead_lettered")
+    assert record["details"]["last_error"] == "refused address (loopback)"
+    assert receiver.connections == 0
+
+    # Allowed for this URL, the same spelling reaches the address it names, with its own Host header.
+    OrganizationRegistry(store, cache_seconds=0).set_webhook("acme", url, allow_loopback=True)
+    redrive(store, "acme")
+    deliver(store, clock, policy)
+    assert sorted(receiver.accepted()) == sorted(ids(sent)) and receiver.rejected == []
+    assert receiver.requests[0].headers["Host"] == f"{host}:{receiver.port}"
+
+
+def test_a_name_that_resolves_to_an_internal_address_when_sending_is_refused(
+        store: LocalStore, registry: OrganizationRegistry, clock: Clock, dns: Dns, tls: Tls,
+        tls_receiver: Receiver) -> None:
+    url = f"https://{TLS_NAME}:{tls_receiver.port}/hooks/percus"
+    registry.create("acme")
+    dns.answers[TLS_NAME] = ["93.184.216.34"]  # public when the URL is set ...
+    tls_receiver.secret = registry.set_webhook("acme", url, since=SINCE) or ""
+    dns.answers[TLS_NAME] = ["127.0.0.1"]  # ... loopback when a batch goes: DNS rebinding
+    land(store, events("acme", 2))
+    with httpx.Client(transport=httpx.HTTPTransport(verify=tls.client)) as client:
+        report = deliver(store, clock, client=client)
+    assert report.organizations["acme"].failed_attempts == 1
+    (waiting,) = pending(store, "acme")
+    assert waiting.last_error == "refused address (loopback)"
+    assert tls_receiver.connections == 0 and tls_receiver.requests == []
+
+
+def test_the_client_dials_the_address_checked_and_tls_still_verifies_the_name(
+        store: LocalStore, registry: OrganizationRegistry, clock: Clock, dns: Dns, tls: Tls,
+        tls_receiver: Receiver) -> None:
+    url = f"https://{TLS_NAME}:{tls_receiver.port}/hooks/percus"
+    registry.create("acme")
+    dns.answers[TLS_NAME] = ["127.0.0.1"]
+    tls_receiver.secret = registry.set_webhook("acme", url, since=SINCE, allow_loopback=True) or ""
+    sent = events("acme", 2)
+    land(store, sent)
+    dns.asked.clear()
+    with httpx.Client(transport=httpx.HTTPTransport(verify=tls.client)) as client:
+        deliver(store, clock, client=client)
+    assert sorted(tls_receiver.accepted()) == sorted(ids(sent)) and tls_receiver.rejected == []
+    assert dns.asked.count(TLS_NAME) == 1  # by the check alone: the client never resolved it again
+    assert tls.sni == [TLS_NAME]  # the certificate, for that name only, was verified against it
+    assert tls_receiver.requests[0].headers["Host"] == f"{TLS_NAME}:{tls_receiver.port}"
+
+
 # -- settings ------------------------------------------------------------------------------------
 
 
 def test_webhook_urls_are_http_or_https_and_https_unless_loopback() -> None:
-    for good in ("https://hooks.example.com/percus?token=abc", "http://127.0.0.1:8080/h", "http://[::1]/h",
-                 "http://localhost:9000/", "https://10.0.0.5/internal"):
+    for good in ("https://hooks.example.com/percus?token=abc", "https://93.184.216.34/in"):
         assert check_webhook_url(good) == good
+    for good in ("http://127.0.0.1:8080/h", "http://[::1]/h", "http://localhost:9000/"):
+        assert check_webhook_url(good, allow_loopback=True) == good
     for bad, message in [("ftp://example.com/x", "must start with https://"),
                          ("example.com/hook", "must start with https://"),
                          ("http://example.com/hook", "must use https://"),
+                         ("http://93.184.216.34/hook", "must use https://"),
                          ("https:///path", "has no host"),
                          ("https://example.com:port/", "not a valid URL"),
                          ("https://exa mple.com/", "whitespace"),
-                         ("https://169.254.169.254/latest", "link-local"),
+                         ("https://169.254.169.254/latest", "metadata"),
                          ("https://x.example/" + "a" * 2048, "at most 2048")]:
         with pytest.raises(RegistryError, match=message):
             check_webhook_url(bad)
