@@ -7,9 +7,9 @@ written to a temporary file first and then published under `exports/org=<org>/<e
 log: who asked (a key id, never a key), the kind, the selection, and the counts.
 
 Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 UTC text. There is
-no IP address or User-Agent to leave out: the gateway never stores them. A text value starting with
-`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it rather
-than running it as a formula (the names come from the viewer's side of the page).
+no IP address or User-Agent to leave out: the gateway never stores them. Text comes from the
+viewer's side of the page, so in every kind each text cell is quoted, and one a spreadsheet would run
+as a formula gets a leading `'` (OWASP's CSV injection rule, `_FORMULA_START`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,12 @@ KINDS = ("events", "summary")
 URL_TTL_SECONDS = 24 * 3600
 BATCH_ROWS = 16_384
 ONE_DAY = timedelta(days=1)
-_FORMULA_START = r"^[=+\-@\t\r]"
+# A text cell starting with a tab or a CR, or with = + - @ or their fullwidth forms after any blanks,
+# controls and invisible characters (spreadsheets skip those). Read by RE2 (pyarrow) and by re alike:
+# ASCII as escapes both know, the other characters as themselves.
+_IGNORED = "\\x00-\\x20\\x7f-\\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff"
+_FORMULA_START = f"^(?:[\\t\\r]|[{_IGNORED}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
+_FORMULA = re.compile(_FORMULA_START)
 _EXPORT_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{16}$")
 
 
@@ -111,7 +116,8 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
     if kind == "summary":
         return _write_summary(engine, org, selection, out, today=today)
     rows, csv_schema = 0, _csv_schema()
-    with pacsv.CSVWriter(out, csv_schema) as writer:
+    # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
+    with pacsv.CSVWriter(out, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
         for batch in _event_batches(store, org, selection):
             writer.write_batch(_for_csv(batch, csv_schema))
             rows += batch.num_rows
@@ -170,16 +176,21 @@ def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=csv_schema)
 
 
+def _safe(value: object) -> object:
+    """A summary cell as `_for_csv` leaves an events cell: text a spreadsheet would run gets a `'`."""
+    return f"'{value}" if isinstance(value, str) and _FORMULA.match(value) else value
+
+
 def _write_summary(engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
                    today: date | None) -> int:
     """One row per day of the range: the summary metrics of the sessions that started that day."""
     summaries = reports.daily_summaries(engine, org, selection, today=today)
     names = [metric.name for metric in metrics.SUMMARY]
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    writer = csv.writer(text)
+    writer = csv.writer(text, quoting=csv.QUOTE_NONNUMERIC)  # text quoted as in the events CSV (and None)
     writer.writerow(["date", *names])
     for day, values in summaries:
-        writer.writerow([day.isoformat(), *("" if values[name] is None else values[name] for name in names)])
+        writer.writerow([_safe(cell) for cell in (day.isoformat(), *(values[name] for name in names))])
     text.flush()
     text.detach()  # `out` stays open: it belongs to the caller
     return len(summaries)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,7 +22,7 @@ from percus.cli import main
 from pipeline.curated import schema
 from pipeline.layout import curated_key
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.reporting import exports
+from pipeline.reporting import exports, metrics, reports
 from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import DAY1, DAY2, Session, ingest, known_sessions
@@ -123,6 +124,72 @@ def test_the_cli_writes_a_file_or_a_stored_export_and_audits_both(tmp_path: Path
     with pytest.raises(SystemExit) as refused:
         main(["export", "csv", "--org", "globex", "--data-dir", str(data)])
     assert refused.value.code == 2
+
+
+# -- hostile text ---------------------------------------------------------------------------------
+
+# What a spreadsheet would run (OWASP, CSV injection): = + - @, after blanks, controls or invisible
+# characters too, their fullwidth forms, a leading tab or CR.
+FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", " =1+1", "  @x", "\t=cmd|' /C calc'!A0", "\r=1", "\n=1",
+            "\r\n+1", "\u00a0=1", "\u3000-1", "\u200b=1", "\ufeff@x", "\x01=1", "\x00+1", "＝1+1", "＋1",
+            "－1", "＠SUM(A1)", " ＝1", "\t", "\tplain", "\rplain", '=HYPERLINK("http://evil","win")']
+HARMLESS = ["plain", "a=b", "1+1", "mail@example.com", "'already", " plain", "\nplain", "é=1"]
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def test_every_text_cell_is_quoted_and_formulas_get_a_quote_mark_in_every_kind(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    session = Session(DAY1 + timedelta(hours=9), project="hostile").at(0, "session.started")
+    for n, text in enumerate(FORMULAS + HARMLESS):
+        session.at(n + 1, "cta.clicked", cta_id=f"id-{n}", cta_name=text, cta_value=text)
+    session.at(len(FORMULAS + HARMLESS) + 1, "video.errored", error_code="E1", error_message="\t=1")
+    ingest(LocalStore(data / "bucket"), [session])
+    with pytest.raises(SystemExit):
+        main(["org", "create", "acme", "--data-dir", str(data)])
+    out = tmp_path / "events.csv"
+    with pytest.raises(SystemExit) as exited:
+        main(["export", "csv", "--data-dir", str(data), "--org", "acme", "--project", "hostile",
+              "--out", str(out)])
+    assert exited.value.code == 0
+    raw = out.read_bytes().decode()  # as written: read_text() would turn a CR into a newline
+    rows = csv.DictReader(io.StringIO(raw, newline=""))
+    clicks = [row for row in rows if row["event_type"] == "cta.clicked"]
+    shown = {text: "'" + text for text in FORMULAS} | {text: text for text in HARMLESS}
+    assert [row["cta_name"] for row in clicks] == [shown[text] for text in FORMULAS + HARMLESS]
+    assert [row["cta_value"] for row in clicks] == [row["cta_name"] for row in clicks]
+    assert all(quoted(shown[text]) in raw for text in FORMULAS + HARMLESS)  # every text cell quoted
+    assert quoted("'\t=1") in raw  # error_message
+    assert raw.splitlines()[0] == ",".join(quoted(name) for name in schema.SCHEMA.names)
+
+    # The summary's text is quoted too, numbers are not, and a text cell a later metric may hold gets
+    # the same treatment.
+    summary = tmp_path / "summary.csv"
+    main_args = ["export", "csv", "--data-dir", str(data), "--org", "acme", "--kind", "summary",
+                 "--from", "2026-11-24", "--to", "2026-11-24", "--out", str(summary)]
+    with pytest.raises(SystemExit):
+        main(main_args)
+    header, line = summary.read_text().splitlines()
+    assert header == ",".join(quoted(name) for name in ["date", *(m.name for m in metrics.SUMMARY)])
+    assert line.startswith('"2026-11-24",1,')
+    real = reports.daily_summaries
+    monkeypatch.setattr(reports, "daily_summaries", lambda *args, **kwargs: [
+        (day, {**values, "views": " =1+1"}) for day, values in real(*args, **kwargs)])
+    with pytest.raises(SystemExit):
+        main(main_args)
+    assert summary.read_text().splitlines()[1].startswith('"2026-11-24","\' =1+1",')
+    capsys.readouterr()
+
+
+def test_the_formula_rule_reads_the_same_in_both_engines() -> None:
+    """The events are checked by RE2 (pyarrow), the summary by re: one pattern must mean one thing."""
+    texts = [chr(point) + tail for point in [*range(0x3100), *range(0xFE00, 0x10000)]
+             if not 0xD800 <= point < 0xE000 for tail in ("", "=1", " +1", "x")]
+    by_arrow = pc.match_substring_regex(pa.array(texts), exports._FORMULA_START).to_pylist()
+    assert by_arrow == [bool(exports._FORMULA.match(text)) for text in texts]
 
 
 # -- a large export -------------------------------------------------------------------------------
