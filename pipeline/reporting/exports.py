@@ -167,7 +167,8 @@ def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
     for field in schema.SCHEMA:
         column = batch[field.name]
         if pa.types.is_timestamp(field.type):
-            # %S of a millisecond timestamp carries the fraction: 2026-11-25T10:00:00.123Z
+            # %S of a millisecond timestamp carries the fraction: 2026-11-25T10:00:00.123Z. Arrow also
+            # formats a stored time outside years 1-9999, which no Python datetime holds.
             column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
         elif pa.types.is_string(field.type):
             column = pc.if_else(pc.match_substring_regex(column, _FORMULA_START),

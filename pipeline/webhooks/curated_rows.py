@@ -1,5 +1,6 @@
 """An organization's curated rows as webhooks read and send them: an hour file, the order events go out
-in, the first row of each event, and a row as the canonical v1 event it was stored from."""
+in, the first row of each event, rows as Python values (apart those that have none), and a row as the
+canonical v1 event it was stored from."""
 
 from __future__ import annotations
 
@@ -31,15 +32,32 @@ def read_curated(store: Store, key: str, columns: list[str] | None = None) -> pa
     return schema.conform(table) if columns is None else schema.conform(table).select(columns)
 
 
-def first_per_event(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows in order, without later rows of an event already listed."""
+def first_per_event(table: pa.Table) -> pa.Table:
+    """The rows in order, without later rows of an event already listed."""
     taken: set[str] = set()
     kept = []
-    for row in rows:
-        if row["event_id"] not in taken:
-            taken.add(row["event_id"])
-            kept.append(row)
-    return kept
+    for index, event_id in enumerate(table.column("event_id").to_pylist()):
+        if event_id not in taken:
+            taken.add(event_id)
+            kept.append(index)
+    return table.take(kept)
+
+
+def python_rows(table: pa.Table) -> tuple[list[dict[str, Any]], pa.Table]:
+    """The rows as Python values, and apart those that have none: a timestamp outside years 1-9999,
+    as the compactor could store before it held event times to a window. Such a row must not keep the
+    others from going, so when the whole table does not convert, each row is tried on its own."""
+    try:
+        return table.to_pylist(), table.slice(0, 0)
+    except (OverflowError, ValueError):
+        pass
+    rows, unconvertible = [], []
+    for index in range(table.num_rows):
+        try:
+            rows.append(table.slice(index, 1).to_pylist()[0])
+        except (OverflowError, ValueError):
+            unconvertible.append(index)
+    return rows, table.take(unconvertible)
 
 
 _PAYLOAD_COLUMNS: dict[str, list[str]] = {}

@@ -30,6 +30,7 @@ from pipeline.webhooks.curated_rows import (
     ORDER,
     canonical_event,
     first_per_event,
+    python_rows,
     read_curated,
 )
 from pipeline.webhooks.outbox import HOUR_LABEL, Batch, dead_prefix, load_batch, outbox_prefix, save_batch
@@ -44,6 +45,7 @@ ID_HEADER = "Percus-Webhook-Id"
 ATTEMPT_HEADER = "Percus-Webhook-Attempt"
 USER_AGENT = "Percus-Webhooks/1"
 _PORTS = {"http": 80, "https": 443}
+_SET_ASIDE = "-unconvertible"  # the id of a batch's events set aside: the batch's, with this added once
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class Sender:
             now = self.clock()
             if batch.next_attempt_at is not None and batch.next_attempt_at > now:
                 return  # the oldest batch is waiting for its retry: the later ones wait behind it
-            events = self._events(org, batch, tables)
+            events, unconvertible = self._events(org, batch, tables)
+            if unconvertible:
+                batch = self._set_aside(org, webhook, key, batch, unconvertible, now, report)
             report.events_gone += batch.event_count - len(events)
             if not events:
                 self.store.delete(key)
@@ -170,7 +174,25 @@ class Sender:
                 return self.client.post(url.copy_with(host=str(address)), **request)
         return self.client.post(url.copy_with(host=str(addresses[-1])), **request)
 
-    def _dead_letter(self, org: str, webhook: Webhook, key: str, batch: Batch, now: float,
+    def _set_aside(self, org: str, webhook: Webhook, key: str, batch: Batch, event_ids: set[str],
+                   now: float, report: OrgReport) -> Batch:
+        """Dead-letter the events of `batch` whose rows have no Python values as a batch of their own
+        (a redrive sends them again once the rows are mended), and keep the rest in the outbox."""
+        def named(unconvertible: bool) -> dict[str, list[str]]:  # the batch's ids that are (not) among them
+            return {hour: chosen for hour, ids in batch.event_ids.items()
+                    if (chosen := [event_id for event_id in ids if (event_id in event_ids) == unconvertible])}
+
+        aside = Batch(batch_id=batch.batch_id.removesuffix(_SET_ASIDE) + _SET_ASIDE, organization_id=org,
+                      created_at=batch.created_at, event_ids=named(True), event_count=len(event_ids),
+                      last_error="row not convertible")
+        self._dead_letter(org, webhook, None, aside, now, "unconvertible")
+        report.dead_lettered.append(aside.batch_id)
+        rest = batch.model_copy(update={"event_ids": named(False),
+                                        "event_count": batch.event_count - len(event_ids)})
+        save_batch(self.store, key, rest)
+        return rest
+
+    def _dead_letter(self, org: str, webhook: Webhook, key: str | None, batch: Batch, now: float,
                      reason: str) -> None:
         batch.dead_at = datetime.fromtimestamp(now, UTC)
         batch.dead_reason = reason
@@ -181,7 +203,8 @@ class Sender:
                       "attempts": batch.attempts, "reason": reason, "last_error": batch.last_error,
                       "webhook_host": webhook_host(webhook.url)},
                      actor=self.actor)
-        self.store.delete(key)
+        if key is not None:
+            self.store.delete(key)
         log.error("webhook %s: batch %s dead-lettered after %d attempts (%s, last %s)", org, batch.batch_id,
                   batch.attempts, reason, batch.last_error)
 
@@ -193,8 +216,10 @@ class Sender:
             tables[key] = read_curated(self.store, key)
         return tables[key]
 
-    def _events(self, org: str, batch: Batch, tables: dict[str, pa.Table | None]) -> list[dict[str, Any]]:
-        """The batch's events as curated holds them now (an event gone from curated is left out)."""
+    def _events(self, org: str, batch: Batch, tables: dict[str, pa.Table | None]
+                ) -> tuple[list[dict[str, Any]], set[str]]:
+        """The batch's events as curated holds them now (an event gone from curated is left out), and
+        the ids of those whose rows have no Python values."""
         parts, missing = [], set()
         for label, event_ids in batch.event_ids.items():
             hour = datetime.strptime(label, HOUR_LABEL)
@@ -208,14 +233,14 @@ class Sender:
         if missing:  # moved to another hour by a later, earlier-received copy: find it there
             parts.extend(self._moved(org, batch, missing, tables))
         if not parts:
-            return []
+            return [], set()
         table = pa.concat_tables(parts)
         own = table.filter(pc.equal(table.column("organization_id"), org))
         if own.num_rows != table.num_rows:  # cannot happen through the layout; never send it if it does
             log.error("webhook %s: %d rows of another organization in its curated files left out", org,
                       table.num_rows - own.num_rows)
-        own = own.take(pc.sort_indices(own, sort_keys=ORDER))
-        return [canonical_event(row) for row in first_per_event(own.to_pylist())]
+        rows, unconvertible = python_rows(first_per_event(own.take(pc.sort_indices(own, sort_keys=ORDER))))
+        return [canonical_event(row) for row in rows], set(unconvertible.column("event_id").to_pylist())
 
     def _moved(self, org: str, batch: Batch, missing: set[str], tables: dict[str, pa.Table | None]
                ) -> list[pa.Table]:

@@ -47,7 +47,7 @@ class Batch(BaseModel):
     next_attempt_at: float | None = None  # epoch seconds; None: as soon as it is the oldest
     last_error: str | None = None  # "HTTP 503", "timeout (ReadTimeout)", …: never a response body
     dead_at: datetime | None = None
-    dead_reason: str | None = None  # "permanent" (a 4xx) or "attempts_exhausted"
+    dead_reason: str | None = None  # "permanent" (a 4xx), "attempts_exhausted" or "unconvertible" (rows)
     redriven: int = 0
     history: list[str] = Field(default_factory=list)  # the errors of the attempts, oldest first
 

@@ -41,6 +41,7 @@ from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
+from tests.pipeline._impossible_rows import make_impossible
 from tests.pipeline._sessions import Session, ingest, known_sessions
 
 W48, W47 = Week(2026, 48), Week(2026, 47)
@@ -154,6 +155,21 @@ def test_the_numbers_are_the_reports_api_s(store: LocalStore) -> None:
         3, 0.5, 0.0)
     build_rollups(store, today=TODAY)  # the same numbers once W48 is rolled up too
     assert digest.gather(engine, "acme", W48, today=TODAY) == figures
+
+
+def test_a_stored_row_no_python_datetime_holds_does_not_stop_the_digest(store: LocalStore,
+                                                                      tmp_path: Path) -> None:
+    late = Session(datetime(2026, 11, 26, 9, tzinfo=UTC)).at(0, "session.started").at(
+        1, "video.played", position_ms=0)
+    ingest(store, [late])
+    make_impossible(store, "acme", datetime(2026, 11, 26, 9), late.events[1]["event_id"])  # year -7972
+    for day in range(23, 30):  # W48 rolled up too, through the same rows
+        build_rollups(store, day=date(2026, 11, day))
+    made = digest.build(DuckDbEngine(store), "acme", W48, today=TODAY, now=AFTER_W48)
+    assert made.pdf.startswith(b"%PDF-") and made.pages == 1
+    # The week's numbers as before: a session is dated by its earliest event, here 9,998 years back.
+    assert (made.figures.summary["views"], made.figures.summary["plays"]) == (9, 7)
+    assert "VIEWS 9 +200 % (3 the week before)" in " ".join(pdf_text(made.pdf, tmp_path).split())
 
 
 def test_a_week_without_views_is_still_a_pdf_that_says_so(store: LocalStore, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.reporting import exports, metrics, reports
 from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
+from tests.pipeline._impossible_rows import make_impossible
 from tests.pipeline._sessions import DAY1, DAY2, Session, ingest, known_sessions
 
 D1, D2 = DAY1.date(), DAY2.date()
@@ -190,6 +191,32 @@ def test_the_formula_rule_reads_the_same_in_both_engines() -> None:
              if not 0xD800 <= point < 0xE000 for tail in ("", "=1", " +1", "x")]
     by_arrow = pc.match_substring_regex(pa.array(texts), exports._FORMULA_START).to_pylist()
     assert by_arrow == [bool(exports._FORMULA.match(text)) for text in texts]
+
+
+def test_a_stored_row_no_python_datetime_holds_is_exported_as_stored(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = LocalStore(data / "bucket")
+    sessions, duplicates = known_sessions()
+    ingest(store, sessions, duplicates)
+    hour = datetime(2026, 11, 24, 10)
+    table = pq.read_table(pa.BufferReader(store.get(curated_key("acme", hour))))
+    impossible = table.column("event_id")[0].as_py()
+    make_impossible(store, "acme", hour, impossible)  # event_time in year -7972
+    with pytest.raises(SystemExit):
+        main(["org", "create", "acme", "--data-dir", str(data)])
+    out = tmp_path / "acme.csv"
+    with pytest.raises(SystemExit) as exited:
+        main(["export", "csv", "--data-dir", str(data), "--org", "acme", "--include-bots", "--out", str(out)])
+    assert exited.value.code == 0
+    rows = {row["event_id"]: row for row in read(out)}
+    assert len(rows) == len(export(store, Selection(include_bots=True)))
+    assert (rows[impossible]["occurred_at"], rows[impossible]["sent_at"], rows[impossible]["event_time"]) == (
+        "0001-01-01T00:00:00.000Z", "9999-01-01T00:00:00.000Z", "-7972-11-24T10:00:00.500Z")
+    # The summary reads the same rows through the query engine (the row's session is in no day of it).
+    with pytest.raises(SystemExit) as exited:
+        main(["export", "csv", "--data-dir", str(data), "--org", "acme", "--kind", "summary",
+              "--from", "2026-11-24", "--to", "2026-11-25", "--out", str(out)])
+    assert exited.value.code == 0 and [row["date"] for row in read(out)] == ["2026-11-24", "2026-11-25"]
 
 
 # -- a large export -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from pipeline.webhooks.policy import WebhookPolicy, signing_secrets
 from pipeline.webhooks.reports import WebhookReport
 from pipeline.webhooks.run import run
 from pipeline.webhooks.signatures import SIGNATURE_HEADER
+from tests.pipeline._impossible_rows import make_impossible
 from tests.pipeline._sessions import DAY1, Session, write_raw
 from tests.pipeline.webhooks._receiver import SignatureError, verify_signature
 from tests.pipeline.webhooks.conftest import TLS_NAME, Dns, Tls
@@ -524,6 +525,45 @@ def test_the_serve_loop_sends_what_it_compacts(store: LocalStore, registry: Orga
     write_raw(store, fresh)
     PipelineLoop(store).tick()
     assert sorted(receiver.accepted()) == sorted(ids(fresh)) and receiver.rejected == []
+
+
+# -- rows no Python datetime holds (tests/pipeline/_impossible_rows.py) -----------------------------
+
+
+@pytest.mark.parametrize("column", ["event_time", "received_at"])
+def test_a_row_that_cannot_be_converted_is_dead_lettered_alone_and_the_others_go(
+        store: LocalStore, registry: OrganizationRegistry, receivers: Receivers, clock: Clock,
+        column: str) -> None:
+    receiver = receivers["acme"]
+    hook(registry, receiver)
+    sent = events("acme", 6)
+    land(store, sent)
+    hour = datetime(2026, 11, 24, 10)
+    make_impossible(store, "acme", hour, sent[2]["event_id"], column)
+    with pytest.raises(OverflowError):  # what a whole-table conversion meets
+        pq.read_table(pa.BufferReader(store.get(curated_key("acme", hour)))).to_pylist()
+
+    report = deliver(store, clock, WebhookPolicy(timeout=1, batch_size=4))
+    assert report.organizations["acme"].error is None
+    good = ids(sent[:2] + sent[3:])
+    assert sorted(receiver.accepted()) == sorted(good) and receiver.rejected == []
+    (dead,) = dead_letters(store, "acme")
+    assert dead.event_ids == {"2026-11-24T10": [sent[2]["event_id"]]} and dead.event_count == 1
+    assert (dead.dead_reason, dead.last_error) == ("unconvertible", "row not convertible")
+    (record,) = audit.list_records(store, action="webhook.dead_lettered")
+    assert record["details"]["batch_id"] == dead.batch_id and record["details"]["reason"] == "unconvertible"
+    audit_bytes = b"".join(store.get(key) for key in store.list("audit/"))
+    assert sent[2]["event_id"].encode() not in audit_bytes
+    assert pending(store, "acme") == []
+
+    # Nothing piles up behind it: later events go, and a redriven copy is set aside again, alone.
+    later = events("acme", 3, DAY1 + timedelta(hours=14))
+    land(store, later)
+    redrive(store, "acme")
+    deliver(store, clock)
+    assert sorted(receiver.accepted()) == sorted(good + ids(later))
+    assert [batch.batch_id for batch in dead_letters(store, "acme")] == [dead.batch_id]
+    assert pending(store, "acme") == []
 
 
 # -- where requests go ----------------------------------------------------------------------------
