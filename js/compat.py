@@ -29,6 +29,10 @@ def compat_context(tables: dict[str, Any]) -> dict[str, Any]:
     unknown = set(OPTIONS) - {o["name"] for o in tables["player_options"]}
     if unknown:
         raise ValueError(f"the compat script reads player options the tables lack: {sorted(unknown)}")
+    acted = {o["name"] for o in tables["player_options"] if not o["ignored"]}
+    if acted != set(OPTIONS):
+        raise ValueError(f"the tables say the compat script acts on {sorted(acted)}; it acts on "
+                         f"{sorted(OPTIONS)}")
     # target → its attributes in precedence order: the data-percus-* name itself, then the table's.
     targets: dict[str, list[str]] = {}
     for attribute in tables["individeo_attributes"]:

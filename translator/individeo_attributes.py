@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translator.embed_attributes import Value, parse_value, percus_attribute
+from translator.individeo_globals import TRACKING_URL_CAVEAT
 
 PREFIXES = ("data-iv-", "data-bp-")  # earlier prefix wins when a page writes both
 
@@ -21,6 +22,9 @@ class PlayerOption:
     name: str
     value: Value
     note: str
+    # Why the compat script reads it (warning about a bad value) but changes nothing; js/compat.py
+    # checks that it acts on exactly the options without one.
+    ignored: str = ""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class IndivideoAttribute:
     name: str  # without its prefix
     target: str  # a `data-percus-*` attribute or a player option name
     note: str = ""
+    caveat: str = ""  # what a page relying on it must know after the swap (`percus migrate check`)
 
     @property
     def target_kind(self) -> str:
@@ -37,6 +42,8 @@ class IndivideoAttribute:
     def names(self) -> tuple[str, ...]:
         return tuple(prefix + self.name for prefix in PREFIXES)
 
+
+_NO_SWITCH = "Read and ignored: the Percus player has no such switch."
 
 PLAYER_OPTIONS: tuple[PlayerOption, ...] = (
     PlayerOption("attachmentCode", Value("string"),
@@ -51,22 +58,23 @@ PLAYER_OPTIONS: tuple[PlayerOption, ...] = (
                  "false: the player waits for player.initIndivideo(data)."),
     PlayerOption("autoplay", Value("bool", default=False, empty=True), "Start playing when ready."),
     PlayerOption("autoFullscreen", Value("bool", default=False, empty=True),
-                 "Enter fullscreen when playback starts."),
+                 "Enter fullscreen when playback starts.",
+                 "Read and ignored: browsers only enter fullscreen on a viewer's gesture."),
     PlayerOption("emulateFullscreen", Value("bool", default=True, empty=True),
-                 "Emulate fullscreen where the browser has no native fullscreen."),
+                 "Emulate fullscreen where the browser has no native fullscreen.", _NO_SWITCH),
     PlayerOption("branding", Value("bool", default=True, empty=True),
-                 "false: the player shows no provider branding on its preloader."),
+                 "false: the player shows no provider branding on its preloader.", _NO_SWITCH),
     PlayerOption("subtitles", Value("bool", default=False, empty=True),
-                 "Show closed captions from the start."),
+                 "Show closed captions from the start.", _NO_SWITCH),
 )
 
 INDIVIDEO_ATTRIBUTES: tuple[IndivideoAttribute, ...] = (
     # Section 8.1.
-    IndivideoAttribute("smart-embed-proxy", "data-percus-embed"),
-    IndivideoAttribute("tracking-url", "data-percus-tracking-url",
-                       "An Individeo URL here must be removed or pointed at the gateway."),
+    IndivideoAttribute("smart-embed-proxy", "data-percus-embed",
+                       caveat="Not needed: every compat tag becomes a player."),
+    IndivideoAttribute("tracking-url", "data-percus-tracking-url", caveat=TRACKING_URL_CAVEAT),
     IndivideoAttribute("tracker-group-key", "data-percus-organization-id",
-                       "Informational on a page; the organization comes from the share token."),
+                       caveat="Informational on a page; the organization comes from the share token."),
     IndivideoAttribute("enable-tracking", "data-percus-enable-tracking", "The wire flag utrk."),
     IndivideoAttribute("enable-smart-tracking", "data-percus-enable-tracking"),
     IndivideoAttribute("enable-ga-tracking", "data-percus-enable-ga"),
@@ -76,10 +84,13 @@ INDIVIDEO_ATTRIBUTES: tuple[IndivideoAttribute, ...] = (
     IndivideoAttribute("consent-required", "data-percus-consent-required"),
     IndivideoAttribute("consent-accepted", "data-percus-consent-accepted"),
     IndivideoAttribute("project-code", "data-percus-project-id"),
-    IndivideoAttribute("media-id", "data-percus-template-id"),
+    IndivideoAttribute("media-id", "data-percus-template-id",
+                       caveat="Used only for an attachment registered without a template "
+                              "(`percus legacy register --template`)."),
     IndivideoAttribute("media-code", "data-percus-template-version"),
     # Section 8.1's `data-iv-env` and the field's `env` are one attribute: DEV/STAGING/PROD, any case.
-    IndivideoAttribute("env", "data-percus-environment"),
+    IndivideoAttribute("env", "data-percus-environment",
+                       caveat="A label only: endpoints come from the gateway that served the script."),
     # Seen on customers' pages.
     IndivideoAttribute("attachment-code", "attachmentCode"),
     IndivideoAttribute("lang", "data-percus-locale"),
@@ -104,6 +115,13 @@ _BY_NAME = {name: attribute for attribute in INDIVIDEO_ATTRIBUTES for name in at
 def individeo_attribute(name: str) -> IndivideoAttribute | None:
     """The table entry for a prefixed attribute name, e.g. `data-bp-lang` (any case)."""
     return _BY_NAME.get(name.strip().lower())
+
+
+def attribute_caveat(attribute: IndivideoAttribute) -> str:
+    """What a page relying on the attribute must know after the swap: its own caveat, or why the
+    compat script ignores its player option."""
+    option = _OPTIONS.get(attribute.target)
+    return attribute.caveat or (option.ignored if option else "")
 
 
 def target_value(target: str) -> Value:

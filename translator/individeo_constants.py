@@ -18,6 +18,8 @@ class BluePlayerConstant:
     callback: str
 
 
+CURRENT = "current"  # BluePlayer.current: the latest player, null once destroyed; no constant
+
 BLUEPLAYER_CONSTANTS: tuple[BluePlayerConstant, ...] = (
     BluePlayerConstant("ONREADY", "onReady", "onReady"),
     BluePlayerConstant("ONPLAY", "OnPlay", "onPlay"),

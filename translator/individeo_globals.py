@@ -14,6 +14,8 @@ class Global:
     legacy: str
     percus: str | None  # None: the compat script provides the legacy object itself
     note: str
+    caveat: str = ""  # what a page relying on it must know after the swap (`percus migrate check`)
+    unsupported: bool = False  # a page that uses it must change: the caveat says how
 
 
 @dataclass(frozen=True)
@@ -23,23 +25,32 @@ class PlayerMethod:
     note: str
 
 
+# An Individeo tracking address left on a page would now steer the Percus SDK to Individeo.
+TRACKING_URL_CAVEAT = "An Individeo URL here must be removed or pointed at the gateway."
+
 GLOBALS: tuple[Global, ...] = (
     Global("individeoData", "percusData", "Personalization data for the player."),
     Global("IndivideoVersion", "percusVersion", "Version of the loaded script."),
     Global("IVDomains", "percusDomains", "Origins the script talks to (player, gateway)."),
     Global("SmartTracking", "percusTracking", "The tracking module; undefined until consent loads it."),
     Global("ivTrackerKey", "percusSessionKey", "Key of the current session (its session_id)."),
-    Global("ivtgk", "percusTrackerGroupKey", "The legacy tracker group key."),
-    Global("ivTrackingURL", "percusTrackingURL", "Tracking URL override, above the tag's attribute."),
+    Global("ivtgk", "percusTrackerGroupKey", "The legacy tracker group key.",
+           "Nothing sets it after the swap: it holds only what the page writes."),
+    Global("ivTrackingURL", "percusTrackingURL", "Tracking URL override, above the tag's attribute.",
+           TRACKING_URL_CAVEAT),
     Global("TRACK_BASE_URL", "PERCUS_TRACK_BASE_URL",
            "Tracking base override. Individeo's value is a host root it appends /api/indiTrack to; "
-           "the compat script appends /analytics/v1 to a value that has no path."),
-    Global("smartEmbedModal", "percusModal", "The modal embed helper."),
+           "the compat script appends /analytics/v1 to a value that has no path.", TRACKING_URL_CAVEAT),
+    Global("smartEmbedModal", "percusModal", "The modal embed helper.",
+           "Nothing sets it after the swap: the compat script has no modal helper. Open the page's own "
+           "modal and insert a compat script tag into it.", unsupported=True),
     Global("BluePlayer", "percusPlayer",
            "The player namespace: the event constants below and BluePlayer.current, the current player."),
     Global("BEM", None,
            "The event bus: BEM.bind(BluePlayer.X, fn(e, p)), BEM.unbind(...), BEM.trigger(...)."),
 )
+
+BUS_METHODS = ("bind", "unbind", "trigger")  # of BEM
 
 PLAYER_METHODS: tuple[PlayerMethod, ...] = (
     PlayerMethod("initIndivideo", "player command init",

@@ -68,13 +68,16 @@ def export_tables() -> dict[str, Any]:
         "function_name_pattern": FUNCTION_NAME.pattern,
         "percus_attributes": [{"name": a.name, **_value(a.value), "note": a.note}
                               for a in PERCUS_ATTRIBUTES],
-        "player_options": [{"name": o.name, **_value(o.value), "note": o.note} for o in PLAYER_OPTIONS],
+        "player_options": [{"name": o.name, **_value(o.value), "note": o.note, "ignored": o.ignored}
+                           for o in PLAYER_OPTIONS],
         "individeo_prefixes": list(PREFIXES),
         "individeo_attributes": [
-            {"name": name, "base": a.name, "target": a.target, "target_kind": a.target_kind, "note": a.note}
+            {"name": name, "base": a.name, "target": a.target, "target_kind": a.target_kind, "note": a.note,
+             "caveat": a.caveat}
             for a in INDIVIDEO_ATTRIBUTES for name in a.names
         ],
-        "globals": [{"legacy": g.legacy, "percus": g.percus, "note": g.note} for g in GLOBALS],
+        "globals": [{"legacy": g.legacy, "percus": g.percus, "note": g.note, "caveat": g.caveat,
+                     "unsupported": g.unsupported} for g in GLOBALS],
         "player_methods": [{"name": m.name, "percus": m.percus, "note": m.note} for m in PLAYER_METHODS],
         "player_events": [{"name": e.name, "fields": list(e.fields), "note": e.note} for e in PLAYER_EVENTS],
         "player_message_fields": {k: list(v) for k, v in PLAYER_MESSAGE_FIELDS.items()},

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from translator.embed_attributes import PERCUS_ATTRIBUTES, Value
-from translator.individeo_attributes import INDIVIDEO_ATTRIBUTES, PLAYER_OPTIONS
+from translator.individeo_attributes import INDIVIDEO_ATTRIBUTES, PLAYER_OPTIONS, attribute_caveat
 from translator.individeo_callbacks import CALLBACKS, PLAYER_EVENTS, Trigger, callback, legacy_payload_fields
 from translator.individeo_constants import BLUEPLAYER_CONSTANTS
 from translator.individeo_globals import GLOBALS, PLAYER_METHODS
@@ -60,6 +60,10 @@ def describe_trigger(trigger: Trigger | None) -> str:
     return text
 
 
+def _sentences(*texts: str) -> str:
+    return " ".join(text for text in texts if text)
+
+
 def _target(target: str, kind: str) -> str:
     return f"`{target}`" if kind == "attribute" else f"player option `{target}`"
 
@@ -71,19 +75,20 @@ def _sections() -> Iterator[tuple[str, str, list[str], Iterable[Sequence[str]]]]
            "leniently: booleans accept true/false, 1/0, yes/no, on/off in any case; a bad value is a "
            "console warning and the default, never an error.",
            ["Individeo attribute", "Becomes", "Note"],
-           ([" / ".join(f"`{name}`" for name in a.names), _target(a.target, a.target_kind), a.note]
-            for a in INDIVIDEO_ATTRIBUTES))
+           ([" / ".join(f"`{name}`" for name in a.names), _target(a.target, a.target_kind),
+             _sentences(a.note, attribute_caveat(a))] for a in INDIVIDEO_ATTRIBUTES))
     yield ("Percus embed attributes", "The attributes of a native embed, as the compat script sets them.",
            ["Attribute", "Value", "Default", "Written empty", "Note"],
            ([f"`{a.name}`", _kind(a.value), _code(a.value.default), _empty(a.value), a.note]
             for a in PERCUS_ATTRIBUTES))
     yield ("Player options", "Settings the compat script hands to the player and the SDK.",
            ["Option", "Value", "Default", "Note"],
-           ([f"`{o.name}`", _kind(o.value), _code(o.value.default), o.note] for o in PLAYER_OPTIONS))
+           ([f"`{o.name}`", _kind(o.value), _code(o.value.default), _sentences(o.note, o.ignored)]
+            for o in PLAYER_OPTIONS))
     yield ("Window globals", "Each legacy global is a getter/setter over the Percus one.",
            ["Individeo global", "Percus global", "Note"],
            ([f"`window.{g.legacy}`", f"`window.{g.percus}`" if g.percus else "provided by the compat script",
-             g.note] for g in GLOBALS))
+             _sentences(g.note, g.caveat)] for g in GLOBALS))
     yield ("Player methods", "Methods of the player object handed to `on-ready` (also `BluePlayer.current`).",
            ["Method", "Percus", "Note"],
            ([f"`{m.name}()`", m.percus, m.note] for m in PLAYER_METHODS))

@@ -11,6 +11,8 @@ from js import build
 from js.build import build_bundles, render, version_of
 from js.compat import compat_context
 from translator.individeo_attributes import INDIVIDEO_ATTRIBUTES, resolve_attributes, target_value
+from translator.individeo_constants import CURRENT
+from translator.individeo_globals import BUS_METHODS
 from translator.js_tables import export_tables
 
 NAME = "percus-individeo-compat.js"
@@ -57,6 +59,11 @@ def test_each_callback_fires_on_its_trigger_under_its_name_and_its_constants_val
         assert [row[0] for row in rows] == sorted((row[0] for row in rows), key=order.index)
 
 
+def test_the_bus_and_the_namespace_hold_what_the_tables_name(source: str) -> None:
+    assert [name for name in BUS_METHODS if f"  {name}: (" not in source] == []
+    assert f"{CURRENT}: null" in source
+
+
 def _text(target: str, first: bool) -> str:
     """Attribute text for `target` that parses to one value for the first candidate, another for the rest."""
     value = target_value(target)
@@ -93,6 +100,8 @@ def test_the_script_loads_the_bootstrap_by_its_current_version() -> None:
      "globals the tables do not alias"),
     (lambda t: t["player_options"].pop(0), "player options the tables lack"),
     (lambda t: t["player_options"][0].update(kind="enum"), "cannot parse kind 'enum'"),
+    (lambda t: t["player_options"][-1].update(ignored=""), "the tables say the compat script acts on"),
+    (lambda t: t["player_options"][0].update(ignored="no"), "the tables say the compat script acts on"),
     (lambda t: t["player_methods"].append({"name": "seek", "percus": "Percus.seek(ms)", "note": ""}),
      "cannot call 'Percus.seek"),
 ])

@@ -203,14 +203,16 @@ def test_percus_attribute_round_trips(attribute: PercusAttribute) -> None:
 @pytest.mark.parametrize("option", PLAYER_OPTIONS, ids=lambda o: o.name)
 def test_player_option_round_trips(option: PlayerOption) -> None:
     exported = row("player_options", "name", option.name)
-    assert PlayerOption(exported["name"], value_from(exported), exported["note"]) == option
+    rebuilt = PlayerOption(exported["name"], value_from(exported), exported["note"], exported["ignored"])
+    assert rebuilt == option
 
 
 @pytest.mark.parametrize("attribute", INDIVIDEO_ATTRIBUTES, ids=lambda a: a.name)
 def test_individeo_attribute_round_trips_under_both_prefixes(attribute: IndivideoAttribute) -> None:
     for name in attribute.names:
         exported = row("individeo_attributes", "name", name)
-        assert IndivideoAttribute(exported["base"], exported["target"], exported["note"]) == attribute
+        assert IndivideoAttribute(exported["base"], exported["target"], exported["note"],
+                                  exported["caveat"]) == attribute
         assert exported["target_kind"] == attribute.target_kind
 
 
