@@ -19,6 +19,7 @@ from percus.cli import (
     export,
     generated,
     legacy,
+    migrate,
     org,
     report,
     retention,
@@ -29,8 +30,8 @@ from percus.cli import (
 )
 
 # In the order `percus --help` lists them.
-_MODULES = (serve, token, stages, report, org, webhook, admin, digest, export, legacy, dsar, retention, audit,
-            generated)
+_MODULES = (serve, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
+            retention, audit, generated)
 
 
 def build_parser() -> argparse.ArgumentParser:
