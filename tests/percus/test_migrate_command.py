@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests._fixtures import FIXTURES
+from tests.conftest import REPO
 from tests.percus._cli import run
 
 MIGRATE = FIXTURES / "individeo" / "migrate"
@@ -158,3 +159,11 @@ def test_a_gateway_that_is_no_web_address_is_refused(gateway: str,
     assert (code, out) == (2, "")
     assert err == ("percus: error: --gateway must be your gateway's address, e.g. "
                    f"https://percus.example.com, not {gateway!r}\n")
+
+
+def test_the_migration_guide_shows_the_table_as_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    guide = (REPO / "docs" / "migration-from-individeo.md").read_text(encoding="utf-8")
+    example = re.search(r"^\$ percus (migrate check .*)\n((?:.*\n)*?)```", guide, re.MULTILINE)
+    assert example is not None
+    command, shown = example.groups()
+    assert run(capsys, *command.split())[1] == shown
