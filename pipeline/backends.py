@@ -18,7 +18,7 @@ def open_queue(settings: Settings) -> Queue:
     """PERCUS_QUEUE: `local` (a durable log in the data dir) or an SQS queue URL."""
     value = settings.queue
     if value == "local":
-        return LocalQueue(settings.data_dir / "queue")
+        return LocalQueue(settings.data_dir / "queue", segment_max_age=settings.queue_segment_max_age)
     if value.startswith(("https://", "http://")):
         from pipeline.queue.sqs import SqsQueue
 

@@ -22,6 +22,7 @@ class Settings:
     token_keys: KeyRing  # share tokens, export URLs and dashboard sessions are signed with these
     mail: str = "outbox"  # "outbox" (folders under the data dir) or "ses"
     mail_from: str = DEFAULT_MAIL_FROM
+    queue_segment_max_age: float = 3600.0  # seconds; the local queue also rolls its segments this often
 
 
 def load_settings(env: dict[str, str] | None = None, *, signing: bool = True) -> Settings:
@@ -42,4 +43,16 @@ def load_settings(env: dict[str, str] | None = None, *, signing: bool = True) ->
         token_keys=token_keys,
         mail=env.get("PERCUS_MAIL", "outbox"),
         mail_from=env.get("PERCUS_MAIL_FROM") or DEFAULT_MAIL_FROM,
+        queue_segment_max_age=_seconds(env, "PERCUS_QUEUE_SEGMENT_MAX_AGE", 3600.0),
     )
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    try:
+        value = default if text is None else float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0, got {text!r}")
+    return value

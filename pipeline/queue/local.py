@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +27,12 @@ from pipeline.queue.base import Message, QueueUnavailable
 log = logging.getLogger(__name__)
 
 _SEGMENT = re.compile(r"^(\d{20})\.seg$")
+_CORRUPT = re.compile(r"^corrupt-\d{20}\.bin$")
 _READ_CHUNK = 1 << 20  # larger than any record, so one read always holds at least one whole record
+# Dead letters and bytes set aside as corrupt are kept for inspection as long as the SQS dead-letter
+# queue keeps a message (deploy/template.py), then expire; looked for at most this often.
+DEAD_LETTER_SECONDS = 14 * 86400
+_EXPIRE_EVERY = 3600.0
 
 
 class QueueLocked(RuntimeError):
@@ -50,15 +55,20 @@ class LocalQueue:
         visibility_timeout: float = 60,
         max_receives: int = 5,
         segment_bytes: int = 64 * 1024 * 1024,
+        segment_max_age: float = 3600,
         fsync: bool = False,
     ) -> None:
-        if visibility_timeout <= 0 or max_receives < 1 or segment_bytes < 1:
-            raise ValueError("visibility_timeout, max_receives and segment_bytes must be positive")
+        if visibility_timeout <= 0 or max_receives < 1 or segment_bytes < 1 or segment_max_age <= 0:
+            raise ValueError("visibility_timeout, max_receives, segment_bytes and segment_max_age must be "
+                             "positive")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.segment_bytes = segment_bytes
+        # A segment is also rolled once its first record is this old (seconds), so that consumed records
+        # are deleted within about that time even when too few events come to fill one.
+        self.segment_max_age = segment_max_age
         self.fsync = fsync
         # send() takes only the append lock; receive()/delete() take the consume lock and the append
         # lock briefly inside it (never the other way round).
@@ -69,6 +79,8 @@ class LocalQueue:
         self._closed = False
         self._inflight: dict[int, _InFlight] = {}
         self._reader: tuple[int, int] | None = None  # (segment base, fd) of the segment being read
+        self._segment_since: float | None = None  # monotonic time of the write segment's first record
+        self._next_expiry = 0.0  # monotonic time to look for expired dead letters next
         self._lock_fd = _lock_directory(self.directory)
         try:
             self._open()
@@ -90,6 +102,8 @@ class LocalQueue:
         last = bases[-1]
         self._write_fd = os.open(self._segment_path(last), os.O_RDWR)
         self._write_end = last + self._recover_tail(self._write_fd, last)
+        if self._write_end > last:
+            self._segment_since = time.monotonic()  # its age is not on disk: counted from this start
         self._load_state()
         self._drop_segments()
 
@@ -160,6 +174,8 @@ class LocalQueue:
             if self._write_end > base and self._write_end - base + len(data) > self.segment_bytes:
                 self._roll()
                 base = self._bases[-1]
+            if self._write_end == base:
+                self._segment_since = time.monotonic()
             start = self._write_end - base
             try:
                 self._write_all(data, start)
@@ -196,6 +212,7 @@ class LocalQueue:
         os.close(self._write_fd)
         self._write_fd = fd
         self._bases.append(self._write_end)
+        self._segment_since = None
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -207,6 +224,7 @@ class LocalQueue:
         while True:
             with self._consume_lock:
                 self._check_open()
+                self._maintain()
                 messages = self._collect(max_messages)
                 seen = self._read_pos
                 expiry = min((visible_at for _, _, visible_at in self._inflight.values()), default=None)
@@ -225,6 +243,26 @@ class LocalQueue:
     def _check_open(self) -> None:
         if self._closed:
             raise QueueUnavailable(f"queue {self.directory} is closed")
+
+    def _maintain(self) -> None:
+        """Roll the write segment once it is segment_max_age old and drop what that leaves consumed;
+        expire old dead letters. Runs on each receive: a consumer polls (percus serve's writer at
+        least every 0.5 s), so consumed records go within segment_max_age of their delivery."""
+        now = time.monotonic()
+        with self._append_lock:
+            aged = (self._segment_since is not None and now - self._segment_since >= self.segment_max_age
+                    and self._write_end > self._bases[-1])
+            if aged:
+                try:
+                    self._roll()
+                except QueueUnavailable as exc:  # the next receive tries again
+                    log.warning("%s", exc)
+                    aged = False
+        if aged:
+            self._drop_segments()
+        if now >= self._next_expiry:
+            self._next_expiry = now + _EXPIRE_EVERY
+            self._expire()
 
     def _collect(self, limit: int) -> list[Message]:
         now = time.monotonic()
@@ -341,6 +379,42 @@ class LocalQueue:
                 bodies.append(entry["body"].encode() if "body" in entry
                               else base64.b64decode(entry["body_base64"]))
         return bodies
+
+    def _expire(self) -> None:
+        """Drop dead letters and corrupt bytes older than DEAD_LETTER_SECONDS."""
+        cutoff = time.time() - DEAD_LETTER_SECONDS
+        for path in self.directory.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if _CORRUPT.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+                    path.unlink()
+        self._rewrite_dead_letters(lambda line: _dead_lettered_at(line) >= cutoff)
+
+    def _rewrite_dead_letters(self, keep: Callable[[bytes], bool]) -> int:
+        """Replace the dead-letter log, atomically, by its lines that `keep`; returns how many went."""
+        path = self.directory / "dead-letter.jsonl"
+        try:
+            lines = path.read_bytes().splitlines(keepends=True)
+        except FileNotFoundError:
+            return 0
+        kept = [line for line in lines if keep(line)]
+        if len(kept) == len(lines):
+            return 0
+        tmp = path.with_name("dead-letter.jsonl.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"".join(kept))
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            if self.fsync:
+                _fsync_directory(self.directory)
+        except OSError as exc:
+            log.error("queue %s: cannot rewrite the dead-letter log: %s", self.directory, exc.strerror)
+            return 0
+        return len(lines) - len(kept)
 
     # -- deleting -------------------------------------------------------------------------------
 
@@ -462,6 +536,14 @@ def _lock_directory(directory: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def _dead_lettered_at(line: bytes) -> float:
+    """When a dead-letter line was written (a line torn by a crash counts as old: it is unreadable)."""
+    try:
+        return datetime.fromisoformat(json.loads(line)["dead_lettered_at"]).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def _fsync_directory(directory: Path) -> None:

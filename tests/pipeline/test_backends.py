@@ -31,6 +31,16 @@ def test_embedded_default_is_a_local_queue_and_store_in_the_data_dir(data_dir: P
     assert store.root == data_dir.resolve() / "bucket"
 
 
+def test_the_local_queue_rolls_its_segments_hourly_unless_configured(tmp_path: Path) -> None:
+    for env, age in [({}, 3600), ({"PERCUS_QUEUE_SEGMENT_MAX_AGE": "60"}, 60)]:
+        queue = open_queue(settings(tmp_path, **env))
+        assert isinstance(queue, LocalQueue) and queue.segment_max_age == age
+        queue.close()
+    for value in ["0", "-5", "an hour", "nan"]:
+        with pytest.raises(ValueError, match="PERCUS_QUEUE_SEGMENT_MAX_AGE must be a number of seconds"):
+            settings(tmp_path, PERCUS_QUEUE_SEGMENT_MAX_AGE=value)
+
+
 def test_aws_urls_choose_sqs_and_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ def bodies_of(queue: LocalQueue, *, delete: bool = True) -> list[bytes]:
 
 def segments(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.seg"))
+
+
+def every_byte(directory: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file())
 
 
 def test_send_receive_delete_in_order(tmp_path: Path) -> None:
@@ -191,6 +196,43 @@ def test_segments_roll_and_consumed_ones_are_deleted(tmp_path: Path) -> None:
         assert bodies_of(queue) == []
         queue.send([b"after"])
         assert bodies_of(queue) == [b"after"]
+
+
+def test_consumed_records_of_a_quiet_queue_go_once_their_segment_is_old(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with LocalQueue(directory, segment_max_age=0.3) as queue:
+        queue.send([b"consumed-1"])
+        queue.delete([m.receipt for m in queue.receive(10, 0)])
+        assert b"consumed-1" in every_byte(directory)  # far from 64 MB: no size roll
+        time.sleep(0.35)
+        assert queue.receive(10, 0) == []  # a consumer's poll rolls the old segment and drops it
+        assert b"consumed-1" not in every_byte(directory)
+        queue.send([b"waiting"])
+        time.sleep(0.35)
+        [message] = queue.receive(10, 0)  # rolled too, but kept while a record in it is not consumed
+        assert message.body == b"waiting" and b"waiting" in every_byte(directory)
+        queue.delete([message.receipt])
+        assert b"waiting" not in every_byte(directory)
+        queue.send([b"after"])
+    with LocalQueue(directory, segment_max_age=0.3) as queue:
+        assert bodies_of(queue) == [b"after"]
+
+
+def test_dead_letters_and_corrupt_bytes_expire_after_14_days(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    directory.mkdir()
+    expired, kept = datetime.now(UTC) - timedelta(days=15), datetime.now(UTC) - timedelta(days=13)
+    (directory / "dead-letter.jsonl").write_text("".join(
+        json.dumps({"offset": offset, "receive_count": 5, "dead_lettered_at": at.isoformat(), "body": body})
+        + "\n" for offset, at, body in [(0, expired, "old"), (10, kept, "recent")]))
+    old, recent = directory / f"corrupt-{0:020d}.bin", directory / f"corrupt-{10:020d}.bin"
+    for path, at in [(old, expired), (recent, kept)]:
+        path.write_bytes(b"damaged")
+        os.utime(path, (at.timestamp(), at.timestamp()))
+    with LocalQueue(directory) as queue:
+        assert queue.receive(10, 0) == []
+        assert queue.dead_letters() == [b"recent"]
+    assert sorted(directory.glob("corrupt-*")) == [recent]
 
 
 def test_concurrent_senders_and_a_consumer_lose_and_repeat_nothing(tmp_path: Path) -> None:
