@@ -39,6 +39,12 @@ ATHENA_RESULTS = "athena-results/"
 WRITER_TIMEOUT = 60
 WEBHOOK_EVERY_MINUTES, WEBHOOK_TIMEOUT = 5, 300  # a run may last until the next one is due
 MAX_RECEIVES = 5  # receives of a message before SQS moves it to the dead-letter queue
+# How long SQS keeps an event, which DSAR cannot reach (docs/privacy.md): the writer drains the queue
+# within seconds, and 4 days outlast a writer or S3 outage over a long weekend. A message keeps its
+# enqueue time in the dead-letter queue, so there it lives 7 days from its send: a week for whoever
+# the dead-letter alarm wakes to look at it (pipeline/queue/local.py keeps its dead letters as long).
+QUEUE_RETENTION_DAYS = 4
+DEAD_LETTER_RETENTION_DAYS = 7
 LOG_RETENTION_DAYS = 30
 # Monday 07:00 UTC: Sunday's late events are compacted; the digest's SEND_DELAY says the same.
 DIGEST_SCHEDULE = "cron(0 7 ? * MON *)"
@@ -289,10 +295,10 @@ def template() -> dict[str, Any]:
             }},
             # Queue -----------------------------------------------------------------------------------
             "EventsDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
-                "MessageRetentionPeriod": 14 * 86400, "SqsManagedSseEnabled": True}},
+                "MessageRetentionPeriod": DEAD_LETTER_RETENTION_DAYS * 86400, "SqsManagedSseEnabled": True}},
             "EventsQueue": {"Type": "AWS::SQS::Queue", "Properties": {
                 "VisibilityTimeout": 6 * WRITER_TIMEOUT,  # AWS's advice for a Lambda event source
-                "MessageRetentionPeriod": 14 * 86400,  # outlasts a long writer outage
+                "MessageRetentionPeriod": QUEUE_RETENTION_DAYS * 86400,
                 "SqsManagedSseEnabled": True,
                 "RedrivePolicy": {"deadLetterTargetArn": arn("EventsDeadLetterQueue"),
                                   "maxReceiveCount": MAX_RECEIVES},

@@ -31,7 +31,7 @@ _CORRUPT = re.compile(r"^corrupt-\d{20}\.bin$")
 _READ_CHUNK = 1 << 20  # larger than any record, so one read always holds at least one whole record
 # Dead letters and bytes set aside as corrupt are kept for inspection as long as the SQS dead-letter
 # queue keeps a message (deploy/template.py), then expire; looked for at most this often.
-DEAD_LETTER_SECONDS = 14 * 86400
+DEAD_LETTER_SECONDS = 7 * 86400
 _EXPIRE_EVERY = 3600.0
 
 

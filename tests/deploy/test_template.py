@@ -167,6 +167,15 @@ def test_queue_dead_letters_after_five_receives_and_the_writer_reports_item_fail
     assert queue["VisibilityTimeout"] >= 6 * writer["Timeout"]
 
 
+def test_the_queues_keep_events_days_not_weeks(resources: dict[str, Any]) -> None:
+    # DSAR cannot reach into SQS: the retention is what bounds an event's stay there (docs/privacy.md).
+    queue = resources["EventsQueue"]["Properties"]["MessageRetentionPeriod"]
+    dead_letters = resources["EventsDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert (queue, dead_letters) == (4 * 86400, 7 * 86400)
+    # A dead letter keeps its enqueue time: a shorter retention there would drop it on arrival.
+    assert dead_letters > queue
+
+
 def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, resources: dict[str, Any],
                                                                    tmp_path: Path) -> None:
     ingest, api = resources["IngestFunction"]["Properties"], resources["ApiFunction"]["Properties"]

@@ -218,10 +218,10 @@ def test_consumed_records_of_a_quiet_queue_go_once_their_segment_is_old(tmp_path
         assert bodies_of(queue) == [b"after"]
 
 
-def test_dead_letters_and_corrupt_bytes_expire_after_14_days(tmp_path: Path) -> None:
+def test_dead_letters_and_corrupt_bytes_expire_after_7_days(tmp_path: Path) -> None:
     directory = tmp_path / "q"
     directory.mkdir()
-    expired, kept = datetime.now(UTC) - timedelta(days=15), datetime.now(UTC) - timedelta(days=13)
+    expired, kept = datetime.now(UTC) - timedelta(days=8), datetime.now(UTC) - timedelta(days=6)
     (directory / "dead-letter.jsonl").write_text("".join(
         json.dumps({"offset": offset, "receive_count": 5, "dead_lettered_at": at.isoformat(), "body": body})
         + "\n" for offset, at, body in [(0, expired, "old"), (10, kept, "recent")]))
