@@ -10,6 +10,7 @@ from translator.ids import check_slug
 
 if TYPE_CHECKING:
     from percus.cli.shared import Commands
+    from pipeline.governance.dsar_queue import QueueReport
 
 
 def add(commands: Commands) -> None:
@@ -32,11 +33,24 @@ def run_delete(args: argparse.Namespace) -> int:
     keys = load_viewer_keys(data_dir=settings.data_dir if local else None)
     org = check_slug(args.org, "organization")
     shared.warn_unregistered(settings, org, "the deletion still searches its events")
-    report = delete_viewer(open_store(settings), org, args.viewer_hash,
-                           keys=keys, progress=shared.progress("objects"), actor=shared.actor())
+    queue = settings.data_dir / "queue" if settings.queue == "local" else None
+    report = delete_viewer(open_store(settings), org, args.viewer_hash, keys=keys, queue=queue,
+                           progress=shared.progress("objects"), actor=shared.actor())
+    print(_queue_line(report.queue))
     print(f"request {report.request_id}{' (resumed)' if report.resumed else ''}: removed "
           f"{report.count('raw')} raw lines, {report.count('quarantine')} quarantined lines, "
           f"{report.count('curated')} curated rows, {report.count('viewers')} viewer rollup rows; "
           f"{len(report.removed)} objects changed ({len(report.deleted)} deleted), rollup days rebuilt: "
           f"{', '.join(day.isoformat() for day in report.rollup_days_rebuilt) or 'none'}")
     return 0
+
+
+def _queue_line(queued: QueueReport | None) -> str:
+    if queued is None:
+        return ("queue: SQS, which a deletion cannot search; its retention bounds how long it holds an "
+                "event (docs/privacy.md)")
+    found = queued.result
+    how = (f"percus serve (pid {queued.holder}) carried it out and its writer drained the queue"
+           if queued.holder else f"drained the queue, writing {queued.written} other events to raw")
+    return (f"queue: {found.records} records, {found.dead_letters} dead letters and "
+            f"{found.corrupt_files} corrupt files of the viewer removed; {how}")

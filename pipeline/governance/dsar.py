@@ -1,7 +1,7 @@
 """DSAR deletion: every event of one viewer in one organization, removed from every zone that holds it
-(raw, quarantine, curated, the `viewers` rollup, exports), under `curated_lock`, resumable after a
-crash from its record in `state/dsar/`, and idempotent. The walk and its guarantees:
-docs/architecture.md (Governance).
+(the embedded default's local queue first, then raw, quarantine, curated, the `viewers` rollup,
+exports), under `curated_lock`, resumable after a crash from its record in `state/dsar/`, and
+idempotent. The walk and its guarantees: docs/architecture.md (Governance).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +23,7 @@ from pipeline.curated import schema
 from pipeline.curated.commits import DayState
 from pipeline.curated.compactor import curated_lock
 from pipeline.governance import audit
+from pipeline.governance.dsar_queue import QueueReport, clear_queue
 from pipeline.governance.viewer_keys import ViewerKeys, client_hash
 from pipeline.layout import curated_key, raw_prefix, rollup_key
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
@@ -48,6 +50,7 @@ class DsarReport:
     removed: dict[str, int] = field(default_factory=dict)  # object key -> lines or rows removed
     deleted: list[str] = field(default_factory=list)  # objects left empty, so removed
     rollup_days_rebuilt: list[date] = field(default_factory=list)
+    queue: QueueReport | None = None  # the local queue's part, on the embedded default
 
     def keys(self, zone: str) -> list[str]:
         return sorted(key for key in self.removed if _zone_of(key) == zone)
@@ -71,18 +74,22 @@ def job_key(org: str, request: str) -> str:
 
 
 def delete_viewer(store: Store, org: str, viewer_hash: str, *, keys: ViewerKeys,
-                  progress: Progress | None = None, wait: bool = True,
+                  queue: Path | None = None, progress: Progress | None = None, wait: bool = True,
                   actor: str | None = None) -> DsarReport:
     """Remove every event of the viewer whose client-side hash is `viewer_hash` from `org`'s data.
 
-    Resumes an interrupted run of the same request. `wait=False` raises CompactionBusy instead of
-    waiting for a compaction (or retention run) in progress; `actor` goes to the audit record.
+    `queue` is the directory of a local queue (the embedded default's): it is cleared of the viewer
+    first (pipeline/governance/dsar_queue.py); SQS is out of reach, its retention bounds it. Resumes
+    an interrupted run of the same request. `wait=False` raises CompactionBusy instead of waiting for
+    a compaction (or retention run) in progress; `actor` goes to the audit record.
     """
     check_slug(org, "organization")
     forms = keys.stored_forms(client_hash(viewer_hash))
+    # Before the walk lists raw: the queue's records of the viewer are then removed or in raw objects.
+    queued = clear_queue(queue, store, forms) if queue is not None else None
     with curated_lock(store, wait=wait):
         record = _Record(store, org, request_id(org, viewer_hash, keys))
-        report = DsarReport(record.request, org, resumed=record.resumed)
+        report = DsarReport(record.request, org, resumed=record.resumed, queue=queued)
         if not record.finished:
             _walk(store, org, _Forms(forms), record, report, progress)
         _audit(store, org, record.fill(report), record.started_at, len(forms) - 1, actor)
@@ -386,7 +393,13 @@ def _audit(store: Store, org: str, report: DsarReport, started_at: str, key_coun
     for earlier in audit.list_records(store, org=org, action="dsar.completed", since=started):
         if earlier["details"].get("request_id") == report.request_id:
             return  # written just before a crash
+    queued = {} if report.queue is None else {
+        "queue_records_removed": report.queue.result.records,
+        "queue_dead_letters_removed": report.queue.result.dead_letters,
+        "queue_corrupt_files_removed": report.queue.result.corrupt_files,
+    }
     audit.record(store, "dsar.completed", {"organization_id": org}, {
+        **queued,
         "request_id": report.request_id,
         "started_at": started_at,
         "viewer_keys_tried": key_count,

@@ -16,10 +16,12 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.queue import scrub
 from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
 from pipeline.queue._ranges import Ranges
 from pipeline.queue.base import Message, QueueUnavailable
@@ -37,6 +39,19 @@ _EXPIRE_EVERY = 3600.0
 
 class QueueLocked(RuntimeError):
     """Another process (or another LocalQueue in this one) already uses the queue directory."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder  # the pid in the lock file
+
+
+@dataclass(frozen=True)
+class _Scrub:
+    """A scrub request taken up: done once the cursor reaches `until`, the log's end back then."""
+
+    needles: tuple[bytes, ...]
+    until: int
+    records: int  # removed when it was taken up
 
 
 # A delivered record waiting for its delete: (body, offset just past the record, monotonic time when it
@@ -81,6 +96,7 @@ class LocalQueue:
         self._reader: tuple[int, int] | None = None  # (segment base, fd) of the segment being read
         self._segment_since: float | None = None  # monotonic time of the write segment's first record
         self._next_expiry = 0.0  # monotonic time to look for expired dead letters next
+        self._scrubs: dict[str, _Scrub] = {}  # scrub requests taken up, by name
         self._lock_fd = _lock_directory(self.directory)
         try:
             self._open()
@@ -246,8 +262,9 @@ class LocalQueue:
 
     def _maintain(self) -> None:
         """Roll the write segment once it is segment_max_age old and drop what that leaves consumed;
-        expire old dead letters. Runs on each receive: a consumer polls (percus serve's writer at
-        least every 0.5 s), so consumed records go within segment_max_age of their delivery."""
+        expire old dead letters; carry out scrub requests. Runs on each receive: a consumer polls
+        (percus serve's writer at least every 0.5 s), so a consumed record goes within about
+        segment_max_age, once the records beside it are consumed too."""
         now = time.monotonic()
         with self._append_lock:
             aged = (self._segment_since is not None and now - self._segment_since >= self.segment_max_age
@@ -263,6 +280,7 @@ class LocalQueue:
         if now >= self._next_expiry:
             self._next_expiry = now + _EXPIRE_EVERY
             self._expire()
+        self._scrub()
 
     def _collect(self, limit: int) -> list[Message]:
         now = time.monotonic()
@@ -381,13 +399,20 @@ class LocalQueue:
         return bodies
 
     def _expire(self) -> None:
-        """Drop dead letters and corrupt bytes older than DEAD_LETTER_SECONDS."""
+        """Drop dead letters and corrupt bytes older than DEAD_LETTER_SECONDS, and scrub answers
+        nobody read."""
         cutoff = time.time() - DEAD_LETTER_SECONDS
-        for path in self.directory.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if _CORRUPT.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+        try:
+            for path in self._corrupt_files():
+                if path.stat().st_mtime < cutoff:
                     path.unlink()
-        self._rewrite_dead_letters(lambda line: _dead_lettered_at(line) >= cutoff)
+            self._rewrite_dead_letters(lambda line: _dead_lettered_at(line) >= cutoff)
+            scrub.forget_answers(self.directory, _EXPIRE_EVERY)
+        except OSError as exc:  # tried again at the next expiry
+            log.error("queue %s: cannot expire old dead letters: %s", self.directory, exc)
+
+    def _corrupt_files(self) -> list[Path]:
+        return [path for path in self.directory.iterdir() if _CORRUPT.fullmatch(path.name)]
 
     def _rewrite_dead_letters(self, keep: Callable[[bytes], bool]) -> int:
         """Replace the dead-letter log, atomically, by its lines that `keep`; returns how many went."""
@@ -400,21 +425,87 @@ class LocalQueue:
         if len(kept) == len(lines):
             return 0
         tmp = path.with_name("dead-letter.jsonl.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, b"".join(kept))
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            os.write(fd, b"".join(kept))
             if self.fsync:
-                _fsync_directory(self.directory)
-        except OSError as exc:
-            log.error("queue %s: cannot rewrite the dead-letter log: %s", self.directory, exc.strerror)
-            return 0
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if self.fsync:
+            _fsync_directory(self.directory)
         return len(lines) - len(kept)
+
+    # -- scrubbing ------------------------------------------------------------------------------
+
+    def _scrub(self) -> None:
+        """Carry out scrub requests (pipeline/queue/scrub.py). Taking one up rolls the write segment,
+        so every record it concerns lies in segments deleted once consumed, and removes those records
+        holding a needle that no consumer holds now (one that does writes them to the store before it
+        deletes them). Once the cursor has passed them all, those segments are gone: the dead letters
+        and corrupt bytes holding a needle go, and the request is answered."""
+        for name, needles in scrub.pending(self.directory):
+            try:
+                job = self._scrubs.get(name)
+                if job is None:
+                    job = self._scrubs[name] = self._take_up(needles)
+                if self._cursor >= job.until:
+                    self._finish(name, job)
+                    del self._scrubs[name]
+            except (OSError, QueueUnavailable) as exc:  # tried again at the next receive
+                log.error("queue %s: cannot carry out scrub request %s: %s", self.directory, name, exc)
+
+    def _finish(self, name: str, job: _Scrub) -> None:
+        def keep(line: bytes) -> bool:
+            return not _holds(_dead_letter_body(line), job.needles)
+
+        dead_letters = self._rewrite_dead_letters(keep)
+        corrupt = [path for path in self._corrupt_files() if _holds(path.read_bytes(), job.needles)]
+        for path in corrupt:
+            path.unlink()
+        scrub.reply(self.directory, name, scrub.ScrubResult(job.records, dead_letters, len(corrupt)))
+
+    def _take_up(self, needles: tuple[bytes, ...]) -> _Scrub:
+        with self._append_lock:
+            if self._write_end > self._bases[-1]:
+                self._roll()
+            until, bases = self._write_end, list(self._bases)
+        now = time.monotonic()
+        removed = 0
+        for off, end, body in self._records(self._cursor, until, bases):
+            held = self._inflight.get(off)
+            if (held is None or held[2] <= now) and _holds(body, needles):
+                self._inflight.pop(off, None)
+                self._counts.pop(off, None)
+                self._deleted.add(off, end)
+                removed += 1
+        self._settle()
+        # The cursor may have passed records removed ahead of the reader: never read them.
+        self._read_pos = max(self._read_pos, self._cursor)
+        return _Scrub(needles, until, removed)
+
+    def _records(self, start: int, end: int, bases: list[int]) -> Iterator[tuple[int, int, bytes]]:
+        """(offset, end, body) of each record in [start, end) not deleted, read without moving the read
+        position. A damaged stretch is passed over to the end of its segment: the reader sets it aside
+        when it gets there."""
+        gaps = iter(self._deleted.pairs())
+        gap = next(gaps, None)
+        pos = start
+        while pos < end:
+            while gap is not None and gap[1] <= pos:
+                gap = next(gaps, None)
+            if gap is not None and gap[0] <= pos:
+                pos = gap[1]
+                continue
+            i = bisect_right(bases, pos) - 1
+            segment_end = min(bases[i + 1], end) if i + 1 < len(bases) else end
+            stop = segment_end if gap is None else min(segment_end, gap[0])
+            chunk = os.pread(self._reader_fd(bases[i]), min(_READ_CHUNK, stop - pos), pos - bases[i])
+            records, consumed, corrupt = scan(chunk, limit=len(chunk))
+            for at, body in records:
+                yield pos + at, pos + at + HEADER.size + len(body), body
+            pos = segment_end if corrupt or consumed == 0 else pos + consumed
 
     # -- deleting -------------------------------------------------------------------------------
 
@@ -531,7 +622,7 @@ def _lock_directory(directory: Path) -> int:
         os.close(fd)
         raise QueueLocked(
             f"queue directory {directory} is already in use (pid {holder} holds {path}); "
-            "one process at a time may use a queue directory"
+            "one process at a time may use a queue directory", holder
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -544,6 +635,19 @@ def _dead_lettered_at(line: bytes) -> float:
         return datetime.fromisoformat(json.loads(line)["dead_lettered_at"]).timestamp()
     except (ValueError, KeyError, TypeError):
         return 0.0
+
+
+def _dead_letter_body(line: bytes) -> bytes:
+    """The body a dead-letter line holds (the line itself when a crash tore it)."""
+    try:
+        entry = json.loads(line)
+        return str(entry["body"]).encode() if "body" in entry else base64.b64decode(entry["body_base64"])
+    except (ValueError, KeyError, TypeError):
+        return line
+
+
+def _holds(data: bytes, needles: tuple[bytes, ...]) -> bool:
+    return any(needle in data for needle in needles)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.queue import scrub
 from pipeline.queue._frames import frame
 from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue, QueueLocked
@@ -233,6 +234,50 @@ def test_dead_letters_and_corrupt_bytes_expire_after_7_days(tmp_path: Path) -> N
         assert queue.receive(10, 0) == []
         assert queue.dead_letters() == [b"recent"]
     assert sorted(directory.glob("corrupt-*")) == [recent]
+
+
+def test_a_scrub_request_leaves_no_byte_of_the_records_it_names(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with LocalQueue(directory, visibility_timeout=0.1, max_receives=1) as queue:
+        queue.send([b"V dead", b"other dead"])
+        queue.receive(10, 0)
+        time.sleep(0.15)
+        assert queue.receive(10, 0) == []
+        assert queue.dead_letters() == [b"V dead", b"other dead"]
+    for name in ("V corrupt", "other corrupt"):
+        (directory / f"corrupt-{len(name):020d}.bin").write_bytes(frame(name.encode()))
+    with LocalQueue(directory) as queue:
+        queue.send([b"V consumed", b"other consumed"])
+        queue.delete([m.receipt for m in queue.receive(10, 0)])
+        queue.send([b"V held", b"other held"])
+        held = queue.receive(10, 0)  # a writer's batch in progress: written and deleted by it
+        queue.send([b"V waiting", b"other waiting"])
+        name = scrub.ask(directory, ["V "])
+        assert b"V " in every_byte(directory)
+        [waiting] = queue.receive(10, 0)  # takes the request up first
+        assert waiting.body == b"other waiting"
+        assert scrub.answer(directory, name) is None  # held records are still to come
+        queue.delete([m.receipt for m in [*held, waiting]])
+        assert queue.receive(10, 0) == []
+        assert scrub.answer(directory, name) == scrub.ScrubResult(records=1, dead_letters=1, corrupt_files=1)
+        assert b"V " not in every_byte(directory)
+        assert queue.dead_letters() == [b"other dead"]
+        assert [path.read_bytes() for path in directory.glob("corrupt-*")] == [frame(b"other corrupt")]
+        queue.send([b"V after the request"])  # a new event is not the request's
+        assert bodies_of(queue) == [b"V after the request"]
+
+
+def test_a_scrub_request_survives_a_restart_of_the_queue(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with LocalQueue(directory) as queue:
+        queue.send([b"V one", b"other one"])
+        name = scrub.ask(directory, ["V "])
+        held = queue.receive(1, 0)  # the request taken up, then the process stops
+        assert [m.body for m in held] == [b"other one"]
+    with LocalQueue(directory) as queue:
+        assert bodies_of(queue) == [b"other one"]  # delivered again, never the removed one
+        assert scrub.answer(directory, name) == scrub.ScrubResult(records=0, dead_letters=0, corrupt_files=0)
+        assert b"V " not in every_byte(directory)
 
 
 def test_concurrent_senders_and_a_consumer_lose_and_repeat_nothing(tmp_path: Path) -> None:
