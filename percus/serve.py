@@ -18,6 +18,7 @@ from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
+from pipeline import files
 from pipeline.backends import open_mailer, open_queue, open_store
 from pipeline.config import Settings
 from pipeline.governance.registry import OrganizationRegistry
@@ -46,9 +47,8 @@ def _demo_api_key(settings: Settings, registry: OrganizationRegistry) -> str:
     if registry.get(DEMO_ORG) is None:
         registry.create(DEMO_ORG)
     key = registry.create_api_key(DEMO_ORG)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(key + "\n")
+    files.make_dirs(path.parent)
+    files.write(path, f"{key}\n".encode())
     return key
 
 
@@ -91,6 +91,10 @@ class _Server(uvicorn.Server):
 def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # What it makes there is 0700 or 0600 (pipeline/files.py); a data dir an older version made, or
+    # the operator, was 0755: everything beneath goes private with it.
+    files.make_dirs(settings.data_dir)
+    settings.data_dir.chmod(files.DIR_MODE)
     queue = open_queue(settings)
     store = open_store(settings)
     writer = Writer(queue, store)

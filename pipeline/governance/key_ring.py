@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex, token_urlsafe
 
+from pipeline.files import FILE_MODE, make_dirs
+
 
 @dataclass(frozen=True)
 class KeyRing:
@@ -63,9 +65,9 @@ class KeyRing:
 def _key_file_text(path: Path, first_kid: str) -> str:
     """The embedded default's key file, created private on first use with a fresh key."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         tmp = path.with_name(f".{path.name}.{token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{first_kid}:{token_urlsafe(32)}\n")
         with contextlib.suppress(FileExistsError):

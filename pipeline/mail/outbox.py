@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+from pipeline import files
 from pipeline.mail.base import recipients_of
 
 
@@ -28,20 +29,20 @@ class OutboxMailer:
 
     def send(self, message: EmailMessage) -> str:
         folder = f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:12]}"
-        self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{folder}.tmp"
-        tmp.mkdir()
+        files.make_dirs(tmp)
         try:
             attachments: list[str] = []
             for part in message.iter_attachments():
                 name = Path(part.get_filename() or f"attachment-{len(attachments) + 1}").name
-                (tmp / name).write_bytes(part.get_content())
+                files.write(tmp / name, part.get_content())
                 attachments.append(name)
-            (tmp / "message.eml").write_bytes(message.as_bytes())
+            files.write(tmp / "message.eml", message.as_bytes())
             envelope = {"from": message["From"], "to": recipients_of(message), "subject": message["Subject"],
                         "date": message["Date"], "message_id": message["Message-ID"],
                         "attachments": attachments}
-            (tmp / "envelope.json").write_text(json.dumps(envelope, indent=2, ensure_ascii=False) + "\n")
+            files.write(tmp / "envelope.json",
+                        (json.dumps(envelope, indent=2, ensure_ascii=False) + "\n").encode())
             os.replace(tmp, self.directory / folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline import files
 from pipeline.queue import scrub
 from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
 from pipeline.queue._ranges import Ranges
@@ -77,7 +78,7 @@ class LocalQueue:
             raise ValueError("visibility_timeout, max_receives, segment_bytes and segment_max_age must be "
                              "positive")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(self.directory)
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.segment_bytes = segment_bytes
@@ -124,7 +125,7 @@ class LocalQueue:
         self._drop_segments()
 
     def _create_segment(self, base: int) -> None:
-        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
         os.close(fd)
         if self.fsync:
             _fsync_directory(self.directory)
@@ -355,7 +356,7 @@ class LocalQueue:
     def _quarantine(self, fd: int, base: int, start: int, end: int) -> None:
         """Set aside the unreadable rest of a segment so the records after it can still flow."""
         path = self.directory / f"corrupt-{start:020d}.bin"
-        path.write_bytes(os.pread(fd, end - start, start - base))
+        files.write(path, os.pread(fd, end - start, start - base))
         log.error("queue %s: %d unreadable bytes at offset %d moved to %s", self.directory,
                   end - start, start, path.name)
         self._deleted.add(start, end)
@@ -373,7 +374,8 @@ class LocalQueue:
             except UnicodeDecodeError:
                 entry["body_base64"] = base64.b64encode(body).decode()
             lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
-        fd = os.open(self.directory / "dead-letter.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.directory / "dead-letter.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                     files.FILE_MODE)
         try:
             os.write(fd, "".join(lines).encode())
             if self.fsync:
@@ -425,7 +427,7 @@ class LocalQueue:
         if len(kept) == len(lines):
             return 0
         tmp = path.with_name("dead-letter.jsonl.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
         try:
             os.write(fd, b"".join(kept))
             if self.fsync:
@@ -568,7 +570,7 @@ class LocalQueue:
         path = self.directory / "state.json"
         tmp = path.with_name("state.json.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
             try:
                 os.write(fd, json.dumps(state, separators=(",", ":")).encode())
                 if self.fsync:
@@ -614,7 +616,7 @@ class LocalQueue:
 
 def _lock_directory(directory: Path) -> int:
     path = directory / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

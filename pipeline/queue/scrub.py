@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline import files
+
 FOLDER = "scrub"
 _REQUEST = re.compile(r"^([0-9a-f]{32})\.json$")
 
@@ -80,11 +82,7 @@ def forget_answers(directory: Path, older_than: float) -> None:
 
 
 def _write(path: Path, value: object) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps(value).encode())
-    finally:
-        os.close(fd)
+    files.write(tmp, json.dumps(value).encode())
     os.replace(tmp, path)  # the reader never sees half a file

@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.files import FILE_MODE, make_dirs
+
 
 class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.root)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -35,12 +37,12 @@ class LocalStore:
     def _publish(self, key: str, write: Callable[[BinaryIO], object],
                  place: Callable[[Path, Path], None]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         # Write beside the target, then move or link it into place: readers never see half an object,
         # and a crash leaves at worst a stray temporary file (dot-prefixed, so list() skips it).
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            with open(tmp, "wb") as handle:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as handle:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import os
 from collections.abc import Iterator
 
+from pipeline.files import FILE_MODE, make_dirs
 from pipeline.store.base import Store
 
 
@@ -26,10 +28,11 @@ def store_lock(store: Store, key: str, busy: type[Busy], message: str, *,
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
+    make_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 raise busy(message) from None
@@ -37,4 +40,6 @@ def store_lock(store: Store, key: str, busy: type[Busy], message: str, *,
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -117,3 +118,11 @@ def test_events_answered_202_survive_kill_9_and_land_after_restart(tmp_path: Pat
         while set(acknowledged) - set(raw_event_ids(tmp_path)) and time.monotonic() < deadline:
             time.sleep(0.2)
     assert set(acknowledged) <= set(raw_event_ids(tmp_path))
+
+
+def test_a_data_dir_others_could_read_is_made_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "made-before"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)  # as an earlier version, or the operator, left it
+    with serving(data_dir):
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

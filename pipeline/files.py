@@ -1,0 +1,30 @@
+"""Files under the data dir are its user's alone, whatever the umask: directories are made 0700 and
+files 0600 (a umask only takes bits away, and none takes the owner's). Every writer under the data
+dir (store, queue, mail outbox, key files) makes them through these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def make_dirs(path: Path) -> None:
+    """`path` and its missing parents, each DIR_MODE (Path.mkdir gives the parents the umask's mode)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made by another process meanwhile
+            directory.mkdir(DIR_MODE)
+
+
+def write(path: Path, data: bytes) -> None:
+    """Create or overwrite `path` with `data`; a file it creates is FILE_MODE."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as handle:
+        handle.write(data)
