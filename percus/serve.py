@@ -95,8 +95,9 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
     # the operator, was 0755: everything beneath goes private with it.
     files.make_dirs(settings.data_dir)
     settings.data_dir.chmod(files.DIR_MODE)
-    queue = open_queue(settings)
     store = open_store(settings)
+    OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
+    queue = open_queue(settings)
     writer = Writer(queue, store)
     stop = threading.Event()
     threads = [threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True)]

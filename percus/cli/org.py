@@ -65,9 +65,10 @@ def run_create(args: argparse.Namespace) -> int:
     registry = shared.registry(shared.settings(args))
     org = registry.create(args.org, retention_days=args.retention_days,
                           legacy_group_keys=tuple(args.legacy_group_key or ()))
+    group_keys = len(org.legacy_group_key_hashes)
     print(f"created organization {org.organization_id!r}"
           + (f" (retention {org.retention_days} days)" if org.retention_days else "")
-          + (f", legacy group keys: {len(org.legacy_group_keys)}" if org.legacy_group_keys else ""))
+          + (f", legacy group keys: {group_keys}" if group_keys else ""))
     return 0
 
 

@@ -52,7 +52,11 @@ def store(args: argparse.Namespace) -> Store:
 def registry(settings: Settings) -> OrganizationRegistry:
     from pipeline.governance.registry import OrganizationRegistry
 
-    return OrganizationRegistry(open_store(settings), cache_seconds=0, actor=actor())
+    registry = OrganizationRegistry(open_store(settings), cache_seconds=0, actor=actor())
+    # The functions on AWS may not write the registry: the command line rewrites what an earlier
+    # version stored in plaintext (one read per organization), as `percus serve` does at start.
+    registry.hash_legacy_group_keys()
+    return registry
 
 
 def actor() -> str:

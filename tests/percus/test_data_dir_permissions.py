@@ -1,7 +1,7 @@
 """The data dir is its user's alone, whatever the umask: after an organization with a webhook and a
 legacy group key is made and events are ingested, compacted, rolled up, exported, sent to the webhook
 and the digest outbox and deleted for a viewer, every directory under it is 0700 and every file
-0600."""
+0600, and the group key is nowhere in plaintext."""
 
 from __future__ import annotations
 
@@ -84,3 +84,6 @@ def test_every_file_is_0600_and_every_directory_0700(umask: int, data_dir: Path,
     wrong = {str(path): oct(stat.S_IMODE(path.stat().st_mode)) for path in [data_dir, *data_dir.rglob("*")]
              if stat.S_IMODE(path.stat().st_mode) != (0o700 if path.is_dir() else 0o600)}
     assert wrong == {}
+    holding_the_key = [path for path in data_dir.rglob("*")
+                       if path.is_file() and GROUP_KEY.encode() in path.read_bytes()]
+    assert holding_the_key == []

@@ -4,6 +4,7 @@ attachment code in any record."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,24 @@ def test_org_set_changes_and_clears_the_retention_override(data_dir: Path,
     assert run(capsys, "org", "set", "acme", "--no-retention-override") == (
         0, "retention of 'acme': the zones' defaults (was 30 days)\n", "")
     after = registry.require("acme")
-    assert after.retention_days is None and after.legacy_group_keys == ["GK-acme"]  # the rest as it was
+    assert after.retention_days is None and after.legacy_group_key_hashes == [  # the rest as it was
+        hashlib.sha256(b"GK-acme").hexdigest()]
     changes = records(capsys, "--org", "acme", "--action", "org.settings_changed")
     assert sorted((r["details"]["retention_days"], r["details"]["previous_retention_days"] or 0)
                   for r in changes if r["details"]["retention_days"]) == [(30, 0)]
     assert [r["details"] for r in changes if not r["details"]["retention_days"]] == [
         {"retention_days": None, "previous_retention_days": 30}]
     assert {r["actor"] for r in changes} == {records(capsys, "--action", "org.created")[0]["actor"]}
+
+
+def test_a_command_rewrites_the_group_keys_an_earlier_version_stored_in_plaintext(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "create", "acme")[0] == 0
+    store = LocalStore(data_dir / "bucket")
+    key = "config/organizations/acme.json"
+    store.put(key, json.dumps({**json.loads(store.get(key)), "legacy_group_keys": ["GK-old"]}).encode())
+    assert run(capsys, "org", "digest", "acme")[0] == 0  # any command that opens the registry
+    assert b"GK-old" not in store.get(key)
 
 
 def test_org_create_records_each_legacy_group_key_by_count(data_dir: Path,

@@ -102,6 +102,9 @@ class OrganizationRegistry:
     def organization_for_group_key(self, group_key: str) -> str | None:
         return self._group_keys.organization_for(group_key)
 
+    def hash_legacy_group_keys(self) -> int:
+        return self._group_keys.hash_plaintext()
+
     def register_attachment(self, attachment: Attachment) -> None:
         self._attachments.register(attachment)
 

@@ -1,16 +1,23 @@
 """Individeo bindings for the legacy endpoint and the compat script: trackerGroupKeys bound to an
 organization, and attachment codes resolved to an organization and project. Each is one object
 named by the SHA-256 of the key or code (a group key is a credential: it lets a page post for the
-organization)."""
+organization, so its organization's record lists it by SHA-256 too, and no key is ever stored)."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
 
 from pipeline import layout
-from pipeline.governance.registry.models import Attachment, RegistryError, sha256_hex
+from pipeline.governance.registry.models import (
+    PLAINTEXT_GROUP_KEYS,
+    Attachment,
+    Organization,
+    RegistryError,
+    sha256_hex,
+)
 from pipeline.governance.registry.organizations import Organizations
 from translator.ids import check_slug
 
@@ -37,17 +44,32 @@ class GroupKeys:
         if owner not in (None, org):
             raise RegistryError("that legacy group key is already bound to another organization")
         self._organizations.store.put(_index(group_key), json.dumps({"organization_id": org}).encode())
-        if group_key not in record.legacy_group_keys:
-            record.legacy_group_keys.append(group_key)
+        digest = sha256_hex(group_key)
+        if not any(hmac.compare_digest(digest, known) for known in record.legacy_group_key_hashes):
+            record.legacy_group_key_hashes.append(digest)
             self._organizations.save(record)
             # The record says that a key was added and how many there are, never which.
             self._organizations.audit("org.legacy_group_key_added", org,
-                                      {"legacy_group_keys": len(record.legacy_group_keys)})
+                                      {"legacy_group_keys": len(record.legacy_group_key_hashes)})
+
+    def hash_plaintext(self) -> int:
+        """Rewrite the organization records an earlier version wrote with the keys themselves, which
+        then hold their hashes only; returns how many it rewrote."""
+        store = self._organizations.store
+        rewritten = 0
+        for key in store.list(layout.ORGANIZATIONS.prefix):
+            data = json.loads(store.get(key))
+            if PLAINTEXT_GROUP_KEYS in data:
+                self._organizations.save(Organization.model_validate(data))
+                rewritten += 1
+        return rewritten
 
     def organization_for(self, group_key: str) -> str | None:
         return self._owner(group_key, cached=True)
 
     def _owner(self, group_key: str, *, cached: bool) -> str | None:
+        # Looked up by the key's SHA-256, the object's name: no stored secret is compared with the
+        # key, and what the lookup's timing could tell is about a hash, not about a key.
         index = _index(group_key)
         if cached:
             with self._lock:

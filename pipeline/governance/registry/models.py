@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class RegistryError(ValueError):
     """A registry request that cannot be honoured (unknown organization, key already bound, …)."""
+
+
+PLAINTEXT_GROUP_KEYS = "legacy_group_keys"  # the field of the keys themselves, before they were hashed
 
 
 def sha256_hex(text: str) -> str:
@@ -52,10 +56,25 @@ class Organization(BaseModel):
     created_at: datetime
     retention_days: int | None = Field(default=None, ge=1)  # None: the zone defaults
     salt: str  # ships to the player for viewer_hash; rotated with the salt epoch
-    legacy_group_keys: list[str] = Field(default_factory=list)
+    # The SHA-256 of each legacy group key bound to it: a key is a credential, never stored.
+    legacy_group_key_hashes: list[str] = Field(default_factory=list)
     digest: Digest = Field(default_factory=Digest)
     api_keys: list[ApiKey] = Field(default_factory=list)
     webhook: Webhook | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_plaintext_group_keys(cls, data: Any) -> Any:
+        """Earlier versions stored the keys themselves, as `legacy_group_keys`: such a record reads
+        as their hashes, and is rewritten so (GroupKeys.hash_plaintext)."""
+        if isinstance(data, dict) and PLAINTEXT_GROUP_KEYS in data:
+            data = dict(data)
+            hashes = list(data.get("legacy_group_key_hashes") or [])
+            for key in data.pop(PLAINTEXT_GROUP_KEYS) or []:
+                if (digest := sha256_hex(key)) not in hashes:
+                    hashes.append(digest)
+            data["legacy_group_key_hashes"] = hashes
+        return data
 
 
 class Attachment(BaseModel):

@@ -78,7 +78,7 @@ def test_update_leaves_what_it_is_not_given_and_clears_with_none(store: LocalSto
     registry.create("initech", retention_days=90, legacy_group_keys=("GK-initech",))
     assert registry.update("initech").retention_days == 90  # nothing given: nothing changes
     assert registry.update("initech", retention_days=None).retention_days is None  # the override cleared
-    assert registry.require("initech").legacy_group_keys == ["GK-initech"]
+    assert registry.require("initech").legacy_group_key_hashes == [hashlib.sha256(b"GK-initech").hexdigest()]
     with pytest.raises(RegistryError, match="at least 1 day"):
         registry.update("initech", retention_days=0)
     changes = [r["details"] for r in audit.list_records(store, org="initech", action="org.settings_changed")]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from pipeline.governance import audit
 from pipeline.governance.registry import Attachment, OrganizationRegistry, RegistryError
+from pipeline.governance.registry.models import sha256_hex
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 
@@ -15,7 +18,7 @@ def test_create_get_list_and_duplicate(any_store: Store) -> None:
     registry = OrganizationRegistry(any_store)
     created = registry.create("acme", retention_days=90, legacy_group_keys=("GK-1",))
     assert registry.get("acme") == created
-    assert created.retention_days == 90 and created.legacy_group_keys == ["GK-1"]
+    assert created.retention_days == 90 and created.legacy_group_key_hashes == [sha256_hex("GK-1")]
     assert len(created.salt) == 32
     registry.create("globex")
     assert [o.organization_id for o in registry.list()] == ["acme", "globex"]
@@ -66,6 +69,37 @@ def test_a_legacy_group_key_binds_to_one_organization(any_store: Store) -> None:
     assert registry.organization_for_group_key("GK-acme") == "acme"
     with pytest.raises(RegistryError, match="unknown organization"):
         registry.add_legacy_group_key("nobody", "GK-2")
+
+
+def test_legacy_group_keys_are_stored_only_as_hashes(any_store: Store) -> None:
+    registry = OrganizationRegistry(any_store, cache_seconds=0)
+    registry.create("acme", legacy_group_keys=("GK-acme-first",))
+    registry.add_legacy_group_key("acme", "GK-acme-second")
+    assert registry.organization_for_group_key("GK-acme-second") == "acme"
+    assert registry.require("acme").legacy_group_key_hashes == [sha256_hex("GK-acme-first"),
+                                                               sha256_hex("GK-acme-second")]
+    assert b"GK-acme" not in b"".join(any_store.get(key) for key in any_store.list(""))
+
+
+def test_plaintext_group_keys_of_an_earlier_version_keep_working_and_are_hashed(any_store: Store) -> None:
+    # What an earlier version wrote: the key in its organization's record, beside the lookup object.
+    registry = OrganizationRegistry(any_store, cache_seconds=0)
+    registry.create("acme")
+    record = json.loads(any_store.get("config/organizations/acme.json"))
+    del record["legacy_group_key_hashes"]
+    record["legacy_group_keys"] = ["GK-old"]
+    any_store.put("config/organizations/acme.json", json.dumps(record).encode())
+    any_store.put(f"config/legacy-group-keys/{sha256_hex('GK-old')}.json", b'{"organization_id": "acme"}')
+
+    assert registry.organization_for_group_key("GK-old") == "acme"  # the legacy endpoint takes it
+    assert registry.require("acme").legacy_group_key_hashes == [sha256_hex("GK-old")]  # read as its hash
+    registry.add_legacy_group_key("acme", "GK-old")  # already bound
+    assert list(audit.list_records(any_store, action="org.legacy_group_key_added")) == []
+    assert registry.hash_legacy_group_keys() == 1
+    assert b"GK-old" not in any_store.get("config/organizations/acme.json")
+    assert registry.hash_legacy_group_keys() == 0
+    assert registry.organization_for_group_key("GK-old") == "acme"
+    assert registry.require("acme").legacy_group_key_hashes == [sha256_hex("GK-old")]
 
 
 def test_lookups_of_unknown_group_keys_use_bounded_memory(tmp_path: Path) -> None:
