@@ -47,7 +47,8 @@ def test_every_file_is_0600_and_every_directory_0700(umask: int, data_dir: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "org", "create", "acme", "--legacy-group-key", GROUP_KEY)[0] == 0
     hook = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens: the batch waits in the outbox
-    assert run(capsys, "org", "webhook", "acme", "--url", hook, "--since", "2026-01-01")[0] == 0
+    assert run(capsys, "org", "webhook", "acme", "--url", hook, "--allow-loopback",
+               "--since", "2026-01-01")[0] == 0
     settings = load_settings()
     store = open_store(settings)
     queue = LocalQueue(data_dir / "queue")
