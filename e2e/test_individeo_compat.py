@@ -7,20 +7,16 @@ organization, so what the gateway stored is told apart from every other test's.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import pytest
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import Page
 
 from e2e._browsing import Browsing
+from e2e._individeo import PROJECT, assert_stored_canonically, calls, names, register, wait_call, warnings
 from e2e._stack import PROXY_PATH, RECIPIENT, Stack, has, types
-from pipeline.governance.registry import Attachment, OrganizationRegistry
 from translator.individeo_attributes import resolve_attributes
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "pension-2026"
 TRACKING_SCRIPT = "/sdk/percus-tracking.js"
 # Conflicting prefixes and synonyms, sloppy values, a bad JSON and an unknown name.
 AWKWARD = {
@@ -33,16 +29,6 @@ AWKWARD = {
     "data-iv-ga-event-name": "iv_video", "data-iv-tracker-group-key": "7Qm2-habitat-tgk",
     "data-iv-project-code": PROJECT, "data-iv-media-code": "3", "data-iv-unknown-thing": "x",
 }
-
-
-def register(stack: Stack, org: str) -> str:
-    """A fresh Individeo attachment code, registered to `org` as `percus legacy register` does."""
-    registry = OrganizationRegistry(stack.store)
-    registry.create(org)
-    code = f"pFXDVWQpafvjpLPutA-{uuid.uuid4().hex[:6]}"
-    registry.register_attachment(Attachment(attachment_code=code, organization_id=org, project_id=PROJECT,
-                                            template_id="welcome"))
-    return code
 
 
 def inject(browse: Browsing, stack: Stack, org: str, attributes: dict[str, str], head: str = "") -> Page:
@@ -59,27 +45,6 @@ def inject(browse: Browsing, stack: Stack, org: str, attributes: dict[str, str],
         document.body.append(tag);
     }""", [head, f"{stack.gateway}/sdk/percus-individeo-compat.js", attributes])
     return page
-
-
-def calls(page: Page) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = page.evaluate("calls")
-    return result
-
-
-def wait_call(page: Page, name: str, count: int = 1) -> None:
-    page.wait_for_function("([name, count]) => calls.filter((c) => c.name === name).length >= count",
-                           arg=[name, count])
-
-
-def names(page: Page, among: set[str]) -> list[str]:
-    return [call["name"] for call in calls(page) if call["name"] in among]
-
-
-def assert_stored_canonically(events: list[dict[str, Any]], org: str) -> None:
-    for event in events:
-        assert event["organization_id"] == org and event["project_id"] == PROJECT
-        assert event["schema_version"] == "1" and event["template_id"] == "welcome"
-        assert event["consent"]["tracking"] is True and event["occurred_at"].endswith("Z")
 
 
 def test_static_data_iv_tag_fires_the_callbacks_and_tracks_under_the_attachments_organization(
@@ -265,17 +230,11 @@ def test_single_page_app_injects_destroys_from_a_cta_and_injects_again(
 def test_an_unregistered_attachment_code_warns_once_and_embeds_nothing(
         stack: Stack, browse: Browsing) -> None:
     browse.failing_requests_expected = True  # the lookup's 404, which the browser itself logs
-    warnings: list[str] = []
-
-    def collect(message: ConsoleMessage) -> None:
-        if message.type == "warning":
-            warnings.append(message.text)
-
-    browse.context.on("console", collect)
+    warned = warnings(browse)
     page = browse.open(stack.page_url("individeo-static.html", stack.organization(), code="never-registered"))
     page.wait_for_function("() => document.readyState === 'complete'")
     page.wait_for_timeout(500)
-    assert warnings == ["Percus: the Individeo attachment code never-registered is not registered "
+    assert warned == ["Percus: the Individeo attachment code never-registered is not registered "
                         "(percus legacy register): no player"]
     assert page.locator("iframe").count() == 0
     assert page.evaluate("BluePlayer.current") is None
@@ -286,16 +245,10 @@ def test_the_script_reads_a_tag_as_translator_does_and_aliases_the_globals_both_
         stack: Stack, browse: Browsing) -> None:
     org = stack.organization()
     attributes = {**AWKWARD, "data-iv-attachment-code": register(stack, org)}
-    warnings: list[str] = []
-
-    def collect(message: ConsoleMessage) -> None:
-        if message.type == "warning":
-            warnings.append(message.text)
-
     head = ("window.app = {ready: function (player) { window.readied = player; }};"
             'window.individeoData = {"first_name": "Eva"};'  # the legacy global, set before the swap
             f"var TRACK_BASE_URL = {stack.gateway!r};")  # a `var`: carried over, cannot be aliased
-    browse.context.on("console", collect)
+    warned = warnings(browse)
     page = inject(browse, stack, org, attributes, head)
     # Until the inserted compat script has run, BluePlayer is not defined at all.
     page.wait_for_function("() => window.BluePlayer && window.readied === BluePlayer.current")
@@ -311,8 +264,8 @@ def test_the_script_reads_a_tag_as_translator_does_and_aliases_the_globals_both_
     assert (expected["data-percus-enable-tracking"], expected["data-percus-environment"]) == (False, "PROD")
     for expected_warning in ("unknown Individeo attribute data-iv-unknown-thing", 'data-bp-auto-init="nope"',
                              "data-iv-individeo-data is not valid JSON"):
-        assert [w for w in warnings if expected_warning in w], expected_warning
-    assert not [w for w in warnings if "first_name" in w]  # personalization data is never echoed
+        assert [w for w in warned if expected_warning in w], expected_warning
+    assert not [w for w in warned if "first_name" in w]  # personalization data is never echoed
     # No bad JSON from the tag: the personalization data comes from window.individeoData.
     assert page.frame_locator("iframe").locator("#greeting").inner_text() == "Hello Eva!"
 
