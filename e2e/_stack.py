@@ -40,6 +40,7 @@ from pipeline.store.local import LocalStore
 
 PAGES = Path(__file__).resolve().parent / "pages"
 INDIVIDEO_PAGES = PAGES.parents[1] / "fixtures" / "individeo" / "pages"  # served beside PAGES
+FIELD_PAGES = INDIVIDEO_PAGES.parent / "field"  # and the field patterns
 PROXY_PATH = "/percus-proxy/v1"
 RECIPIENT = "recipient-7Qm2-do-not-leak"  # must never appear in any request
 
@@ -133,8 +134,8 @@ class RequestLog:
 
 def _pages_app(context: Callable[[Request], dict[str, Any]], gateway: str) -> Starlette:
     """The host origin: pages rendered from e2e/pages, and the first-party proxy to the gateway."""
-    templates = jinja2.Environment(loader=jinja2.FileSystemLoader([PAGES, INDIVIDEO_PAGES]), autoescape=True,
-                                   undefined=jinja2.StrictUndefined)
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader([PAGES, INDIVIDEO_PAGES, FIELD_PAGES]),
+                                   autoescape=True, undefined=jinja2.StrictUndefined)
 
     async def page(request: Request) -> Response:
         name = request.path_params["name"]

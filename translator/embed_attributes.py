@@ -21,7 +21,9 @@ FALSE_WORDS = ("false", "0", "no", "n", "off")
 # ASCII classes only, so Python's `re` and the browser's RegExp read the exported pattern alike.
 FUNCTION_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
 ENVIRONMENTS = ("DEV", "STAGING", "PROD")
-ENVIRONMENT_ALIASES = (("development", "DEV"), ("stage", "STAGING"), ("production", "PROD"))
+# `uat`: the value Individeo documents for its testing environment.
+ENVIRONMENT_ALIASES = (("development", "DEV"), ("stage", "STAGING"), ("uat", "STAGING"),
+                       ("production", "PROD"))
 _ECHO_CHARS = 64
 
 

@@ -77,7 +77,8 @@ def test_a_bad_function_name_is_ignored_with_a_warning(raw: str) -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("PROD", "PROD"), ("prod", "PROD"), (" Staging ", "STAGING"), ("dev", "DEV"),
-    ("production", "PROD"), ("Development", "DEV"), ("stage", "STAGING"),
+    ("production", "PROD"), ("Development", "DEV"), ("stage", "STAGING"), ("uat", "STAGING"),
+    ("UAT", "STAGING"),
 ])
 def test_environment_in_any_case_and_common_spellings(raw: str, expected: str) -> None:
     assert value("data-percus-environment", raw) == expected
