@@ -7,14 +7,95 @@ that no script threw or logged an error and that no request carried the recipien
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from playwright.sync_api import expect
+from playwright._impl._sync_base import EventContextManager
+from playwright.sync_api import ConsoleMessage, Locator, Page, expect
 
 from e2e._browsing import Browsing
-from e2e._individeo import assert_stored_canonically, register, warnings
-from e2e._stack import Stack, types
+from e2e._individeo import assert_stored_canonically, calls, names, register, wait_call, warnings
+from e2e._stack import Stack, has, types
 
 pytestmark = pytest.mark.e2e
+
+PENSION = {"first_name": "Ana", "pension_estimate": "UF 18,74", "retirement_age": 65}
+
+
+def greeting(page: Page) -> Locator:
+    return page.frame_locator("iframe").locator("#greeting")
+
+
+def warning(page: Page, text: str) -> EventContextManager[ConsoleMessage]:
+    """Wait, around what the block does, for the compat script's console warning `text`."""
+    return page.expect_console_message(lambda message: message.text == f"Percus: {text}")
+
+
+def test_on_ready_calling_init_individeo_with_auto_init_on_personalizes_the_player(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    warned = warnings(browse)
+    page = browse.open(stack.page_url("insurer-policy.html", org, code=register(stack, org)))
+    wait_call(page, "on-ready")
+    expect(greeting(page)).to_have_text("Hello Ana!")  # the data on-ready handed to initIndivideo
+    expect(page.locator("#videoHost")).to_be_visible()
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAYCOMPLETE")
+    page.frame_locator("iframe").locator("button[data-cta-id=advisor]").click()
+    wait_call(page, "ONMEDIACTA")
+
+    assert [(c["name"], c.get("current")) for c in calls(page)] == [
+        ("on-ready", True), ("ONREADY", None), ("ONPLAY", None), ("ONFIRSTQUARTILECOMPLETE", None),
+        ("ONPLAYCOMPLETE", None), ("ONMEDIACTA", None)]
+    assert calls(page)[-1]["ctaName"] == "Talk to an advisor"
+    assert page.evaluate("onPolicyVideoReady") is False and page.locator("iframe").count() == 1
+    events = stack.wait_for(org, has("video.completed", "cta.clicked"))
+    assert types(events)[:3] == ["consent.accepted", "session.started", "video.played"]
+    assert_stored_canonically(events, org)
+    assert "019876767" not in json.dumps(events)  # personalization reaches the player only
+    assert warned == []
+
+
+def test_data_the_page_awaited_after_on_ready_personalizes_the_player_until_playback_starts(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("pension-component.html", org, code=register(stack, org)))
+    wait_call(page, "on-ready")
+    expect(greeting(page)).to_be_hidden()  # the player started without data: the SDK's init
+    page.evaluate("(pension) => answerPensionApi(pension)", PENSION)
+    expect(greeting(page)).to_have_text("Hello Ana!")
+
+    # Not applied, and said so: a second call, malformed data.
+    with warning(page, "initIndivideo(data) ignored: already personalized"):
+        page.evaluate("BluePlayer.current.initIndivideo({first_name: 'Eva'})")
+    with warning(page, "initIndivideo(data) ignored: malformed data"):
+        page.evaluate("BluePlayer.current.initIndivideo('first_name=Eva')")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAYCOMPLETE")
+    expect(greeting(page)).to_have_text("Hello Ana!")
+
+    assert names(page, {"on-ready", "data", "ONPLAY", "ONPLAYCOMPLETE"}) == [
+        "on-ready", "data", "ONPLAY", "ONPLAYCOMPLETE"]
+    assert calls(page)[0]["current"] is True
+    events = stack.wait_for(org, has("video.completed"))
+    assert types(events)[:3] == ["consent.accepted", "session.started", "video.played"]
+    assert_stored_canonically(events, org)
+    posted = "".join(request.post_data or "" for request in browse.requests)
+    assert PENSION["pension_estimate"] not in posted and PENSION["pension_estimate"] not in json.dumps(events)
+
+
+def test_data_that_arrives_once_playback_started_is_a_warning_not_a_silent_drop(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("pension-component.html", org, code=register(stack, org)))
+    wait_call(page, "on-ready")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAY")
+    with warning(page, "initIndivideo(data) ignored: playback started"):
+        page.evaluate("(pension) => answerPensionApi(pension)", PENSION)
+    expect(greeting(page)).to_be_hidden()
+    assert names(page, {"on-ready", "data"}) == ["on-ready", "data"]
+
 
 
 def test_environments_as_customers_write_them_on_a_page_of_three_players(

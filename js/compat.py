@@ -74,11 +74,12 @@ def compat_context(tables: dict[str, Any]) -> dict[str, Any]:
 
 
 def _player_method(name: str, percus: str) -> list[str]:
-    """[legacy method, "command" | "embed", player command or embed method it calls]."""
-    command = re.fullmatch(r"player command (\w+)", percus)
+    """[legacy method, "command" | "embed", player command or embed method it calls], and for
+    "player command A or B" the command B, sent instead of A once the player has started."""
+    command = re.fullmatch(r"player command (\w+)(?: or (\w+))?", percus)
     method = re.fullmatch(r"Percus\.(\w+)\(\)", percus)
     if command:
-        return [name, "command", command[1]]
+        return [name, "command", *(c for c in command.groups() if c)]
     if method:
         return [name, "embed", method[1]]
     raise ValueError(f"{name}: the compat script cannot call {percus!r}")

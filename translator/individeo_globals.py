@@ -53,9 +53,11 @@ GLOBALS: tuple[Global, ...] = (
 BUS_METHODS = ("bind", "unbind", "trigger")  # of BEM
 
 PLAYER_METHODS: tuple[PlayerMethod, ...] = (
-    PlayerMethod("initIndivideo", "player command init",
-                 "Hands its argument, the personalization data, to the player and starts it (the way "
-                 "to start when auto-init is false)."),
+    PlayerMethod("initIndivideo", "player command init or personalize",
+                 "Hands its argument, the personalization data, to the player. Its first call starts a "
+                 "player that waits for it (auto-init false); on a started player (auto-init on, the "
+                 "usual case) it personalizes it, until playback starts and once. A call that is not "
+                 "applied is a console warning."),
     PlayerMethod("play", "Percus.play()", "Start or resume playback."),
     PlayerMethod("pause", "Percus.pause()", "Pause playback."),
     PlayerMethod("replay", "player command replay", "Rewind to the start and play."),

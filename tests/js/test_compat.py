@@ -88,6 +88,13 @@ def test_attribute_precedence_is_translators() -> None:
             {names[0]: given[names[0]]}).values[target], target
 
 
+def test_init_individeo_starts_a_waiting_player_and_personalizes_a_started_one(source: str) -> None:
+    methods = compat_context(export_tables())["player_methods"]
+    assert ["initIndivideo", "command", "init", "personalize"] in methods
+    assert ["replay", "command", "replay"] in methods and ["play", "embed", "play"] in methods
+    assert literal(methods) in source
+
+
 def test_the_script_loads_the_bootstrap_by_its_current_version() -> None:
     bundles = build_bundles()
     version = version_of(bundles["percus-embed-sdk.js"])
