@@ -116,3 +116,26 @@ def test_environments_as_customers_write_them_on_a_page_of_three_players(
     assert_stored_canonically(events, org)
     assert len({event["session_id"] for event in events}) == 3
     assert warned == []
+
+
+@pytest.mark.parametrize("order", ["insert-first", "copy-first"])
+def test_a_tag_inserted_with_jquery_becomes_one_player_without_a_warning(
+        stack: Stack, browse: Browsing, order: str) -> None:
+    """jQuery's .append inserts the tag inert and runs a bare copy of the script (no attributes):
+    insert-first is jQuery's own order; copy-first, the copy run before the tag is in the page, too."""
+    org = stack.organization()
+    warned = warnings(browse)
+    page = browse.open(stack.page_url("jquery-slot.html", org, code=register(stack, org), order=order))
+    wait_call(page, "on-ready")
+    expect(greeting(page)).to_have_text("Hello Ana!")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAYCOMPLETE")  # seconds after the copy ran: a second player would be there by now
+
+    assert page.locator("iframe").count() == 1 and page.locator("#slot iframe").count() == 1
+    assert calls(page) == [{"name": "on-ready", "current": True}, {"name": "ONPLAYCOMPLETE"}]
+    events = stack.wait_for(org, has("video.completed"))
+    assert types(events)[:3] == ["consent.accepted", "session.started", "video.played"]
+    assert_stored_canonically(events, org)
+    assert len({event["session_id"] for event in events}) == 1
+    assert warned == []
+
