@@ -139,3 +139,43 @@ def test_a_tag_inserted_with_jquery_becomes_one_player_without_a_warning(
     assert len({event["session_id"] for event in events}) == 1
     assert warned == []
 
+
+def test_smart_embed_modal_opens_the_player_in_an_accessible_dialog_and_closing_it_destroys_it(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    warned = warnings(browse)
+    page = browse.open(stack.page_url("modal-launcher.html", org, code=register(stack, org)))
+    watch = page.get_by_role("button", name="Ver mi video")
+    dialog = page.get_by_role("dialog", name="Video")
+    for opened, close in enumerate(("Escape", "button", "percusModal.close()"), 1):
+        watch.click()
+        expect(dialog).to_be_visible()
+        expect(dialog).to_have_attribute("aria-modal", "true")
+        assert dialog.evaluate("(d) => d.matches(':modal')")  # the page behind it is inert
+        expect(page.get_by_role("button", name="Close")).to_be_focused()
+        wait_call(page, "on-ready", opened)
+        expect(dialog.frame_locator("iframe").locator("#greeting")).to_have_text("Hello Ana!")
+        page.evaluate("BluePlayer.current.play()")
+        wait_call(page, "ONPLAY", opened)
+        if close == "Escape":
+            page.keyboard.press("Escape")
+        elif close == "button":
+            page.get_by_role("button", name="Close").click()
+        else:
+            page.evaluate(close)
+        wait_call(page, "ONDESTROY", opened)
+        expect(dialog).to_have_count(0)
+        expect(watch).to_be_focused()  # focus is back where it was
+        assert page.locator("iframe").count() == 0 and page.evaluate("BluePlayer.current") is None
+
+    assert [c["name"] for c in calls(page)] == ["on-ready", "ONPLAY", "ONDESTROY"] * 3
+    assert all(c["current"] for c in calls(page) if c["name"] == "on-ready")
+    assert page.evaluate("smartEmbedModal === percusModal")
+    events = stack.wait_for(org, lambda events: types(events).count("video.incomplete") == 3)
+    assert_stored_canonically(events, org)
+    sessions: dict[str, list[str]] = {}
+    for event in events:
+        sessions.setdefault(event["session_id"], []).append(event["event_type"])
+    assert [kinds[:3] + kinds[-1:] for kinds in sessions.values()] == [
+        ["consent.accepted", "session.started", "video.played", "video.incomplete"]] * 3
+    assert warned == []

@@ -15,7 +15,6 @@ class Global:
     percus: str | None  # None: the compat script provides the legacy object itself
     note: str
     caveat: str = ""  # what a page relying on it must know after the swap (`percus migrate check`)
-    unsupported: bool = False  # a page that uses it must change: the caveat says how
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,9 @@ GLOBALS: tuple[Global, ...] = (
     Global("TRACK_BASE_URL", "PERCUS_TRACK_BASE_URL",
            "Tracking base override. Individeo's value is a host root it appends /api/indiTrack to; "
            "the compat script appends /analytics/v1 to a value that has no path.", TRACKING_URL_CAVEAT),
-    Global("smartEmbedModal", "percusModal", "The modal embed helper.",
-           "Nothing sets it after the swap: the compat script has no modal helper. Open the page's own "
-           "modal and insert a compat script tag into it.", unsupported=True),
+    Global("smartEmbedModal", "percusModal",
+           "The modal helper: percusModal.open(attachmentCode, attributes) shows that attachment's player "
+           "in a modal dialog; percusModal.close() closes it and destroys the player."),
     Global("BluePlayer", "percusPlayer",
            "The player namespace: the event constants below and BluePlayer.current, the current player."),
     Global("BEM", None,

@@ -76,8 +76,8 @@ def export_tables() -> dict[str, Any]:
              "caveat": a.caveat}
             for a in INDIVIDEO_ATTRIBUTES for name in a.names
         ],
-        "globals": [{"legacy": g.legacy, "percus": g.percus, "note": g.note, "caveat": g.caveat,
-                     "unsupported": g.unsupported} for g in GLOBALS],
+        "globals": [{"legacy": g.legacy, "percus": g.percus, "note": g.note, "caveat": g.caveat}
+                    for g in GLOBALS],
         "player_methods": [{"name": m.name, "percus": m.percus, "note": m.note} for m in PLAYER_METHODS],
         "player_events": [{"name": e.name, "fields": list(e.fields), "note": e.note} for e in PLAYER_EVENTS],
         "player_message_fields": {k: list(v) for k, v in PLAYER_MESSAGE_FIELDS.items()},

@@ -229,9 +229,7 @@ def check_text(text: str, names: Names = Names()) -> list[Finding]:
     for match in _GLOBAL.finditer(text):
         if scan.free(*match.span()):
             found = _GLOBALS[match[1]]
-            if found.unsupported:
-                scan.add(*match.span(), "global", "not supported", found.caveat)
-            elif _given_individeo_url(text, match.end()):
+            if _given_individeo_url(text, match.end()):
                 scan.add(*match.span(), "global", "not supported", _INDIVIDEO_VALUE)
             else:
                 scan.add(*match.span(), "global", *_noted(found.caveat))
