@@ -167,3 +167,15 @@ def test_the_migration_guide_shows_the_table_as_printed(capsys: pytest.CaptureFi
     assert example is not None
     command, shown = example.groups()
     assert run(capsys, *command.split())[1] == shown
+
+
+def test_the_field_pages_patterns_are_all_supported(capsys: pytest.CaptureFixture[str]) -> None:
+    # The field-style pages the e2e tests drive (fixtures/individeo/field/): initIndivideo from on-ready,
+    # uat and data-bp-env, a jQuery-inserted tag, smartEmbedModal.
+    code, out, _ = run(capsys, "migrate", "check", str(FIXTURES / "individeo" / "field"))
+    assert code == 0
+    found = {(kind, text): status for kind, text, status in rows(out).values()}
+    assert found[("global", "smartEmbedModal")] == "supported"
+    assert found[("method", "smartPlayer.initIndivideo")] == "supported"
+    assert found[("attribute", "data-bp-env")].startswith("supported, note:")
+    assert not any(status.startswith("not supported") for status in found.values())
