@@ -15,7 +15,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
 from gateway.tokens import issue_token, parse_ttl
-from percus._slow_clients import READ_TIMEOUT
+from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
 from pipeline import files
@@ -29,12 +29,13 @@ log = logging.getLogger("percus.serve")
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
 
 
-def _read_timeout(env: Mapping[str, str]) -> float:
-    """PERCUS_READ_TIMEOUT: seconds a request may take to arrive whole (default 30)."""
-    text = env.get("PERCUS_READ_TIMEOUT")
-    value = READ_TIMEOUT if text is None else float(text)
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A timeout from the environment: PERCUS_READ_TIMEOUT (seconds a request may take to arrive
+    whole) or PERCUS_WRITE_TIMEOUT (seconds an answer may wait without a byte reaching the client)."""
+    text = env.get(name)
+    value = default if text is None else float(text)
     if not value > 0:
-        raise ValueError(f"PERCUS_READ_TIMEOUT must be a number of seconds above 0, got {text!r}")
+        raise ValueError(f"{name} must be a number of seconds above 0, got {text!r}")
     return value
 
 
@@ -111,7 +112,9 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
     server = _Server(uvicorn.Config(
         create_app(settings, queue), host=host, port=port, access_log=False,
         log_level="warning" if quiet else "info", loop="uvloop",
-        http=slow_client_protocol(_read_timeout(os.environ)), timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        http=slow_client_protocol(_seconds(os.environ, "PERCUS_READ_TIMEOUT", READ_TIMEOUT),
+                                  _seconds(os.environ, "PERCUS_WRITE_TIMEOUT", WRITE_TIMEOUT)),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     ), stop, threads)
     if not quiet:
         print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store)), flush=True)

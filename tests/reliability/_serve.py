@@ -30,7 +30,7 @@ EVENTS = "/analytics/v1/events"
 # Variables of the developer's shell that would point a test server elsewhere.
 _FOREIGN = ("PERCUS_QUEUE", "PERCUS_STORE", "PERCUS_QUERY_ENGINE", "PERCUS_TOKEN_KEYS", "PERCUS_VIEWER_KEYS",
             "PERCUS_RATE_LIMIT_PER_ADDRESS", "PERCUS_RATE_LIMIT_PER_TOKEN", "PERCUS_RATE_LIMIT_EXEMPT",
-            "PERCUS_READ_TIMEOUT")
+            "PERCUS_READ_TIMEOUT", "PERCUS_WRITE_TIMEOUT")
 
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from tests.reliability._serve import EVENTS, Server, event, local_store, raw_eve
 pytestmark = pytest.mark.slow
 
 READ_TIMEOUT = 5  # PERCUS_READ_TIMEOUT for this server (30 s by default)
+WRITE_TIMEOUT = 2  # PERCUS_WRITE_TIMEOUT for this server (30 s by default)
 LIMIT = 512 * 1024
 LEGACY = "/analytics/v1/indiTrack?evt=onCTA"
 
@@ -40,7 +41,8 @@ class Target:
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("hostile")
     data_dir = root / "data"
-    with serving(data_dir, root / "serve.log", PERCUS_READ_TIMEOUT=str(READ_TIMEOUT)) as server:
+    with serving(data_dir, root / "serve.log", PERCUS_READ_TIMEOUT=str(READ_TIMEOUT),
+                 PERCUS_WRITE_TIMEOUT=str(WRITE_TIMEOUT)) as server:
         yield Target(server, data_dir, token(data_dir))
         output = server.output()
         assert server.stop() in (0, -signal.SIGTERM)
@@ -275,6 +277,71 @@ def test_slow_clients_are_dropped_while_others_are_served(target: Target) -> Non
     assert all(client.bytes_sent < len(body) for client in slow[:2])
     # The slow body's request had begun: nobody answered it, and nothing of it was stored.
     assert all(client.received == b"" for client in slow)
+
+
+# A 90 KB answer: pipelined, a few dozen of them outgrow the kernel's buffers on the way (4 MB on loopback).
+OPENAPI_REQUEST = b"GET /analytics/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+TCP_ESTABLISHED, TCP_CLOSE = 1, 7
+
+
+def _pipelining_client(target: Target, receive_buffer: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connecting: sets the window
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", target.port))
+    return sock
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of the connection (Linux TCP_INFO), seen without reading from it."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def _one_response(sock: socket.socket) -> bytes:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += _recv(sock)
+    head, _, body = received.partition(b"\r\n\r\n")
+    (length,) = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                 if line.startswith(b"content-length:")]
+    while len(body) < length:
+        body += _recv(sock)
+    return head + b"\r\n\r\n" + body
+
+
+def _recv(sock: socket.socket) -> bytes:
+    if not (data := sock.recv(65536)):
+        raise AssertionError("the server closed the connection")
+    return data
+
+
+def test_a_client_that_never_reads_its_answers_is_reset(target: Target) -> None:
+    with _pipelining_client(target, 4096) as sock:
+        sock.sendall(OPENAPI_REQUEST * 200)  # 18 MB of answers, and none of them read
+        deadline = time.monotonic() + 30
+        while _tcp_state(sock) == TCP_ESTABLISHED:
+            assert time.monotonic() < deadline, "the server kept a connection that reads nothing for 30 s"
+            time.sleep(0.2)
+        assert _tcp_state(sock) == TCP_CLOSE  # reset: the server dropped what it could not send
+    assert httpx.get(f"{target.server.base}/healthz").status_code == 200
+
+
+def test_a_slow_reader_is_never_cut_off(target: Target) -> None:
+    # 5 MB read 16 KB at a time, 50 ms apart (at most 320 KB/s): for seconds at a stretch the server
+    # waits to write, far longer than the write timeout, while each read moves its answers on.
+    count = 60
+    with _pipelining_client(target, 32768) as sock:
+        sock.sendall(OPENAPI_REQUEST)
+        expected = len(_one_response(sock)) * count
+        sock.sendall(OPENAPI_REQUEST * count)
+        received = 0
+        try:
+            while received < expected and (data := sock.recv(16384)):
+                received += len(data)
+                time.sleep(0.05)
+        except ConnectionResetError:
+            pass
+        assert received == expected, f"cut off after {received} of {expected} bytes"
 
 
 def test_garbage_that_is_not_http_is_refused_by_the_server(target: Target) -> None:
