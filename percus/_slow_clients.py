@@ -13,6 +13,7 @@ whose unsent answer makes no progress for `write_timeout` seconds is reset; and 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import fcntl
 import socket
@@ -29,6 +30,7 @@ READ_TIMEOUT = 30.0  # seconds: a 512 KB body needs ~140 kbit/s to make it
 WRITE_TIMEOUT = 30.0  # seconds in which not one byte of a waiting answer reaches the client
 WRITE_CHECK_SECONDS = 1.0  # how often a connection waiting to write is looked at
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers; browsers send a few KB
+BLANK_LINE = b"\r\n\r\n"  # ends a head, and a chunked body (llhttp accepts no bare LF)
 
 
 class SlowClientLimits(HttpToolsProtocol):
@@ -43,9 +45,11 @@ class SlowClientLimits(HttpToolsProtocol):
         self._unsent_at_last_progress = 0
         self._last_write_progress = 0.0
         self._answering: RequestResponseCycle | None = None
-        self._in_head = True  # bytes arriving now belong to a request line or headers
+        self._in_head = True  # the next byte belongs to a request line or headers
         self._head_bytes = 0
-        self._parsed_a_boundary = False  # the chunk being parsed ended a head or a message
+        self._body_left: int | None = 0  # bytes of a Content-Length body still to come; None if chunked
+        self._last_bytes = b""  # the stream's last three bytes, for a blank line split between reads
+        self._head_refused = False  # nothing more is parsed on this connection
 
     # asyncio.Protocol takes a BaseTransport; uvicorn's protocol narrows it (with the same ignore).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -75,21 +79,42 @@ class SlowClientLimits(HttpToolsProtocol):
         super().resume_writing()
 
     def data_received(self, data: bytes) -> None:
-        in_head, self._parsed_a_boundary = self._in_head, False
-        super().data_received(data)
-        # Counted only when the whole chunk was head: exact for a head that never ends, which is
-        # what the limit is for (a chunk that also ends a message starts the next count at zero).
-        if in_head and self._in_head and not self._parsed_a_boundary:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
-                self._refuse_head()
+        # Fed to the parser in pieces that end where a head or a message can end (after a blank
+        # line, or a Content-Length body), so a head's bytes are counted before the parser sees them,
+        # however the head is split between reads and whatever precedes it in the same read.
+        if self._head_refused:
+            return
+        blank_line_ends = _blank_line_ends(self._last_bytes, data)
+        self._last_bytes = (self._last_bytes + data[-3:])[-3:]
+        start = 0
+        # The parser stops after an error (answered 400) and after a switch to WebSocket.
+        while start < len(data) and not self.transport.is_closing() and self.transport.get_protocol() is self:
+            if self._in_head or self._body_left is None:
+                found = bisect.bisect_right(blank_line_ends, start)
+                end = blank_line_ends[found] if found < len(blank_line_ends) else len(data)
+            else:
+                end = min(len(data), start + self._body_left)
+                self._body_left -= end - start
+            if self._in_head:
+                self._head_bytes += end - start
+                if self._head_bytes > self.max_head_bytes:
+                    self._head_refused = True
+                    # Answers go out in order: a request pipelined before this one is answered first.
+                    if self.cycle is None or self.cycle.response_complete:
+                        self._refuse_head()
+                    return
+            super().data_received(data[start:end])
+            start = end
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()
 
     def on_headers_complete(self) -> None:
-        self._in_head, self._head_bytes, self._parsed_a_boundary = False, 0, True
+        # llhttp has refused a Content-Length given twice, or beside a Transfer-Encoding.
+        headers = dict(self.headers)
+        self._in_head, self._head_bytes = False, 0
+        self._body_left = None if b"transfer-encoding" in headers else int(headers.get(b"content-length", 0))
         super().on_headers_complete()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
@@ -98,8 +123,13 @@ class SlowClientLimits(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
-        self._in_head, self._head_bytes, self._parsed_a_boundary = True, 0, True
+        self._in_head = True
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._head_refused and self.cycle.response_complete and not self.transport.is_closing():
+            self._refuse_head()
 
     def _arm(self) -> None:
         self._disarm()
@@ -166,3 +196,13 @@ def protocol(read_timeout: float, write_timeout: float,
     """The protocol class for uvicorn.Config(http=...), with these limits."""
     return type("SlowClientLimits", (SlowClientLimits,), {
         "read_timeout": read_timeout, "write_timeout": write_timeout, "max_head_bytes": max_head_bytes})
+
+
+def _blank_line_ends(before: bytes, data: bytes) -> list[int]:
+    """Offsets in `data` just past each blank line, one begun in `before` (the bytes before it) too."""
+    joined, ends = before + data, []
+    found = joined.find(BLANK_LINE)
+    while found != -1:
+        ends.append(found + len(BLANK_LINE) - len(before))
+        found = joined.find(BLANK_LINE, found + 1)
+    return ends
