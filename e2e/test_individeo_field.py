@@ -16,6 +16,7 @@ from playwright.sync_api import ConsoleMessage, Locator, Page, expect
 from e2e._browsing import Browsing
 from e2e._individeo import assert_stored_canonically, calls, names, register, wait_call, warnings
 from e2e._stack import Stack, has, types
+from pipeline.governance.registry import OrganizationRegistry
 
 pytestmark = pytest.mark.e2e
 
@@ -179,3 +180,32 @@ def test_smart_embed_modal_opens_the_player_in_an_accessible_dialog_and_closing_
     assert [kinds[:3] + kinds[-1:] for kinds in sessions.values()] == [
         ["consent.accepted", "session.started", "video.played", "video.incomplete"]] * 3
     assert warned == []
+
+
+def test_under_the_drop_policy_a_cta_value_reaches_the_page_and_never_the_wire(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    code = register(stack, org)
+    OrganizationRegistry(stack.store).update(org, value_policy="drop")
+    page = browse.open(stack.page_url("pension-simulator.html", org, code=code))
+    wait_call(page, "on-ready")
+    simulated = {**PENSION, "email": "ana.perez@example.cl", "monthly_pension_clp": 612345,
+                 "retirement_age": 65}
+    value = json.dumps(simulated)
+    assert len(value) > 64
+    # The real player frame posts it, as a player whose CTA computed the value.
+    player = next(frame for frame in page.frames if "/player?" in frame.url)
+    player.evaluate("""([value, host]) => parent.postMessage({percus: 1, type: "cta.clicked", payload: {
+        cta_id: "simulaTuPensionBtn", cta_name: "simulaTuPensionBtn", cta_value: value, position_ms: 0}},
+        host)""", [value, stack.host])
+    wait_call(page, "simulated")
+
+    assert calls(page)[-1]["pension"] == simulated  # the page's own handler got all of it
+    events = stack.wait_for(org, has("cta.clicked"))
+    cta = next(event for event in events if event["event_type"] == "cta.clicked")
+    assert cta["payload"]["cta_id"] == "simulaTuPensionBtn" and cta["payload"]["cta_value"] is None
+    sent = browse.posted_events(page, "/analytics/v1/events", {cta["event_id"]})
+    assert "cta_value" not in next(e for e in sent if e["event_id"] == cta["event_id"])["payload"]
+    wire = "".join(request.post_data or "" for request in browse.requests) + "".join(browse.urls(""))
+    assert "ana.perez" not in wire and "612345" not in wire
+    assert "ana.perez" not in json.dumps(events)

@@ -28,6 +28,7 @@ from gateway.errors import ApiError, send_error
 from gateway.openapi import error_doc
 from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
+from pipeline.governance.value_policy import ValuePolicy, apply_value_policy
 from pipeline.governance.viewer_keys import ViewerKeys
 from translator.canonical import CanonicalEvent, Envelope
 from translator.event_parser import EventError, check_event_time, parse_event
@@ -73,10 +74,12 @@ class _Enqueue(NamedTuple):
 
 
 class _Stamp(NamedTuple):
-    """When the server received a request, as a time and as the JSON of its server fields."""
+    """When the server received a request, as a time and as the JSON of its server fields, and the
+    organization's value policy."""
 
     received_at: datetime
     json: bytes
+    policy: ValuePolicy
 
 
 class Ingest:
@@ -87,6 +90,7 @@ class Ingest:
         self._enqueuer = services.require_enqueuer()
         self._recent = services.recent_ids
         self._viewer_keys = services.viewer_keys
+        self._policies = services.value_policies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -118,9 +122,10 @@ class Ingest:
         body = await read_body(receive)
         received, received_json = _received_at()
         stamp = received_json + _fragment(share, headers)
+        policy = await self._policies.of(share.organization_id)
         # Decided without awaiting, so the validated models are gone before the queue is awaited: a
         # request waiting for the queue holds bytes and integers, which the garbage collector skips.
-        decision = self._decide(body, share.organization_id, _Stamp(received, stamp))
+        decision = self._decide(body, share.organization_id, _Stamp(received, stamp, policy))
         if not isinstance(decision, _Enqueue):
             return decision  # nothing to store: duplicates, or a batch's events all rejected
         await enqueue_new(self._enqueuer, self._recent, decision.organization, decision.event_ids,
@@ -164,6 +169,7 @@ class Ingest:
             raise ApiError(400, exc.code, exc.message, exc.field) from None
         if (organization, event.event_id) in self._recent:
             return _ONE_DUPLICATE
+        event = apply_value_policy(event, stamp.policy, self._viewer_keys)
         stored = _stored(event, stamp.json, blank, self._viewer_keys)
         return _Enqueue([stored], organization, [event.event_id.int], _ONE_ACCEPTED)
 
@@ -191,6 +197,7 @@ class Ingest:
                 duplicates += 1
                 continue
             ids[event.event_id.int] = None
+            event = apply_value_policy(event, stamp.policy, self._viewer_keys)
             bodies.append(_stored(event, stamp.json, blank, self._viewer_keys))
         answer = json.dumps({"accepted": len(bodies), "duplicates": duplicates, "rejected": rejected},
                             separators=(",", ":")).encode()

@@ -24,6 +24,7 @@ from gateway.errors import ApiError
 from gateway.ingest import MEDIA_TYPES
 from gateway.openapi import error_doc
 from gateway.services import Services
+from pipeline.governance.value_policy import apply_value_policy
 from translator.event_parser import EventError
 from translator.individeo_wire import WIRE_EVENT_NAMES
 from translator.legacy import LegacyError, read_post, translate
@@ -35,6 +36,7 @@ log = logging.getLogger("percus.legacy")
 
 def routes(services: Services) -> list[BaseRoute]:
     registry, enqueuer, recent = services.registry, services.require_enqueuer(), services.recent_ids
+    policies, viewer_keys = services.value_policies, services.viewer_keys
 
     async def track(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -68,6 +70,7 @@ def routes(services: Services) -> list[BaseRoute]:
             "geo": geo_from_header(request.headers.get("cloudfront-viewer-country")),
             "referrer_host": referrer_host(request.headers.get("referer")),
         }
+        policy = await policies.of(organization)
         bodies, ids, duplicates = [], [], 0
         for event, retry_of in zip(result.events, result.retry_of, strict=True):
             try:
@@ -78,6 +81,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 duplicates += 1
                 continue
             ids.append(event.event_id.int)
+            event = apply_value_policy(event, policy, viewer_keys)
             bodies.append(event.model_copy(update={**stamp, **blank}).model_dump_json().encode())
         if bodies:
             await enqueue_new(enqueuer, recent, organization, ids, bodies)

@@ -73,16 +73,19 @@ def _environment() -> jinja2.Environment:
 def routes(services: Services) -> list[BaseRoute]:
     page = _environment().get_template("player.html")
 
-    def salt(organization_id: str) -> str:
+    def salt_and_policy(organization_id: str) -> tuple[str, str]:
         record = services.registry.get(organization_id)
-        return record.salt if record is not None else derived_salt(services.settings, organization_id)
+        if record is None:
+            return derived_salt(services.settings, organization_id), "store"
+        return record.salt, record.value_policy
 
     async def player(request: Request) -> Response:
         query = request.query_params
         template_id = query.get("template") or WELCOME.template_id
         template = TEMPLATES.get(template_id)
         # The page's configuration, and what its ready message hands the SDK.
-        context: dict[str, Any] = {"organization_id": None, "org_salt": None, "origins": None,
+        context: dict[str, Any] = {"organization_id": None, "org_salt": None, "value_policy": None,
+                                   "origins": None,
                                    "autoplay": query.get("autoplay") == "1", "error": None,
                                    "template_id": template_id, "template_version": None, "title": "Video",
                                    "chapters": []}
@@ -91,9 +94,9 @@ def routes(services: Services) -> list[BaseRoute]:
         except TokenError as exc:
             context["error"] = {"error_code": exc.code, "error_message": exc.message}
         else:
-            context.update(organization_id=share.organization_id,
-                           # The registry reads the store (a file, or S3 on AWS): off the event loop.
-                           org_salt=await run_in_threadpool(salt, share.organization_id),
+            # The registry reads the store (a file, or S3 on AWS): off the event loop.
+            salt, policy = await run_in_threadpool(salt_and_policy, share.organization_id)
+            context.update(organization_id=share.organization_id, org_salt=salt, value_policy=policy,
                            origins=list(share.origins) if share.origins is not None else None)
         if template is None:
             context["error"] = context["error"] or {

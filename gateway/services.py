@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from gateway.enqueuer import Enqueuer
 from gateway.recent_ids import RecentIds
 from gateway.tokens import TokenVerifier
+from gateway.value_policies import ValuePolicies
 from pipeline.config import Settings
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import ViewerKeys
@@ -30,6 +31,11 @@ class Services:
         if self.enqueuer is None:
             raise ValueError("the ingest routes need a queue: build their app with one")
         return self.enqueuer
+
+    @cached_property
+    def value_policies(self) -> ValuePolicies:
+        """One cache for the ingest and legacy routes of the app."""
+        return ValuePolicies(self.registry)
 
     @cached_property
     def engine(self) -> QueryEngine:

@@ -1,4 +1,5 @@
-"""`percus org …`: organizations, their reporting API keys, retention, weekly digest and webhook."""
+"""`percus org …`: organizations, their reporting API keys, retention, value policy, weekly digest and
+webhook."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from pipeline.governance.value_policy import VALUE_POLICIES
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
@@ -22,14 +24,20 @@ def add(commands: Commands) -> None:
     create.add_argument("--legacy-group-key", action="append", metavar="KEY",
                         help="an Individeo trackerGroupKey that posts for this organization (repeatable)")
 
-    org_set = shared.command(org, "set", run_set, "change an organization's retention override (audited as "
-                             "org.settings_changed)")
+    org_set = shared.command(org, "set", run_set, "change an organization's retention override or value "
+                             "policy (audited as org.settings_changed)")
     org_set.add_argument("org", help="organization id")
-    retention_choice = org_set.add_mutually_exclusive_group(required=True)
+    retention_choice = org_set.add_mutually_exclusive_group()
     retention_choice.add_argument("--retention-days", type=_days, metavar="N",
                                   help="keep its viewer-level data at most N days")
     retention_choice.add_argument("--no-retention-override", action="store_true",
                                   help="back to the zones' default retention")
+    org_set.add_argument("--value-policy", choices=VALUE_POLICIES, help="what is stored of cta_value and "
+                         "interaction_value: the value cut to 64 characters (store, the default), a keyed id "
+                         "(hash) or nothing (drop); see docs/privacy.md")
+
+    show = shared.command(org, "show", run_show, "print every setting of an organization, secrets masked")
+    show.add_argument("org", help="organization id")
 
     key = shared.command(org, "key", run_key, "create (print once) or revoke a reporting API key")
     key.add_argument("org", help="organization id")
@@ -73,16 +81,58 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_set(args: argparse.Namespace) -> int:
+    from pipeline.governance.registry.organizations import KEEP
+
+    retention = (None if args.no_retention_override
+                 else KEEP if args.retention_days is None else args.retention_days)
+    if retention is KEEP and args.value_policy is None:
+        raise ValueError("say what to change: --retention-days N, --no-retention-override or --value-policy")
     registry = shared.registry(shared.settings(args))
     org = check_slug(args.org, "organization")
-    before = registry.require(org).retention_days
-    after = registry.update(org, retention_days=None if args.no_retention_override else args.retention_days)
-
-    def shown(days: int | None) -> str:
-        return f"{days} days" if days else "the zones' defaults"
-
-    print(f"retention of {org!r}: {shown(after.retention_days)} (was {shown(before)})")
+    before = registry.require(org)
+    after = registry.update(org, retention_days=retention, value_policy=args.value_policy or KEEP)
+    if retention is not KEEP:
+        print(f"retention of {org!r}: {_retention(after.retention_days)} "
+              f"(was {_retention(before.retention_days)})")
+    if args.value_policy:
+        print(f"value policy of {org!r}: {after.value_policy} (was {before.value_policy})")
     return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    registry = shared.registry(shared.settings(args))
+    org = registry.require(check_slug(args.org, "organization"))
+    digest, webhook = org.digest, org.webhook
+    keys = [f"{key.key_id} (created {key.created_at:%Y-%m-%d}"
+            + (f", revoked {key.revoked_at:%Y-%m-%d})" if key.revoked_at else ")") for key in org.api_keys]
+    lines = [
+        f"organization: {org.organization_id}",
+        f"created: {org.created_at.isoformat()}",
+        f"retention: {_retention(org.retention_days)}",
+        f"value policy: {org.value_policy}",
+        f"salt: {_masked(org.salt)}",
+        f"digest: {'enabled' if digest.enabled else 'disabled'}, {len(digest.recipients)} recipient(s)"
+        + (f": {', '.join(digest.recipients)}" if digest.recipients else ""),
+        "webhook: none" if webhook is None else
+        f"webhook: {webhook.url} ({'enabled' if webhook.enabled else 'disabled'}, loopback "
+        f"{'allowed' if webhook.allow_loopback else 'refused'}, events received since "
+        f"{webhook.since.isoformat()}, secret {_masked(webhook.secret)}"
+        + (f", previous secret signs until {webhook.previous_secret_expires_at.isoformat()}"
+           if webhook.previous_secret and webhook.previous_secret_expires_at else "") + ")",
+        f"reporting API keys: {', '.join(keys) if keys else 'none'}",
+        f"legacy group keys: {len(org.legacy_group_key_hashes)}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _retention(days: int | None) -> str:
+    return f"{days} days" if days else "the zones' defaults"
+
+
+def _masked(secret: str) -> str:
+    """Enough to tell two secrets apart, too little to use one."""
+    return f"{secret[:4]}…"
 
 
 def run_key(args: argparse.Namespace) -> int:

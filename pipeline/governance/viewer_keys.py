@@ -51,6 +51,13 @@ class ViewerKeys:
         mac.update(client_hash.encode("ascii"))
         return mac.hexdigest()
 
+    def keyed_value(self, value: str) -> str:
+        """A CTA or interaction value's stored id under the `hash` value policy: keyed like a viewer id,
+        apart from viewer ids by its prefix, so equal values share an id and nothing reverses it."""
+        mac = self._current.copy()
+        mac.update(b"value:" + value.encode())
+        return mac.hexdigest()
+
     def stored_forms(self, client_hash: str) -> list[str]:
         """Every value under which a viewer's events can be stored: keyed under each key held, and
         the client hash itself (events stored before keyed ids existed)."""

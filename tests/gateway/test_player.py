@@ -20,12 +20,15 @@ def config(html: str) -> dict[str, Any]:
 
 
 def test_the_page_carries_the_organization_from_the_token_and_its_stored_salt(gateway: Gateway) -> None:
-    salt = OrganizationRegistry(open_store(gateway.settings)).create("acme").salt
+    registry = OrganizationRegistry(open_store(gateway.settings))
+    salt = registry.create("acme").salt
+    registry.update("acme", value_policy="drop")
     response = gateway.client.get("/player", params={"token": gateway.token("acme")})
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, no-store"
     page = config(response.text)
     assert (page["organization_id"], page["org_salt"], page["error"]) == ("acme", salt, None)
+    assert page["value_policy"] == "drop"  # ready hands it to the SDK, which then sends no values
     assert (page["template_id"], page["template_version"]) == ("welcome", "1")
     assert [c["chapter_id"] for c in page["chapters"]] == ["intro", "plan"]
     assert f'<video id="video" src="{MEDIA_PATH}"' in response.text
@@ -37,6 +40,7 @@ def test_an_organization_without_a_stored_salt_gets_a_stable_derived_one(gateway
     again = config(gateway.client.get("/player", params={"token": gateway.token("globex")}).text)
     other = config(gateway.client.get("/player", params={"token": gateway.token("initech")}).text)
     assert first["org_salt"] == again["org_salt"] == derived_salt(gateway.settings, "globex")
+    assert first["value_policy"] == "store"
     assert other["org_salt"] != first["org_salt"] and len(first["org_salt"]) == 32
 
 

@@ -49,6 +49,43 @@ def test_org_set_changes_and_clears_the_retention_override(data_dir: Path,
     assert {r["actor"] for r in changes} == {records(capsys, "--action", "org.created")[0]["actor"]}
 
 
+def test_org_set_changes_the_value_policy_audited_and_org_show_prints_every_setting(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "create", "acme", "--retention-days", "30",
+               "--legacy-group-key", "GK-1")[0] == 0
+    assert run(capsys, "org", "set", "acme", "--value-policy", "hash") == (
+        0, "value policy of 'acme': hash (was store)\n", "")
+    assert run(capsys, "org", "set", "acme", "--value-policy", "drop", "--retention-days", "7") == (
+        0, "retention of 'acme': 7 days (was 30 days)\nvalue policy of 'acme': drop (was hash)\n", "")
+    code, _, err = run(capsys, "org", "set", "acme")
+    assert code != 0 and "--value-policy" in err
+    assert run(capsys, "org", "set", "acme", "--value-policy", "keep")[0] != 0
+    changes = [r["details"] for r in records(capsys, "--org", "acme", "--action", "org.settings_changed")]
+    assert sorted(changes, key=len) == [
+        {"value_policy": "hash", "previous_value_policy": "store"},
+        {"retention_days": 7, "previous_retention_days": 30, "value_policy": "drop",
+         "previous_value_policy": "hash"}]
+
+    run(capsys, "org", "digest", "acme", "--digest-to", "ops@example.com")
+    secret = run(capsys, "org", "webhook", "acme", "--url", "http://127.0.0.1:9/hook", "--allow-loopback")[1]
+    key = run(capsys, "org", "key", "acme")[1].strip()
+    registry = OrganizationRegistry(LocalStore(data_dir / "bucket"))
+    org = registry.require("acme")
+    code, out, _ = run(capsys, "org", "show", "acme")
+    assert code == 0
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert lines["organization"] == "acme"
+    assert lines["retention"] == "7 days"
+    assert lines["value policy"] == "drop"
+    assert lines["salt"] == f"{org.salt[:4]}…"
+    assert lines["digest"] == "enabled, 1 recipient(s): ops@example.com"
+    assert lines["webhook"].startswith("http://127.0.0.1:9/hook (enabled, loopback allowed")
+    assert lines["reporting API keys"].startswith(f"{org.api_keys[0].key_id} (created ")
+    assert lines["legacy group keys"] == "1"
+    for hidden in (secret.strip(), key, org.salt, "GK-1"):
+        assert hidden not in out
+
+
 def test_a_command_rewrites_the_group_keys_an_earlier_version_stored_in_plaintext(
         data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "org", "create", "acme")[0] == 0

@@ -14,6 +14,7 @@ from pipeline.governance.registry.legacy import Attachments, GroupKeys
 from pipeline.governance.registry.models import Attachment, Digest, Organization, RegistryError, Webhook
 from pipeline.governance.registry.organizations import KEEP, Organizations
 from pipeline.governance.registry.webhooks import WebhookSettings, check_webhook_url, webhook_host
+from pipeline.governance.value_policy import ValuePolicy
 from pipeline.store.base import Store
 
 __all__ = ["Attachment", "Digest", "Organization", "OrganizationRegistry", "RegistryError", "Webhook",
@@ -48,8 +49,9 @@ class OrganizationRegistry:
     def list(self) -> list[Organization]:
         return self._organizations.list()
 
-    def update(self, org: str, *, retention_days: int | None = KEEP) -> Organization:
-        return self._organizations.update(org, retention_days=retention_days)
+    def update(self, org: str, *, retention_days: int | None = KEEP, value_policy: ValuePolicy = KEEP
+               ) -> Organization:
+        return self._organizations.update(org, retention_days=retention_days, value_policy=value_policy)
 
     def set_digest(self, org: str, *, enabled: bool, recipients: builtins.list[str] | None = None
                    ) -> Digest:

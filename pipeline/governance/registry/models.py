@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from pipeline.governance.value_policy import ValuePolicy
+
 
 class RegistryError(ValueError):
     """A registry request that cannot be honoured (unknown organization, key already bound, …)."""
@@ -55,6 +57,7 @@ class Organization(BaseModel):
     organization_id: str
     created_at: datetime
     retention_days: int | None = Field(default=None, ge=1)  # None: the zone defaults
+    value_policy: ValuePolicy = "store"  # what is stored of cta_value and interaction_value
     salt: str  # ships to the player for viewer_hash; rotated with the salt epoch
     # The SHA-256 of each legacy group key bound to it: a key is a credential, never stored.
     legacy_group_key_hashes: list[str] = Field(default_factory=list)

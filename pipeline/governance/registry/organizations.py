@@ -11,6 +11,7 @@ from typing import Any
 from pipeline import layout
 from pipeline.governance import audit
 from pipeline.governance.registry.models import Digest, Organization, RegistryError
+from pipeline.governance.value_policy import VALUE_POLICIES, ValuePolicy
 from pipeline.mail.base import MAX_RECIPIENTS, check_address
 from pipeline.store.base import Store
 from translator.ids import check_slug
@@ -52,15 +53,27 @@ class Organizations:
     def list(self) -> list[Organization]:
         return [Organization.model_validate_json(self.store.get(key)) for key in self.store.list(_ORGS)]
 
-    def update(self, org: str, *, retention_days: int | None = KEEP) -> Organization:
-        """Change the retention override (None clears it); nothing given changes nothing."""
+    def update(self, org: str, *, retention_days: int | None = KEEP, value_policy: ValuePolicy = KEEP
+               ) -> Organization:
+        """Change the retention override (None clears it) and the value policy; nothing given changes
+        nothing."""
         before = self.require(org)
-        if retention_days is KEEP:
+        fields: dict[str, Any] = {}
+        if retention_days is not KEEP:
+            if retention_days is not None and retention_days < 1:  # model_copy does not validate
+                raise RegistryError(f"retention_days must be at least 1 day, got {retention_days}")
+            fields["retention_days"] = retention_days
+        if value_policy is not KEEP:
+            if value_policy not in VALUE_POLICIES:
+                raise RegistryError(f"the value policy is one of {', '.join(VALUE_POLICIES)}, "
+                                    f"not {value_policy!r}")
+            fields["value_policy"] = value_policy
+        if not fields:
             return before
-        if retention_days is not None and retention_days < 1:  # model_copy does not validate
-            raise RegistryError(f"retention_days must be at least 1 day, got {retention_days}")
-        return self.change(before, {"retention_days": retention_days}, {
-            "retention_days": retention_days, "previous_retention_days": before.retention_days})
+        details: dict[str, object] = {}
+        for name, value in fields.items():
+            details.update({name: value, f"previous_{name}": getattr(before, name)})
+        return self.change(before, fields, details)
 
     def set_digest(self, org: str, *, enabled: bool, recipients: builtins.list[str] | None = None
                    ) -> Digest:
