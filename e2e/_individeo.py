@@ -19,13 +19,15 @@ from pipeline.governance.registry import Attachment, OrganizationRegistry
 PROJECT = "pension-2026"
 
 
-def register(stack: Stack, org: str) -> str:
-    """A fresh Individeo attachment code, registered to `org` as `percus legacy register` does."""
+def register(stack: Stack, org: str, *, tracking: bool = False, consent_required: bool = True) -> str:
+    """A fresh Individeo attachment code, registered to `org` as `percus legacy register` does (with
+    its `--tracking` and `--consent-required` defaults)."""
     registry = OrganizationRegistry(stack.store)
     registry.create(org)
     code = f"pFXDVWQpafvjpLPutA-{uuid.uuid4().hex[:6]}"
     registry.register_attachment(Attachment(attachment_code=code, organization_id=org, project_id=PROJECT,
-                                            template_id="welcome"))
+                                            template_id="welcome", tracking=tracking,
+                                            consent_required=consent_required))
     return code
 
 

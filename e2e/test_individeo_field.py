@@ -20,6 +20,7 @@ from pipeline.governance.registry import OrganizationRegistry
 
 pytestmark = pytest.mark.e2e
 
+TRACKING_SCRIPT = "/sdk/percus-tracking.js"
 PENSION = {"first_name": "Ana", "pension_estimate": "UF 18,74", "retirement_age": 65}
 
 
@@ -209,3 +210,48 @@ def test_under_the_drop_policy_a_cta_value_reaches_the_page_and_never_the_wire(
     wire = "".join(request.post_data or "" for request in browse.requests) + "".join(browse.urls(""))
     assert "ana.perez" not in wire and "612345" not in wire
     assert "ana.perez" not in json.dumps(events)
+
+
+def test_a_page_silent_on_tracking_is_tracked_as_the_attachment_was_registered(
+        stack: Stack, browse: Browsing) -> None:
+    """`percus legacy register --tracking --no-consent-required`: what Individeo's account configured."""
+    org = stack.organization()
+    warned = warnings(browse)
+    code = register(stack, org, tracking=True, consent_required=False)
+    page = browse.open(stack.page_url("savings-statement.html", org, code=code))
+    wait_call(page, "on-ready")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAYCOMPLETE")
+
+    assert statement_settings(page) == {"enableTracking": True, "consentRequired": False}
+    events = stack.wait_for(org, has("session.started", "video.completed"))
+    assert types(events)[:2] == ["session.started", "video.played"]  # no consent was asked for
+    assert_stored_canonically(events, org)
+    assert len(browse.urls(TRACKING_SCRIPT)) == 1
+    assert warned == []
+
+
+def test_a_tracking_attribute_on_the_page_wins_over_the_attachments_default(
+        stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    code = register(stack, org, tracking=True, consent_required=False)
+    page = browse.open(stack.page_url("savings-statement.html", org, code=code, tracking="false"))
+    wait_call(page, "on-ready")
+    page.evaluate("BluePlayer.current.play()")
+    wait_call(page, "ONPLAYCOMPLETE")  # with tracking, the module and the first events left long before
+
+    # The page said nothing of consent: that default still applies.
+    assert statement_settings(page) == {"enableTracking": False, "consentRequired": False}
+    assert page.evaluate("window.percusTracking") is None
+    assert not browse.urls(TRACKING_SCRIPT) and not browse.posts("/analytics/v1/")
+    assert stack.events(org) == []
+
+
+def statement_settings(page: Page) -> dict[str, bool]:
+    """The tracking and consent settings of savings-statement.html's player (the tag's next sibling)."""
+    result: dict[str, bool] = page.evaluate("""() => {
+        const {enableTracking, consentRequired} = document.querySelector("script[data-iv-on-ready]")
+            .nextElementSibling.percus.settings;
+        return {enableTracking, consentRequired};
+    }""")
+    return result

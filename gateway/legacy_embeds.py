@@ -1,5 +1,6 @@
-"""Embed lookups for the Individeo compat script: a registered attachment code's player URL and a
-fresh share token (the reporting side serves it; the ingest set does not)."""
+"""Embed lookups for the Individeo compat script: a registered attachment code's player URL, a fresh
+share token and the operator's tracking and consent defaults (the reporting side serves it; the
+ingest set does not)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def routes(services: Services) -> list[BaseRoute]:
             "template_id": attachment.template_id,
             "player_url": f"{request.base_url}{PLAYER_PATH.lstrip('/')}",
             "share_token": token,
+            "tracking": attachment.tracking,
+            "consent_required": attachment.consent_required,
         }, headers={"Cache-Control": "private, max-age=300"})
 
     return [Route(EMBED_PATH, embed, methods=["GET"])]
@@ -46,10 +49,15 @@ def routes(services: Services) -> list[BaseRoute]:
 PATHS: dict[str, Any] = {
     EMBED_PATH: {"get": {
         "summary": "Player URL and a share token for a registered Individeo attachment code",
+        "description": "`tracking` and `consent_required` are the attachment's defaults "
+                       "(`percus legacy register --tracking --no-consent-required`; by default false and "
+                       "true): the compat script applies each to a page that writes no attribute for it "
+                       "(`enable-tracking`, `enable-smart-tracking`, `embed-smart-tracking`; "
+                       "`consent-required`). An attribute on the page always wins.",
         "parameters": [{"name": "attachment_code", "in": "path", "required": True,
                         "schema": {"type": "string"}}],
         "responses": {"200": {"description": "player_url, share_token, organization_id, project_id, "
-                                             "template_id"},
+                                             "template_id, tracking, consent_required"},
                       "404": error_doc("The attachment code is not registered.")},
     }},
 }

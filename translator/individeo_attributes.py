@@ -48,7 +48,8 @@ _NO_SWITCH = "Read and ignored: the Percus player has no such switch."
 PLAYER_OPTIONS: tuple[PlayerOption, ...] = (
     PlayerOption("attachmentCode", Value("string"),
                  "Which personalized video. Resolved by GET /analytics/v1/legacy/embeds/{code} into the "
-                 "player URL and a share token (see `percus legacy register`)."),
+                 "player URL, a share token and the tracking and consent defaults for a page that sets "
+                 "neither (see `percus legacy register`)."),
     PlayerOption("personalizationData", Value("json"),
                  "Personalization data, as player.initIndivideo(data) would pass it. Given to the player "
                  "only; never sent to analytics (it is personal data)."),

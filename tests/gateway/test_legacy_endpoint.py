@@ -149,8 +149,21 @@ def test_embed_lookup_answers_a_player_and_a_token_of_the_registered_organizatio
     share = TokenVerifier(legacy.settings.token_keys).verify(found["share_token"])
     assert (share.organization_id, share.project_id) == ("plan-vital", "pensions")
     assert found["template_id"] == "t-9"
+    assert (found["tracking"], found["consent_required"]) == (False, True)  # registered without defaults
     missing = legacy.client.get("/analytics/v1/legacy/embeds/unknown-code")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "unknown_attachment")
+
+
+def test_embed_lookup_answers_the_operators_tracking_defaults(legacy: Legacy) -> None:
+    OrganizationRegistry(legacy.store).register_attachment(Attachment(
+        attachment_code="att-43", organization_id="plan-vital", project_id="pensions", tracking=True,
+        consent_required=False))
+    found = legacy.client.get("/analytics/v1/legacy/embeds/att-43").json()
+    assert (found["tracking"], found["consent_required"]) == (True, False)
+    paths = legacy.client.get("/analytics/v1/openapi.json").json()["paths"]
+    lookup = paths["/analytics/v1/legacy/embeds/{attachment_code}"]["get"]
+    assert "`tracking` and `consent_required`" in lookup["description"]
+    assert "consent_required" in lookup["responses"]["200"]["description"]
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -112,13 +112,32 @@ def test_legacy_register_is_recorded_without_the_attachment_code(data_dir: Path,
     assert run(capsys, "org", "create", "acme")[0] == 0
     code, out, _ = run(capsys, "legacy", "register", "--org", "acme", "--project", "onboarding",
                        "--attachment-code", "IV-ATTACH-7731", "--template", "welcome")
-    assert code == 0 and out == "attachment 'IV-ATTACH-7731' → acme/onboarding\n"
+    assert code == 0 and out == ("attachment 'IV-ATTACH-7731' → acme/onboarding (tracking off, consent "
+                                 "required where the page is silent)\n")
     (record,) = records(capsys, "--org", "acme", "--action", "legacy")
     assert record["action"] == "legacy.attachment_registered"
     assert record["details"] == {"attachment_sha256": record["details"]["attachment_sha256"],
-                                 "project_id": "onboarding", "template_id": "welcome", "replaced": False,
+                                 "project_id": "onboarding", "template_id": "welcome", "tracking": False,
+                                 "consent_required": True, "replaced": False,
                                  "previous_organization_id": None}
     assert b"IV-ATTACH-7731" not in audit_bytes(data_dir)
+
+
+def test_legacy_register_stores_the_operators_tracking_defaults(data_dir: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "create", "acme")[0] == 0
+    code, out, _ = run(capsys, "legacy", "register", "--org", "acme", "--project", "onboarding",
+                       "--attachment-code", "IV-7", "--tracking", "--no-consent-required")
+    assert code == 0 and out.endswith("(tracking on, consent not required where the page is silent)\n")
+    found = OrganizationRegistry(LocalStore(data_dir / "bucket")).attachment("IV-7")
+    assert found is not None and (found.tracking, found.consent_required) == (True, False)
+    (record,) = records(capsys, "--org", "acme", "--action", "legacy")
+    assert (record["details"]["tracking"], record["details"]["consent_required"]) == (True, False)
+    # Registered again without the options: back to today's defaults.
+    assert run(capsys, "legacy", "register", "--org", "acme", "--project", "onboarding",
+               "--attachment-code", "IV-7", "--no-tracking")[0] == 0
+    found = OrganizationRegistry(LocalStore(data_dir / "bucket")).attachment("IV-7")
+    assert found is not None and (found.tracking, found.consent_required) == (False, True)
 
 
 def test_token_issue_warns_of_an_unregistered_organization_and_still_issues(

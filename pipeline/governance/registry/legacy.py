@@ -111,6 +111,7 @@ class Attachments:
         self._organizations.audit("legacy.attachment_registered", attachment.organization_id, {
             "attachment_sha256": sha256_hex(attachment.attachment_code),
             "project_id": attachment.project_id, "template_id": attachment.template_id,
+            "tracking": attachment.tracking, "consent_required": attachment.consent_required,
             "replaced": previous is not None,
             "previous_organization_id": previous.organization_id if previous else None})
 

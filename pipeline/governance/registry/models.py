@@ -87,3 +87,7 @@ class Attachment(BaseModel):
     organization_id: str
     project_id: str
     template_id: str | None = None
+    # What Individeo's account configured: the compat script applies them where the page is silent.
+    # A record stored before them loads with these defaults, as the page behaved then.
+    tracking: bool = False
+    consent_required: bool = True

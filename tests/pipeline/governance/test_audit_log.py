@@ -111,7 +111,8 @@ def test_registering_an_attachment_is_recorded_without_its_code(store: LocalStor
     (record,) = audit.list_records(store, org="initech", action="legacy")
     assert record["action"] == "legacy.attachment_registered" and record["actor"] == "cli:ana"
     assert record["details"] == {"attachment_sha256": hashlib.sha256(code.encode()).hexdigest(),
-                                 "project_id": "p1", "template_id": "t1", "replaced": True,
+                                 "project_id": "p1", "template_id": "t1", "tracking": False,
+                                 "consent_required": True, "replaced": True,
                                  "previous_organization_id": "globex"}
     assert code.encode() not in b"".join(store.get(key) for key in store.list("audit/"))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import layout
 from pipeline.governance import audit
 from pipeline.governance.registry import Attachment, OrganizationRegistry, RegistryError
 from pipeline.governance.registry.models import sha256_hex
@@ -123,3 +124,18 @@ def test_attachments_resolve_to_their_organization(any_store: Store) -> None:
     with pytest.raises(RegistryError):
         registry.register_attachment(Attachment(attachment_code="x", organization_id="nobody",
                                                 project_id="p"))
+
+
+def test_tracking_defaults_round_trip_and_an_old_record_has_the_built_in_ones(any_store: Store) -> None:
+    registry = OrganizationRegistry(any_store)
+    registry.create("acme")
+    registry.register_attachment(Attachment(attachment_code="IV-1", organization_id="acme", project_id="p",
+                                            tracking=True, consent_required=False))
+    found = registry.attachment("IV-1")
+    assert found is not None and (found.tracking, found.consent_required) == (True, False)
+    # A record stored before the defaults existed: tracking off, consent required, as pages behaved.
+    old_record = {"attachment_code": "IV-old", "organization_id": "acme", "project_id": "p",
+                  "template_id": None}
+    any_store.put(f"{layout.ATTACHMENTS.prefix}{sha256_hex('IV-old')}.json", json.dumps(old_record).encode())
+    old = registry.attachment("IV-old")
+    assert old is not None and (old.tracking, old.consent_required) == (False, True)
