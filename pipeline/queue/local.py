@@ -357,6 +357,7 @@ class LocalQueue:
         """Set aside the unreadable rest of a segment so the records after it can still flow."""
         path = self.directory / f"corrupt-{start:020d}.bin"
         files.write(path, os.pread(fd, end - start, start - base))
+        files.stamp(path)  # aged by _expire against time.time()
         log.error("queue %s: %d unreadable bytes at offset %d moved to %s", self.directory,
                   end - start, start, path.name)
         self._deleted.add(start, end)

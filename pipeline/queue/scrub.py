@@ -85,4 +85,5 @@ def _write(path: Path, value: object) -> None:
     files.make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     files.write(tmp, json.dumps(value).encode())
+    files.stamp(tmp)  # an unread answer is aged against time.time() (forget_answers)
     os.replace(tmp, path)  # the reader never sees half a file
