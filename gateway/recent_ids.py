@@ -63,6 +63,10 @@ class RecentIds:
                     if ids.pop(event_id, _ABSENT) is not _ABSENT and generation is self._current:
                         self._current_size -= 1
 
+    def clear(self) -> None:
+        """Forget every id (Percus Micro's reset)."""
+        self._current, self._previous, self._current_size = {}, {}, 0
+
     def _rotate(self) -> None:
         now = self._clock()
         if now - self._started >= self._generation_seconds or self._current_size >= self._generation_size:

@@ -19,6 +19,7 @@ from percus.cli import (
     export,
     generated,
     legacy,
+    micro,
     migrate,
     org,
     report,
@@ -30,7 +31,7 @@ from percus.cli import (
 )
 
 # In the order `percus --help` lists them.
-_MODULES = (serve, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
+_MODULES = (serve, micro, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
             retention, audit, generated)
 
 

@@ -16,7 +16,7 @@ def add(commands: Commands) -> None:
     serve = shared.command(commands, "serve", run, "run the gateway with the background writer on the "
                            "embedded default")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--port", type=shared.port, default=8000)
     serve.add_argument("--quiet", action="store_true", help="print no banner and no request log")
 
 
@@ -32,8 +32,3 @@ def run(args: argparse.Namespace) -> int:
         return 1
     return 0
 
-
-def _port(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
-    return int(text)

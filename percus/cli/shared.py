@@ -97,3 +97,10 @@ def progress(label: str) -> Callable[..., None]:
 def print_json(value: object, *, indent: int | None = None, sort_keys: bool = False) -> None:
     """JSON with text as written (names in any script), not as \\u escapes."""
     print(json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False))
+
+
+def port(text: str) -> int:
+    """A --port value."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
