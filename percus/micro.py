@@ -4,10 +4,11 @@ plugin (percus/testing.py), from a thread on a free port."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -28,28 +29,34 @@ def _config(micro: Micro, host: str, port: int) -> uvicorn.Config:
 
 
 def serve(*, host: str, port: int, organization: str, project: str, data_dir: Path | None) -> None:
-    with _micro(data_dir, organization, project) as micro:
+    """Prints the banner once it listens: a test that read the token may send at once. Ctrl-C or SIGTERM
+    stops it and removes its temporary directory."""
+    # uvicorn raises the stop signal again once it stopped: as KeyboardInterrupt, so the directory goes.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt), _micro(data_dir, organization, project) as micro:
         base = f"http://{host}:{port}"
-        print("\n".join([
-            f"Percus Micro on {base}  (events in memory; organization {organization!r}, project {project!r})",
+        banner = "\n".join([
+            f"Percus Micro on {base}  (events in memory; organization {organization!r}, project {project!r}; "
+            f"settings: {micro.data_dir})",
             f"  share token   {micro.token}",
             f"  ingest        POST {base}/analytics/v1/events",
             f"  inspect       {base}/micro/all  /micro/good  /micro/bad  /micro/wait  POST /micro/reset",
             f"  SDK, demo     {base}/sdk/percus-embed-sdk.js  {base}/demo",
-        ]), flush=True)
-        uvicorn.Server(_config(micro, host, port)).run()
+        ])
+        _Server(_config(micro, host, port), lambda: print(banner, flush=True)).run()
 
 
 class _Server(uvicorn.Server):
-    """Tells the starting thread when it listens (after the app's lifespan startup)."""
+    """Calls `listening` once it listens (after the app's lifespan startup)."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, listening: Callable[[], object]) -> None:
         super().__init__(config)
-        self.listening = threading.Event()
+        self._listening = listening
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        self.listening.set()
+        if self.started:  # not when the port was taken
+            self._listening()
 
 
 class Running:
@@ -62,11 +69,12 @@ class Running:
         listener.bind(("127.0.0.1", 0))  # a free port, held from now on
         self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         self.token = micro.token
-        self._server = _Server(_config(micro, "127.0.0.1", 0))
+        listening = threading.Event()
+        self._server = _Server(_config(micro, "127.0.0.1", 0), listening.set)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listener]},
                                         name="percus-micro", daemon=True)
         self._thread.start()
-        if not self._server.listening.wait(30):
+        if not listening.wait(30):
             self.stop()
             raise RuntimeError("Percus Micro did not start within 30 s")
 

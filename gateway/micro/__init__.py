@@ -33,6 +33,7 @@ class Micro:
     app: ASGIApp
     recorder: Recorder
     token: str
+    data_dir: Path
 
 
 @functools.cache
@@ -57,4 +58,4 @@ def create_micro(data_dir: Path, organization: str = "micro", project: str = "mi
                               {"token": token, "organization_id": organization, "project_id": project})
     app = assemble(services, MICRO, extra=[*own, *openapi.routes(_document())],
                    rate_limits=RateLimits(per_address=None, per_token=None))
-    return Micro(Capture(app, recorder, (ingest.PATH, *legacy.PATHS_TRACK)), recorder, token)
+    return Micro(Capture(app, recorder, (ingest.PATH, *legacy.PATHS_TRACK)), recorder, token, data_dir)
