@@ -36,3 +36,27 @@ def stamp(path: Path) -> None:
     time.time() is then aged by one clock, not by the file system's and the process's."""
     now = time.time()
     os.utime(path, (now, now))
+
+
+def replace(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Replace `path` by a file holding `data`, atomically: a reader sees the old file or the new one,
+    never half of it. With `fsync`, the new file and its directory entry are on disk when this returns."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if fsync:
+        fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,7 +5,6 @@ docs/architecture.md (Queue, raw writer, the store).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import fcntl
@@ -16,16 +15,16 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import files
-from pipeline.queue import scrub
+from pipeline.queue import dead_letters, scrub
 from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
 from pipeline.queue._ranges import Ranges
 from pipeline.queue.base import Message, QueueUnavailable
+from pipeline.queue.dead_letters import DeadLetterLog
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +97,7 @@ class LocalQueue:
         self._segment_since: float | None = None  # monotonic time of the write segment's first record
         self._next_expiry = 0.0  # monotonic time to look for expired dead letters next
         self._scrubs: dict[str, _Scrub] = {}  # scrub requests taken up, by name
+        self._dead_letters = DeadLetterLog(self.directory, fsync=fsync)
         self._lock_fd = _lock_directory(self.directory)
         try:
             self._open()
@@ -128,7 +128,7 @@ class LocalQueue:
         fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
         os.close(fd)
         if self.fsync:
-            _fsync_directory(self.directory)
+            files.fsync_directory(self.directory)
 
     def _recover_tail(self, fd: int, base: int) -> int:
         """Length of the whole records at the start of the last segment; cut off a torn tail."""
@@ -366,40 +366,15 @@ class LocalQueue:
         self._read_pos = end
 
     def _bury(self, dead: list[tuple[int, int, bytes, int]]) -> None:
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        lines = []
-        for off, _, body, count in dead:
-            entry: dict[str, object] = {"offset": off, "receive_count": count - 1, "dead_lettered_at": now}
-            try:
-                entry["body"] = body.decode()
-            except UnicodeDecodeError:
-                entry["body_base64"] = base64.b64encode(body).decode()
-            lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
-        fd = os.open(self.directory / "dead-letter.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                     files.FILE_MODE)
-        try:
-            os.write(fd, "".join(lines).encode())
-            if self.fsync:
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        # The log counts the receives that went unanswered: the one past max_receives never happened.
+        self._dead_letters.append([(off, body, count - 1) for off, _, body, count in dead])
         log.warning("queue %s: %d message(s) received %d times without being deleted moved to %s",
-                    self.directory, len(dead), self.max_receives, "dead-letter.jsonl")
+                    self.directory, len(dead), self.max_receives, dead_letters.NAME)
 
     def dead_letters(self) -> list[bytes]:
         """Bodies in the dead-letter log, oldest first."""
         with self._consume_lock:
-            try:
-                text = (self.directory / "dead-letter.jsonl").read_text()
-            except FileNotFoundError:
-                return []
-        bodies = []
-        for line in text.splitlines():
-            with contextlib.suppress(ValueError):  # a line torn by a crash
-                entry = json.loads(line)
-                bodies.append(entry["body"].encode() if "body" in entry
-                              else base64.b64decode(entry["body_base64"]))
-        return bodies
+            return self._dead_letters.bodies()
 
     def _expire(self) -> None:
         """Drop dead letters and corrupt bytes older than DEAD_LETTER_SECONDS, and scrub answers
@@ -409,36 +384,13 @@ class LocalQueue:
             for path in self._corrupt_files():
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
-            self._rewrite_dead_letters(lambda line: _dead_lettered_at(line) >= cutoff)
+            self._dead_letters.rewrite(lambda _, lettered_at: lettered_at >= cutoff)
             scrub.forget_answers(self.directory, _EXPIRE_EVERY)
         except OSError as exc:  # tried again at the next expiry
             log.error("queue %s: cannot expire old dead letters: %s", self.directory, exc)
 
     def _corrupt_files(self) -> list[Path]:
         return [path for path in self.directory.iterdir() if _CORRUPT.fullmatch(path.name)]
-
-    def _rewrite_dead_letters(self, keep: Callable[[bytes], bool]) -> int:
-        """Replace the dead-letter log, atomically, by its lines that `keep`; returns how many went."""
-        path = self.directory / "dead-letter.jsonl"
-        try:
-            lines = path.read_bytes().splitlines(keepends=True)
-        except FileNotFoundError:
-            return 0
-        kept = [line for line in lines if keep(line)]
-        if len(kept) == len(lines):
-            return 0
-        tmp = path.with_name("dead-letter.jsonl.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
-        try:
-            os.write(fd, b"".join(kept))
-            if self.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        if self.fsync:
-            _fsync_directory(self.directory)
-        return len(lines) - len(kept)
 
     # -- scrubbing ------------------------------------------------------------------------------
 
@@ -460,14 +412,11 @@ class LocalQueue:
                 log.error("queue %s: cannot carry out scrub request %s: %s", self.directory, name, exc)
 
     def _finish(self, name: str, job: _Scrub) -> None:
-        def keep(line: bytes) -> bool:
-            return not _holds(_dead_letter_body(line), job.needles)
-
-        dead_letters = self._rewrite_dead_letters(keep)
+        buried = self._dead_letters.rewrite(lambda body, _: not _holds(body, job.needles))
         corrupt = [path for path in self._corrupt_files() if _holds(path.read_bytes(), job.needles)]
         for path in corrupt:
             path.unlink()
-        scrub.reply(self.directory, name, scrub.ScrubResult(job.records, dead_letters, len(corrupt)))
+        scrub.reply(self.directory, name, scrub.ScrubResult(job.records, buried, len(corrupt)))
 
     def _take_up(self, needles: tuple[bytes, ...]) -> _Scrub:
         with self._append_lock:
@@ -568,19 +517,9 @@ class LocalQueue:
             "deleted": self._deleted.pairs(),
             "receive_counts": list(self._counts.items()),
         }
-        path = self.directory / "state.json"
-        tmp = path.with_name("state.json.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
-            try:
-                os.write(fd, json.dumps(state, separators=(",", ":")).encode())
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            if self.fsync:
-                _fsync_directory(self.directory)
+            files.replace(self.directory / "state.json", json.dumps(state, separators=(",", ":")).encode(),
+                          fsync=self.fsync)
         except OSError as exc:
             # The state in memory is right; an older one on disk only means redelivery after a crash.
             log.warning("queue %s: cannot save state.json: %s", self.directory, exc.strerror)
@@ -632,30 +571,7 @@ def _lock_directory(directory: Path) -> int:
     return fd
 
 
-def _dead_lettered_at(line: bytes) -> float:
-    """When a dead-letter line was written (a line torn by a crash counts as old: it is unreadable)."""
-    try:
-        return datetime.fromisoformat(json.loads(line)["dead_lettered_at"]).timestamp()
-    except (ValueError, KeyError, TypeError):
-        return 0.0
-
-
-def _dead_letter_body(line: bytes) -> bytes:
-    """The body a dead-letter line holds (the line itself when a crash tore it)."""
-    try:
-        entry = json.loads(line)
-        return str(entry["body"]).encode() if "body" in entry else base64.b64decode(entry["body_base64"])
-    except (ValueError, KeyError, TypeError):
-        return line
 
 
 def _holds(data: bytes, needles: tuple[bytes, ...]) -> bool:
     return any(needle in data for needle in needles)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

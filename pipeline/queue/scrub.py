@@ -83,7 +83,5 @@ def forget_answers(directory: Path, older_than: float) -> None:
 
 def _write(path: Path, value: object) -> None:
     files.make_dirs(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp")
-    files.write(tmp, json.dumps(value).encode())
-    files.stamp(tmp)  # an unread answer is aged against time.time() (forget_answers)
-    os.replace(tmp, path)  # the reader never sees half a file
+    files.replace(path, json.dumps(value).encode())  # the reader never sees half a file
+    files.stamp(path)  # an unread answer is aged against time.time() (forget_answers)
