@@ -1,16 +1,21 @@
-"""Fixtures of the webhook tests: a resolver that answers chosen names, and a TLS certificate for a name."""
+"""Fixtures of the webhook tests: a resolver that answers chosen names, a TLS certificate for a name, an
+injected clock, a local store and registry, and receivers made on first use."""
 
 from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pipeline.governance.registry import OrganizationRegistry
+from pipeline.store.local import LocalStore
+from tests.pipeline.webhooks._harness import Clock, Receiver
 
 TLS_NAME = "hooks.acme.test"
 
@@ -88,3 +93,40 @@ def tls(tmp_path: Path) -> Tls:
     server.sni_callback = lambda _socket, name, _context: sni.append(name)  # type: ignore[func-returns-value]
     client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
     return Tls(server, client, sni)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "bucket")
+
+
+@pytest.fixture
+def registry(store: LocalStore) -> OrganizationRegistry:
+    return OrganizationRegistry(store, cache_seconds=0, actor="cli:test")
+
+
+@pytest.fixture
+def receivers(clock: Clock) -> Iterator[dict[str, Receiver]]:
+    made: dict[str, Receiver] = {}
+
+    class Factory(dict[str, Receiver]):
+        def __missing__(self, org: str) -> Receiver:
+            made[org] = self[org] = Receiver(org, clock)
+            return made[org]
+
+    yield Factory()
+    for receiver in made.values():
+        receiver.close()
+
+
+@pytest.fixture
+def tls_receiver(clock: Clock, tls: Tls) -> Iterator[Receiver]:
+    """acme's endpoint over TLS, with a certificate for TLS_NAME (which the `dns` fixture resolves)."""
+    receiver = Receiver("acme", clock, tls.server)
+    yield receiver
+    receiver.close()

@@ -1,24 +1,16 @@
-"""Per-organization webhooks against real HTTP receivers on 127.0.0.1 that verify every signature and
-fail on purpose (503 n times, always 400, 429 with Retry-After, hanging past the client's timeout).
-
-Events go through the real compactor (tests/pipeline/_sessions.py); time for signatures and retry
-schedules is an injected clock, so no test sleeps through a backoff.
+"""Webhook runs against real receivers (tests/pipeline/webhooks/_harness.py): each committed event sent
+once and signed, retries with backoff, dead letters and redrive, organizations kept apart, and what
+collection does when curated changes under it. Time for signatures and retry schedules is an injected
+clock, so no test sleeps through a backoff.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,189 +18,30 @@ import pytest
 
 from percus.background import PipelineLoop
 from percus.cli import main
-from pipeline.curated.compactor import compact
 from pipeline.governance import audit
-from pipeline.governance.registry import OrganizationRegistry, RegistryError, Webhook, check_webhook_url
-from pipeline.governance.registry.organizations import Organizations
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.layout import curated_key
-from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.webhooks.collect import collect
 from pipeline.webhooks.dead_letters import dead_letters, pending, redrive
 from pipeline.webhooks.deliver import ATTEMPT_HEADER, ID_HEADER
 from pipeline.webhooks.outbox import Cursor, dead_prefix, outbox_prefix
 from pipeline.webhooks.policy import WebhookPolicy, signing_secrets
-from pipeline.webhooks.reports import WebhookReport
-from pipeline.webhooks.run import run
 from pipeline.webhooks.signatures import SIGNATURE_HEADER
 from tests.pipeline._impossible_rows import make_impossible
-from tests.pipeline._sessions import DAY1, Session, write_raw
-from tests.pipeline.webhooks._receiver import SignatureError, verify_signature
-from tests.pipeline.webhooks.conftest import TLS_NAME, Dns, Tls
-
-SINCE = datetime(2026, 11, 1, tzinfo=UTC)  # before every event of the tests
-T0 = 1_795_000_000.0  # the injected clock's start (epoch seconds, 2026-11-18)
-POLICY = WebhookPolicy(max_attempts=4, base_delay=30, max_delay=600, timeout=0.3, batch_size=500)
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Received:
-    status: int | None  # None: the receiver hung and never answered in time
-    headers: dict[str, str]
-    body: bytes
-    event_ids: list[str] = field(default_factory=list)
-
-
-class Receiver:
-    """An endpoint of one organization: checks the signature with its secret and the clock of the
-    sender, and answers as planned (per request, then `default`): a status, or "hang"."""
-
-    def __init__(self, org: str, clock: Clock, tls: ssl.SSLContext | None = None) -> None:
-        self.org = org
-        self.clock = clock
-        self.secret = ""
-        self.connections = 0  # accepted (after the TLS handshake, with `tls`)
-        self.plan: list[int | str] = []
-        self.default: int | str = 200
-        self.requests: list[Received] = []
-        self.rejected: list[str] = []  # why a request failed verification: must stay empty
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver._lock:
-                    action = receiver.plan.pop(0) if receiver.plan else receiver.default
-                record = Received(None if action == "hang" else int(action), dict(self.headers), body)
-                try:
-                    verify_signature(receiver.secret, self.headers.get(SIGNATURE_HEADER, ""), body,
-                                     now=receiver.clock())
-                    events = json.loads(body)["events"]
-                    if any(event["organization_id"] != receiver.org for event in events):
-                        raise SignatureError("an event of another organization")
-                    record.event_ids = [event["event_id"] for event in events]
-                except (SignatureError, ValueError, KeyError) as exc:
-                    receiver.rejected.append(str(exc))
-                    action, record.status = 400, 400
-                with receiver._lock:
-                    receiver.requests.append(record)
-                if action == "hang":
-                    receiver.release.wait(1.0)
-                    return  # the client has given up: nothing to answer
-                self.send_response(int(action))
-                if action == 429:
-                    self.send_header("Retry-After", "120")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def verify_request(self, request: Any, client_address: Any) -> bool:
-                receiver.connections += 1
-                return True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/percus"
-
-    def accepted(self) -> list[str]:
-        """Event ids of the requests answered 2xx, in order: what the receiver took in."""
-        return [event_id for request in self.requests if request.status == 200
-                for event_id in request.event_ids]
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-Receivers = dict[str, Receiver]  # organization -> its endpoint, made on first use
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket")
-
-
-@pytest.fixture
-def registry(store: LocalStore) -> OrganizationRegistry:
-    return OrganizationRegistry(store, cache_seconds=0, actor="cli:test")
-
-
-@pytest.fixture
-def receivers(clock: Clock) -> Iterator[dict[str, Receiver]]:
-    made: dict[str, Receiver] = {}
-
-    class Factory(dict[str, Receiver]):
-        def __missing__(self, org: str) -> Receiver:
-            made[org] = self[org] = Receiver(org, clock)
-            return made[org]
-
-    yield Factory()
-    for receiver in made.values():
-        receiver.close()
-
-
-def hook(registry: OrganizationRegistry, receiver: Receiver, since: datetime = SINCE) -> None:
-    """Create the receiver's organization with its webhook pointing at it."""
-    if registry.get(receiver.org) is None:
-        registry.create(receiver.org)
-    secret = registry.set_webhook(receiver.org, receiver.url, since=since, allow_loopback=True)
-    assert secret is not None and secret.startswith("whsec_")
-    receiver.secret = secret
-
-
-def events(org: str, count: int, start: datetime = DAY1 + timedelta(hours=10)) -> list[dict[str, Any]]:
-    """`count` events of one session, a minute apart (so they span hours when there are many)."""
-    session = Session(start, org=org).at(0, "session.started")
-    for n in range(1, count):
-        session.at(60 * n, "video.progressed", position_ms=1000 * n, percent=min(100.0, float(n)))
-    return session.events
-
-
-def land(store: Store, items: list[dict[str, Any]]) -> None:
-    write_raw(store, items)
-    compact(store)
-
-
-def deliver(store: Store, clock: Clock, policy: WebhookPolicy = POLICY,
-            **options: Any) -> WebhookReport:
-    return run(store, policy=policy, clock=clock, jitter=lambda: 0.5, **options)
-
-
-def ids(items: list[dict[str, Any]]) -> list[str]:
-    return [event["event_id"] for event in items]
-
+from tests.pipeline._sessions import DAY1, write_raw
+from tests.pipeline.webhooks._harness import (
+    SINCE,
+    T0,
+    Clock,
+    Receivers,
+    deliver,
+    events,
+    hook,
+    ids,
+    land,
+)
+from tests.pipeline.webhooks._receiver import verify_signature
 
 # -- delivery ------------------------------------------------------------------------------------
 
@@ -564,149 +397,6 @@ def test_a_row_that_cannot_be_converted_is_dead_lettered_alone_and_the_others_go
     assert sorted(receiver.accepted()) == sorted(good + ids(later))
     assert [batch.batch_id for batch in dead_letters(store, "acme")] == [dead.batch_id]
     assert pending(store, "acme") == []
-
-
-# -- where requests go ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tls_receiver(clock: Clock, tls: Tls) -> Iterator[Receiver]:
-    """acme's endpoint over TLS, with a certificate for TLS_NAME (which the `dns` fixture resolves)."""
-    receiver = Receiver("acme", clock, tls.server)
-    yield receiver
-    receiver.close()
-
-
-def stored_webhook(store: Store, org: str, url: str) -> str:
-    """A webhook record as written before URLs were checked for addresses; returns its secret."""
-    organizations = Organizations(store, None)
-    record = organizations.get(org) or organizations.create(org)
-    secret = f"whsec_{uuid.uuid4().hex}"
-    organizations.save(record.model_copy(update={"webhook": Webhook(url=url, secret=secret, since=SINCE)}))
-    return secret
-
-
-@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "localhost"])
-def test_delivery_never_connects_to_an_internal_address_stored_before_the_check(
-        store: LocalStore, receivers: Receivers, clock: Clock, host: str) -> None:
-    receiver = receivers["acme"]
-    url = f"http://{host}:{receiver.port}/hooks/percus"  # 127.0.0.1, the receiver
-    receiver.secret = stored_webhook(store, "acme", url)
-    sent = events("acme", 3)
-    land(store, sent)
-    policy = WebhookPolicy(max_attempts=2, base_delay=30, max_delay=600, timeout=1)
-    deliver(store, clock, policy)
-    # It fails as an unreachable endpoint does: retried, then dead-lettered; never connected to.
-    (waiting,) = pending(store, "acme")
-    assert (waiting.attempts, waiting.last_error) == (1, "refused address (loopback)")
-    clock.now = waiting.next_attempt_at or 0
-    assert len(deliver(store, clock, policy).organizations["acme"].dead_lettered) == 1
-    (dead,) = dead_letters(store, "acme")
-    assert (dead.dead_reason, dead.last_error) == ("attempts_exhausted", "refused address (loopback)")
-    (record,) = audit.list_records(store, action="webhook.dead_lettered")
-    assert record["details"]["last_error"] == "refused address (loopback)"
-    assert receiver.connections == 0
-
-    # Allowed for this URL, the same spelling reaches the address it names, with its own Host header.
-    OrganizationRegistry(store, cache_seconds=0).set_webhook("acme", url, allow_loopback=True)
-    redrive(store, "acme")
-    deliver(store, clock, policy)
-    assert sorted(receiver.accepted()) == sorted(ids(sent)) and receiver.rejected == []
-    assert receiver.requests[0].headers["Host"] == f"{host}:{receiver.port}"
-
-
-def test_a_name_that_resolves_to_an_internal_address_when_sending_is_refused(
-        store: LocalStore, registry: OrganizationRegistry, clock: Clock, dns: Dns, tls: Tls,
-        tls_receiver: Receiver) -> None:
-    url = f"https://{TLS_NAME}:{tls_receiver.port}/hooks/percus"
-    registry.create("acme")
-    dns.answers[TLS_NAME] = ["93.184.216.34"]  # public when the URL is set ...
-    tls_receiver.secret = registry.set_webhook("acme", url, since=SINCE) or ""
-    dns.answers[TLS_NAME] = ["127.0.0.1"]  # ... loopback when a batch goes: DNS rebinding
-    land(store, events("acme", 2))
-    with httpx.Client(transport=httpx.HTTPTransport(verify=tls.client)) as client:
-        report = deliver(store, clock, client=client)
-    assert report.organizations["acme"].failed_attempts == 1
-    (waiting,) = pending(store, "acme")
-    assert waiting.last_error == "refused address (loopback)"
-    assert tls_receiver.connections == 0 and tls_receiver.requests == []
-
-
-def test_the_client_dials_the_address_checked_and_tls_still_verifies_the_name(
-        store: LocalStore, registry: OrganizationRegistry, clock: Clock, dns: Dns, tls: Tls,
-        tls_receiver: Receiver) -> None:
-    url = f"https://{TLS_NAME}:{tls_receiver.port}/hooks/percus"
-    registry.create("acme")
-    dns.answers[TLS_NAME] = ["127.0.0.1"]
-    tls_receiver.secret = registry.set_webhook("acme", url, since=SINCE, allow_loopback=True) or ""
-    sent = events("acme", 2)
-    land(store, sent)
-    dns.asked.clear()
-    with httpx.Client(transport=httpx.HTTPTransport(verify=tls.client)) as client:
-        deliver(store, clock, client=client)
-    assert sorted(tls_receiver.accepted()) == sorted(ids(sent)) and tls_receiver.rejected == []
-    assert dns.asked.count(TLS_NAME) == 1  # by the check alone: the client never resolved it again
-    assert tls.sni == [TLS_NAME]  # the certificate, for that name only, was verified against it
-    assert tls_receiver.requests[0].headers["Host"] == f"{TLS_NAME}:{tls_receiver.port}"
-
-
-# -- settings ------------------------------------------------------------------------------------
-
-
-def test_webhook_urls_are_http_or_https_and_https_unless_loopback() -> None:
-    for good in ("https://hooks.example.com/percus?token=abc", "https://93.184.216.34/in"):
-        assert check_webhook_url(good) == good
-    for good in ("http://127.0.0.1:8080/h", "http://[::1]/h", "http://localhost:9000/"):
-        assert check_webhook_url(good, allow_loopback=True) == good
-    for bad, message in [("ftp://example.com/x", "must start with https://"),
-                         ("example.com/hook", "must start with https://"),
-                         ("http://example.com/hook", "must use https://"),
-                         ("http://93.184.216.34/hook", "must use https://"),
-                         ("https:///path", "has no host"),
-                         ("https://example.com:port/", "not a valid URL"),
-                         ("https://exa mple.com/", "whitespace"),
-                         ("https://169.254.169.254/latest", "metadata"),
-                         ("https://x.example/" + "a" * 2048, "at most 2048")]:
-        with pytest.raises(RegistryError, match=message):
-            check_webhook_url(bad)
-
-
-def test_cli_sets_a_webhook_printing_its_secret_once_rotates_and_disables_it(
-        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def cli(*argv: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(argv))
-        out, err = capsys.readouterr()
-        return int(exit_.value.code or 0), out, err
-
-    assert cli("org", "create", "acme")[0] == 0
-    code, _, err = cli("org", "webhook", "acme", "--url", "http://hooks.example.com/in")
-    assert code == 2 and "must use https://" in err
-    code, out, err = cli("org", "webhook", "acme", "--url", "https://hooks.example.com/in?key=k")
-    secret = out.strip()
-    assert code == 0 and secret.startswith("whsec_") and len(secret) > 40 and "shown once" in err
-    code, out, err = cli("org", "webhook", "acme")
-    assert code == 0 and secret not in out + err and "enabled: yes" in out
-    code, out, _ = cli("org", "webhook", "acme", "--url", "https://hooks.example.com/v2")
-    assert out == "" or secret not in out  # a new URL keeps the secret and does not print it
-    code, out, _ = cli("org", "webhook", "acme", "--rotate-secret")
-    rotated = out.strip()
-    assert code == 0 and rotated.startswith("whsec_") and rotated != secret
-    code, out, _ = cli("org", "webhook", "acme", "--disable")
-    assert code == 0 and "enabled: no" in out
-    assert cli("org", "webhook", "acme", "--disable")[0] == 2  # already disabled
-
-    store = LocalStore(data_dir / "bucket")
-    changes = [record["details"]
-               for record in audit.list_records(store, org="acme", action="org.settings_changed")]
-    assert [change["webhook"] for change in changes] == [["created"], ["url_changed"], ["secret_rotated"],
-                                                         ["disabled"]]
-    assert {change["webhook_host"] for change in changes} == {"hooks.example.com"}
-    audit_bytes = b"".join(store.get(key) for key in store.list("audit/"))
-    assert secret.encode() not in audit_bytes and rotated.encode() not in audit_bytes
-    assert b"key=k" not in audit_bytes  # the URL's query may hold a credential
-    record = OrganizationRegistry(store).require("acme").webhook
-    assert record is not None and record.secret == rotated and record.previous_secret == secret
 
 
 @pytest.mark.aws
