@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-shifted lock lint chromium pdf clean bench bench-quick wrk
+.PHONY: run test test-shifted lock lint node chromium pdf clean bench bench-quick wrk
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -37,9 +37,18 @@ lock: | $(VENV)/bin/python
 	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - --extra test -o requirements/test.txt
 	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c requirements/test.txt -o requirements/run.txt
 
+# js/dist is committed and checked fresh by `make test`: serving needs no JS toolchain.
 run: $(VENV)/.installed-run pdf
-	$(VENV)/bin/percus build-js
 	$(VENV)/bin/percus serve
+
+# From npm at the versions of each package-lock.json (no install scripts, no browser download): the
+# JS build's minifier (js/: terser, run by `percus build-js`) and the Playwright Test example of
+# docs/testing-your-embed.md (examples/playwright-test/, run by e2e/test_examples.py).
+NODE_PROJECTS := js examples/playwright-test
+node: $(NODE_PROJECTS:%=%/node_modules/.installed)
+%/node_modules/.installed: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
 
 # Playwright drives Debian's Chromium; never `playwright install` (no download here).
 chromium:
@@ -71,7 +80,7 @@ shifted = echo "== the fast tests with the clock $(1) days ahead" && PERCUS_TEST
 
 # The bundles are committed (and packaged) as built: a stale one fails here, before the suite.
 # One shifted run (about 2 minutes) keeps the suite clock-proof; `make test-shifted` runs every shift.
-test: $(VENV)/.installed-test chromium pdf lint
+test: $(VENV)/.installed-test node chromium pdf lint
 	$(VENV)/bin/percus build-js --check
 	$(VENV)/bin/pytest
 	$(call shifted,400)
@@ -81,7 +90,7 @@ test-shifted: $(VENV)/.installed-test pdf
 	$(foreach days,$(SHIFTS),$(call shifted,$(days)) && ) true
 
 clean:
-	rm -rf $(VENV) percus-data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(NODE_PROJECTS:%=%/node_modules) percus-data .pytest_cache .ruff_cache .mypy_cache
 
 # Benchmarks print `name: value unit (ratio R vs baseline)`; JSON copies go to bench/results/.
 wrk:

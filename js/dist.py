@@ -1,5 +1,5 @@
 """The built bundles as the gateway serves them: where they lie and how each is versioned. Apart from
-the build (js/build.py: Jinja, rjsmin, translator's tables) so that serving never loads the build tool."""
+the build (js/build.py: Jinja, terser, translator's tables) so that serving never loads the build tool."""
 
 from __future__ import annotations
 

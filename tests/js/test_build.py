@@ -50,7 +50,7 @@ def test_bundle_is_within_its_byte_budget(name: str) -> None:
 def test_the_bootstrap_loads_the_tracking_module_by_its_current_version() -> None:
     bundles = build_bundles()
     version = version_of(bundles["percus-tracking.js"])
-    assert f'"percus-tracking.js?v="+"{version}"' in bundles["percus-embed-sdk.js"].decode()
+    assert f'"percus-tracking.js?v={version}"' in bundles["percus-embed-sdk.js"].decode()
 
 
 def test_bundles_are_generated_from_translator_tables() -> None:
@@ -154,10 +154,11 @@ def test_each_partial_is_part_of_a_bundle_and_shared_ones_of_several() -> None:
         assert (len(bundles) > 1) == part.startswith("parts/shared/"), (part, bundles)
 
 
-# Each build flag: the bundle it selects partials of, and names only the code of those partials holds.
+# Each build flag: the bundle it selects partials of, and names only the code of those partials holds
+# (property names and strings: the minifier renames local names).
 FLAG_CODE = {
-    "ga_forwarding": ("percus-tracking.js", ("dataLayer", "GA_TYPES", "gaMeasurementId")),
-    "loader_queue": ("percus-embed-sdk.js", ("replay", "previous?.q")),
+    "ga_forwarding": ("percus-tracking.js", ("dataLayer", "event_category", "gaMeasurementId")),
+    "loader_queue": ("percus-embed-sdk.js", ("?.q||[]",)),
 }
 
 
