@@ -8,7 +8,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,13 +43,22 @@ class MicroClient:
         raise AssertionError(f"{len(arrived)} of {count} {event_type} events {filters or ''} arrived within "
                              f"{timeout} s; all accepted: {types}; refused: {self.bad()}")
 
-    def host_page(self, directory: Path, snippet: str, name: str = "index.html") -> Path:
-        """Writes a minimal HTML page around an embed snippet (the SDK's script tag and the embed
-        element), for a test server to serve; returns its path."""
-        path = directory / name
-        path.write_text(f'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Embed under '
-                        f'test</title></head>\n<body>\n{snippet}\n</body>\n</html>\n')
-        return path
+    def host_page(self, snippet: str, name: str = "index.html") -> str:
+        """Puts a page holding `snippet` (your embed element and the SDK's script tag; a whole
+        document when it starts with `<!doctype` or `<html`) on Micro until the next reset, and
+        returns its URL: on `localhost` when Micro listens on 127.0.0.1, so the page is of another
+        origin than the SDK and the gateway, as on a customer's site."""
+        html = snippet if snippet.lstrip()[:9].lower() in ("<!doctype", "<html") else (
+            '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Embed under test</title>'
+            f'</head>\n<body>\n{snippet}\n</body>\n</html>\n')
+        path = f"/micro/pages/{urllib.parse.quote(name)}"
+        request = urllib.request.Request(f"{self.url}{path}", data=html.encode(), method="PUT",
+                                         headers={"Content-Type": "text/html; charset=utf-8"})
+        urllib.request.urlopen(request).close()
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.hostname == "127.0.0.1":
+            parts = parts._replace(netloc=f"localhost:{parts.port}")
+        return urllib.parse.urlunsplit(parts._replace(path=path))
 
     def _get(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         query_string = urllib.parse.urlencode({name: _text(value) for name, value in query.items()})

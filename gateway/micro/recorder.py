@@ -45,8 +45,9 @@ class Recorder:
         self.bad.clear()
 
     def matching(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-        """The good events, oldest first, whose fields (top-level, else in the payload) equal every
-        filter's value, compared as query strings."""
+        """The good events, oldest first, whose fields (top-level, else in the payload; a dotted name
+        such as `consent.tracking` walks into objects) equal every filter's value, compared as query
+        strings."""
         return [event for event in self.good
                 if all(_text(_field(event, name)) == value for name, value in filters.items())]
 
@@ -68,7 +69,12 @@ def _field(event: dict[str, Any], name: str) -> Any:
     if name in event:
         return event[name]
     payload = event.get("payload")
-    return payload.get(name) if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and name in payload:
+        return payload[name]
+    value: Any = event
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _text(value: Any) -> str | None:

@@ -94,10 +94,13 @@ def test_good_filters_by_any_field(micro: Micro, client: TestClient) -> None:
     assert [e["event_type"] for e in client.get("/micro/good").json()["events"]] == [
         "session.started", "cta.clicked", "chapter.entered"]
     for query in ("event_type=cta.clicked", "cta_name=Contact me", f"session_id={clicked['session_id']}",
-                  "position_ms=12000", "project_id=spring-campaign&template_id=tpl-1&cta_id=cta-1"):
+                  "position_ms=12000", "project_id=spring-campaign&template_id=tpl-1&cta_id=cta-1",
+                  "consent.tracking=true&payload.cta_id=cta-1"):
         found = client.get(f"/micro/good?{query}").json()["events"]
         assert [e["event_id"] for e in found if e["event_type"] == "cta.clicked"] == [clicked["event_id"]]
     assert client.get("/micro/good?cta_name=Other").json()["events"] == []
+    assert client.get("/micro/good?consent.tracking=false").json()["events"] == []
+    assert client.get("/micro/good?consent.tracking.deeper=1").json()["events"] == []
 
 
 def test_reset_forgets_events_refusals_and_event_ids(micro: Micro, client: TestClient) -> None:
@@ -160,5 +163,5 @@ def test_micro_serves_the_sdk_player_demo_and_its_openapi(client: TestClient) ->
     micro_paths = {path for path, item in document["paths"].items()
                    if any("micro" in operation.get("tags", ()) for operation in item.values())}
     assert micro_paths == {"/micro/token", "/micro/all", "/micro/good", "/micro/bad", "/micro/reset",
-                           "/micro/wait"}
+                           "/micro/wait", "/micro/pages/{name}"}
     assert "/analytics/v1/reports/summary" not in document["paths"]

@@ -65,6 +65,23 @@ def test_each_test_starts_from_a_reset_micro(percus_micro: MicroClient) -> None:
     assert percus_micro.good() == []  # the previous test's events are gone
 
 
-def test_host_page_wraps_a_snippet(percus_micro: MicroClient, tmp_path: Path) -> None:
-    page = percus_micro.host_page(tmp_path, '<div id="embed"></div>')
-    assert '<div id="embed"></div>' in page.read_text() and page.read_text().startswith("<!doctype html>")
+def test_host_page_serves_a_snippet_in_a_page_of_another_origin(percus_micro: MicroClient) -> None:
+    url = percus_micro.host_page('<div id="embed"></div>', name="offer.html")
+    assert url == percus_micro.url.replace("127.0.0.1", "localhost") + "/micro/pages/offer.html"
+    page = httpx.get(percus_micro.url + "/micro/pages/offer.html")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.startswith("<!doctype html>") and '<div id="embed"></div>' in page.text
+    whole = "<!DOCTYPE html><title>Mine</title><p>as written"
+    assert httpx.get(percus_micro.host_page(whole).replace("localhost", "127.0.0.1")).text == whole
+    percus_micro.reset()
+    gone = httpx.get(percus_micro.url + "/micro/pages/offer.html")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "page_not_found")
+
+
+@pytest.mark.parametrize(("name", "size", "status", "code"), [
+    ("a b.html", 10, 400, "invalid_parameter"), (".hidden", 10, 400, "invalid_parameter"),
+    ("a" * 65, 10, 400, "invalid_parameter"), ("big.html", 256 * 1024 + 1, 413, "page_too_large")])
+def test_a_bad_host_page_is_refused_clearly(percus_micro: MicroClient, name: str, size: int, status: int,
+                                            code: str) -> None:
+    answer = httpx.put(f"{percus_micro.url}/micro/pages/{name}", content=b"x" * size)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
