@@ -1,4 +1,5 @@
-"""GET /sdk/<name>.js: the browser bundles of js/dist, with ETag, Cache-Control and gzip.
+"""GET /sdk/<name>: the browser bundles of js/dist and their TypeScript declarations (percus.d.ts),
+with ETag, Cache-Control and gzip.
 
 A versioned URL (`?v=` equal to the bundle's current version, as the bootstrap loads the tracking
 module) never changes content, so browsers and CDNs may keep it a year. The unversioned URL pages
@@ -27,11 +28,16 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
 
 
+# What js/dist holds that is served, by suffix.
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".d.ts": "application/typescript; charset=utf-8"}
+
+
 @dataclass(frozen=True)
 class Bundle:
     version: str
     identity: bytes
     gzipped: bytes
+    media_type: str
 
     @property
     def etag(self) -> str:
@@ -43,11 +49,13 @@ class Bundle:
 
 
 def load_bundles(directory: Path = DIST) -> dict[str, Bundle]:
-    """Every `*.js` of `directory`, read and compressed once."""
+    """Every bundle and declaration file of `directory`, read and compressed once."""
     bundles = {}
-    for path in sorted(directory.glob("*.js")):
-        content = path.read_bytes()
-        bundles[path.name] = Bundle(version_of(content), content, gzip.compress(content, 9, mtime=0))
+    for suffix, media_type in MEDIA_TYPES.items():
+        for path in sorted(directory.glob(f"*{suffix}")):
+            content = path.read_bytes()
+            bundles[path.name] = Bundle(version_of(content), content, gzip.compress(content, 9, mtime=0),
+                                        media_type)
     return bundles
 
 
@@ -93,14 +101,14 @@ def routes(services: Services, directory: Path = DIST) -> list[BaseRoute]:
         if compressed:
             headers["Content-Encoding"] = "gzip"
         return Response(bundle.gzipped if compressed else bundle.identity, headers=headers,
-                        media_type="text/javascript; charset=utf-8")
+                        media_type=bundle.media_type)
 
     return [Route(PATH, sdk_file, methods=["GET", "HEAD"])]
 
 
 PATHS: dict[str, Any] = {
     PATH: {"get": {
-        "summary": "A browser SDK bundle (percus-embed-sdk.js, percus-tracking.js, …)",
+        "summary": "A browser SDK bundle (percus-embed-sdk.js, percus-tracking.js, …) or percus.d.ts",
         "description": "With `?v=<version>` (the bundle's current version) the answer is cacheable for a "
                        "year (immutable); without it for 5 minutes, then revalidated with If-None-Match. "
                        "Gzip when the client accepts it.",
@@ -110,8 +118,9 @@ PATHS: dict[str, Any] = {
             {"name": "v", "in": "query", "required": False, "schema": {"type": "string"}},
         ],
         "responses": {
-            "200": {"description": "The script",
-                    "content": {"text/javascript": {"schema": {"type": "string"}}}},
+            "200": {"description": "The script, or the TypeScript declarations",
+                    "content": {"text/javascript": {"schema": {"type": "string"}},
+                                "application/typescript": {"schema": {"type": "string"}}}},
             "304": {"description": "Not modified (If-None-Match)"},
             "404": error_doc("No such bundle"),
         },

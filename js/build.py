@@ -30,6 +30,7 @@ import jinja2
 
 from js.compat import compat_context
 from js.dist import BUNDLES, DIST, version_of
+from js.types import TYPES_FILE, render_types
 from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
 from translator.js_tables import export_tables
 
@@ -161,10 +162,21 @@ def build_bundles(out_dir: Path | None = None,
     return bundles
 
 
+def build_types(out_dir: Path | None = None) -> bytes:
+    """percus.d.ts (js/types.py), written to `out_dir` when given and different."""
+    content = render_types().encode()
+    if out_dir is not None and (not (out_dir / TYPES_FILE).exists()
+                                or (out_dir / TYPES_FILE).read_bytes() != content):
+        (out_dir / TYPES_FILE).write_bytes(content)
+    return content
+
+
 def stale_bundles(dist: Path | None = None) -> list[str]:
-    """Bundles in `dist` (default DIST) that differ from, or are missing against, a fresh build."""
+    """Files of `dist` (default DIST: the bundles and percus.d.ts) that differ from, or are missing
+    against, a fresh build."""
     dist = dist or DIST
-    return [name for name, content in build_bundles().items()
+    built = {**build_bundles(), TYPES_FILE: build_types()}
+    return [name for name, content in built.items()
             if not (dist / name).is_file() or (dist / name).read_bytes() != content]
 
 
@@ -177,4 +189,5 @@ def run(check: bool = False) -> int:
         return 1 if stale else 0
     for name, content in build_bundles(DIST).items():
         print(f"{DIST / name}: {len(content)} bytes, {gzipped_size(content)} gzipped")
+    print(f"{DIST / TYPES_FILE}: {len(build_types(DIST))} bytes")
     return 0

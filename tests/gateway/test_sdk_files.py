@@ -1,4 +1,4 @@
-"""GET /sdk/<name>.js: the bundles of js/dist with validators, cache lifetimes and gzip."""
+"""GET /sdk/<name>: the bundles of js/dist and percus.d.ts with validators, cache lifetimes and gzip."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def test_serves_the_bundle_with_etag_and_a_short_cache(gateway: Gateway, name: s
     assert response.headers["cache-control"] == SHORT
     assert response.headers["vary"] == "Accept-Encoding"
     assert "content-encoding" not in response.headers
+
+
+def test_serves_the_typescript_declarations(gateway: Gateway) -> None:
+    response = gateway.client.get("/sdk/percus.d.ts")
+    assert response.status_code == 200 and response.content == (DIST / "percus.d.ts").read_bytes()
+    assert response.headers["content-type"] == "application/typescript; charset=utf-8"
 
 
 def test_a_versioned_url_is_immutable_only_for_the_current_version(gateway: Gateway) -> None:
