@@ -38,8 +38,11 @@ lock: | $(VENV)/bin/python
 	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c requirements/test.txt -o requirements/run.txt
 
 # js/dist is committed and checked fresh by `make test`: serving needs no JS toolchain.
+# `make run PORT=8080 HOST=0.0.0.0` listens elsewhere.
+PORT ?= 8000
+HOST ?= 127.0.0.1
 run: $(VENV)/.installed-run pdf
-	$(VENV)/bin/percus serve
+	$(VENV)/bin/percus serve --host $(HOST) --port $(PORT)
 
 # From npm at the versions of each package-lock.json (no install scripts, no browser download): the
 # JS build's minifier (js/: terser, run by `percus build-js`) and the Playwright Test example of

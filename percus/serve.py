@@ -4,7 +4,9 @@ one process, on one data dir."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import logging.config
 import os
 import socket
 import threading
@@ -18,6 +20,7 @@ from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
+from percus.logs import AccessLog, log_config, log_format
 from pipeline import files
 from pipeline.backends import open_mailer, open_queue, open_store
 from pipeline.config import Settings
@@ -27,6 +30,28 @@ from pipeline.raw.writer import Writer
 log = logging.getLogger("percus.serve")
 
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
+
+
+class PortUnavailable(Exception):
+    """The address could not be listened on (in use, or not this machine's)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        in_use = error.errno == errno.EADDRINUSE
+        reason = "is in use" if in_use else f"cannot be listened on ({error.strerror})"
+        super().__init__(f"{host}:{port} {reason}: choose another with --port (or --host)")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else happens, so that a port in use is the first
+    and only thing reported (uvicorn would say so after the banner, which reads like success)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise PortUnavailable(host, port, error) from None
+    return sock
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -89,9 +114,10 @@ class _Server(uvicorn.Server):
             await asyncio.to_thread(thread.join)
 
 
-def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, access_log: bool = False) -> None:
+    level = "WARNING" if quiet else "INFO"
+    logging.config.dictConfig(log_config(log_format(os.environ), level))
+    sock = _listen(host, port)
     # What it makes there is 0700 or 0600 (pipeline/files.py); a data dir an older version made, or
     # the operator, was 0755: everything beneath goes private with it.
     files.make_dirs(settings.data_dir)
@@ -107,11 +133,13 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
         loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
         threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
-    # No access log: it would write client addresses to stdout. Slow clients are cut off: see
-    # percus/_slow_clients.py and docs/operations.md ("Slow and idle clients").
+    # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
+    # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
+    # docs/operations.md ("Slow and idle clients").
+    app = create_app(settings, queue)
     server = _Server(uvicorn.Config(
-        create_app(settings, queue), host=host, port=port, access_log=False,
-        log_level="warning" if quiet else "info", loop="uvloop",
+        AccessLog(app) if access_log else app, host=host, port=port, access_log=False, log_config=None,
+        log_level=level.lower(), loop="uvloop",
         http=slow_client_protocol(_seconds(os.environ, "PERCUS_READ_TIMEOUT", READ_TIMEOUT),
                                   _seconds(os.environ, "PERCUS_WRITE_TIMEOUT", WRITE_TIMEOUT)),
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
@@ -121,7 +149,7 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False) -> N
     for thread in threads:
         thread.start()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         stop.set()  # also when startup failed (port taken): the threads must not outlive the server
         for thread in threads:

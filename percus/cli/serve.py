@@ -15,18 +15,26 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     serve = shared.command(commands, "serve", run, "run the gateway with the background writer on the "
                            "embedded default")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=shared.port, default=8000)
-    serve.add_argument("--quiet", action="store_true", help="print no banner and no request log")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)")
+    serve.add_argument("--port", type=shared.port, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--quiet", action="store_true",
+                       help="print no banner and log only warnings and errors (default: off)")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False,
+                       help="log each request: method, path without its query string, status, duration; "
+                            "never the client's address or User-Agent (default: off)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from percus.serve import serve
+    from percus.serve import PortUnavailable, serve
     from pipeline.queue.local import QueueLocked
 
     settings = shared.settings(args)
     try:
-        serve(settings, host=args.host, port=args.port, quiet=args.quiet)
+        serve(settings, host=args.host, port=args.port, quiet=args.quiet, access_log=args.access_log)
+    except PortUnavailable as error:
+        print(f"percus: error: {error}", file=sys.stderr)
+        return 1
     except QueueLocked:  # the local queue's lock: one process at a time writes it
         print(f"percus: error: another percus serve uses {settings.data_dir / 'queue'}", file=sys.stderr)
         return 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -31,10 +34,10 @@ def event(session: str, event_type: str = "video.played", **payload: object) -> 
 
 
 @contextmanager
-def serving(data_dir: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serving(data_dir: Path, *options: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    env = {**os.environ, "PERCUS_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([*PERCUS, "serve", "--port", str(port)], env=env, text=True,
+    proc = subprocess.Popen([*PERCUS, "serve", "--port", str(port), *options], text=True,
+                            env={**os.environ, "PERCUS_DATA_DIR": str(data_dir), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -126,3 +129,48 @@ def test_a_data_dir_others_could_read_is_made_private(tmp_path: Path) -> None:
     data_dir.chmod(0o755)  # as an earlier version, or the operator, left it
     with serving(data_dir):
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
+def test_a_port_in_use_is_reported_first_with_the_hint(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*PERCUS, "serve", "--port", str(port)], capture_output=True, text=True,
+                              env={**os.environ, "PERCUS_DATA_DIR": str(tmp_path)}, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""  # no banner that reads like success
+    assert done.stderr.strip() == (f"percus: error: 127.0.0.1:{port} is in use: "
+                                   "choose another with --port (or --host)")
+
+
+def test_json_logs_and_an_access_log_without_address_query_or_user_agent(tmp_path: Path) -> None:
+    share = token(tmp_path)
+    with serving(tmp_path, "--access-log", "--quiet", PERCUS_LOG_FORMAT="json") as (proc, base):
+        answer = httpx.post(f"{base}/analytics/v1/events?token={share}", json=event(str(uuid.uuid4())),
+                            headers={"User-Agent": "Mozilla/5.0 (Secret Phone 9)"})
+        assert answer.status_code == 202
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    lines = [json.loads(line) for line in out.splitlines()]  # every line is JSON: uvicorn's too
+    requests = [line for line in lines if line["logger"] == "percus.access"]
+    posted = next(line for line in requests if line["method"] == "POST")
+    assert (posted["path"], posted["status"]) == ("/analytics/v1/events", 202)
+    assert posted["duration_ms"] >= 0 and posted["message"].startswith("POST /analytics/v1/events 202 ")
+    assert share not in out and "Secret Phone" not in out and "127.0.0.1:" not in out.replace(base, "")
+
+
+def test_text_logs_put_uvicorn_lines_in_the_same_format(tmp_path: Path) -> None:
+    with serving(tmp_path) as (proc, _):
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    started = next(line for line in out.splitlines() if "Application startup complete" in line)
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert re.fullmatch(rf"{stamp} INFO uvicorn\.error: Application startup complete\.", started), started
+
+
+def test_a_bad_log_format_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run([*PERCUS, "serve", "--port", str(free_port())], capture_output=True, text=True,
+                          env={**os.environ, "PERCUS_DATA_DIR": str(tmp_path), "PERCUS_LOG_FORMAT": "xml"},
+                          timeout=60)
+    assert done.returncode != 0 and "PERCUS_LOG_FORMAT must be one of text, json, got 'xml'" in done.stderr
