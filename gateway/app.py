@@ -4,8 +4,9 @@
   the API function;
 - LOCAL: the ingest set (gateway/ingest_app.py), the API set and the demo, for `percus serve` and tests.
 
-Adding an endpoint module means adding it to a set. The OpenAPI document describes every path of the
-product (both functions answer behind one HTTP API), whichever set serves it.
+Adding an endpoint module means adding it to a set. The OpenAPI document describes every API path of
+the product (both functions answer behind one HTTP API), whichever set serves it; pages are left out
+(gateway/openapi.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ LOCAL = (ingest, legacy, legacy_embeds, health, sdk_files, player, demo, reports
 
 @functools.cache
 def _document() -> dict[str, Any]:
-    return openapi.document({path: item for module in LOCAL for path, item in module.PATHS.items()})
+    return openapi.document(LOCAL)
 
 
 def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,

@@ -119,6 +119,7 @@ def routes(services: Services) -> list[BaseRoute]:
             with report_params.refusal():
                 parse_slug(project_id, "project")
                 date_to = parse_date(query["to"], "to") if "to" in query else today
+                check_range(None, date_to)  # before the default `from` is counted back from it
                 date_from = (parse_date(query["from"], "from") if "from" in query
                              else date_to - timedelta(days=RANGE_DAYS - 1))
                 check_range(date_from, date_to)
@@ -176,27 +177,35 @@ def _html(description: str, status: str = "200", **more: Any) -> dict[str, Any]:
 _SEE_OTHER = {"303": {"description": "Redirect: to the sign-in page when not signed in (or the key was "
                                      "revoked), or to the signed-in key's first page"}}
 _REFUSED = {"403": {"description": "The signed-in key may not open this page", "content": {"text/html": {}}}}
+TAG = None  # pages: not in the API document
 PATHS: dict[str, Any] = {
-    HOME: {"get": {"summary": "Dashboard: redirects to the signed-in key's first page",
+    HOME: {"get": {"operationId": "dashboard_home",
+                   "summary": "Dashboard: redirects to the signed-in key's first page",
                    "responses": _SEE_OTHER}},
     SIGN_IN: {
-        "get": {"summary": "Dashboard sign-in form", "responses": _html("The form")},
-        "post": {"summary": "Sign in with an organization or admin key (form field `key`); sets the session "
+        "get": {"operationId": "dashboard_sign_in_form",
+                "summary": "Dashboard sign-in form", "responses": _html("The form")},
+        "post": {"operationId": "dashboard_sign_in",
+                 "summary": "Sign in with an organization or admin key (form field `key`); sets the session "
                             "cookie (HttpOnly, SameSite=Strict, signed, 8 hours)",
                  "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
                      "type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}}}},
                  "responses": {**_SEE_OTHER, **_html("Unknown, malformed or revoked key", "401"),
                                **_html("Posted from another site", "403")}},
     },
-    SIGN_OUT: {"post": {"summary": "Sign out (clears the session cookie)", "responses": _SEE_OTHER}},
-    OVERVIEW: {"get": {"summary": "Cross-organization overview (admin key)",
+    SIGN_OUT: {"post": {"operationId": "dashboard_sign_out",
+                        "summary": "Sign out (clears the session cookie)", "responses": _SEE_OTHER}},
+    OVERVIEW: {"get": {"operationId": "dashboard_overview",
+                       "summary": "Cross-organization overview (admin key)",
                        "responses": {**_html("The page"), **_SEE_OTHER, **_REFUSED}}},
-    ORGANIZATION: {"get": {"summary": "Live campaigns of an organization (refreshes every 60 s)",
+    ORGANIZATION: {"get": {"operationId": "dashboard_organization",
+                           "summary": "Live campaigns of an organization (refreshes every 60 s)",
                            "parameters": [{"name": "org", "in": "path", "required": True,
                                            "schema": {"type": "string"}}],
                            "responses": {**_html("The page"), **_SEE_OTHER, **_REFUSED,
                                          **_html("Unknown organization (admin key)", "404")}}},
-    PROJECT: {"get": {"summary": "A project's drill-down: drop-off, CTA funnel, errors, devices, locales, "
+    PROJECT: {"get": {"operationId": "dashboard_project",
+                      "summary": "A project's drill-down: drop-off, CTA funnel, errors, devices, locales, "
                                  "countries",
                       "parameters": [
                           {"name": "org", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -206,7 +215,8 @@ PATHS: dict[str, Any] = {
                           {**report_params.TO.openapi(), "description": "Last day (default: today)"}],
                       "responses": {**_html("The page"), **_html("A bad date or range", "400"), **_SEE_OTHER,
                                     **_REFUSED}}},
-    EXPORT: {"post": {"summary": "Export the drill-down's range as CSV (form fields kind, from, to); "
+    EXPORT: {"post": {"operationId": "dashboard_export",
+                      "summary": "Export the drill-down's range as CSV (form fields kind, from, to); "
                                  "answers a page with the download link",
                       "parameters": [
                           {"name": "org", "in": "path", "required": True, "schema": {"type": "string"}},

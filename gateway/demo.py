@@ -42,8 +42,10 @@ def routes(services: Services) -> list[BaseRoute]:
     return [Route(PATH, demo, methods=["GET", "HEAD"])]
 
 
+TAG = None  # a page: not in the API document
 PATHS: dict[str, Any] = {
     PATH: {"get": {
+        "operationId": "get_demo",
         "summary": "A demo host page with the reference player (consent banner, live event log)",
         "responses": {"200": {"description": "The demo page",
                               "content": {"text/html": {"schema": {"type": "string"}}}}},

@@ -145,8 +145,10 @@ _CREATED = {"type": "object", "required": ["export_id", "organization_id", "kind
     "expires_at": {"type": "string", "format": "date-time"},
     "filters": {"type": "object"}}}
 
+TAG = "exports"
 PATHS: dict[str, Any] = {
     PATH: {"post": {
+        "operationId": "create_export",
         "summary": "Export a CSV of the filter's events or daily summary rows",
         "description": "Streams the rows to a CSV under exports/ in the store and answers a download URL "
                        "valid 24 hours. Every export is recorded in the audit log. See docs/api.md "
@@ -165,6 +167,7 @@ PATHS: dict[str, Any] = {
         },
     }},
     DOWNLOAD_PATH: {"get": {
+        "operationId": "download_export",
         "summary": "Download an export through its signed URL (embedded default)",
         "description": "Only as handed out by POST /analytics/v1/exports: the signature covers the export "
                        "id and the expiry.",

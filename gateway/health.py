@@ -33,10 +33,11 @@ def routes(services: Services) -> list[BaseRoute]:
 _STATUS = {"content": {"application/json": {"schema": {
     "type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}}}}
 
+TAG = "health"
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": {"summary": "Liveness: the process answers",
+    "/healthz": {"get": {"operationId": "get_liveness", "summary": "Liveness: the process answers",
                          "responses": {"200": {"description": "Alive", **_STATUS}}}},
-    "/readyz": {"get": {"summary": "Readiness: the queue accepts events",
+    "/readyz": {"get": {"operationId": "get_readiness", "summary": "Readiness: the queue accepts events",
                         "responses": {
                             "200": {"description": "Ready", **_STATUS},
                             "503": error_doc("The queue refused a send in the last few seconds")}}},

@@ -282,9 +282,11 @@ def _json_content(schema: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
+TAG = "ingest"
 PATHS: dict[str, Any] = {
     PATH: {
         "post": {
+            "operationId": "send_events",
             "summary": "Send one canonical event or a batch of up to 500",
             "description": "Authenticate with a share token in `Authorization: Bearer …` or `?token=…`. "
                            "Organization, project, share and channel ids come from the token; received_at, "

@@ -110,4 +110,8 @@ _TRACK_DOC = {
         },
     }
 }
-PATHS: dict[str, Any] = dict.fromkeys(PATHS_TRACK, _TRACK_DOC)
+TAG = "legacy"
+# The same operation at both addresses: Percus's, and Individeo's own path for pages that post there.
+PATHS: dict[str, Any] = {path: {"post": {**_TRACK_DOC["post"], "operationId": name}}
+                         for path, name in zip(PATHS_TRACK, ("legacy_track", "legacy_track_individeo_path"),
+                                               strict=True)}

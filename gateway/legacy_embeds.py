@@ -46,8 +46,10 @@ def routes(services: Services) -> list[BaseRoute]:
     return [Route(EMBED_PATH, embed, methods=["GET"])]
 
 
+TAG = "legacy"
 PATHS: dict[str, Any] = {
     EMBED_PATH: {"get": {
+        "operationId": "get_legacy_embed",
         "summary": "Player URL and a share token for a registered Individeo attachment code",
         "description": "`tracking` and `consent_required` are the attachment's defaults "
                        "(`percus legacy register --tracking --no-consent-required`; by default false and "

@@ -121,8 +121,10 @@ def routes(services: Services) -> list[BaseRoute]:
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 
+TAG = None  # a page and its clip: not in the API document
 PATHS: dict[str, Any] = {
     PATH: {"get": {
+        "operationId": "get_player",
         "summary": "The reference player page (put in an iframe by percus-embed-sdk.js)",
         "description": "Speaks the postMessage protocol of docs/player-protocol.md. A bad or expired token "
                        "or an unknown template gives a page that reports video.errored.",
@@ -137,6 +139,7 @@ PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "The player page", "content": _HTML}},
     }},
     MEDIA_PATH: {"get": {
+        "operationId": "get_player_clip",
         "summary": "The reference player's media fixture (a 4-second WebM)",
         "responses": {"200": {"description": "The clip", "content": {"video/webm": {"schema": {
             "type": "string", "format": "binary"}}}}},

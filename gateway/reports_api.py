@@ -121,6 +121,7 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
 def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
     summary, result = _RESULTS[name]
     return {"get": {
+        "operationId": f"get_{name}_report",
         "summary": summary,
         "description": "Bots are excluded unless include_bots=true. Dates are UTC days. See docs/api.md "
                        "(Reports) and docs/metrics.md.",
@@ -146,4 +147,5 @@ def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
     }}
 
 
+TAG = "reports"
 PATHS: dict[str, Any] = {f"{PREFIX}/{name}": _path(name, accepted) for name, accepted in REPORTS.items()}

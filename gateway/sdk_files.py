@@ -106,8 +106,10 @@ def routes(services: Services, directory: Path = DIST) -> list[BaseRoute]:
     return [Route(PATH, sdk_file, methods=["GET", "HEAD"])]
 
 
+TAG = "sdk"
 PATHS: dict[str, Any] = {
     PATH: {"get": {
+        "operationId": "get_sdk_file",
         "summary": "A browser SDK bundle (percus-embed-sdk.js, percus-tracking.js, …) or percus.d.ts",
         "description": "With `?v=<version>` (the bundle's current version) the answer is cacheable for a "
                        "year (immutable); without it for 5 minutes, then revalidated with If-None-Match. "

@@ -28,8 +28,10 @@ SCHEMA_VERSION = "1"
 NAME_MAX_CHARS = 64  # free-text names are truncated, not rejected (matches Individeo's SDK)
 ID_MAX_CHARS = 128
 
-# What a Timestamp field accepts as text: ISO-8601 with milliseconds (up to nanoseconds) and an offset.
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,9}(Z|[+-]\d{2}:?\d{2})$"
+# What a Timestamp field accepts as text: an RFC 3339 date-time with an offset, its fraction of a second
+# optional (up to nanoseconds). Stored with exactly milliseconds. Clients generated from the OpenAPI
+# document write a datetime as Python's isoformat() does, which leaves the fraction out when it is zero.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 _WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")  # format_timestamp's form
 # The window of event times (docs/api.md, "Event times"): nothing this product measures predates 2000,
@@ -50,7 +52,7 @@ def _truncate(value: Any) -> Any:
 
 
 def _parse_timestamp(value: Any) -> Any:
-    """Accept only ISO-8601 with an explicit offset (a naive time would be ambiguous), from 2000 on."""
+    """Accept only RFC 3339 with an explicit offset (a naive time would be ambiguous), from 2000 on."""
     if isinstance(value, str) and _WIRE_TIMESTAMP.fullmatch(value):
         parsed = datetime.fromisoformat(value)  # the common case, about 3x faster than the general path
     elif isinstance(value, datetime):
@@ -58,13 +60,14 @@ def _parse_timestamp(value: Any) -> Any:
             raise ValueError("timestamp needs a UTC offset, e.g. 2026-11-25T10:00:00.000Z")
         parsed = _in_utc(value)
     elif not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
-        raise ValueError("expected ISO-8601 with milliseconds and offset, e.g. 2026-11-25T10:00:00.123Z")
+        raise ValueError("expected an RFC 3339 date and time with an offset, e.g. 2026-11-25T10:00:00.123Z")
     else:
-        head, _, frac_and_tz = value.replace("Z", "+00:00").partition(".")
-        digits = re.match(r"\d+", frac_and_tz)
-        assert digits is not None  # the pattern requires them
-        # Python parses at most 6 fractional digits; milliseconds are what is kept
-        text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
+        head, dot, frac_and_tz = value.replace("Z", "+00:00").partition(".")
+        text = head
+        if dot:  # Python parses at most 6 fractional digits; milliseconds are what is kept
+            digits = re.match(r"\d+", frac_and_tz)
+            assert digits is not None  # the pattern requires them after a dot
+            text = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac_and_tz[digits.end():]}"
         try:
             written = datetime.fromisoformat(text)
         except ValueError:  # a day or an hour that does not exist; year 0
@@ -107,7 +110,7 @@ def _normalise_locale(value: str) -> str:
 
 Timestamp = Annotated[
     datetime, BeforeValidator(_parse_timestamp), PlainSerializer(format_timestamp, return_type=str),
-    # The pattern is part of the contract: "date-time" alone would allow times without milliseconds.
+    # The pattern is part of the contract: "date-time" alone would allow lowercase t and z, and leap seconds.
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
 ]
 Name = Annotated[str, BeforeValidator(_truncate)]

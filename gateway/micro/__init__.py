@@ -38,8 +38,7 @@ class Micro:
 
 @functools.cache
 def _document() -> dict[str, Any]:
-    paths = {path: item for module in (*MICRO, micro_routes) for path, item in module.PATHS.items()}
-    return openapi.document(paths)
+    return openapi.document((*MICRO, micro_routes))
 
 
 def create_micro(data_dir: Path, organization: str = "micro", project: str = "micro") -> Micro:

@@ -113,38 +113,43 @@ _FILTERS = {"name": "filters", "in": "query", "required": False, "style": "form"
                            "objects (consent.tracking); numbers and booleans as JSON."}
 
 
-def _get(summary: str, description: str, parameters: list[dict[str, Any]] | None = None,
-         **answers: dict[str, Any]) -> dict[str, Any]:
-    return {"get": {"tags": ["micro"], "summary": summary, "description": description,
+def _get(operation_id: str, summary: str, description: str,
+         parameters: list[dict[str, Any]] | None = None, **answers: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"operationId": operation_id, "summary": summary, "description": description,
                     "parameters": parameters or [],
                     "responses": {"200": {"description": description, **_JSON_OBJECT}, **answers}}}
 
 
+TAG = "micro"
 PATHS: dict[str, Any] = {
-    "/micro/token": _get("Micro's share token", "`token`, `organization_id` and `project_id`."),
-    "/micro/all": _get("Counts", "`good`, `bad` and `total`."),
-    "/micro/good": _get("Accepted events", "`events`: as the queue received them (server fields set, "
-                        "viewer id keyed), oldest first.", [_FILTERS]),
-    "/micro/bad": _get("Refused requests and events", "`refused`: the body (first 4 KB), `status`, "
-                       "`error` {code, message, field}, the batch `index` and `event_id`, `received_at`."),
+    "/micro/token": _get("micro_token", "Micro's share token",
+                         "`token`, `organization_id` and `project_id`."),
+    "/micro/all": _get("micro_counts", "Counts", "`good`, `bad` and `total`."),
+    "/micro/good": _get("micro_good", "Accepted events", "`events`: as the queue received them (server "
+                        "fields set, viewer id keyed), oldest first.", [_FILTERS]),
+    "/micro/bad": _get("micro_bad", "Refused requests and events", "`refused`: the body (first 4 KB), "
+                       "`status`, `error` {code, message, field}, the batch `index` and `event_id`, "
+                       "`received_at`."),
     "/micro/pages/{name}": {
-        "get": {"tags": ["micro"], "summary": "A host page put by a test", "parameters": [_PAGE_PARAMETER],
+        "get": {"operationId": "micro_get_page", "summary": "A host page put by a test",
+                "parameters": [_PAGE_PARAMETER],
                 "responses": {"200": {"description": "The page, as put",
                                       "content": {"text/html": {"schema": {"type": "string"}}}},
                               "400": error_doc("The name is malformed (invalid_parameter)."),
                               "404": error_doc("No such page since the last reset (page_not_found).")}},
-        "put": {"tags": ["micro"], "summary": "Put a host page (HTML, at most 256 KB) to serve at this path",
+        "put": {"operationId": "micro_put_page",
+                "summary": "Put a host page (HTML, at most 256 KB) to serve at this path",
                 "parameters": [_PAGE_PARAMETER],
                 "requestBody": {"required": True, "content": {"text/html": {"schema": {"type": "string"}}}},
                 "responses": {"204": {"description": "Stored until the next reset"},
                               "400": error_doc("The name is malformed (invalid_parameter)."),
                               "413": error_doc("Larger than 256 KB (page_too_large).")}},
     },
-    "/micro/reset": {"post": {"tags": ["micro"],
+    "/micro/reset": {"post": {"operationId": "micro_reset",
                               "summary": "Forget every event, refusal, event id and host page",
                               "responses": {"204": {"description": "Forgotten"}}}},
     "/micro/wait": _get(
-        "Wait for events", "`events`: the matching events, once `count` of them arrived.",
+        "micro_wait", "Wait for events", "`events`: the matching events, once `count` of them arrived.",
         [{"name": "count", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
          {"name": "timeout", "in": "query", "required": False,
           "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS}}, _FILTERS],

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, ClassVar
 
+import pytest
 from starlette.routing import Route
 
+from gateway import openapi
+from gateway.app import LOCAL
 from gateway.bodies import ErrorBody
 from tests.gateway._client import EVENTS, Gateway
 from translator.canonical import EVENT_TYPES
@@ -23,16 +27,40 @@ def test_health_endpoints(gateway: Gateway) -> None:
     assert gateway.client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_document_lists_every_route_and_method(gateway: Gateway) -> None:
+def test_document_lists_every_api_route_and_method_and_no_page(gateway: Gateway) -> None:
     response = gateway.client.get("/analytics/v1/openapi.json")
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.1")
+    pages = {path for module in LOCAL if module.TAG is None for path in module.PATHS}
+    assert {"/dashboard/sign-in", "/player", "/demo"} <= pages
     routes = [route for route in gateway.client.app.routes if isinstance(route, Route)]  # type: ignore[attr-defined]
     assert routes
     for route in routes:
+        if route.path in pages:
+            assert route.path not in document["paths"]
+            continue
         methods = {method.lower() for method in route.methods or ()} - {"head"}
         assert methods <= set(document["paths"][route.path]), route.path
+
+
+def test_every_operation_is_named_and_tagged_for_client_generators(gateway: Gateway) -> None:
+    document = gateway.client.get("/analytics/v1/openapi.json").json()
+    operations = [operation for item in document["paths"].values() for operation in item.values()]
+    ids = [operation["operationId"] for operation in operations]
+    assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z][a-z0-9_]*", name) for name in ids)
+    assert {tag for operation in operations for tag in operation["tags"]} == {
+        "ingest", "legacy", "health", "sdk", "reports", "exports", "meta"}
+    assert document["servers"] == [{"url": "/", "description": "The gateway that serves this document"}]
+
+
+def test_an_operation_without_an_id_fails_the_document() -> None:
+    class Module:
+        TAG = "x"
+        PATHS: ClassVar[dict[str, Any]] = {"/x": {"get": {"summary": "no id", "responses": {}}}}
+
+    with pytest.raises(ValueError, match="operationId"):
+        openapi.document([Module])
 
 
 def test_ingest_documents_every_status_code(gateway: Gateway) -> None:

@@ -116,10 +116,20 @@ def test_ids_must_be_uuids(field: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["2026-11-25T10:00:00", "2026-11-25 10:00:00Z", "yesterday", 1764064800,
-                                   "2026-13-25T10:00:00.000Z", "2026-11-25T10:00:00Z",
-                                   "2026-11-25T10:00:00.5Z", "2026-11-25T10:00:00.000"])
-def test_occurred_at_needs_iso_8601_with_milliseconds_and_offset(value: Any) -> None:
+                                   "2026-13-25T10:00:00.000Z", "2026-11-25T10:00Z", "2026-11-25T10:00:00.Z",
+                                   "2026-11-25T10:00:00.1234567890Z", "2026-11-25T10:00:00.000"])
+def test_occurred_at_needs_rfc_3339_with_an_offset(value: Any) -> None:
     assert reject(event("session.started", occurred_at=value)).field == "occurred_at"
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("2026-11-25T10:00:00Z", "2026-11-25T10:00:00.000Z"),  # datetime.isoformat() of a whole second
+    ("2026-11-25T10:00:00+00:00", "2026-11-25T10:00:00.000Z"),
+    ("2026-11-25T10:00:00.5-03:00", "2026-11-25T13:00:00.500Z"),
+    ("2026-11-25T10:00:00.123456+00:00", "2026-11-25T10:00:00.123Z")])
+def test_a_fraction_of_a_second_is_optional(value: str, stored: str) -> None:
+    parsed = parse_event(event("session.started", occurred_at=value))
+    assert parsed.model_dump(mode="json")["occurred_at"] == stored
 
 
 def test_timestamps_normalise_to_utc_milliseconds() -> None:

@@ -419,7 +419,7 @@ INVALID_LINES: dict[str, dict[str, Any]] = {
     "percent as text": {"event_type": "video.progressed", "payload": {"position_ms": 1, "percent": "50"}},
     "tracking as text": {"consent": {"tracking": "true"}},
     "tracking as a number": {"consent": {"tracking": 1}},
-    "time without milliseconds": {"occurred_at": "2026-11-25T10:00:00Z"},
+    "time without seconds": {"occurred_at": "2026-11-25T10:00Z"},
     "two objects on a line": {},
     "array": {},
 }
