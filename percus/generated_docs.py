@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.reporting import metrics
 from translator.migration_doc import sync_document
-from translator.schema_document import event_json_schema
+from translator.schema_document import event_json_schema, platform_event_json_schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,6 +17,8 @@ def generated_documents() -> dict[Path, str]:
     migration = REPO / "docs/migration-from-individeo.md"
     return {
         REPO / "docs/schema/event-v1.json": json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n",
+        REPO / "docs/schema/platform-event-v1.json":
+            json.dumps(platform_event_json_schema(), indent=2, sort_keys=True) + "\n",
         migration: sync_document(migration.read_text()),
         REPO / "docs/metrics.md": metrics.sync_document((REPO / "docs/metrics.md").read_text()),
     }

@@ -68,8 +68,9 @@ EXPORTS = _area("exports", "exports/", "org={org}/{YYYYMMDD}T{HHMMSS}Z-{id}.csv"
                 reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(2))
 AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{ffffff}Z-{action}-{hex}.json",
               reads=(COMPACTOR,), writes=(API, COMPACTOR, WEBHOOKS, DIGEST))
+# The API writes them for the platform's organization events (gateway/platform_events.py).
 ORGANIZATIONS = _area("organizations", "config/organizations/", "{org}.json",
-                      reads=(API, COMPACTOR, WEBHOOKS, DIGEST))
+                      reads=(API, COMPACTOR, WEBHOOKS, DIGEST), writes=(API,))
 LEGACY_GROUP_KEYS = _area("legacy group keys", "config/legacy-group-keys/", "{sha256 of the key}.json",
                           reads=(INGEST, API))
 ATTACHMENTS = _area("attachments", "config/attachments/", "{sha256 of the code}.json", reads=(API,))
@@ -86,15 +87,19 @@ DSAR_STATE = _area("DSAR jobs", "state/dsar/", "org={org}/{request id}.json",
 DIGEST_STATE = _area("digest state", "state/digest/", "{org={org}/week=YYYY-Www.json,last_run.json}",
                      reads=(DIGEST,), writes=(DIGEST,))
 RETENTION_STATE = _area("retention state", "state/retention/", "last_run.json")
+# The platform's entities (pipeline/platform/): small, kept while the organization exists.
+DIMENSIONS = _area("dimensions", "dims/", "{table}/org={org}/{latest,history}.parquet",
+                   reads=(API, COMPACTOR, DIGEST), writes=(API,))
 
 AREAS = (RAW, QUARANTINE, CURATED, ROLLUPS_ZONE, EXPORTS, AUDIT, ORGANIZATIONS, LEGACY_GROUP_KEYS,
          ATTACHMENTS, ADMIN_KEYS, COMPACTOR_STATE, ROLLUP_STATE, WEBHOOK_STATE, DSAR_STATE, DIGEST_STATE,
-         RETENTION_STATE)
+         RETENTION_STATE, DIMENSIONS)
 
 COMPACTOR_LOCK = COMPACTOR_STATE.prefix + ".lock"  # dot-named: never listed as an object
 WEBHOOKS_LOCK = WEBHOOK_STATE.prefix + ".lock"
 RETENTION_RUN = RETENTION_STATE.prefix + "last_run.json"
 DIGEST_RUN = DIGEST_STATE.prefix + "last_run.json"
+DIMENSIONS_LOCK = DIMENSIONS.prefix + ".lock"
 
 _RAW = re.compile(
     r"^raw/org=(?P<org>[^/]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/hour=(?P<h>\d{2})/"
@@ -172,6 +177,11 @@ def compactor_state_day(key: str) -> date | None:
     """The day of a key under state/compactor/ (None for anything else)."""
     match = _COMPACTOR_DAY.match(key)
     return date.fromisoformat(match[1]) if match else None
+
+
+def dimension_key(table: str, org: str, part: str) -> str:
+    """`part`: "latest" (one row per entity) or "history" (every event that changed one)."""
+    return f"{DIMENSIONS.prefix}{table}/org={check_slug(org, 'organization')}/{part}.parquet"
 
 
 def export_key(org: str, name: str) -> str:

@@ -22,6 +22,7 @@ from percus.cli import (
     micro,
     migrate,
     org,
+    platform,
     report,
     retention,
     serve,
@@ -32,7 +33,7 @@ from percus.cli import (
 
 # In the order `percus --help` lists them.
 _MODULES = (serve, micro, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
-            retention, audit, generated)
+            retention, audit, platform, generated)
 
 
 def build_parser() -> argparse.ArgumentParser:
