@@ -16,8 +16,8 @@ from datetime import date, datetime
 from translator.ids import check_slug
 
 # The AWS functions (deploy/template.py) an area grants access to. `percus serve` runs them all.
-INGEST, API, WRITER, COMPACTOR, ROLLUPS, WEBHOOKS, DIGEST = (
-    "ingest", "api", "writer", "compactor", "rollups", "webhooks", "digest")
+INGEST, API, WRITER, COMPACTOR, ROLLUPS, WEBHOOKS, DIGEST, PLATFORM = (
+    "ingest", "api", "writer", "compactor", "rollups", "webhooks", "digest", "platform")
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,11 @@ ROLLUPS_ZONE = _area("rollups", "rollups/", "{table}/org={org}/date=YYYY-MM-DD/p
 EXPORTS = _area("exports", "exports/", "org={org}/{YYYYMMDD}T{HHMMSS}Z-{id}.csv",
                 reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(2))
 AUDIT = _area("audit", "audit/", "year=YYYY/month=MM/day=DD/{HHMMSS}.{ffffff}Z-{action}-{hex}.json",
-              reads=(COMPACTOR,), writes=(API, COMPACTOR, WEBHOOKS, DIGEST))
-# The API writes them for the platform's organization events (gateway/platform_events.py).
+              reads=(COMPACTOR,), writes=(API, COMPACTOR, WEBHOOKS, DIGEST, PLATFORM))
+# The platform's organization events create and configure them (pipeline/platform/), over HTTP (API)
+# or from the platform bus (PLATFORM).
 ORGANIZATIONS = _area("organizations", "config/organizations/", "{org}.json",
-                      reads=(API, COMPACTOR, WEBHOOKS, DIGEST), writes=(API,))
+                      reads=(API, COMPACTOR, WEBHOOKS, DIGEST, PLATFORM), writes=(API, PLATFORM))
 LEGACY_GROUP_KEYS = _area("legacy group keys", "config/legacy-group-keys/", "{sha256 of the key}.json",
                           reads=(INGEST, API))
 ATTACHMENTS = _area("attachments", "config/attachments/", "{sha256 of the code}.json", reads=(API,))
@@ -89,7 +90,7 @@ DIGEST_STATE = _area("digest state", "state/digest/", "{org={org}/week=YYYY-Www.
 RETENTION_STATE = _area("retention state", "state/retention/", "last_run.json")
 # The platform's entities (pipeline/platform/): small, kept while the organization exists.
 DIMENSIONS = _area("dimensions", "dims/", "{table}/org={org}/{latest,history}.parquet",
-                   reads=(API, COMPACTOR, DIGEST), writes=(API,))
+                   reads=(API, COMPACTOR, DIGEST, PLATFORM), writes=(API, PLATFORM))
 
 AREAS = (RAW, QUARANTINE, CURATED, ROLLUPS_ZONE, EXPORTS, AUDIT, ORGANIZATIONS, LEGACY_GROUP_KEYS,
          ATTACHMENTS, ADMIN_KEYS, COMPACTOR_STATE, ROLLUP_STATE, WEBHOOK_STATE, DSAR_STATE, DIGEST_STATE,

@@ -15,33 +15,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from pipeline.lambdas._environment import data_store
-from pipeline.queue.base import Message
+from pipeline.lambdas.sqs import SqsEvent, failures
 from pipeline.raw.writer import write_messages
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)
-
-
-class SqsAttributes(BaseModel):
-    receive_count: int = Field(alias="ApproximateReceiveCount")
-
-
-class SqsRecord(BaseModel):
-    message_id: str = Field(alias="messageId")
-    body: str
-    attributes: SqsAttributes
-
-    def message(self) -> Message:
-        # The message id is what batchItemFailures names; Lambda, not the handler, deletes receipts.
-        return Message(body=self.body.encode(), receipt=self.message_id,
-                       receive_count=self.attributes.receive_count)
-
-
-class SqsEvent(BaseModel):
-    records: list[SqsRecord] = Field(alias="Records")
 
 
 def process(event: Mapping[str, Any], store: Store) -> dict[str, list[dict[str, str]]]:
@@ -50,8 +29,7 @@ def process(event: Mapping[str, Any], store: Store) -> dict[str, list[dict[str, 
     outcome = write_messages(store, messages)
     log.info("writer: %d records, %d events in %d objects, %d failed, %d poison", len(messages),
              outcome.lines, len(outcome.keys), len(outcome.failed), len(outcome.poison))
-    return {"batchItemFailures": [{"itemIdentifier": message.receipt}
-                                  for message in (*outcome.failed, *outcome.poison)]}
+    return failures(message.receipt for message in (*outcome.failed, *outcome.poison))
 
 
 @functools.cache

@@ -81,7 +81,7 @@ def test_cfn_lint_would_catch_a_broken_sam_resource(text: str) -> None:
 
 def test_every_function_starts_a_handler_of_the_image(resources: dict[str, Any]) -> None:
     functions = of_type(resources, "AWS::Serverless::Function")
-    assert len(functions) == 7
+    assert len(functions) == 8
     for name, properties in functions.items():
         assert properties["PackageType"] == "Image"
         assert resources[name]["Metadata"]["Dockerfile"] == "deploy/Dockerfile"
@@ -345,3 +345,23 @@ def test_moto_glue_takes_the_template_tables_and_gives_them_back(aws: str, resou
         assert got["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/rollups/{name}/"
     for table in inputs:
         assert stored[table["Name"]]["Parameters"] == table["Parameters"]
+
+
+def test_platform_events_reach_one_consumer_through_their_own_queue(resources: dict[str, Any]) -> None:
+    rule = resources["PlatformEventsRule"]["Properties"]
+    assert rule["EventPattern"] == {"source": ["percus.campaign", "percus.identity"]}  # every detail-type
+    assert rule["Targets"] == [{"Id": "percus", "Arn": {"Fn::GetAtt": ["PlatformEventsQueue", "Arn"]}}]
+    [statement] = resources["PlatformEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["PlatformEventsRule", "Arn"]}}}
+    queue = resources["PlatformEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["PlatformEventsDeadLetterQueue", "Arn"]}
+    consumer = resources["PlatformEventsFunction"]["Properties"]
+    assert consumer["ReservedConcurrentExecutions"] == 1  # the dimensions' one writer on S3
+    assert consumer["Events"]["Queue"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    statements = resources["PlatformEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    written = {resource["Fn::Sub"].rsplit("}/", 1)[-1] for statement in statements
+               if statement["Action"] == ["s3:PutObject"] for resource in statement["Resource"]}
+    assert written == {"audit/*", "config/organizations/*", "dims/*"}

@@ -26,8 +26,10 @@ import pytest
 from gateway import lambda_ingest as ingest
 from gateway.tokens import issue_token
 from pipeline.config import load_settings
-from pipeline.lambdas import compactor, rollups, writer
+from pipeline.governance.registry import OrganizationRegistry
+from pipeline.lambdas import compactor, platform_events, rollups, writer
 from pipeline.layout import curated_key, parse_raw_key, rollup_key
+from pipeline.platform.dims import read_history, read_latest
 from pipeline.query.tables import ROLLUPS
 from pipeline.store.s3 import S3Store
 from tests._fixtures import load_fixture
@@ -39,7 +41,8 @@ pytestmark = pytest.mark.aws
 BUCKET = "percus-data"
 TOKEN_KEYS = "k2:lambda-test-secret,k1:older-secret"
 MAX_RECEIVES = 5
-CONTAINER_CACHES = (ingest.adapter, writer.store, compactor.store, rollups.store)
+CONTAINER_CACHES = (ingest.adapter, writer.store, compactor.store, rollups.store,
+                    platform_events.registry)
 
 
 @dataclass
@@ -122,15 +125,16 @@ def stored(org: str = "acme", **fields: Any) -> bytes:
 
 
 class EventSource:
-    """Lambda's SQS poller for the writer: receive, invoke, delete what the handler did not fail."""
+    """Lambda's SQS poller for a function (the writer unless told): receive, invoke, delete what the
+    handler did not fail."""
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
+    def __init__(self, stack: Stack, queue_url: str | None = None, handler: Any = writer.handler) -> None:
+        self.stack, self.url, self.handler = stack, queue_url or stack.queue_url, handler
         self.template = load_fixture("aws/sqs-event.json")["Records"][0]
 
     def poll(self) -> tuple[int, list[str]]:
         """One batch: (records handed to the handler, their bodies listed as failures)."""
-        sqs, url = self.stack.sqs, self.stack.queue_url
+        sqs, url = self.stack.sqs, self.url
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                        MessageSystemAttributeNames=["All"]).get("Messages", [])
         if not messages:
@@ -139,7 +143,7 @@ class EventSource:
                     "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
                     "attributes": {**self.template["attributes"], **message["Attributes"]},
                     "md5OfBody": message["MD5OfBody"]} for message in messages]
-        response = writer.handler({"Records": records}, None)
+        response = self.handler({"Records": records}, None)
         failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         assert failed <= {message["MessageId"] for message in messages}
         done = [message for message in messages if message["MessageId"] not in failed]
@@ -227,6 +231,50 @@ def test_writer_reports_every_record_when_the_store_fails(stack: Stack, monkeypa
         handed, failed = handed + count, failed + failures
     assert sorted(failed) == sorted(body.decode() for body in bodies)
     assert len(stack.queued(stack.queue_url)) == 2  # still queued, to be retried
+
+
+# platform events ---------------------------------------------------------------------------------
+
+def test_platform_events_from_the_bus_land_in_dimensions_and_poison_in_the_dead_letter_queue(
+        stack: Stack) -> None:
+    sqs = stack.sqs
+    dlq_url = sqs.create_queue(QueueName="percus-platform-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
+    url = sqs.create_queue(QueueName="percus-platform",
+                           Attributes={"VisibilityTimeout": "60", "RedrivePolicy": redrive})["QueueUrl"]
+    created = load_fixture("aws/eventbridge-event.json")  # as the rule on the platform bus sends it
+    archived = {**created, "detail-type": "ProjectArchived", "detail": {
+        **{name: created["detail"][name] for name in ("organization_id", "project_id")},
+        "event_id": str(uuid.uuid4()), "occurred_at": "2026-11-21T10:00:00.000Z"}}
+    bare = {"event_id": str(uuid.uuid4()), "type": "OrganizationCreated",
+            "occurred_at": "2026-11-01T00:00:00Z", "organization_id": "acme", "name": "Acme Pensions"}
+    unknown = {**created, "detail-type": "CampaignRenamed",
+               "detail": {**created["detail"], "event_id": str(uuid.uuid4())}}
+    invalid = {**created, "detail": {**created["detail"], "event_id": str(uuid.uuid4()), "name": None}}
+    sent = (archived, created, created, bare, unknown, invalid)
+    bodies = [*(json.dumps(body) for body in sent), "{not json"]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    source = EventSource(stack, url, platform_events.handler)
+    handed, failed = 0, []
+    while handed < len(bodies):
+        count, failures = source.poll()
+        handed, failed = handed + count, failed + failures
+    assert sorted(failed) == sorted([bodies[5], bodies[6]])
+    [project] = read_latest(stack.store, "projects", "acme")
+    assert (project["name"], project["archived"]) == ("Spring launch", True)  # archived later, came first
+    assert len(read_history(stack.store, "projects", "acme")) == 2  # the duplicate stored once
+    assert [row["type"] for row in read_history(stack.store, "unknown", "acme")] == ["CampaignRenamed"]
+    assert OrganizationRegistry(stack.store).require("acme").organization_id == "acme"
+
+    for _ in range(4 * MAX_RECEIVES):  # the two bad records, received until the redrive policy moves them
+        if len(stack.queued(dlq_url)) == 2:
+            break
+        source.poll()
+    assert sorted(message["Body"] for message in stack.queued(dlq_url)) == sorted([bodies[5], bodies[6]])
 
 
 # compactor and rollups ---------------------------------------------------------------------------

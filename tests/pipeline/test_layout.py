@@ -51,5 +51,5 @@ def test_every_area_has_its_own_prefix() -> None:
     assert len(set(prefixes)) == len(prefixes)
     assert not any(a != b and a.startswith(b) for a in prefixes for b in prefixes)
     functions = {layout.INGEST, layout.API, layout.WRITER, layout.COMPACTOR, layout.ROLLUPS, layout.WEBHOOKS,
-                 layout.DIGEST}
+                 layout.DIGEST, layout.PLATFORM}
     assert set().union(*(area.readers | area.writers | area.deleters for area in layout.AREAS)) <= functions
