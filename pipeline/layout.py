@@ -89,7 +89,7 @@ DIGEST_STATE = _area("digest state", "state/digest/", "{org={org}/week=YYYY-Www.
                      reads=(DIGEST,), writes=(DIGEST,))
 RETENTION_STATE = _area("retention state", "state/retention/", "last_run.json")
 # The platform's entities (pipeline/platform/): small, kept while the organization exists.
-DIMENSIONS = _area("dimensions", "dims/", "{table}/org={org}/{latest,history}.parquet",
+DIMENSIONS = _area("dimensions", "dims/", "dim_{table}{,_history}/org={org}/part.parquet",
                    reads=(API, COMPACTOR, DIGEST, PLATFORM), writes=(API, PLATFORM))
 
 AREAS = (RAW, QUARANTINE, CURATED, ROLLUPS_ZONE, EXPORTS, AUDIT, ORGANIZATIONS, LEGACY_GROUP_KEYS,
@@ -180,9 +180,19 @@ def compactor_state_day(key: str) -> date | None:
     return date.fromisoformat(match[1]) if match else None
 
 
+def dimension_table(table: str, part: str) -> str:
+    """The name of a dimension table, in the store and in Glue: `part` is "latest" (one row per entity,
+    dim_projects) or "history" (every event that changed one, dim_projects_history)."""
+    return f"dim_{table}" + ("_history" if part == "history" else "")
+
+
+def dimension_prefix(name: str) -> str:
+    return f"{DIMENSIONS.prefix}{name}/"
+
+
 def dimension_key(table: str, org: str, part: str) -> str:
-    """`part`: "latest" (one row per entity) or "history" (every event that changed one)."""
-    return f"{DIMENSIONS.prefix}{table}/org={check_slug(org, 'organization')}/{part}.parquet"
+    org = check_slug(org, "organization")
+    return f"{dimension_prefix(dimension_table(table, part))}org={org}/part.parquet"
 
 
 def export_key(org: str, name: str) -> str:

@@ -29,6 +29,7 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
                "public_share_id": pa.string(), "expires_at": pa.string()},
     "organizations": {"name": pa.string(), "retention_days": pa.int64(), "value_policy": pa.string()},
 }
+HISTORY_TABLES = (*TABLES, "unknown")
 HISTORY = pa.schema([("event_id", pa.string()), ("type", pa.string()), ("occurred_at", pa.string()),
                      ("entity_id", pa.string()), ("attributes", pa.string()), ("received_at", pa.string())])
 
@@ -99,9 +100,12 @@ def fold(history: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return states
 
 
+def latest_schema(table: str) -> pa.Schema:
+    return pa.schema([("entity_id", pa.string()), *TABLES[table].items(), ("updated_at", pa.string())])
+
+
 def _latest(table: str, history: list[dict[str, Any]]) -> pa.Table:
-    columns = TABLES[table]
-    schema = pa.schema([("entity_id", pa.string()), *columns.items(), ("updated_at", pa.string())])
+    columns, schema = TABLES[table], latest_schema(table)
     rows = [{"entity_id": entity, **{name: state.get(name) for name in columns},
              "updated_at": state["updated_at"]} for entity, state in sorted(fold(history).items())]
     return pa.Table.from_pylist(rows, schema=schema)

@@ -1,5 +1,6 @@
-"""Glue table definitions for Athena: curated and every rollup table, with partition projection,
-so partitions are computed from the query's predicates and no crawler or MSCK REPAIR ever runs.
+"""Glue table definitions for Athena: curated, every rollup table and the dimension tables of the
+platform's entities, with partition projection, so partitions are computed from the query's
+predicates and no crawler or MSCK REPAIR ever runs.
 
 `org` is projected as `injected`: its values come only from the query, which must name one
 organization (Athena rejects a query without it); days are projected as ranges. The deployment
@@ -13,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import layout
+from pipeline.platform.dims import HISTORY, HISTORY_TABLES, latest_schema
+from pipeline.platform.dims import TABLES as DIMENSIONS
 from pipeline.query.tables import TABLES, Table
 
 _PARQUET = {
@@ -80,5 +83,27 @@ def table_input(table: Table, location: str) -> dict[str, Any]:
     }
 
 
+def dimension_input(name: str, columns: pa.Schema, location: str) -> dict[str, Any]:
+    """A dimension table (pipeline/platform/dims.py): one object per organization, `org` injected."""
+    prefix = f"{location.rstrip('/')}/{layout.dimension_prefix(name)}"
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "projection.enabled": "true",
+                       "projection.org.type": "injected",
+                       "storage.location.template": prefix + "org=${org}/"},
+        "PartitionKeys": [{"Name": "org", "Type": "string"}],
+        "StorageDescriptor": {
+            "Columns": [{"Name": field.name, "Type": glue_type(field.type)} for field in columns],
+            "Location": prefix,
+            **_PARQUET,
+        },
+    }
+
+
 def table_inputs(location: str) -> list[dict[str, Any]]:
-    return [table_input(table, location) for table in TABLES.values()]
+    return [*(table_input(table, location) for table in TABLES.values()),
+            *(dimension_input(layout.dimension_table(name, "latest"), latest_schema(name), location)
+              for name in DIMENSIONS),
+            *(dimension_input(layout.dimension_table(name, "history"), HISTORY, location)
+              for name in HISTORY_TABLES)]

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from deploy.template import render
 from gateway.app import create_api_app, create_app
 from gateway.ingest_app import create_ingest_app
+from pipeline import layout
 from pipeline.config import load_settings
 from pipeline.curated import schema
 from pipeline.layout import QUARANTINE, curated_key, raw_key, rollup_key
@@ -287,6 +288,12 @@ def test_athena_workgroup_enforces_output_and_scan_limit(text: str, resources: d
     assert configuration["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
 
 
+# The platform's dimensions (pipeline/platform/dims.py): each entity's latest state, and the histories.
+DIMENSION_TABLES = ["dim_projects", "dim_templates", "dim_channels", "dim_shares", "dim_organizations",
+                    "dim_projects_history", "dim_templates_history", "dim_channels_history",
+                    "dim_shares_history", "dim_organizations_history", "dim_unknown_history"]
+
+
 def _glue_tables(resources: dict[str, Any]) -> list[dict[str, Any]]:
     tables = of_type(resources, "AWS::Glue::Table").values()
     assert all(table["DatabaseName"] == {"Ref": "GlueDatabase"} for table in tables)
@@ -298,13 +305,24 @@ def test_glue_tables_are_the_code_tables_with_partition_projection(resources: di
     assert database["DatabaseInput"]["Name"] == ATHENA_DATABASE
     inputs = _glue_tables(resources)
     assert inputs == table_inputs(f"s3://{BUCKET}")
-    assert [table["Name"] for table in inputs] == list(TABLES)
+    assert [table["Name"] for table in inputs] == [*TABLES, *DIMENSION_TABLES]
     for table in inputs:
         parameters = table["Parameters"]
         assert parameters["projection.enabled"] == "true"
         assert parameters["projection.org.type"] == "injected"  # a query must name its organization
         for key in table["PartitionKeys"]:
             assert parameters[f"projection.{key['Name']}.type"]
+
+
+def test_dimension_tables_are_located_where_the_handler_writes(resources: dict[str, Any]) -> None:
+    by_name = {table["Name"]: table for table in _glue_tables(resources)}
+    for table, part in (("projects", "latest"), ("shares", "history")):
+        name = layout.dimension_table(table, part)
+        template = by_name[name]["Parameters"]["storage.location.template"]
+        assert template.replace("${org}", "acme") == f"s3://{BUCKET}/" + layout.dimension_key(
+            table, "acme", part).rsplit("/", 1)[0] + "/"
+    assert [c["Name"] for c in by_name["dim_projects"]["StorageDescriptor"]["Columns"]] == [
+        "entity_id", "project_id", "name", "archived", "updated_at"]
 
 
 def test_projected_locations_are_the_layout_keys(resources: dict[str, Any]) -> None:
@@ -329,7 +347,7 @@ def test_moto_glue_takes_the_template_tables_and_gives_them_back(aws: str, resou
         glue.create_table(DatabaseName=ATHENA_DATABASE, TableInput=copy.deepcopy(table))
 
     stored = {table["Name"]: table for table in glue.get_tables(DatabaseName=ATHENA_DATABASE)["TableList"]}
-    assert set(stored) == set(TABLES)
+    assert set(stored) == {*TABLES, *DIMENSION_TABLES}
     curated_table = stored[CURATED.name]
     assert [(c["Name"], c["Type"]) for c in curated_table["StorageDescriptor"]["Columns"]] == [
         (field.name, HIVE[field.type]) for field in schema.SCHEMA]
