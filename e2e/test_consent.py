@@ -102,3 +102,51 @@ def test_ga_forwarding_starts_with_accept_consent(stack: Stack, browse: Browsing
     # What happened before the viewer accepted was not forwarded; what came after was.
     assert ("video.played", None) not in actions and ("video.progressed", "25%") not in actions
     assert ("video.progressed", "75%") in actions and actions[-1] == ("video.completed", "100%")
+
+
+def test_adobe_forwarding_calls_the_pages_web_sdk_only_after_consent(stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, adobe="alloy"))
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.progressed", percent=25)
+    assert page.evaluate("alloyCalls") == []  # no decision yet: nothing forwarded
+    page.click("#accept")
+    wait_seen(page, "video.completed")
+    page.frame_locator("iframe").locator("button[data-cta-id=advisor]").click()
+    wait_seen(page, "cta.clicked")
+
+    calls = page.evaluate("alloyCalls")
+    assert {call[0] for call in calls} == {"sendEvent"}
+    sent = [(call[1]["xdm"]["eventType"], call[1]["data"]["percus"]) for call in calls]
+    assert ("percus.video.progressed", {"action": "video.progressed", "label": "25%"}) not in sent
+    assert ("percus.video.completed", {"action": "video.completed", "label": "100%"}) in sent
+    assert sent[-1] == ("percus.cta.clicked", {"action": "cta.clicked", "label": "Talk to an advisor"})
+    assert all("viewer" not in str(call) and "session" not in str(call) for call in calls)  # no identifier
+
+
+def test_adobe_forwarding_fills_the_configured_appmeasurement_variables(stack: Stack,
+                                                                         browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, adobe="appmeasurement"))
+    page.click("#accept")
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.completed")
+
+    calls = page.evaluate("tlCalls")
+    assert calls[0] == {"args": [True, "o", "percus video.played"], "linkTrackVars": "eVar10,eVar11,events",
+                        "linkTrackEvents": "event20", "events": "event20", "eVar10": "video.played",
+                        "eVar11": None}  # no label: the previous one is not carried over
+    assert calls[-1]["eVar10"] == "video.completed" and calls[-1]["eVar11"] == "100%"
+    assert [call["eVar11"] for call in calls if call["eVar10"] == "video.progressed"] == ["25%", "50%", "75%"]
+
+
+def test_adobe_forwarding_sends_nothing_after_a_decline(stack: Stack, browse: Browsing) -> None:
+    org = stack.organization()
+    page = browse.open(stack.page_url("consent-banner.html", org, adobe="alloy"))
+    page.click("#decline")
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.completed")
+    assert page.evaluate("alloyCalls") == []

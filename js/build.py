@@ -49,6 +49,8 @@ BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 3584, "percus
 FEATURES = {
     # percus-tracking.js: mirror a few events into window.dataLayer (data-percus-enable-ga, …)
     "ga_forwarding": True,
+    # percus-tracking.js: mirror the same events to the page's Adobe library (data-percus-enable-adobe)
+    "adobe_forwarding": True,
     # percus-embed-sdk.js: replay the calls the loader snippet queued before the script arrived
     "loader_queue": True,
 }
@@ -56,9 +58,9 @@ FEATURES = {
 # Canonical events the SDK makes itself rather than relaying from the player: the tracking module
 # opens each session, the bootstrap records consent decisions.
 SDK_EVENTS = ("session.started", "consent.accepted", "consent.declined")
-# Mirrored into window.dataLayer by the tracking module with GA forwarding on (so only with consent):
-# a viewing's milestones, without identifiers.
-GA_EVENTS = ("video.played", "video.progressed", "video.completed", "cta.clicked")
+# Mirrored by the tracking module into window.dataLayer (GA forwarding) and to the page's Adobe library
+# (Adobe forwarding), so only with consent: a viewing's milestones, without identifiers.
+FORWARDED_EVENTS = ("video.played", "video.progressed", "video.completed", "cta.clicked")
 # Attribute kinds the bootstrap's parser implements; a new kind in the tables fails the build.
 PARSED_KINDS = ("bool", "string", "enum")
 
@@ -90,7 +92,7 @@ def template_context(versions: dict[str, str], features: Mapping[str, bool] | No
         if attribute["kind"] == "enum":
             row += [attribute["choices"], {alias.lower(): c for alias, c in attribute["aliases"].items()}]
         attributes.append(row)
-    unknown = set(SDK_EVENTS + GA_EVENTS) - set(EVENT_TYPES)
+    unknown = set(SDK_EVENTS + FORWARDED_EVENTS) - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"not canonical event types: {sorted(unknown)}")
     return {
@@ -104,7 +106,7 @@ def template_context(versions: dict[str, str], features: Mapping[str, bool] | No
         "locale_max_chars": tables["locale_max_chars"],
         "consent_free_types": sorted(CONSENT_FREE_TYPES),
         "relayed_types": [name for name in tables["event_types"] if name not in SDK_EVENTS],
-        "ga_types": list(GA_EVENTS),
+        "forwarded_types": list(FORWARDED_EVENTS),
         "versions": versions,
         "compat": compat_context(tables),
         "features": with_features(features),

@@ -87,6 +87,14 @@ PERCUS_ATTRIBUTES: tuple[PercusAttribute, ...] = (
                     "Percus never loads Google's tag itself: the page's own tag delivers the pushes."),
     PercusAttribute("data-percus-ga-client-measurement-id", _STRING,
                     "A second GA property (the client's own), also added to send_to."),
+    PercusAttribute("data-percus-enable-adobe", _BOOL_OFF,
+                    "Mirror the same events to the page's own Adobe Analytics library: the Web SDK "
+                    "(alloy sendEvent) when the page has one, else AppMeasurement (s.tl)."),
+    PercusAttribute("data-percus-adobe-evars", Value("string", default="eVar1,eVar2"),
+                    "AppMeasurement: the two eVars the mirrored events fill, with the event type and its "
+                    "label (25%, the CTA's name)."),
+    PercusAttribute("data-percus-adobe-event", Value("string", default="event1"),
+                    "AppMeasurement: the success event each mirrored event counts."),
     PercusAttribute("data-percus-organization-id", _STRING,
                     "Informational. The organization always comes from the share token."),
     PercusAttribute("data-percus-project-id", _STRING, "Project id (the share token's wins)."),

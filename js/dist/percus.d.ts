@@ -68,6 +68,9 @@ interface PercusSettings {
   gaCategoryName: string;
   gaMeasurementId: string | null;
   gaClientMeasurementId: string | null;
+  enableAdobe: boolean;
+  adobeEvars: string;
+  adobeEvent: string;
   organizationId: string | null;
   projectId: string | null;
   templateId: string | null;

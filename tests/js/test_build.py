@@ -158,6 +158,7 @@ def test_each_partial_is_part_of_a_bundle_and_shared_ones_of_several() -> None:
 # (property names and strings: the minifier renames local names).
 FLAG_CODE = {
     "ga_forwarding": ("percus-tracking.js", ("dataLayer", "event_category", "gaMeasurementId")),
+    "adobe_forwarding": ("percus-tracking.js", ("alloy", "linkTrackVars", "adobeEvars")),
     "loader_queue": ("percus-embed-sdk.js", ("?.q||[]",)),
 }
 
