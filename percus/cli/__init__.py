@@ -28,12 +28,13 @@ from percus.cli import (
     serve,
     stages,
     token,
+    viewer_hash,
     webhook,
 )
 
 # In the order `percus --help` lists them.
 _MODULES = (serve, micro, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
-            retention, audit, platform, generated)
+            viewer_hash, retention, audit, platform, generated)
 
 
 def build_parser() -> argparse.ArgumentParser:

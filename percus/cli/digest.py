@@ -19,8 +19,11 @@ def add(commands: Commands) -> None:
     digest = shared.command(commands, "digest", run, "the weekly PDF digest of an organization: write it "
                             "to a file, or --send it to the organization's digest recipients now")
     digest.add_argument("--org", required=True)
-    digest.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 (default: the last "
-                        "complete week, UTC)")
+    which = digest.add_mutually_exclusive_group()
+    which.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 (default: the last "
+                       "complete week, UTC)")
+    which.add_argument("--preview", action="store_true", help="the current, unfinished week so far, to a "
+                       "file (never sent)")
     output = digest.add_mutually_exclusive_group()
     output.add_argument("--out", type=Path, metavar="FILE.pdf", help="where to write it (default: "
                         "percus-digest-ORG-WEEK.pdf here)")
@@ -35,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = shared.settings(args)
     org = check_slug(args.org, "organization")
+    if args.preview and args.send:
+        raise ValueError("--preview is never sent: leave out --send")
+    now = datetime.now(UTC)
     try:
-        week = digest.Week.parse(args.week) if args.week else digest.Week.last_complete(datetime.now(UTC))
+        week = (digest.Week.of(now.date()) if args.preview else digest.Week.parse(args.week) if args.week
+                else digest.Week.last_complete(now))
     except digest.DigestError as exc:
         raise ValueError(f"--week: {exc}") from None
     shared.registry(settings).require(org)
@@ -48,10 +55,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"sent the digest of {org} for {week} to {sent.recipients} recipient(s) "
               f"({mailer.name}: {sent.message_id})")
         return 0
-    made = digest.build(engine, org, week)
-    out = args.out or Path(made.filename)
+    made = digest.build(engine, org, week, preview=args.preview)
+    filename = made.filename.replace(".pdf", "-preview.pdf") if args.preview else made.filename
+    out = args.out or Path(filename)
     if out.is_dir():
-        out = out / made.filename
+        out = out / filename
     try:
         out.write_bytes(made.pdf)
     except OSError as exc:

@@ -36,12 +36,20 @@ def add(commands: Commands) -> None:
                          "interaction_value: the value cut to 64 characters (store, the default), a keyed id "
                          "(hash) or nothing (drop); see docs/privacy.md")
 
+    listing = shared.command(org, "list", run_list, "list the organizations with their main settings")
+    listing.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table (default) or JSON")
+
     show = shared.command(org, "show", run_show, "print every setting of an organization, secrets masked")
     show.add_argument("org", help="organization id")
 
-    key = shared.command(org, "key", run_key, "create (print once) or revoke a reporting API key")
+    key = shared.command(org, "key", run_key, "create (print once), list or revoke reporting API keys")
     key.add_argument("org", help="organization id")
-    key.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id instead")
+    key_choice = key.add_mutually_exclusive_group()
+    key_choice.add_argument("--list", action="store_true", help="list its keys: id, created, revoked")
+    key_choice.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id (see --list)")
+    key.add_argument("--format", choices=("table", "json"), default="table", help="with --list: table "
+                     "(default) or JSON")
 
     digest = shared.command(org, "digest", run_digest, "show or set the weekly digest: who receives it, or "
                             "opt out")
@@ -99,6 +107,22 @@ def run_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_list(args: argparse.Namespace) -> int:
+    organizations = shared.registry(shared.settings(args)).list()
+    rows = [{"organization_id": org.organization_id, "created_at": org.created_at.isoformat(),
+             "retention_days": org.retention_days, "value_policy": org.value_policy,
+             "active_api_keys": sum(key.revoked_at is None for key in org.api_keys),
+             "digest": org.digest.enabled, "webhook": org.webhook is not None and org.webhook.enabled}
+            for org in sorted(organizations, key=lambda org: org.organization_id)]
+    if args.format == "json":
+        shared.print_json(rows, indent=2)
+        return 0
+    shared.print_table(rows, {"organization_id": "Organization", "created_at": "Created",
+                              "retention_days": "Retention (days)", "value_policy": "Value policy",
+                              "active_api_keys": "API keys", "digest": "Digest", "webhook": "Webhook"})
+    return 0
+
+
 def run_show(args: argparse.Namespace) -> int:
     registry = shared.registry(shared.settings(args))
     org = registry.require(check_slug(args.org, "organization"))
@@ -137,6 +161,15 @@ def _masked(secret: str) -> str:
 
 def run_key(args: argparse.Namespace) -> int:
     registry = shared.registry(shared.settings(args))
+    if args.list:
+        keys = [{"key_id": key.key_id, "created_at": key.created_at.isoformat(),
+                 "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+                for key in registry.require(check_slug(args.org, "organization")).api_keys]
+        if args.format == "json":
+            shared.print_json(keys, indent=2)
+        else:
+            shared.print_table(keys, {"key_id": "Key id", "created_at": "Created", "revoked_at": "Revoked"})
+        return 0
     if args.revoke:
         registry.revoke_api_key(args.org, args.revoke)
         print(f"revoked key {args.revoke} of {args.org!r}")

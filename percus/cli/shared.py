@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.backends import open_store
 from pipeline.config import Settings, load_settings
@@ -97,6 +97,25 @@ def progress(label: str) -> Callable[..., None]:
 def print_json(value: object, *, indent: int | None = None, sort_keys: bool = False) -> None:
     """JSON with text as written (names in any script), not as \\u escapes."""
     print(json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False))
+
+
+def print_table(rows: list[dict[str, Any]], headers: dict[str, str]) -> None:
+    """Rows as an aligned table under human headers (`headers`: key → header, in column order);
+    numbers to the right, booleans as yes/no, nothing as -. No rows: "(none)"."""
+    if not rows:
+        print("(none)")
+        return
+
+    def cell(value: object) -> str:
+        return "-" if value is None else ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+    lines = [list(headers.values()), *([cell(row[key]) for key in headers] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    right = [all(isinstance(row[key], int | float) and not isinstance(row[key], bool) for row in rows
+                 if row[key] is not None) for key in headers]
+    for line in lines:
+        print("  ".join(text.rjust(width) if numeric else text.ljust(width)
+                        for text, width, numeric in zip(line, widths, right, strict=True)).rstrip())
 
 
 def port(text: str) -> int:

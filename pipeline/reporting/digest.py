@@ -202,14 +202,14 @@ def _templates() -> jinja2.Environment:
     return environment
 
 
-def render_html(figures: Figures, *, generated_at: datetime | None = None) -> str:
+def render_html(figures: Figures, *, generated_at: datetime | None = None, preview: bool = False) -> str:
     at = (generated_at or datetime.now(UTC)).astimezone(UTC)
     return _templates().get_template("digest.html").render(
         figures=figures, week=figures.week, days=_days(figures.week), headlines=headlines(figures),
         dropoff_chart=dropoff_chart(figures.dropoff), top_rows=TOP_ROWS,
         breakdowns=[("Top devices", "Device type", figures.devices),
                     ("Top locales", "Locale", figures.locales)],
-        generated_at=f"{at:%Y-%m-%d %H:%M} UTC")
+        generated_at=f"{at:%Y-%m-%d %H:%M} UTC", preview=preview)
 
 
 @dataclass(frozen=True)
@@ -233,15 +233,16 @@ def render_pdf(html: str) -> tuple[bytes, int]:
 
 
 def build(engine: QueryEngine, org: str, week: Week, *, today: date | None = None,
-          now: datetime | None = None) -> Digest:
-    """The digest of `org` for `week`, which must be over."""
+          now: datetime | None = None, preview: bool = False) -> Digest:
+    """The digest of `org` for `week`, which must be over, unless it is a `preview` (never sent): the
+    week so far, said so on its first page."""
     check_slug(org, "organization")
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    if week.ends_at > now:
+    if week.ends_at > now and not preview:
         raise DigestError(f"week {week} is not over until {week.ends_at:%Y-%m-%d} 00:00 UTC; the last "
                           f"complete week is {Week.last_complete(now)}")
     figures = gather(engine, org, week, today=today)
-    pdf, pages = render_pdf(render_html(figures, generated_at=now))
+    pdf, pages = render_pdf(render_html(figures, generated_at=now, preview=preview))
     return Digest(figures, pdf, pages)
 
 

@@ -116,3 +116,15 @@ def test_help_names_the_options() -> None:
     result = subprocess.run([sys.executable, "-m", "percus", "org", "digest", "--help"], capture_output=True,
                             text=True, check=True)
     assert "--digest-to" in result.stdout and "--no-digest" in result.stdout
+
+
+def test_preview_renders_the_current_week_so_far(store: LocalStore, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert percus("digest", "--org", "acme", "--preview", "--out", str(tmp_path)) == 0
+    week = Week.of(datetime.now(UTC).date())
+    out = tmp_path / f"percus-digest-acme-{week}-preview.pdf"
+    assert capsys.readouterr().out.strip() == str(out)
+    text = subprocess.run(["pdftotext", "-raw", str(out), "-"], check=True, capture_output=True, text=True)
+    assert "Preview: this week is not over." in text.stdout
+    assert percus("digest", "--org", "acme", "--preview", "--send") == 2
+    assert "--preview is never sent" in capsys.readouterr().err

@@ -5,12 +5,14 @@ attachment code in any record."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.player import derived_salt
 from gateway.tokens import TokenVerifier
 from pipeline.config import load_settings
 from pipeline.governance.registry import OrganizationRegistry
@@ -155,3 +157,49 @@ def test_an_id_with_a_trailing_newline_is_refused_and_nothing_is_created(
     code, _, err = run(capsys, "org", "create", "trail\n")
     assert code != 0 and "trail" in err
     assert [path for path in data_dir.rglob("*") if "trail" in path.name] == []
+
+
+def test_org_list_and_key_list_show_what_revoke_needs(data_dir: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "org", "list") == (0, "(none)\n", "")
+    run(capsys, "org", "create", "globex")
+    run(capsys, "org", "create", "acme", "--retention-days", "30")
+    first = run(capsys, "org", "key", "acme")[1].strip()
+    run(capsys, "org", "key", "acme")
+    header, acme, globex = run(capsys, "org", "list")[1].splitlines()
+    assert header.split() == ["Organization", "Created", "Retention", "(days)", "Value", "policy", "API",
+                              "keys", "Digest", "Webhook"]
+    assert acme.split()[0] == "acme" and acme.split()[2:] == ["30", "store", "2", "no", "no"]
+    assert globex.split()[2:] == ["-", "store", "0", "no", "no"]
+    listed = json.loads(run(capsys, "org", "list", "--format", "json")[1])
+    assert [(org["organization_id"], org["active_api_keys"]) for org in listed] == [
+        ("acme", 2), ("globex", 0)]
+
+    keys = json.loads(run(capsys, "org", "key", "acme", "--list", "--format", "json")[1])
+    assert len(keys) == 2 and all(key["revoked_at"] is None for key in keys)
+    first_id = next(key["key_id"] for key in keys if first.startswith(f"pk_{key['key_id']}"))
+    assert run(capsys, "org", "key", "acme", "--revoke", first_id)[0] == 0
+    table = run(capsys, "org", "key", "acme", "--list")[1].splitlines()
+    assert table[0].split() == ["Key", "id", "Created", "Revoked"]
+    revoked = next(line for line in table if line.startswith(first_id))
+    assert not revoked.endswith("-")  # a date, where the other key has none
+    assert sum(line.rstrip().endswith("-") for line in table[1:]) == 1
+
+
+def test_viewer_hash_is_the_one_the_player_makes_the_sdk_compute(data_dir: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    run(capsys, "org", "create", "acme")
+    salt = OrganizationRegistry(LocalStore(data_dir / "bucket")).require("acme").salt
+    expected = hashlib.sha256(f"acme:CRM-4711:{salt}".encode()).hexdigest()
+    assert run(capsys, "viewer-hash", "--org", "acme", "--recipient-code", "CRM-4711") == (
+        0, expected + "\n", "")
+    monkeypatch.setattr("sys.stdin", io.StringIO("CRM-4711\n"))
+    assert run(capsys, "viewer-hash", "--org", "acme", "--recipient-code", "-")[1] == expected + "\n"
+    # An organization not created yet: the salt the player derives for it.
+    derived = derived_salt(load_settings(), "globex")
+    printed = run(capsys, "viewer-hash", "--org", "globex", "--recipient-code", "X")[1].strip()
+    assert printed == hashlib.sha256(f"globex:X:{derived}".encode()).hexdigest()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert run(capsys, "viewer-hash", "--org", "acme", "--recipient-code", "-") == (
+        2, "", "percus: error: the recipient code is empty\n")

@@ -14,8 +14,8 @@ from pipeline.store.local import LocalStore
 from tests.percus._cli import run
 
 
-def line(type_: str, **fields: object) -> str:
-    return json.dumps({"event_id": str(uuid.uuid4()), "type": type_, "occurred_at": "2026-11-20T10:00:00Z",
+def line(type_: str, at: str = "2026-11-20T10:00:00Z", **fields: object) -> str:
+    return json.dumps({"event_id": str(uuid.uuid4()), "type": type_, "occurred_at": at,
                        "organization_id": "acme", **fields})
 
 
@@ -23,7 +23,7 @@ def test_replay_keeps_the_good_lines_and_names_the_bad(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     created = line("ProjectCreated", project_id="p1", name="Renewals")
     events = [created, "", "{oops", line("ProjectCreated", project_id="p2"),
-              line("ProjectArchived", project_id="p1"), created, line("Renamed")]
+              line("ProjectArchived", "2026-11-21T10:00:00Z", project_id="p1"), created, line("Renamed")]
     source = tmp_path / "events.jsonl"
     source.write_text("\n".join(events) + "\n")
     code, out, err = run(capsys, "platform", "replay", str(source), "--data-dir", str(tmp_path / "data"))
