@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from translator.engagement import BUCKET_SET_PATTERN
+
 SCHEMA_VERSION = "1"
 NAME_MAX_CHARS = 64  # free-text names are truncated, not rejected (matches Individeo's SDK)
 ID_MAX_CHARS = 128
@@ -161,6 +163,19 @@ class PositionPayload(_Model):
     position_ms: Millis
 
 
+# Which hundredths of the video the session watched, and watched again (translator/engagement.py):
+# optional, cumulative for the session, on video.paused, video.incomplete and video.completed.
+BucketSet = Annotated[str, StringConstraints(pattern=BUCKET_SET_PATTERN), Field(
+    description="100 buckets of 1 % of the duration as 25 lowercase hex characters; bucket 0 is the "
+                "most significant bit of the first character (docs/player-protocol.md)")]
+
+
+class PausedPayload(_Model):
+    position_ms: Millis
+    watched: BucketSet | None = None
+    watched_again: BucketSet | None = None
+
+
 class ProgressPayload(_Model):
     position_ms: Millis
     percent: Percent
@@ -169,6 +184,8 @@ class ProgressPayload(_Model):
 class EndPayload(_Model):
     duration_ms: Millis
     percent: Percent
+    watched: BucketSet | None = None
+    watched_again: BucketSet | None = None
 
 
 class ErrorPayload(_Model):
@@ -248,7 +265,7 @@ class VideoPaused(Envelope):
     """Playback paused."""
 
     event_type: Literal["video.paused"]
-    payload: PositionPayload
+    payload: PausedPayload
 
 
 class VideoProgressed(Envelope):

@@ -7,10 +7,10 @@
 interface PercusEventPayloads {
   "session.started": {};
   "video.played": {position_ms: number};
-  "video.paused": {position_ms: number};
+  "video.paused": {position_ms: number; watched?: string | null; watched_again?: string | null};
   "video.progressed": {position_ms: number; percent: number};
-  "video.completed": {duration_ms: number; percent: number};
-  "video.incomplete": {duration_ms: number; percent: number};
+  "video.completed": {duration_ms: number; percent: number; watched?: string | null; watched_again?: string | null};
+  "video.incomplete": {duration_ms: number; percent: number; watched?: string | null; watched_again?: string | null};
   "video.errored": {error_code: string; error_message?: string | null};
   "cta.clicked": {cta_id: string; cta_name?: string | null; cta_value?: string | null; position_ms?: number | null};
   "interaction.engaged": {interaction_id: string; interaction_name?: string | null; interaction_value?: string | null; position_ms?: number | null};

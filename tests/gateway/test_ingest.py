@@ -214,6 +214,23 @@ def test_batch_accepts_valid_events_and_rejects_invalid_ones_per_event(gateway: 
     assert sorted(e["event_id"] for e in gateway.queued()) == sorted(e["event_id"] for e in good)
 
 
+def test_watched_buckets_are_stored_and_a_malformed_set_rejects_only_its_event(gateway: Gateway) -> None:
+    watched = {"watched": "ffffffffffffffff000000000", "watched_again": "003ffffc0000000000000000f"}
+    good = [event("video.paused", payload={"position_ms": 2000, **watched}),
+            event("video.completed", payload={"duration_ms": 4000, "percent": 100, **watched}),
+            event("video.incomplete", payload={"duration_ms": 4000, "percent": 40})]  # an older player
+    bad = [event("video.incomplete", payload={"duration_ms": 4000, "percent": 40, "watched": "FFFF"}),
+           event("video.paused", payload={"position_ms": 2000, "watched_again": "f" * 26})]
+    result = IngestResult.model_validate_json(gateway.post({"events": [good[0], *bad, *good[1:]]}).content)
+    assert result.accepted == 3
+    assert [(r.index, r.error.code, r.error.field) for r in result.rejected] == [
+        (1, "invalid_field", "payload.watched"), (2, "invalid_field", "payload.watched_again")]
+    stored = {e["event_id"]: e["payload"] for e in gateway.queued()}
+    assert {key: stored[good[0]["event_id"]][key] for key in watched} == watched
+    assert {key: stored[good[1]["event_id"]][key] for key in watched} == watched
+    assert stored[good[2]["event_id"]]["watched"] is None
+
+
 def test_batch_whose_every_event_is_invalid_still_answers_202(gateway: Gateway) -> None:
     response = gateway.post({"events": [event(viewer_hash="x"), event(consent=False)]})
     assert response.status_code == 202
