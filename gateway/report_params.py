@@ -65,7 +65,7 @@ LIVE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, BOTS, MINUTES)
 # `percus report …`.
 REPORTS: dict[str, Sequence[Param]] = {
     "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
-    "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "live": LIVE_PARAMS,
+    "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "engagement": RANGE_PARAMS, "live": LIVE_PARAMS,
 }
 
 

@@ -1,4 +1,4 @@
-"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,live}: the reports of
+"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,engagement,live}: the reports of
 `pipeline.reporting.reports` as JSON, for one organization.
 
 An organization API key reads its own organization; an admin key names one with `organization_id`.
@@ -106,6 +106,14 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "errors": ("Top error codes", {"type": "object", "properties": {
         "errors": _COUNT, "codes": _rows(error_code={"type": ["string", "null"]}, errors=_COUNT,
                                          sessions=_COUNT, share=_RATE)}}),
+    "engagement": ("The engagement curve: per 1 % of the video, the plays that watched it and watched it "
+                   "again", {"type": "object", "properties": {
+                       "plays": _COUNT, "plays_with_data": _COUNT, "plays_without_data": _COUNT,
+                       "avg_watched_percent": _NUMBER, "avg_max_percent": _NUMBER,
+                       "buckets": _rows(bucket={"type": "integer", "minimum": 0, "maximum": 99,
+                                                "description": "bucket % to bucket + 1 % of the duration"},
+                                        watched=_COUNT, watched_again=_COUNT, watched_share=_RATE,
+                                        watched_again_share=_RATE)}}),
     "live": ("Sessions started in the last 60 minutes: their metrics and error spikes (read from the "
              "curated events, so as fresh as the last compaction)", {"allOf": [_METRICS, {
                  "type": "object", "properties": {

@@ -22,6 +22,8 @@ _HELP = {
     "chapters": "chapter reach: plays that entered each chapter",
     "breakdown": "session metrics per device type, OS, browser, locale or country",
     "errors": "the top error codes",
+    "engagement": "the engagement curve: per 1 percent of the video, the plays that watched it and watched "
+                  "it again",
     "live": "sessions started in the last N minutes (default 60): their metrics and error spikes",
 }
 FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
@@ -36,7 +38,8 @@ FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
 }
 # A breakdown row holds every summary metric: its table shows these.
 _ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_rate", "cta_ctr",
-                              "playback_failure_rate")}
+                              "playback_failure_rate"),
+                "engagement": ("bucket", "watched_share", "watched_again_share", "watched", "watched_again")}
 
 
 def add(commands: Commands) -> None:
@@ -91,7 +94,8 @@ def _print_report(name: str, result: dict[str, Any]) -> None:
     """A report as text: its headline numbers one a line, then each list of rows as a table."""
     from pipeline.reporting import metrics
 
-    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM) if metric.unit == "fraction"}
+    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM, *metrics.ENGAGEMENT)
+                 if metric.unit == "fraction"}
     fractions |= {"fraction", "share"}
 
     def cell(key: str, value: object) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from translator.engagement import BUCKETS, hex_digits_with_bit
+
 # Consent audit events are not viewing activity; video.errored without consent carries no viewer
 # identifiers and counts in error totals only.
 TRACKED = ("COALESCE(consent_tracking, FALSE) "
@@ -91,6 +93,38 @@ def _breakdown() -> str:
         for name, column in DIMENSIONS.items())
 
 
+# The engagement curve (translator/engagement.py): per bucket, the plays that watched it and watched it
+# again, and the plays that carried watched buckets or not. Wide on purpose: one row per day, project
+# and template is the whole curve.
+ENGAGEMENT_SERIES = ("watched", "watched_again")
+ENGAGEMENT_COUNTS = ("plays_with_data", "plays_without_data",
+                     *(f"{series}_{bucket:02d}" for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS)))
+
+
+def _bucket_flag(column: str, bucket: int) -> str:
+    """1 when the bucket's bit is set in a bucket set's hex text, else 0 (also for null): a character
+    test, the same in DuckDB and Athena."""
+    position, digits = hex_digits_with_bit(bucket)
+    chars = ", ".join(f"'{digit}'" for digit in digits)
+    return f"CASE WHEN substr({column}, {position}, 1) IN ({chars}) THEN 1 ELSE 0 END"
+
+
+def _engagement() -> str:
+    # A session's sets are cumulative, so the union of its events' sets is its last one, and the
+    # union survives a lost or reordered last event.
+    flags = ",\n    ".join(f"MAX({_bucket_flag(series, bucket)}) AS {series}_{bucket:02d}"
+                           for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS))
+    per_session = (f"SELECT session_id,\n    {flags}\n  FROM events\n"
+                   "  WHERE watched IS NOT NULL AND event_type IN ('video.paused', 'video.incomplete', "
+                   "'video.completed') AND COALESCE(consent_tracking, FALSE)\n  GROUP BY session_id")
+    sums = ",\n  ".join(f"SUM(COALESCE(b.{name}, 0)) AS {name}" for name in ENGAGEMENT_COUNTS[2:])
+    return (f"SELECT {_S_KEYS},\n"
+            "  SUM(CASE WHEN b.session_id IS NULL THEN 0 ELSE 1 END) AS plays_with_data,\n"
+            f"  SUM(CASE WHEN b.session_id IS NULL THEN 1 ELSE 0 END) AS plays_without_data,\n  {sums}\n"
+            f"FROM sessions AS s LEFT JOIN (\n  {per_session}\n) AS b ON s.session_id = b.session_id\n"
+            f"WHERE s.first_play IS NOT NULL\nGROUP BY {_S_KEYS}")
+
+
 def _per_session_item(event_type: str, item: str, name: str, count: str) -> str:
     """Sessions (dated by the session) that produced an item event: CTA clicks, chapter entries."""
     return (f"SELECT {_S_KEYS}, e.{item}, MAX(e.{name}) AS {name}, COUNT(*) AS {count},\n"
@@ -107,6 +141,7 @@ ROLLUP_BUILDS: dict[str, str] = {
     "viewers": f"SELECT DISTINCT {_KEYS}, viewer_hash FROM sessions WHERE viewer_hash IS NOT NULL",
     "ctas": _per_session_item("cta.clicked", "cta_id", "cta_name", "clicks"),
     "chapters": _per_session_item("chapter.entered", "chapter_id", "chapter_name", "entries"),
+    "engagement": _engagement(),
     # Errors are operational: every video.errored event (with or without consent) on its own date.
     "errors": ("SELECT CAST(event_time AS DATE) AS day, project_id, template_id,\n"
                "  COALESCE(device_is_bot, FALSE) AS is_bot, error_code, COUNT(*) AS errors,\n"

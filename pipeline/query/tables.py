@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from pipeline import layout
 from pipeline.curated import schema
-from pipeline.query.sql import SESSION_MEASURES
+from pipeline.query.sql import ENGAGEMENT_COUNTS, SESSION_MEASURES
 from pipeline.store.base import Store
 
 _KEY_COLUMNS = [pa.field("project_id", pa.string()), pa.field("template_id", pa.string()),
@@ -98,6 +98,7 @@ ROLLUPS: dict[str, Table] = {name: _rollup(name, columns) for name, columns in (
                   pa.field("entries", pa.int64()), pa.field("sessions", pa.int64())]),
     ("errors", [pa.field("error_code", pa.string()), pa.field("errors", pa.int64()),
                 pa.field("sessions", pa.int64())]),
+    ("engagement", [pa.field(name, pa.int64()) for name in ENGAGEMENT_COUNTS]),
 )}
 # The daily table is written last for a day: its presence means the whole day is rolled up.
 COMMIT_ROLLUP = "daily"

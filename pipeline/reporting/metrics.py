@@ -150,6 +150,33 @@ PER_ITEM: tuple[Metric, ...] = (
            mux="Error breakdown by code and message, counted in views.", segment="None."),
 )
 
+# The engagement report (docs/player-protocol.md, "Watched buckets"): over the plays whose player sent
+# watched buckets, and per bucket of 1 % of the duration.
+_VIMEO = ("Vimeo's *average percent watched* (2024): skips excluded, repeats counted once. Wistia's "
+          "engagement graph and Vidyard's attention span draw the same curve.")
+ENGAGEMENT: tuple[Metric, ...] = (
+    Metric("plays_with_data", "Plays whose player sent watched buckets (`watched` on `video.paused`, "
+           "`video.incomplete` or `video.completed`).", "count of sessions with playback and watched "
+           "buckets", "sessions", "plays_with_data", scope="engagement", mux="None.", segment="None."),
+    Metric("plays_without_data", "Plays whose player sent no watched buckets (an older player or SDK): "
+           "counted in every other report, left out of the curve.", "count of sessions with playback and "
+           "no watched buckets", "sessions", "plays_without_data", scope="engagement", mux="None.",
+           segment="None."),
+    Metric("avg_watched_percent", "Average, over the plays with watched buckets, of the share of the "
+           "video actually played: its watched buckets of 1 %, so skipped parts do not count and a part "
+           "played twice counts once.", "sum(watched buckets) / plays_with_data", "percent",
+           "sum_watched", "plays_with_data", scope="engagement",
+           mux="Nearest: *Playing Time* relative to the duration, which counts repeats.", segment=_VIMEO),
+    Metric("watched_share", "Plays with watched buckets that watched this 1 % of the video (at least "
+           "half of it played in one stretch between seeks).", "plays watching the bucket / "
+           "plays_with_data", "fraction", "watched", "plays_with_data", scope="bucket", mux="None.",
+           segment="Nearest: `Video Content Playing` heartbeats bucketed by `position`."),
+    Metric("watched_again_share", "Plays with watched buckets that watched this 1 % of the video in "
+           "two stretches or more (a seek back, a replay).", "plays watching the bucket again / "
+           "plays_with_data", "fraction", "watched_again", "plays_with_data", scope="bucket",
+           mux="None.", segment="None; Wistia's heatmap shows rewatched parts per view."),
+)
+
 METRICS: dict[str, Metric] = {metric.name: metric for metric in SUMMARY}
 
 
@@ -164,7 +191,7 @@ def markdown_table() -> str:
     """The definitions table of docs/metrics.md."""
     rows = ["| Metric | Per | Percus definition | Formula | Unit | Mux Data (nearest) | "
             "Segment video spec (nearest) |", "|---|---|---|---|---|---|---|"]
-    for metric in (*SUMMARY, *PER_ITEM):
+    for metric in (*SUMMARY, *PER_ITEM, *ENGAGEMENT):
         cells = [f"`{metric.name}`", metric.scope, metric.description, f"`{metric.formula}`", metric.unit,
                  metric.mux, metric.segment]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")

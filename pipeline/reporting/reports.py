@@ -1,4 +1,5 @@
-"""The reports: summary (also day by day), drop-off, CTAs, chapters, breakdowns, errors, live.
+"""The reports: summary (also day by day), drop-off, CTAs, chapters, breakdowns, errors, engagement,
+live.
 
 Each report reads the rollups of the closed days that are rolled up and computes the same rows
 from curated for the other days (the SQL that builds the rollups, `pipeline/query/sql.py`), in one
@@ -16,12 +17,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pipeline.query.base import QueryEngine, Source
-from pipeline.query.sql import DIMENSIONS, ROLLUP_BUILDS, SESSION_MEASURES, SESSIONS, day_predicate, literal
+from pipeline.query.sql import (
+    DIMENSIONS,
+    ENGAGEMENT_COUNTS,
+    ENGAGEMENT_SERIES,
+    ROLLUP_BUILDS,
+    SESSION_MEASURES,
+    SESSIONS,
+    day_predicate,
+    literal,
+)
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.reporting import metrics
 from pipeline.reporting.rollups import last_closed_day
 from pipeline.reporting.selection import DEFAULT, Selection
 from translator.canonical import format_timestamp
+from translator.engagement import BUCKETS
 
 ONE_DAY = timedelta(days=1)
 LIVE_BUCKET_MINUTES = 5
@@ -220,6 +231,33 @@ def errors(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
         org=org, sources=sources, params=params)
     total = sum(row["errors"] for row in rows)
     return {"errors": total, "codes": [{**row, "share": round(row["errors"] / total, 6)} for row in rows]}
+
+
+_ENGAGEMENT_SUMS = ", ".join(f"SUM({name}) AS {name}" for name in ENGAGEMENT_COUNTS)
+
+
+def engagement(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
+               today: date | None = None) -> dict[str, Any]:
+    """The engagement curve: per bucket of 1 % of the video, the plays with watched buckets that
+    watched it and watched it again; avg_watched_percent beside avg_max_percent (of all plays)."""
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = _where(selection)
+    head, sources = _with(days, "engagement", "daily")
+    counts = engine.query(
+        f"{head}\nSELECT * FROM (SELECT {_ENGAGEMENT_SUMS} FROM engagement WHERE {where}) AS g\n"
+        f"CROSS JOIN (SELECT SUM(plays) AS plays, SUM(sum_max_percent) AS sum_max_percent FROM daily "
+        f"WHERE {where}) AS d", org=org, sources=sources, params=params)[0]
+    counts = {name: value or 0 for name, value in counts.items()}
+    counts["sum_watched"] = sum(counts[f"watched_{bucket:02d}"] for bucket in range(BUCKETS))
+    totals = metrics.compute(counts, metrics.ENGAGEMENT)
+    shares = {metric.name: metric for metric in metrics.ENGAGEMENT if metric.scope == "bucket"}
+    buckets = []
+    for bucket in range(BUCKETS):
+        row = {series: counts[f"{series}_{bucket:02d}"] for series in ENGAGEMENT_SERIES}
+        buckets.append({"bucket": bucket, **row, **{name: metric.value({**row, **counts})
+                                                    for name, metric in shares.items()}})
+    return {"plays": counts["plays"], **totals,
+            "avg_max_percent": metrics.METRICS["avg_max_percent"].value(counts), "buckets": buckets}
 
 
 def live(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, now: datetime | None = None,

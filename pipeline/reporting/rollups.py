@@ -23,7 +23,7 @@ from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
 
-ROLLUP_VERSION = 1  # bump when a definition changes: every day's record goes stale
+ROLLUP_VERSION = 2  # 2: engagement; bump when a definition changes: every day's record goes stale
 WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up
 ONE_DAY = timedelta(days=1)
 _ORDER = [name for name in ROLLUPS if name != COMMIT_ROLLUP] + [COMMIT_ROLLUP]

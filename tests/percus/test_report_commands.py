@@ -36,7 +36,7 @@ FILTERS: list[dict[str, Any]] = [
     {"template_id": "t1", "from": D1, "to": D2}, {"include_bots": "true", "from": D1, "to": D2},
     {"project_id": CAMPAIGN},
 ]
-RANGE_REPORTS = ["summary", "dropoff", "ctas", "chapters", "errors"]
+RANGE_REPORTS = ["summary", "dropoff", "ctas", "chapters", "errors", "engagement"]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_the_known_values(cli_env: dict[str, str], capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("report", "params"), [
     ("summary", {"from": D1, "to": D2}), ("dropoff", {}), ("ctas", {"project_id": CAMPAIGN}),
     ("chapters", {"from": D1, "to": D2}), ("breakdown", {"dimension": "country"}),
-    ("errors", {"project_id": "p1"}),
+    ("errors", {"project_id": "p1"}), ("engagement", {"from": D1, "to": D2}),
 ])
 def test_the_installed_command_prints_the_api_result(reporting: Reporting, cli_env: dict[str, str],
                                                     report: str, params: dict[str, Any]) -> None:
@@ -208,6 +208,14 @@ def test_tables_print_the_headline_numbers(reporting: Reporting, cli_env: dict[s
     assert lines[0].split() == ["plays", str(chapters["plays"])]
     for row in chapters["chapters"]:
         assert starts(lines, row["chapter_id"])
+
+    curve = api(reporting, "engagement", {"project_id": "p2"})  # S8: all watched, 50-59 twice
+    lines = table(capsys, "engagement", {"project_id": "p2"})
+    assert starts(lines, "plays_with_data", "1") and starts(lines, "avg_watched_percent", "100.0")
+    assert starts(lines, "bucket", "watched_share", "watched_again_share", "watched", "watched_again")
+    assert starts(lines, "49", "100.0%", "0.0%", "1", "0")
+    assert starts(lines, "50", "100.0%", "100.0%", "1", "1")
+    assert len(curve["buckets"]) == 100
 
 
 def test_the_live_table(reporting: Reporting, cli_env: dict[str, str], capsys: pytest.CaptureFixture[str],

@@ -20,6 +20,7 @@ from pipeline.layout import raw_key
 from pipeline.raw import rawfile
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
+from translator.engagement import encode
 from translator.event_parser import parse_event
 
 _ids = itertools.count(1)
@@ -98,20 +99,26 @@ def known_sessions() -> tuple[list[Session], list[dict[str, Any]]]:
     def milestone(percent: float) -> dict[str, Any]:
         return {"position_ms": int(300 * percent), "percent": percent}
 
-    def end(percent: float) -> dict[str, Any]:
-        return {"duration_ms": 30_000, "percent": percent}
+    def end(percent: float, watched: range | None = None, again: range = range(0)) -> dict[str, Any]:
+        buckets = {} if watched is None else {"watched": encode(watched), "watched_again": encode(again)}
+        return {"duration_ms": 30_000, "percent": percent, **buckets}
 
+    # Watched buckets (the engagement curve) come from S1, S2, S8 and S10; the other plays' players
+    # sent none.
     acme = [
         # S1: full watch, a CTA click, a chapter; the repeat viewer's first visit.
         Session(at, viewer_hash=REPEAT_VIEWER).at(0, "session.started").at(1, "video.played", **played)
         .at(2, "chapter.entered", chapter_id="intro", chapter_name="Intro")
         .at(9, "video.progressed", **milestone(25)).at(16, "video.progressed", **milestone(50))
-        .at(23, "video.progressed", **milestone(75)).at(31, "video.completed", **end(100))
+        .at(23, "video.progressed", **milestone(75)).at(31, "video.completed", **end(100, range(100)))
         .at(32, "cta.clicked", cta_id="buy", cta_name="Buy now"),
-        # S2: left at 40 % on a phone in the US.
+        # S2: left at 40 % on a phone in the US, after a pause at 20 % and a seek back to 10 %; the
+        # pause's buckets are a part of the last ones (each event holds the session's picture so far).
         Session(at + timedelta(minutes=5), device=("mobile", "iOS", "Mobile Safari"), locale="en-US",
                 country="US").at(0, "session.started").at(1, "video.played", **played)
-        .at(9, "video.progressed", **milestone(25)).at(14, "video.incomplete", **end(40)),
+        .at(5, "video.paused", position_ms=6000, watched=encode(range(20)), watched_again=encode(()))
+        .at(9, "video.progressed", **milestone(25))
+        .at(14, "video.incomplete", **end(40, range(40), range(10, 20))),
         # S3: a short video: the 75 % milestone fires late (80 %), 25/50 never fire, then completes.
         Session(at + timedelta(hours=1)).at(0, "session.started").at(1, "video.played", **played)
         .at(3, "video.progressed", **milestone(80)).at(4, "video.completed", **end(100)),
@@ -131,7 +138,7 @@ def known_sessions() -> tuple[list[Session], list[dict[str, Any]]]:
         Session(DAY2 - timedelta(seconds=30), project="p2", template="t2").at(0, "session.started")
         .at(1, "video.played", **played).at(35, "video.progressed", **milestone(25))
         .at(45, "video.progressed", **milestone(50)).at(55, "video.progressed", **milestone(75))
-        .at(70, "video.completed", **end(100)),
+        .at(70, "video.completed", **end(100, range(100), range(50, 60))),
         # S9: a bot: excluded unless asked for.
         Session(at + timedelta(hours=4), is_bot=True).at(0, "session.started").at(1, "video.played", **played)
         .at(31, "video.completed", **end(100)).at(32, "cta.clicked", cta_id="buy", cta_name="Buy now"),
@@ -139,7 +146,7 @@ def known_sessions() -> tuple[list[Session], list[dict[str, Any]]]:
         Session(DAY2 + timedelta(hours=10), viewer_hash=REPEAT_VIEWER).at(0, "session.started")
         .at(1, "video.played", **played).at(2, "chapter.entered", chapter_id="intro", chapter_name="Intro")
         .at(5, "interaction.engaged", interaction_id="survey").at(8, "chapter.entered", chapter_id="offer")
-        .at(9, "video.incomplete", **end(30)),
+        .at(9, "video.incomplete", **end(30, range(30))),
         # An error without consent: no viewer identifiers; counts in errors only.
         Session(at + timedelta(hours=5), consent=False)
         .at(0, "video.errored", error_code="MEDIA_ERR_NETWORK"),

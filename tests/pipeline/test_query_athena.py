@@ -96,7 +96,7 @@ class Recording(DuckDbEngine):
         return rows
 
 
-@pytest.mark.parametrize("report", [reports.summary, reports.daily_summaries])
+@pytest.mark.parametrize("report", [reports.summary, reports.daily_summaries, reports.engagement])
 def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athena: Any,
                                                                    report: Callable[..., Any]) -> None:
     boto3.client("s3").create_bucket(Bucket="percus-analytics")

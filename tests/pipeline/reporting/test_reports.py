@@ -173,6 +173,62 @@ def test_item_reports(fixture: str, request: pytest.FixtureRequest) -> None:
     assert [(row["value"], row["views"]) for row in devices["rows"]] == [("desktop", 8), ("mobile", 1)]
 
 
+def _curve(watched: dict[int, int], again: dict[int, int], plays_with_data: int) -> list[dict[str, object]]:
+    def share(count: int) -> float | None:
+        return round(count / plays_with_data, 6) if plays_with_data else None
+
+    return [{"bucket": b, "watched": watched.get(b, 0), "watched_again": again.get(b, 0),
+             "watched_share": share(watched.get(b, 0)), "watched_again_share": share(again.get(b, 0))}
+            for b in range(100)]
+
+
+@pytest.mark.parametrize("fixture", ["compacted", "rolled"])
+def test_engagement_gives_exact_shares_of_the_plays_with_watched_buckets(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    """S1 and S8 watched all of it, S2 0-39 (10-19 twice), S10 0-29, S8 50-59 twice; S3, S4 and S7
+    played without watched buckets."""
+    data = request.getfixturevalue(fixture)
+    engine = DuckDbEngine(data if isinstance(data, LocalStore) else LocalStore(data))
+    watched = {b: 2 + (b < 40) + (b < 30) for b in range(100)}
+    again = {b: 1 for b in (*range(10, 20), *range(50, 60))}
+    assert reports.engagement(engine, "acme", RANGE, today=TODAY) == {
+        "plays": 7, "plays_with_data": 4, "plays_without_data": 3, "avg_watched_percent": 67.5,
+        "avg_max_percent": round(440 / 7, 6), "buckets": _curve(watched, again, 4)}
+    p2 = reports.engagement(engine, "acme", replace(RANGE, project_id="p2"), today=TODAY)
+    assert (p2["plays"], p2["plays_with_data"], p2["avg_watched_percent"]) == (1, 1, 100.0)
+    assert p2["buckets"] == _curve(dict.fromkeys(range(100), 1), dict.fromkeys(range(50, 60), 1), 1)
+    with_bots = reports.engagement(engine, "acme", replace(RANGE, include_bots=True), today=TODAY)
+    assert (with_bots["plays_with_data"], with_bots["plays_without_data"]) == (4, 4)  # S9 sent none
+    nothing = reports.engagement(engine, "nobody", RANGE, today=TODAY)
+    assert (nothing["plays"], nothing["avg_watched_percent"], nothing["buckets"][0]["watched_share"]) == (
+        0, None, None)
+
+
+def test_sessions_without_watched_buckets_count_in_every_other_report(rolled: LocalStore,
+                                                                     tmp_path: Path) -> None:
+    """The same sessions from a player that sends no buckets: every other report is unchanged."""
+    sessions, duplicates = known_sessions()
+    for event in (e for session in sessions for e in session.events):
+        if "watched" in event["payload"]:
+            event["payload"].update(watched=None, watched_again=None)
+    bare = LocalStore(tmp_path / "bare")
+    ingest(bare, sessions, duplicates)
+    build_rollups(bare, today=TODAY)
+    for fixture in (rolled, bare):
+        engine = DuckDbEngine(fixture)
+        assert reports.summary(engine, "acme", RANGE, today=TODAY) == EXPECTED
+    with_buckets, without = DuckDbEngine(rolled), DuckDbEngine(bare)
+    for name in ("dropoff", "ctas", "chapters", "errors", "daily_summaries"):
+        report = getattr(reports, name)
+        assert report(without, "acme", RANGE, today=TODAY) == report(with_buckets, "acme", RANGE, today=TODAY)
+    for dimension in ("device_type", "country"):
+        assert (reports.breakdown(without, "acme", dimension, RANGE, today=TODAY)
+                == reports.breakdown(with_buckets, "acme", dimension, RANGE, today=TODAY))
+    curve = reports.engagement(without, "acme", RANGE, today=TODAY)
+    assert (curve["plays"], curve["plays_with_data"], curve["plays_without_data"]) == (7, 0, 7)
+    assert curve["avg_watched_percent"] is None and curve["avg_max_percent"] == round(440 / 7, 6)
+
+
 def test_days_not_closed_are_read_from_curated_even_when_rolled_up(store: LocalStore) -> None:
     engine = DuckDbEngine(store)
     build_rollups(store, day=D2)  # built while day 2 is still open
