@@ -148,12 +148,20 @@ def test_organization_pages_show_the_api_numbers_and_refuse_another_organization
     # The project drill-down, from the live page's link.
     page.click(f"[data-table=campaigns] a[href$='/projects/{CAMPAIGN}']")
     expect(page).to_have_url(f"{dashboard.url}/dashboard/orgs/acme/projects/{CAMPAIGN}")
-    assert_charts(page, "dropoff", "funnel", "ctas", "errors", "device_type", "locale", "country")
+    assert_charts(page, "dropoff", "engagement", "funnel", "ctas", "errors", "device_type", "locale",
+                  "country")
     selection = {"project_id": CAMPAIGN, "from": first, "to": today}
     assert_tiles(page, "[data-section=summary]", dashboard.api("summary", key, **selection), SUMMARY_TILES)
     dropoff = dashboard.api("dropoff", key, **selection)
     assert [value for _, value in bars(page, "dropoff")] == [
         dropoff["plays"], *(milestone["sessions"] for milestone in dropoff["milestones"])]
+    engagement = dashboard.api("engagement", key, **selection)
+    assert engagement["plays_with_data"] and engagement["plays_without_data"]
+    assert [value for _, value in bars(page, "engagement")] == [
+        fraction or 0.0 for bucket in engagement["buckets"]
+        for fraction in (bucket["watched_share"], bucket["watched_again_share"])]
+    assert page.locator("[data-metric=avg_watched_percent]").inner_text() == percent(
+        engagement["avg_watched_percent"])
     ctas = dashboard.api("ctas", key, **selection)
     assert bars(page, "funnel") == [("Views", ctas["views"]), ("Plays", ctas["plays"]),
                                     ("Clicked a CTA", ctas["cta_sessions"])]

@@ -18,7 +18,7 @@ from gateway.api_keys import Principal
 from gateway.errors import ApiError
 from gateway.services import Services
 from pipeline.reporting import exports, projects, reports
-from pipeline.reporting.charts import Item, bars, columns, dropoff_chart
+from pipeline.reporting.charts import Item, bars, columns, dropoff_chart, engagement_chart
 from pipeline.reporting.formatting import FILTERS, count, count_and_share, share
 from pipeline.reporting.selection import Selection, parse_range, parse_slug
 
@@ -110,6 +110,7 @@ class Pages:
         selection = Selection(project_id=project, date_from=date_from, date_to=date_to)
         summary = reports.summary(engine, org, selection)
         dropoff = reports.dropoff(engine, org, selection)
+        engagement = reports.engagement(engine, org, selection)
         ctas = reports.ctas(engine, org, selection)
         errors = reports.errors(engine, org, selection)
         breakdowns = [(dimension, title, reports.breakdown(engine, org, dimension, selection))
@@ -133,7 +134,8 @@ class Pages:
         return render(
             "project.html", principal=principal, org=org, project=project, date_from=date_from,
             date_to=date_to, summary=summary, dropoff=dropoff, ctas=ctas, errors=errors, top_rows=TOP_ROWS,
-            dropoff_chart=dropoff_chart(dropoff), funnel_chart=funnel_chart, cta_chart=cta_chart,
+            dropoff_chart=dropoff_chart(dropoff), engagement=engagement,
+            engagement_chart=engagement_chart(engagement), funnel_chart=funnel_chart, cta_chart=cta_chart,
             error_chart=error_chart, breakdown_charts=breakdown_charts, export_path=export_path)
 
     def overview(self, principal: Principal) -> str:

@@ -131,7 +131,8 @@ def _property(param: report_params.Param) -> dict[str, Any]:
 _REQUEST = {"type": "object", "additionalProperties": False, "properties": {
     "kind": {"type": "string", "enum": list(KINDS), "default": "events",
              "description": "events: one row per curated event (every column, timestamps in ISO-8601 UTC); "
-                            "summary: one row per day with the summary metrics."},
+                            "summary: one row per day with the summary metrics; engagement: one row per 1 % "
+                            "of the video with the engagement report's counts and shares."},
     **{param.name: _property(param) for param in (ORGANIZATION, PROJECT, TEMPLATE)},
     "from": _property(report_params.FROM), "to": _property(report_params.TO),
     "include_bots": _property(report_params.BOTS)}}

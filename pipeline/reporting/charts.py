@@ -22,6 +22,7 @@ class Rect:
     height: float
     label: str  # what the bar stands for (also the data-label attribute tests read)
     value: float
+    kind: str = "bar"  # CSS classes
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,27 @@ def columns(title: str, items: Sequence[Item], *, scale: float | None = None, wi
         texts.append(Text(round(x + slot / 2, 1), round(base - tall - 6, 1), item.shown, "middle", "value"))
         texts.append(Text(round(x + slot / 2, 1), height - 6, _short(item.label), "middle"))
     return Chart(title, width, height, tuple(rects), tuple(texts))
+
+
+def engagement_chart(engagement: Mapping[str, Any], *, width: int = 520, height: int = 200) -> Chart:
+    """A `reports.engagement` result as a curve: per 1 % of the video, a column as tall as the share
+    of plays that watched it, and over it one for the share that watched it again."""
+    plot, base = height - 44, height - 24
+    slot = width / max(len(engagement["buckets"]), 1)
+    rects, texts = [], []
+    for bucket in engagement["buckets"]:
+        x = round(bucket["bucket"] * slot, 1)
+        for name, kind in (("watched", "bar"), ("watched_again", "bar again")):
+            fraction = bucket[f"{name}_share"] or 0.0
+            tall = round(plot * fraction, 1)
+            label = f"{bucket['bucket']}-{bucket['bucket'] + 1} %: {share(fraction)} {name.replace('_', ' ')}"
+            rects.append(Rect(x, round(base - tall, 1), round(slot, 1), tall, label, fraction, kind))
+    for percent in (0, 25, 50, 75, 100):
+        anchor = "start" if percent == 0 else "end" if percent == 100 else "middle"
+        texts.append(Text(round(width * percent / 100, 1), height - 6, f"{percent} %", anchor))
+    texts.append(Text(0, 10, "100 % of plays", kind="value"))
+    return Chart("Share of plays that watched each 1 % of the video, and watched it again", width, height,
+                 tuple(rects), tuple(texts))
 
 
 def dropoff_chart(dropoff: Mapping[str, Any]) -> Chart:

@@ -1,4 +1,5 @@
-"""CSV exports of a selection of one organization's data: its curated events, or its daily summary rows.
+"""CSV exports of a selection of one organization's data: its curated events, its daily summary rows,
+or its engagement curve.
 
 Events stream: the organization's curated files are read one Parquet record batch at a time,
 filtered, and appended to a CSV file, so memory stays flat whatever the row count. The file is
@@ -40,7 +41,7 @@ from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
-KINDS = ("events", "summary")
+KINDS = ("events", "summary", "engagement")
 URL_TTL_SECONDS = 24 * 3600
 BATCH_ROWS = 16_384
 ONE_DAY = timedelta(days=1)
@@ -77,7 +78,7 @@ def export_key(export_id: str) -> str:
 
 def create_export(store: Store, engine: QueryEngine, org: str, selection: Selection, *, kind: str = "events",
                   actor: str, now: datetime | None = None, today: date | None = None) -> Export:
-    """Write the CSV of `selection` (`kind`: events or summary) under exports/ and audit it; `actor`
+    """Write the CSV of `selection` (`kind`: one of KINDS) under exports/ and audit it; `actor`
     says who asked (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
     check_slug(org, "organization")
     created = (now or datetime.now(UTC)).astimezone(UTC)
@@ -115,6 +116,8 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
     _check_kind(kind)
     if kind == "summary":
         return _write_summary(engine, org, selection, out, today=today)
+    if kind == "engagement":
+        return _write_engagement(engine, org, selection, out, today=today)
     rows, csv_schema = 0, _csv_schema()
     # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
     with pacsv.CSVWriter(out, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
@@ -187,11 +190,29 @@ def _write_summary(engine: QueryEngine, org: str, selection: Selection, out: Bin
     """One row per day of the range: the summary metrics of the sessions that started that day."""
     summaries = reports.daily_summaries(engine, org, selection, today=today)
     names = [metric.name for metric in metrics.SUMMARY]
+    return _write_rows(out, ["date", *names],
+                       [[day.isoformat(), *(values[name] for name in names)] for day, values in summaries])
+
+
+ENGAGEMENT_COLUMNS = ("bucket", "watched", "watched_again", "watched_share", "watched_again_share",
+                      "plays_with_data", "plays_without_data")
+
+
+def _write_engagement(engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
+                      today: date | None) -> int:
+    """One row per bucket of 1 % of the video: the `engagement` report, with its play counts on each row."""
+    curve = reports.engagement(engine, org, selection, today=today)
+    rows = [{**curve, **bucket} for bucket in curve["buckets"]]
+    return _write_rows(out, list(ENGAGEMENT_COLUMNS),
+                       [[row[name] for name in ENGAGEMENT_COLUMNS] for row in rows])
+
+
+def _write_rows(out: BinaryIO, header: list[str], rows: list[list[object]]) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     writer = csv.writer(text, quoting=csv.QUOTE_NONNUMERIC)  # text quoted as in the events CSV (and None)
-    writer.writerow(["date", *names])
-    for day, values in summaries:
-        writer.writerow([_safe(cell) for cell in (day.isoformat(), *(values[name] for name in names))])
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_safe(cell) for cell in row])
     text.flush()
     text.detach()  # `out` stays open: it belongs to the caller
-    return len(summaries)
+    return len(rows)

@@ -25,6 +25,7 @@ from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import Session, ingest, known_sessions
+from translator.engagement import encode
 
 TOKEN_KEYS = "k2:reports-new,k1:reports-old"
 CAMPAIGN = "spring-launch"
@@ -66,13 +67,17 @@ def campaign(now: datetime, *, sessions: int = 60, live: int = 14, seed: int = 7
         reached = rng.choice([10, 30, 55, 80, 100, 100, 100])
         for step, percent in enumerate(p for p in (25, 50, 75) if p <= reached):
             session.at(2 + step, "video.progressed", position_ms=300 * percent, percent=percent)
+        # Two plays in three from a player that sends watched buckets; one in five of them went back
+        # to watch the opening again.
+        watched = {} if index % 3 == 0 else {
+            "watched": encode(range(reached)), "watched_again": encode(range(10) if index % 5 == 0 else ())}
         if reached == 100:
-            session.at(6, "video.completed", duration_ms=30_000, percent=100)
+            session.at(6, "video.completed", duration_ms=30_000, percent=100, **watched)
             if rng.random() < 0.4:
                 cta_id, cta_name = rng.choice(_CTAS)
                 session.at(7, "cta.clicked", cta_id=cta_id, cta_name=cta_name)
         else:
-            session.at(6, "video.incomplete", duration_ms=30_000, percent=reached)
+            session.at(6, "video.incomplete", duration_ms=30_000, percent=reached, **watched)
     return made
 
 

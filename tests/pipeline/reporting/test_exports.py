@@ -91,6 +91,20 @@ def test_an_unknown_or_empty_organization_gets_the_header_only(store: LocalStore
     assert out.getvalue().decode().splitlines() == [",".join(f'"{name}"' for name in schema.SCHEMA.names)]
 
 
+def test_the_engagement_kind_is_the_curve_one_row_per_bucket(store: LocalStore) -> None:
+    selection = Selection(date_from=D1, date_to=D2)
+    out = io.BytesIO()
+    assert exports.write_csv(store, DuckDbEngine(store), "acme", selection, out, kind="engagement") == 100
+    lines = out.getvalue().decode().splitlines()
+    assert lines[0] == ",".join(f'"{name}"' for name in exports.ENGAGEMENT_COLUMNS)
+    curve = reports.engagement(DuckDbEngine(store), "acme", selection, today=date(2026, 11, 30))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode()), quoting=csv.QUOTE_NONNUMERIC))
+    assert [row["bucket"] for row in rows] == list(range(100))
+    for row, bucket in zip(rows, curve["buckets"], strict=True):
+        assert row == {**bucket, "plays_with_data": 4, "plays_without_data": 3}
+    assert (rows[15]["watched"], rows[15]["watched_again_share"]) == (4, 0.25)  # S1, S2, S8, S10; S2 again
+
+
 def test_the_kind_and_the_export_id_are_checked(store: LocalStore) -> None:
     with pytest.raises(ValueError, match="kind"):
         exports.write_csv(store, DuckDbEngine(store), "acme", Selection(), io.BytesIO(), kind="pdf")
