@@ -20,7 +20,9 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -170,10 +172,20 @@ BucketSet = Annotated[str, StringConstraints(pattern=BUCKET_SET_PATTERN), Field(
                 "most significant bit of the first character (docs/player-protocol.md)")]
 
 
+def _watched_first(value: str | None, info: ValidationInfo) -> str | None:
+    """A bucket watched again was watched: watched_again holds no bit that watched lacks."""
+    watched = info.data.get("watched")
+    if value is not None and (watched is None or int(value, 16) & ~int(watched, 16)):
+        raise PydanticCustomError("buckets_not_watched", "every bucket watched again must be set in watched")
+    return value
+
+
 class PausedPayload(_Model):
     position_ms: Millis
     watched: BucketSet | None = None
     watched_again: BucketSet | None = None
+
+    _again = field_validator("watched_again")(staticmethod(_watched_first))
 
 
 class ProgressPayload(_Model):
@@ -186,6 +198,8 @@ class EndPayload(_Model):
     percent: Percent
     watched: BucketSet | None = None
     watched_again: BucketSet | None = None
+
+    _again = field_validator("watched_again")(staticmethod(_watched_first))
 
 
 class ErrorPayload(_Model):

@@ -215,16 +215,20 @@ def test_batch_accepts_valid_events_and_rejects_invalid_ones_per_event(gateway: 
 
 
 def test_watched_buckets_are_stored_and_a_malformed_set_rejects_only_its_event(gateway: Gateway) -> None:
-    watched = {"watched": "ffffffffffffffff000000000", "watched_again": "003ffffc0000000000000000f"}
+    watched = {"watched": "ffffffffffffffff000000000", "watched_again": "003ffffc00000000000000000"}
     good = [event("video.paused", payload={"position_ms": 2000, **watched}),
             event("video.completed", payload={"duration_ms": 4000, "percent": 100, **watched}),
             event("video.incomplete", payload={"duration_ms": 4000, "percent": 40})]  # an older player
     bad = [event("video.incomplete", payload={"duration_ms": 4000, "percent": 40, "watched": "FFFF"}),
-           event("video.paused", payload={"position_ms": 2000, "watched_again": "f" * 26})]
+           event("video.paused", payload={"position_ms": 2000, "watched_again": "f" * 26}),
+           event("video.completed", payload={"duration_ms": 4000, "percent": 100,  # again, never watched
+                                             "watched": "f" * 24 + "0", "watched_again": "0" * 24 + "1"})]
     result = IngestResult.model_validate_json(gateway.post({"events": [good[0], *bad, *good[1:]]}).content)
     assert result.accepted == 3
     assert [(r.index, r.error.code, r.error.field) for r in result.rejected] == [
-        (1, "invalid_field", "payload.watched"), (2, "invalid_field", "payload.watched_again")]
+        (1, "invalid_field", "payload.watched"), (2, "invalid_field", "payload.watched_again"),
+        (3, "invalid_field", "payload.watched_again")]
+    assert "must be set in watched" in result.rejected[2].error.message
     stored = {e["event_id"]: e["payload"] for e in gateway.queued()}
     assert {key: stored[good[0]["event_id"]][key] for key in watched} == watched
     assert {key: stored[good[1]["event_id"]][key] for key in watched} == watched
