@@ -18,6 +18,9 @@ import pytest
 
 from e2e._browsing import Browsing, wait_seen
 from e2e._stack import Stack, has, types
+from pipeline.curated.compactor import compact
+from pipeline.query import open_engine
+from pipeline.reporting import reports
 from translator.engagement import BUCKETS, decode
 
 pytestmark = pytest.mark.e2e
@@ -89,3 +92,12 @@ def test_play_seek_back_play_on_and_leave_stores_what_was_watched_and_watched_ag
     assert (paused[1]["watched"], paused[1]["watched_again"]) == (incomplete["watched"],
                                                                   incomplete["watched_again"])
     assert first_stop >= 0.4 * duration and second_stop >= 0.6 * duration
+
+    # Compacted, the session is one play with data, and the curve is exactly its buckets.
+    compact(stack.store, orgs=[org])
+    curve = reports.engagement(open_engine(stack.settings, stack.store), org)
+    watched, again = decode(incomplete["watched"]), decode(incomplete["watched_again"])
+    assert (curve["plays"], curve["plays_with_data"], curve["plays_without_data"]) == (1, 1, 0)
+    assert curve["avg_watched_percent"] == len(watched)
+    assert [(b["watched_share"], b["watched_again_share"]) for b in curve["buckets"]] == [
+        (float(b in watched), float(b in again)) for b in range(BUCKETS)]
