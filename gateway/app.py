@@ -1,7 +1,7 @@
 """The gateway's apps, each built from the route modules it serves (gateway/assemble.py):
 
-- API: the reporting side (reports, exports, dashboard, SDK files, player, embed lookups, health) and
-  the platform's integration events, for the API function;
+- API: the reporting side (reports, exports, outcomes and audiences in, dashboard, SDK files,
+  player, embed lookups, health) and the platform's integration events, for the API function;
 - LOCAL: the ingest set (gateway/ingest_app.py), the API set and the demo, for `percus serve` and tests.
 
 Adding an endpoint module means adding it to a set. The OpenAPI document describes every API path of
@@ -25,6 +25,7 @@ from gateway import (
     legacy,
     legacy_embeds,
     openapi,
+    outcomes_api,
     platform_events,
     player,
     reports_api,
@@ -37,10 +38,11 @@ from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
 
-API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, platform_events, dashboard)
+API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, outcomes_api, platform_events,
+       dashboard)
 # In the order of the OpenAPI document.
 LOCAL = (ingest, legacy, legacy_embeds, health, sdk_files, player, demo, reports_api, exports_api,
-         platform_events, dashboard)
+         outcomes_api, platform_events, dashboard)
 
 
 @functools.cache

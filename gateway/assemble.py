@@ -65,7 +65,10 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         middleware=[
             Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
             Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ)),
-            Middleware(BodyLimitMiddleware),  # 512 KB, the API's documented limit
+            # 512 KB, the API's documented limit, unless a module raises it for its paths
+            Middleware(BodyLimitMiddleware, path_limits={prefix: limit for module in modules
+                                                         for prefix, limit in getattr(module, "BODY_LIMITS",
+                                                                                      {}).items()}),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,

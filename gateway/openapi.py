@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.bodies import Batch, ErrorBody, IngestResult
+from pipeline.outcomes.rows import Outcome
 from translator.canonical import CanonicalEvent
 
 PATH = "/analytics/v1/openapi.json"
@@ -47,7 +48,8 @@ def schemas() -> dict[str, Any]:
     found: dict[str, Any] = {}
     adapters: dict[str, TypeAdapter[Any]] = {
         "CanonicalEvent": TypeAdapter(CanonicalEvent), "Batch": TypeAdapter(Batch),
-        "IngestResult": TypeAdapter(IngestResult), "ErrorBody": TypeAdapter(ErrorBody)}
+        "IngestResult": TypeAdapter(IngestResult), "ErrorBody": TypeAdapter(ErrorBody),
+        "Outcome": TypeAdapter(Outcome)}
     for name, adapter in adapters.items():
         schema = adapter.json_schema(ref_template=_REF)
         found.update(schema.pop("$defs", {}))
@@ -80,7 +82,8 @@ def document(modules: Iterable[RouteModule], *, pages: bool = False) -> dict[str
                                                "description": "Signed share token (pt1.…)"},
                                 "apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "Organization API key (pk_…) or admin key "
-                                                          "(pka_…), for reports and exports"}},
+                                                          "(pka_…), for reports, exports, outcomes, "
+                                                          "audiences"}},
         },
     }
 

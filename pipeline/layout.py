@@ -91,10 +91,16 @@ RETENTION_STATE = _area("retention state", "state/retention/", "last_run.json")
 # The platform's entities (pipeline/platform/): small, kept while the organization exists.
 DIMENSIONS = _area("dimensions", "dims/", "dim_{table}{,_history}/org={org}/part.parquet",
                    reads=(API, COMPACTOR, DIGEST, PLATFORM), writes=(API, PLATFORM))
+# A customer's business outcomes and audiences (lists of people sent a video), keyed like events'
+# viewer ids; the API writes them, dated by the outcome's day and an audience batch's day of arrival.
+OUTCOMES = _area("outcomes", "outcomes/", "org={org}/date=YYYY-MM-DD/{batch id}.parquet",
+                 reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(730))
+AUDIENCES = _area("audiences", "audiences/", "org={org}/date=YYYY-MM-DD/{batch id}.parquet",
+                  reads=(API, COMPACTOR), writes=(API,), deletes=(COMPACTOR,), lifecycle=Lifecycle(730))
 
 AREAS = (RAW, QUARANTINE, CURATED, ROLLUPS_ZONE, EXPORTS, AUDIT, ORGANIZATIONS, LEGACY_GROUP_KEYS,
          ATTACHMENTS, ADMIN_KEYS, COMPACTOR_STATE, ROLLUP_STATE, WEBHOOK_STATE, DSAR_STATE, DIGEST_STATE,
-         RETENTION_STATE, DIMENSIONS)
+         RETENTION_STATE, DIMENSIONS, OUTCOMES, AUDIENCES)
 
 COMPACTOR_LOCK = COMPACTOR_STATE.prefix + ".lock"  # dot-named: never listed as an object
 WEBHOOKS_LOCK = WEBHOOK_STATE.prefix + ".lock"
@@ -108,6 +114,7 @@ _RAW = re.compile(
 )
 CURATED_KEY = re.compile(r"^curated/org=[^/]+/year=(\d{4})/month=(\d{2})/day=(\d{2})/\d{2}\.parquet$")
 ROLLUP_KEY = re.compile(r"^rollups/[^/]+/org=[^/]+/date=(\d{4}-\d{2}-\d{2})/part\.parquet$")
+DATED_KEY = re.compile(r"^(?:outcomes|audiences)/org=[^/]+/date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
 _COMPACTOR_DAY = re.compile(r"^state/compactor/org=[^/]+/date=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -202,3 +209,8 @@ def export_key(org: str, name: str) -> str:
 def audit_key_time(at: datetime) -> str:
     """The time part of an audit record's key: keys sort as their records' times."""
     return f"{AUDIT.prefix}year={at:%Y}/month={at:%m}/day={at:%d}/{at:%H%M%S}.{at:%f}Z"
+
+
+def dated_key(area: Area, org: str, day: date, batch_id: str) -> str:
+    """An object of a zone dated by `date=` partitions (outcomes, audiences)."""
+    return f"{area.org_prefix(org)}date={day:%Y-%m-%d}/{batch_id}.parquet"

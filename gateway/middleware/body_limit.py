@@ -1,6 +1,9 @@
-"""Refuse request bodies over a size limit (413) without reading or buffering past it."""
+"""Refuse request bodies over a size limit (413) without reading or buffering past it; a route module
+may raise the limit for its own paths (`BODY_LIMITS`, gathered by gateway/assemble.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,25 +17,32 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, app: ASGIApp, limit: int = DEFAULT_LIMIT, path_limits: Mapping[str, int] | None = None
+                 ) -> None:
         self.app = app
         self.limit = limit
+        self.path_limits = dict(path_limits or {})  # path prefix -> its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
-                if int(value) > self.limit:
-                    await self._refuse(send)
+                if int(value) > limit:
+                    await self._refuse(send, limit)
                 else:
                     # The server delivers exactly Content-Length bytes: nothing to watch.
                     await self.app(scope, receive, send)
                 return
-        await self._streamed(scope, receive, send)
+        await self._streamed(scope, receive, send, limit)
 
-    async def _streamed(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.path_limits.items() if path.startswith(prefix)),
+                    self.limit)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """A chunked body: count as it arrives and stop at the limit."""
         received = 0
         started = False
@@ -42,7 +52,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -56,9 +66,9 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         # Closing the connection spares the server from draining the rest of the body.
-        await send_error(send, ApiError(413, "body_too_large", f"the request body exceeds {self.limit} bytes",
+        await send_error(send, ApiError(413, "body_too_large", f"the request body exceeds {limit} bytes",
                                         headers={"Connection": "close"}))

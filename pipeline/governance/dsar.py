@@ -1,7 +1,8 @@
 """DSAR deletion: every event of one viewer in one organization, removed from every zone that holds it
 (the embedded default's local queue first, then raw, quarantine, curated, the `viewers` rollup,
-exports), under `curated_lock`, resumable after a crash from its record in `state/dsar/`, and
-idempotent. The walk and its guarantees: docs/architecture.md (Governance).
+exports, then the viewer's business outcomes and audience memberships), under `curated_lock`,
+resumable after a crash from its record in `state/dsar/`, and idempotent. The walk and its
+guarantees: docs/architecture.md (Governance).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from translator.ids import check_slug
 JOB_PREFIX = layout.DSAR_STATE.prefix
 _VERSION = 1
 _CHECKPOINT_EVERY = 500  # objects scanned between saves of the cursor (a resume rescans at most these)
-_ZONES = ("raw", "quarantine", "curated", "viewers", "exports")
+_ZONES = ("raw", "quarantine", "curated", "viewers", "exports", "outcomes", "audiences")
 _VIEWERS = ROLLUPS["viewers"]
 _NO_IDS = pa.table({"event_id": pa.array([], pa.string()), "received_at": pa.array([], schema.TIMESTAMP)})
 
@@ -100,7 +101,8 @@ def delete_viewer(store: Store, org: str, viewer_hash: str, *, keys: ViewerKeys,
 def _zone_of(key: str) -> str:
     if key.startswith(layout.ROLLUPS_ZONE.prefix):
         return "viewers"
-    return next(area.name for area in (layout.QUARANTINE, layout.RAW, layout.CURATED, layout.EXPORTS)
+    return next(area.name for area in (layout.QUARANTINE, layout.RAW, layout.CURATED, layout.EXPORTS,
+                                       layout.OUTCOMES, layout.AUDIENCES)
                 if key.startswith(area.prefix))
 
 
@@ -215,7 +217,8 @@ def _plan(store: Store, org: str) -> list[tuple[str, str]]:
     raw = raw_prefix(org)
     prefixes = [("raw", raw), ("quarantine", layout.quarantine_key(raw)),
                 ("curated", CURATED.org_prefix(org)), ("viewers", _VIEWERS.org_prefix(org)),
-                ("exports", layout.EXPORTS.org_prefix(org))]
+                ("exports", layout.EXPORTS.org_prefix(org)), ("outcomes", layout.OUTCOMES.org_prefix(org)),
+                ("audiences", layout.AUDIENCES.org_prefix(org))]
     return [(zone, key) for zone, prefix in prefixes for key in store.list(prefix)]
 
 
@@ -233,6 +236,8 @@ def _walk(store: Store, org: str, forms: _Forms, record: _Record, report: DsarRe
             _scrub_lines(store, forms, record, key)
         elif zone == "curated":
             _scrub_rows(store, forms, record, key)
+        elif zone in ("outcomes", "audiences"):
+            _scrub_rows(store, forms, record, key, conform=False)
         else:
             if rollups is None:
                 rollups = _RollupDays(store, org, forms, record, _reindex(store, org, record))
@@ -295,11 +300,13 @@ def _replace(store: Store, key: str, data: bytes | None) -> None:
 
 # -- curated: rows and the compactor's index --------------------------------------------------------
 
-def _scrub_rows(store: Store, forms: _Forms, record: _Record, key: str) -> None:
+def _scrub_rows(store: Store, forms: _Forms, record: _Record, key: str, *, conform: bool = True) -> None:
+    """Rewrite a Parquet object (curated, outcomes, audiences) without the viewer's rows."""
     mask = forms.rows(store, key)
     if mask is None:
         return
-    table = schema.conform(parquet.from_bytes(store.get(key)))
+    table = parquet.from_bytes(store.get(key))
+    table = schema.conform(table) if conform else table
     kept = table.filter(pc.invert(mask))
     record.intend(key, table.num_rows - kept.num_rows, kept.num_rows)
     _replace(store, key, parquet.to_bytes(kept) if kept.num_rows else None)
@@ -413,4 +420,8 @@ def _audit(store: Store, org: str, report: DsarReport, started_at: str, key_coun
         "viewers_rollups_scrubbed": report.keys("viewers"),
         "viewers_rows_removed": report.count("viewers"),
         "exports_deleted": report.keys("exports"),
+        "outcome_partitions_rewritten": report.keys("outcomes"),
+        "outcome_rows_removed": report.count("outcomes"),
+        "audience_partitions_rewritten": report.keys("audiences"),
+        "audience_rows_removed": report.count("audiences"),
     }, actor=actor)

@@ -43,6 +43,8 @@ ZONES = (
     Zone("rollups", (layout.ROLLUPS_ZONE.prefix, layout.ROLLUP_STATE.prefix), 5 * 365, per_org=False,
          excludes=(layout.rollup_prefix("viewers"),)),
     Zone("exports", (layout.EXPORTS.prefix,), 2, per_org=False),
+    Zone("outcomes", (layout.OUTCOMES.prefix + _BY_ORG,), 730, per_org=True),
+    Zone("audiences", (layout.AUDIENCES.prefix + _BY_ORG,), 730, per_org=True),
 )
 _ORG = re.compile(r"/org=([^/]+)/")
 # year=/month=/day= partitions, date= partitions, and exports' `<YYYYMMDD>T<HHMMSS>Z-<id>.csv` names.

@@ -85,7 +85,7 @@ class AthenaEngine:
     def _scoped(self, table: Table, org: str, days: Sequence[date]) -> exp.Expr:
         if not days:
             days_predicate = "FALSE"
-        elif table.rollup is None:
+        elif table.curated:
             months: dict[tuple[int, int], list[int]] = {}
             for day in sorted(set(days)):
                 months.setdefault((day.year, day.month), []).append(day.day)

@@ -80,7 +80,7 @@ class DuckDbEngine:
 
 def _read(table: Table, data: bytes) -> pa.Table:
     read = parquet.from_bytes(data)
-    if table.rollup is None:
+    if table.curated:
         return schema.conform(read)  # a file of an older schema gains today's columns
     return read.select(table.schema.names).cast(table.schema)
 

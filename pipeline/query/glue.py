@@ -1,6 +1,6 @@
-"""Glue table definitions for Athena: curated, every rollup table and the dimension tables of the
-platform's entities, with partition projection, so partitions are computed from the query's
-predicates and no crawler or MSCK REPAIR ever runs.
+"""Glue table definitions for Athena: curated, every rollup table, outcomes, audiences and the
+dimension tables of the platform's entities, with partition projection, so partitions are computed
+from the query's predicates and no crawler or MSCK REPAIR ever runs.
 
 `org` is projected as `injected`: its values come only from the query, which must name one
 organization (Athena rejects a query without it); days are projected as ranges. The deployment
@@ -41,12 +41,14 @@ def glue_type(arrow_type: pa.DataType) -> str:
         return "timestamp"
     if pa.types.is_date(arrow_type):
         return "date"
+    if pa.types.is_decimal(arrow_type):
+        return f"decimal({arrow_type.precision},{arrow_type.scale})"
     raise TypeError(f"no Glue type for {arrow_type}")
 
 
 def _projection(table: Table, location: str) -> dict[str, str]:
     params = {"projection.enabled": "true", "projection.org.type": "injected"}
-    if table.rollup is None:
+    if table.zone is None:
         params |= {
             "projection.year.type": "integer", "projection.year.range": f"{FIRST_YEAR},2100",
             "projection.month.type": "integer", "projection.month.range": "1,12",
@@ -60,7 +62,7 @@ def _projection(table: Table, location: str) -> dict[str, str]:
             "projection.date.type": "date", "projection.date.format": "yyyy-MM-dd",
             "projection.date.range": f"{FIRST_YEAR}-01-01,NOW", "projection.date.interval": "1",
             "projection.date.interval.unit": "DAYS",
-            "storage.location.template": f"{location}/{layout.rollup_prefix(table.rollup)}org=${{org}}/"
+            "storage.location.template": f"{location}/{table.zone}org=${{org}}/"
                                          "date=${date}/",
         }
     return params
@@ -69,7 +71,7 @@ def _projection(table: Table, location: str) -> dict[str, str]:
 def table_input(table: Table, location: str) -> dict[str, Any]:
     """Glue's TableInput for one table; `location` is `s3://bucket[/prefix]` of the store."""
     location = location.rstrip("/")
-    zone = layout.CURATED.prefix if table.rollup is None else layout.rollup_prefix(table.rollup)
+    zone = layout.CURATED.prefix if table.zone is None else table.zone
     return {
         "Name": table.name,
         "TableType": "EXTERNAL_TABLE",

@@ -248,13 +248,15 @@ def test_each_role_grants_named_actions_on_named_resources(resources: dict[str, 
         "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
     assert {target for action, target in granted["IngestRole"] if action == "s3:GetObject"} == {
         "config/legacy-group-keys/*"}
-    # The API function queries and exports, and takes the platform's integration events (dimensions,
-    # and the organizations they create or configure); it neither enqueues nor deletes anything.
+    # The API function queries and exports, takes the platform's integration events (dimensions,
+    # and the organizations they create or configure) and outcomes and audiences in; it neither
+    # enqueues nor deletes anything.
     api = granted["ApiRole"]
     assert not any(action.startswith("sqs:") or action == "s3:DeleteObject" for action, _ in api)
     assert {(a, t) for a, t in api if a == "s3:PutObject"} == {
         ("s3:PutObject", "exports/*"), ("s3:PutObject", "audit/*"), ("s3:PutObject", "athena-results/*"),
-        ("s3:PutObject", "dims/*"), ("s3:PutObject", "config/organizations/*")}
+        ("s3:PutObject", "dims/*"), ("s3:PutObject", "config/organizations/*"),
+        ("s3:PutObject", "outcomes/*"), ("s3:PutObject", "audiences/*")}
     assert {"athena:StartQueryExecution", "glue:GetTable"} <= {action for action, _ in api}
     assert ("s3:DeleteObject", "raw/*") in granted["CompactorRole"]
     assert not any(action == "s3:DeleteObject" for action, _ in granted["RollupsRole"])

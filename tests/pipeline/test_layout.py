@@ -29,8 +29,8 @@ def spelled_prefixes(path: Path) -> list[tuple[int, str]]:
 
 
 def test_the_roots_are_known() -> None:
-    assert ROOTS == ("audit/", "config/", "curated/", "dims/", "exports/", "quarantine/", "raw/", "rollups/",
-                     "state/")
+    assert ROOTS == ("audiences/", "audit/", "config/", "curated/", "dims/", "exports/", "outcomes/",
+                     "quarantine/", "raw/", "rollups/", "state/")
 
 
 @pytest.mark.parametrize("package", PRODUCT)

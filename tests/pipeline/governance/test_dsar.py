@@ -19,7 +19,7 @@ import sys
 import uuid
 import zlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from pipeline.governance import audit
 from pipeline.governance.dsar import JOB_PREFIX, delete_viewer, request_id
 from pipeline.governance.viewer_keys import ViewerKeys, keyed_viewer_hash
 from pipeline.layout import raw_key, rollup_key
+from pipeline.outcomes.intake import add_members, audience_members, store_outcomes
+from pipeline.outcomes.rows import Outcome, parse_outcome
 from pipeline.query.tables import ROLLUPS
 from pipeline.raw import rawfile
 from pipeline.reporting.rollups import build_rollups
@@ -398,3 +400,31 @@ def test_rollup_tables_of_a_rebuilt_day_match_a_build_without_the_viewer(store: 
             assert mine.exists() == theirs.exists(), key
             if mine.exists():
                 assert pq.read_table(mine).equals(pq.read_table(theirs)), key
+
+
+def _outcome(client: str, occurred: datetime, name: str = "policy_renewed") -> Outcome:
+    return parse_outcome({"outcome_id": str(uuid.uuid4()), "viewer_hash": client, "name": name,
+                          "occurred_at": occurred.isoformat()}, now=occurred)
+
+
+def test_the_viewers_outcomes_and_audience_memberships_go_too(store: LocalStore) -> None:
+    received = DAY2 + timedelta(days=1)
+    for org in ("acme", "globex"):
+        outcomes = [_outcome(CLIENT, DAY1), _outcome(CLIENT, DAY2), _outcome(OTHER_CLIENT, DAY2)]
+        store_outcomes(store, org, outcomes, KEYS, received_at=received)
+        add_members(store, org, "letters", [CLIENT, OTHER_CLIENT], KEYS, received_at=received)
+    globex = snapshot(store, "outcomes/org=globex/") | snapshot(store, "audiences/org=globex/")
+
+    report = delete_viewer(store, "acme", CLIENT, keys=KEYS)
+
+    assert (report.count("outcomes"), report.count("audiences")) == (2, 1)
+    assert len(report.keys("outcomes")) == 2 and len(report.keys("audiences")) == 1
+    assert [key for key in report.deleted if key.startswith("outcomes/")] == report.keys("outcomes")[:1]
+    left = [row for key in store.list("outcomes/org=acme/") for row in parquet_rows(store.get(key))]
+    assert [row["viewer_hash"] for row in left] == [KEYS.keyed(OTHER_CLIENT)]
+    assert audience_members(store, "acme", "letters") == {KEYS.keyed(OTHER_CLIENT)}
+    assert snapshot(store, "outcomes/org=globex/") | snapshot(store, "audiences/org=globex/") == globex
+    (record,) = audit.list_records(store, action="dsar")
+    assert record["details"]["outcome_rows_removed"] == 2
+    assert record["details"]["audience_rows_removed"] == 1
+    assert delete_viewer(store, "acme", CLIENT, keys=KEYS).removed == {}

@@ -14,7 +14,7 @@ from pipeline.curated.compactor import CompactionBusy, compact, curated_lock
 from pipeline.governance import audit
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.retention import apply_retention
-from pipeline.layout import curated_key, raw_key, rollup_key, rollup_state_key
+from pipeline.layout import AUDIENCES, OUTCOMES, curated_key, dated_key, raw_key, rollup_key, rollup_state_key
 from pipeline.reporting.rollups import build_rollups
 from pipeline.store.local import LocalStore
 from tests.pipeline._sessions import DAY1, ingest, known_sessions
@@ -184,3 +184,27 @@ def test_serve_runs_it_at_most_hourly(store: LocalStore) -> None:
     retention_step(store)
     assert not set(second.values()) & set(store.list(""))
     assert {record["actor"] for record in audit.list_records(store, action="retention")} == {"serve"}
+
+
+def test_outcomes_and_audiences_are_viewer_level_zones(store: LocalStore) -> None:
+    registry = OrganizationRegistry(store)
+    registry.create("acme")
+    registry.create("globex", retention_days=90)
+
+    def place(org: str, age: int) -> list[str]:
+        day = TODAY - timedelta(days=age)
+        keys = [dated_key(OUTCOMES, org, day, "batch"), dated_key(AUDIENCES, org, day, "batch")]
+        for key in keys:
+            store.put(key, b"x")
+        return keys
+
+    placed = {(org, age): place(org, age) for org in ("acme", "globex") for age in (90, 91, CURATED,
+                                                                                   CURATED + 1)}
+    apply_retention(store, registry, today=TODAY, actor="cli:ops")
+    present = set(store.list(""))
+    assert {where for where, keys in placed.items() if all(key in present for key in keys)} == {
+        ("acme", 90), ("acme", 91), ("acme", CURATED), ("globex", 90)}
+    by_scope = {(r["scope"]["organization_id"], r["scope"]["zone"]): r["details"]["objects_deleted"]
+                for r in audit.list_records(store, action="retention")}
+    assert by_scope == {("acme", "outcomes"): 1, ("acme", "audiences"): 1, ("globex", "outcomes"): 3,
+                        ("globex", "audiences"): 3}
