@@ -16,11 +16,14 @@ from starlette.datastructures import QueryParams
 
 from gateway.errors import ApiError
 from pipeline.query import sql
+from pipeline.reporting import outcomes
 from pipeline.reporting.selection import (
+    MAX_ATTRIBUTION_DAYS,
     MAX_LIVE_MINUTES,
     MAX_RANGE_DAYS,
     Selection,
     SelectionError,
+    parse_attribution_days,
     parse_minutes,
     parse_range,
     parse_slug,
@@ -58,20 +61,30 @@ DIMENSION = Param("dimension", "What to break the sessions down by.",
 MINUTES = Param("minutes", "Window: sessions started in the last N minutes (default 60).",
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIVE_MINUTES, "default": 60})
 
+OUTCOME = Param("name", "The outcome's name, as posted (e.g. policy_renewed).", _SLUG, required=True)
+AUDIENCE = Param("audience", "An audience posted to /analytics/v1/audiences/{name}: its members who never "
+                 "viewed in the range are a cohort of their own.", _SLUG)
+ATTRIBUTION = Param("attribution_days", "An outcome counts when it occurred within this many days after "
+                    f"the person's first view in the range (default {outcomes.DEFAULT_ATTRIBUTION_DAYS}).",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ATTRIBUTION_DAYS,
+                     "default": outcomes.DEFAULT_ATTRIBUTION_DAYS})
+
 RANGE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, FROM, TO, BOTS)
 BREAKDOWN_PARAMS = (*RANGE_PARAMS, DIMENSION)
 LIVE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, BOTS, MINUTES)
+OUTCOME_PARAMS = (*RANGE_PARAMS, OUTCOME, AUDIENCE, ATTRIBUTION)
 # Each report (pipeline/reporting/reports.py) and the parameters it takes: the API's routes and
 # `percus report …`.
 REPORTS: dict[str, Sequence[Param]] = {
     "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
     "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "engagement": RANGE_PARAMS, "live": LIVE_PARAMS,
+    "outcomes": OUTCOME_PARAMS,
 }
 
 
 def parse(query: QueryParams, accepted: Sequence[Param]) -> tuple[str | None, Selection, dict[str, Any]]:
     """The organization named (None: the key's own), the selection, and the report's own keyword
-    arguments (dimension, minutes)."""
+    arguments (dimension, minutes; name, audience, attribution_days)."""
     names = {param.name for param in accepted}
     seen: set[str] = set()
     for name, _ in query.multi_items():
@@ -97,6 +110,11 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> tuple[str | None, Se
             options["dimension"] = query["dimension"]
         if MINUTES in accepted:
             options["minutes"] = parse_minutes(query.get("minutes", "60"))
+        options |= {param.name: parse_slug(query[param.name], param.name)
+                    for param in (OUTCOME, AUDIENCE) if param.name in query}
+        if ATTRIBUTION in accepted:
+            options["attribution_days"] = parse_attribution_days(
+                query.get("attribution_days", str(outcomes.DEFAULT_ATTRIBUTION_DAYS)))
     organization_id = ids.pop("organization_id", None)
     return organization_id, Selection(date_from=date_from, date_to=date_to, include_bots=include_bots,
                                       **ids), options

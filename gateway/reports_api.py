@@ -1,5 +1,5 @@
-"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,engagement,live}: the reports of
-`pipeline.reporting.reports` as JSON, for one organization.
+"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,engagement,live,outcomes}: the
+reports of `pipeline.reporting.reports` (and `pipeline.reporting.outcomes`) as JSON, for one organization.
 
 An organization API key reads its own organization; an admin key names one with `organization_id`.
 The key check and the query run in a worker thread: both read the store (or wait on Athena).
@@ -21,7 +21,7 @@ from gateway.openapi import error_doc
 from gateway.report_params import REPORTS, Param
 from gateway.services import Services
 from pipeline.query import QueryEngine
-from pipeline.reporting import metrics, reports
+from pipeline.reporting import metrics, outcomes, reports
 from pipeline.reporting.selection import Selection
 
 PREFIX = "/analytics/v1/reports"
@@ -31,7 +31,8 @@ def run_report(name: str, engine: QueryEngine, org: str, selection: Selection,
                options: dict[str, Any]) -> dict[str, Any]:
     """One report's result (blocking), `options` its own keyword arguments (dimension, minutes);
     `percus report …` runs it too."""
-    report: Callable[..., dict[str, Any]] = getattr(reports, name)
+    report: Callable[..., dict[str, Any]] = (outcomes.outcomes if name == "outcomes"
+                                             else getattr(reports, name))
     return report(engine, org, selection=selection, **options)
 
 
@@ -65,8 +66,9 @@ def _echo(selection: Selection, options: dict[str, Any]) -> dict[str, Any]:
     else:
         echoed["from"] = selection.date_from and selection.date_from.isoformat()
         echoed["to"] = selection.date_to and selection.date_to.isoformat()
-    if "dimension" in options:
-        echoed["dimension"] = options["dimension"]
+    for name in ("dimension", "name", "audience", "attribution_days"):
+        if name in options:
+            echoed[name] = options[name]
     return echoed
 
 
@@ -123,6 +125,21 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
                                                 errors=_COUNT),
                      "error_spike": {"type": "boolean", "description": "The last 5-minute bucket has at "
                                      "least 5 errors and 3× the mean of the earlier ones."}}}]}),
+    "outcomes": ("Business outcomes per engagement cohort and per CTA: people, conversions within the "
+                 "attribution window, value per currency, median days to convert", {
+                     "type": "object", "properties": {
+                         "name": {"type": "string"}, "audience": {"type": ["string", "null"]},
+                         "attribution_days": _COUNT, "from": {"type": "string", "format": "date"},
+                         "to": {"type": "string", "format": "date"}, "people": _COUNT, "converted": _COUNT,
+                         "conversion_rate": _RATE,
+                         "cohorts": _rows(cohort={"enum": list(outcomes.COHORTS)}, people=_COUNT,
+                                          converted=_COUNT, conversion_rate=_RATE,
+                                          value={"type": "object", "description": "Currency -> the values "
+                                                 "summed, as exact decimal text",
+                                                 "additionalProperties": {"type": "string"}},
+                                          median_days_to_convert=_NUMBER),
+                         "ctas": _rows(cta_id={"type": "string"}, cta_name={"type": ["string", "null"]},
+                                       people=_COUNT, converted=_COUNT, conversion_rate=_RATE)}}),
 }
 
 

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 from gateway.report_params import DIMENSIONS, REPORTS
 from percus.cli import shared
 from pipeline.config import Settings
-from pipeline.reporting.selection import Selection, parse_minutes, parse_range, parse_slug
+from pipeline.reporting.selection import (
+    Selection,
+    parse_attribution_days,
+    parse_minutes,
+    parse_range,
+    parse_slug,
+)
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
@@ -25,6 +31,8 @@ _HELP = {
     "engagement": "the engagement curve: per 1 percent of the video, the plays that watched it and watched "
                   "it again",
     "live": "sessions started in the last N minutes (default 60): their metrics and error spikes",
+    "outcomes": "business outcomes per engagement cohort and per CTA: people, conversions, value, median "
+                "days to convert",
 }
 FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
     "organization_id": ("--org", {"dest": "org", "required": True, "help": "organization id"}),
@@ -35,6 +43,9 @@ FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
     "include_bots": ("--include-bots", {"dest": "include_bots", "action": "store_true"}),
     "dimension": ("--dimension", {"dest": "dimension", "required": True}),
     "minutes": ("--minutes", {"dest": "minutes", "metavar": "N", "default": "60"}),
+    "name": ("--name", {"dest": "name", "required": True, "metavar": "OUTCOME"}),
+    "audience": ("--audience", {"dest": "audience", "metavar": "NAME"}),
+    "attribution_days": ("--attribution-days", {"dest": "attribution_days", "metavar": "N", "default": "30"}),
 }
 # A breakdown row holds every summary metric: its table shows these.
 _ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_rate", "cta_ctr",
@@ -72,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
     if args.report == "breakdown":
         options["dimension"] = args.dimension
+    if args.report == "outcomes":
+        options["name"] = parse_slug(args.name, "--name")
+        if args.audience is not None:
+            options["audience"] = parse_slug(args.audience, "--audience")
+        options["attribution_days"] = parse_attribution_days(args.attribution_days, "--attribution-days")
     org = _known_org(settings, args.org)
     selection = Selection(date_from=date_from, date_to=date_to, include_bots=args.include_bots, **ids)
     result = run_report(args.report, open_engine(settings, open_store(settings)), org, selection, options)
@@ -94,7 +110,8 @@ def _print_report(name: str, result: dict[str, Any]) -> None:
     """A report as text: its headline numbers one a line, then each list of rows as a table."""
     from pipeline.reporting import metrics
 
-    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM, *metrics.ENGAGEMENT)
+    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM, *metrics.ENGAGEMENT,
+                                            *metrics.OUTCOMES)
                  if metric.unit == "fraction"}
     fractions |= {"fraction", "share"}
 
@@ -103,6 +120,8 @@ def _print_report(name: str, result: dict[str, Any]) -> None:
             return "(unknown)" if key in ("value", "error_code") else "-"
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(value, dict):  # an amount per currency
+            return ", ".join(f"{amount} {currency}" for currency, amount in value.items()) or "-"
         if key in fractions and isinstance(value, int | float):
             return f"{value:.1%}"
         return str(value)

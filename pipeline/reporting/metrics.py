@@ -19,7 +19,7 @@ class Metric:
     name: str
     description: str
     formula: str
-    unit: str  # sessions, viewers, events, fraction, percent
+    unit: str  # sessions, viewers, events, fraction, percent, currency, days
     numerator: str  # a count column
     denominator: str | None = None
     scope: str = "summary"  # or the item it is reported per ("CTA", "chapter", "error code")
@@ -177,7 +177,33 @@ ENGAGEMENT: tuple[Metric, ...] = (
            mux="None.", segment="None; Wistia's heatmap shows rewatched parts per view."),
 )
 
+# The outcomes report (docs/metrics.md, "Business outcomes").
+_OUTCOME_MUX = "None: Mux Data does not join playback to business outcomes."
+_OUTCOME_SEGMENT = ("None in the video spec; a warehouse join of the video events with the site's own "
+                    "conversion events.")
+OUTCOMES: tuple[Metric, ...] = (
+    Metric("people", "Viewers whose furthest engagement in the range puts them in the cohort (with an "
+           "audience, also its members who never viewed in the range); for a CTA, the viewers who "
+           "clicked it.", "count(distinct viewer)", "viewers", "people", scope="outcome cohort, CTA",
+           mux=_OUTCOME_MUX, segment=_OUTCOME_SEGMENT),
+    Metric("converted", "People with at least one outcome of the report's name that occurred from "
+           "their first view in the range (for non-viewers: the range's first day, 00:00 UTC) until "
+           "`attribution_days` later.", "count(distinct viewer with an outcome in the window)",
+           "viewers", "converted", scope="outcome cohort, CTA", mux=_OUTCOME_MUX, segment=_OUTCOME_SEGMENT),
+    Metric("conversion_rate", "Share of the people who converted.", "converted / people", "fraction",
+           "converted", "people", scope="outcome cohort, CTA", mux=_OUTCOME_MUX, segment=_OUTCOME_SEGMENT),
+    Metric("value", "The outcomes' values summed per currency, over every outcome in the window "
+           "(a person converting twice counts twice here, once in `converted`).",
+           "sum(value) per currency", "currency", "value", scope="outcome cohort",
+           mux=_OUTCOME_MUX, segment=_OUTCOME_SEGMENT),
+    Metric("median_days_to_convert", "Median, over the people who converted, of the time from the "
+           "start of their window to their first outcome in it, in days.",
+           "median(first outcome - window start)", "days", "median_days_to_convert",
+           scope="outcome cohort", mux=_OUTCOME_MUX, segment=_OUTCOME_SEGMENT),
+)
+
 METRICS: dict[str, Metric] = {metric.name: metric for metric in SUMMARY}
+OUTCOME_METRICS: dict[str, Metric] = {metric.name: metric for metric in OUTCOMES}
 
 
 def compute(counts: Mapping[str, int | float | None],
@@ -191,7 +217,7 @@ def markdown_table() -> str:
     """The definitions table of docs/metrics.md."""
     rows = ["| Metric | Per | Percus definition | Formula | Unit | Mux Data (nearest) | "
             "Segment video spec (nearest) |", "|---|---|---|---|---|---|---|"]
-    for metric in (*SUMMARY, *PER_ITEM, *ENGAGEMENT):
+    for metric in (*SUMMARY, *PER_ITEM, *ENGAGEMENT, *OUTCOMES):
         cells = [f"`{metric.name}`", metric.scope, metric.description, f"`{metric.formula}`", metric.unit,
                  metric.mux, metric.segment]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")

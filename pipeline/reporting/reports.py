@@ -38,7 +38,7 @@ ONE_DAY = timedelta(days=1)
 LIVE_BUCKET_MINUTES = 5
 
 
-def _where(selection: Selection, is_bot: str = "is_bot") -> tuple[str, dict[str, Any]]:
+def selection_where(selection: Selection, is_bot: str = "is_bot") -> tuple[str, dict[str, Any]]:
     """A predicate over rollup rows (or over curated rows, with is_bot="device_is_bot")."""
     terms, params = ["TRUE" if selection.include_bots else f"NOT COALESCE({is_bot}, FALSE)"], {}
     for column in ("project_id", "template_id"):
@@ -108,7 +108,7 @@ def summary(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
             today: date | None = None) -> dict[str, Any]:
     """The summary metrics (keys: metrics.SUMMARY names; rates are fractions, None without data)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "daily", "viewers", "errors")
     rows = engine.query(
         f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
@@ -125,7 +125,7 @@ def daily_summaries(engine: QueryEngine, org: str, selection: Selection = DEFAUL
                     today: date | None = None) -> list[tuple[date, dict[str, Any]]]:
     """`summary` of each day of the range, in one query (one per day would be minutes on Athena)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "daily", "viewers", "errors")
     rows = engine.query(
         f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
@@ -144,7 +144,7 @@ def daily_summaries(engine: QueryEngine, org: str, selection: Selection = DEFAUL
 
 
 def _totals(engine: QueryEngine, org: str, days: Plan, selection: Selection) -> dict[str, Any]:
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "daily")
     return engine.query(f"{head}\nSELECT {_SUMS} FROM daily WHERE {where}",
                         org=org, sources=sources, params=params)[0]
@@ -170,7 +170,7 @@ def ctas(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
     counts = _totals(engine, org, days, selection)
     views = counts["views"] or 0
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "ctas")
     rows = engine.query(
         f"{head}\nSELECT cta_id, MAX(cta_name) AS cta_name, SUM(clicks) AS clicks, SUM(sessions) AS sessions "
@@ -189,7 +189,7 @@ def chapters(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     """Chapter reach: plays that entered each chapter."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
     plays = _totals(engine, org, days, selection)["plays"] or 0
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "chapters")
     rows = engine.query(
         f"{head}\nSELECT chapter_id, MAX(chapter_name) AS chapter_name, SUM(entries) AS entries, "
@@ -207,7 +207,7 @@ def breakdown(engine: QueryEngine, org: str, dimension: str, selection: Selectio
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {sorted(DIMENSIONS)}, got {dimension!r}")
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "breakdown")
     rows = engine.query(
         f"{head}\nSELECT value, {_SUMS} FROM breakdown WHERE dimension = :dimension AND {where} "
@@ -223,7 +223,7 @@ def errors(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
            today: date | None = None) -> dict[str, Any]:
     """Errors by code, most first: {"errors": total, "codes": [{error_code, errors, sessions, share}]}."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "errors")
     rows = engine.query(
         f"{head}\nSELECT error_code, SUM(errors) AS errors, SUM(sessions) AS sessions FROM errors "
@@ -270,7 +270,7 @@ def live(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, now: 
     end = (now or datetime.now(UTC)).astimezone(UTC)
     since = end - timedelta(minutes=minutes)
     bucket = timedelta(minutes=LIVE_BUCKET_MINUTES)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     # The day before `since` too, so a session that began earlier is not taken as new.
     received = tuple(since.date() + n * ONE_DAY for n in range(-1, (end.date() - since.date()).days + 1))
     source = [Source(CURATED.name, received)]
@@ -279,7 +279,7 @@ def live(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, now: 
         f"WITH events AS (SELECT * FROM curated), sessions AS ({SESSIONS})\n"
         f"SELECT {measures} FROM sessions WHERE started_at >= {literal(since)} "
         f"AND started_at <= {literal(end)} AND {where}", org=org, sources=source, params=params)[0]
-    event_filter, _ = _where(selection, is_bot="device_is_bot")
+    event_filter, _ = selection_where(selection, is_bot="device_is_bot")
     per_minute = engine.query(
         f"SELECT date_trunc('minute', event_time) AS minute, COUNT(*) AS errors FROM curated "
         f"WHERE event_type = 'video.errored' AND event_time >= {literal(since)} "

@@ -16,6 +16,7 @@ from translator.ids import check_slug
 EARLIEST = date(2000, 1, 1)
 MAX_RANGE_DAYS = 3 * 366  # a report reads every day of its range: bound the work one request asks for
 MAX_LIVE_MINUTES = 24 * 60
+MAX_ATTRIBUTION_DAYS = 365
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -97,6 +98,14 @@ def parse_range(date_from: str | None, date_to: str | None,
     last = parse_date(date_to, names[1]) if date_to is not None else None
     check_range(first, last, names)
     return first, last
+
+
+def parse_attribution_days(text: str, name: str = "attribution_days") -> int:
+    """The outcomes report's window after a first view, in days."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ATTRIBUTION_DAYS:
+        raise SelectionError("invalid_parameter", f"{name} must be a whole number from 1 to "
+                             f"{MAX_ATTRIBUTION_DAYS}", "attribution_days")
+    return int(text)
 
 
 def parse_minutes(text: str, name: str = "minutes") -> int:

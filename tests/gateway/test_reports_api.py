@@ -126,7 +126,7 @@ def test_a_revoked_key_is_refused(reporting: Reporting) -> None:
 
 @pytest.mark.parametrize("report", list(reports_api.REPORTS))
 def test_an_organization_key_never_reads_another_organization(reporting: Reporting, report: str) -> None:
-    extra = {"dimension": "country"} if report == "breakdown" else {}
+    extra = {"breakdown": {"dimension": "country"}, "outcomes": {"name": "renewed"}}.get(report, {})
     for other in ("globex", "initech", "no-such-org", "ACME"):
         refused = get(reporting, report, reporting.keys.acme, organization_id=other, **extra)
         assert refused.status_code == 403, other
@@ -147,7 +147,7 @@ def test_a_shared_project_id_shows_only_the_keys_organization(reporting: Reporti
     assert globex == reports.summary(reporting.engine, "globex", p1)
     assert (acme["views"], globex["views"]) == (8, 2)  # S1-S7 and S10; two globex sessions
     for report in reports_api.REPORTS:
-        extra = {"dimension": "device_type"} if report == "breakdown" else {}
+        extra = {"breakdown": {"dimension": "device_type"}, "outcomes": {"name": "renewed"}}.get(report, {})
         assert "globex" not in get(reporting, report, reporting.keys.acme, **extra).text
 
 

@@ -30,7 +30,8 @@ D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
 PERCUS = Path(sys.executable).with_name("percus")
 # The API's parameters and the options naming them.
 OPTIONS = {"project_id": "--project", "template_id": "--template", "from": "--from", "to": "--to",
-           "dimension": "--dimension", "minutes": "--minutes"}
+           "dimension": "--dimension", "minutes": "--minutes", "name": "--name", "audience": "--audience",
+           "attribution_days": "--attribution-days"}
 FILTERS: list[dict[str, Any]] = [
     {}, {"from": D1, "to": D2}, {"from": D1, "to": D1}, {"project_id": "p1"},
     {"template_id": "t1", "from": D1, "to": D2}, {"include_bots": "true", "from": D1, "to": D2},
@@ -233,7 +234,7 @@ def test_the_live_table(reporting: Reporting, cli_env: dict[str, str], capsys: p
 def test_an_unknown_organization_is_an_error_not_zeros(cli_env: dict[str, str],
                                                        capsys: pytest.CaptureFixture[str],
                                                        report: str) -> None:
-    extra = {"dimension": "os"} if report == "breakdown" else {}
+    extra = {"breakdown": {"dimension": "os"}, "outcomes": {"name": "renewed"}}.get(report, {})
     code, out, err = run(capsys, *argv(report, extra, org="umbrella"))
     assert (code, out) == (2, "")
     assert err == "percus: error: no organization named 'umbrella' (see `percus org create`)\n"

@@ -1,0 +1,113 @@
+"""GET /analytics/v1/reports/outcomes and `percus report outcomes`: the report of
+pipeline/reporting/outcomes.py for the key's organization only, its parameters checked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.middleware.rate_limit import RateLimits
+from pipeline.config import load_settings
+from pipeline.governance.registry import OrganizationRegistry
+from pipeline.query.duckdb_engine import DuckDbEngine
+from pipeline.queue.local import LocalQueue
+from pipeline.reporting.outcomes import outcomes
+from pipeline.store.local import LocalStore
+from tests.percus._cli import run
+from tests.pipeline._outcomes import EXPECTED_COHORTS, KEYS, RANGE, known_outcomes
+
+PATH = "/analytics/v1/reports/outcomes"
+WINDOW = {"from": "2026-11-24", "to": "2026-11-25"}
+
+
+@dataclass
+class Served:
+    client: TestClient
+    store: LocalStore
+    root: Path
+    acme: str
+    globex: str
+
+    def get(self, key: str, **params: Any) -> httpx.Response:
+        return self.client.get(PATH, params=params, headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("outcomes-report")
+    store = LocalStore(root / "bucket")
+    known_outcomes(store)
+    registry = OrganizationRegistry(store)
+    for org in ("acme", "globex"):
+        registry.create(org)
+    settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": "k1:outcomes-report"})
+    queue = LocalQueue(root / "queue")
+    try:
+        app = create_app(settings, queue, store=store, rate_limits=RateLimits(), viewer_keys=KEYS)
+        with TestClient(app) as client:
+            yield Served(client, store, root, registry.create_api_key("acme"),
+                         registry.create_api_key("globex"))
+    finally:
+        queue.close()
+
+
+def test_the_api_answers_the_report_of_the_keys_organization(served: Served) -> None:
+    response = served.get(served.acme, name="policy_renewed", audience="letters", **WINDOW)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["filters"] == {"project_id": None, "template_id": None, "include_bots": False, **WINDOW,
+                               "name": "policy_renewed", "audience": "letters", "attribution_days": 30}
+    assert body["result"]["cohorts"] == EXPECTED_COHORTS
+    engine = DuckDbEngine(served.store)
+    assert body["result"] == outcomes(engine, "acme", "policy_renewed", RANGE, audience="letters")
+    engine.close()
+
+
+def test_another_organizations_key_sees_nothing_of_acme(served: Served) -> None:
+    refused = served.get(served.globex, name="policy_renewed", organization_id="acme", **WINDOW)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "organization_forbidden")
+    own = served.get(served.globex, name="policy_renewed", audience="letters", **WINDOW).json()
+    assert own["organization_id"] == "globex"
+    assert (own["result"]["people"], own["result"]["converted"]) == (1, 1)  # its own viewer only
+    assert own["result"]["cohorts"][0]["people"] == 0  # acme's audience is not globex's
+
+
+@pytest.mark.parametrize(("params", "code", "field"), [
+    ({}, "missing_parameter", "name"),
+    ({"name": "bad name"}, "invalid_parameter", "name"),
+    ({"name": "x", "audience": "../x"}, "invalid_parameter", "audience"),
+    ({"name": "x", "attribution_days": "0"}, "invalid_parameter", "attribution_days"),
+    ({"name": "x", "attribution_days": "366"}, "invalid_parameter", "attribution_days"),
+    ({"name": "x", "attribution": "3"}, "unknown_parameter", "attribution"),
+])
+def test_bad_parameters_are_400s_naming_them(served: Served, params: dict[str, str], code: str,
+                                             field: str) -> None:
+    response = served.get(served.acme, **params)
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (code, field)
+
+
+def test_the_command_prints_the_same_report(served: Served, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERCUS_DATA_DIR", str(served.root))
+    for name in ("PERCUS_QUEUE", "PERCUS_STORE", "PERCUS_QUERY_ENGINE", "PERCUS_TOKEN_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    base = ["report", "outcomes", "--org", "acme", "--name", "policy_renewed", "--audience", "letters",
+            "--from", WINDOW["from"], "--to", WINDOW["to"]]
+    code, out, _ = run(capsys, *base, "--format", "json")
+    assert code == 0
+    api = served.get(served.acme, name="policy_renewed", audience="letters", **WINDOW).json()["result"]
+    assert json.loads(out) == api
+    code, out, _ = run(capsys, *base)
+    assert code == 0
+    assert "110.5 EUR" in out and "50 EUR, 25.25 USD" in out and "conversion_rate" in out
+    code, _, err = run(capsys, *base, "--attribution-days", "400")
+    assert code == 2 and "--attribution-days must be a whole number from 1 to 365" in err
