@@ -22,6 +22,7 @@ from percus.cli import (
     micro,
     migrate,
     org,
+    outcomes,
     platform,
     report,
     retention,
@@ -33,8 +34,8 @@ from percus.cli import (
 )
 
 # In the order `percus --help` lists them.
-_MODULES = (serve, micro, token, stages, report, org, webhook, admin, digest, export, legacy, migrate, dsar,
-            viewer_hash, retention, audit, platform, generated)
+_MODULES = (serve, micro, token, stages, report, outcomes, org, webhook, admin, digest, export, legacy,
+            migrate, dsar, viewer_hash, retention, audit, platform, generated)
 
 
 def build_parser() -> argparse.ArgumentParser:

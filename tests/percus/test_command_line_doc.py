@@ -18,7 +18,8 @@ def documented() -> list[tuple[list[str], set[str]]]:
     for row in re.findall(r"^\| `percus ([^`]+)` \|", section, flags=re.MULTILINE):
         words = [word for word in row.split() if re.fullmatch(r"[a-z][a-z\\|-]*", word)]
         options = set(re.findall(r"--[a-z][a-z-]*", row))
-        grouped = words[0] in ("report", "org", "legacy", "migrate", "export")  # a group: two words
+        # a group: two words
+        grouped = words[0] in ("report", "org", "legacy", "migrate", "export", "outcomes")
         head = words[:2] if grouped else words[:1]
         alternatives = head[-1].split("\\|")
         found += [([*head[:-1], choice], options) for choice in alternatives]
@@ -28,7 +29,7 @@ def documented() -> list[tuple[list[str], set[str]]]:
 def test_the_section_lists_the_commands() -> None:
     commands = {" ".join(words) for words, _ in documented()}
     assert {"serve", "compact", "rollup", "org create", "org set", "legacy register", "migrate check",
-            "export csv"} <= commands
+            "export csv", "outcomes import"} <= commands
     assert {f"report {name}" for name in ("summary", "dropoff", "ctas", "chapters", "breakdown", "errors",
                                           "live")} <= commands
 
