@@ -1,7 +1,8 @@
 """The gateway's apps, each built from the route modules it serves (gateway/assemble.py):
 
-- API: the reporting side (reports, exports, outcomes and audiences in, dashboard, SDK files,
-  player, embed lookups, health) and the platform's integration events, for the API function;
+- API: the reporting side (reports, exports, outcomes and audiences in, viewer lookups, dashboard,
+  SDK files, player, embed lookups, health) and the platform's integration events, for the API
+  function;
 - LOCAL: the ingest set (gateway/ingest_app.py), the API set and the demo, for `percus serve` and tests.
 
 Adding an endpoint module means adding it to a set. The OpenAPI document describes every API path of
@@ -30,6 +31,7 @@ from gateway import (
     player,
     reports_api,
     sdk_files,
+    viewers_api,
 )
 from gateway.assemble import assemble, services_for
 from gateway.middleware.rate_limit import RateLimits
@@ -38,11 +40,11 @@ from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
 
-API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, outcomes_api, platform_events,
-       dashboard)
+API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, outcomes_api, viewers_api,
+       platform_events, dashboard)
 # In the order of the OpenAPI document.
 LOCAL = (ingest, legacy, legacy_embeds, health, sdk_files, player, demo, reports_api, exports_api,
-         outcomes_api, platform_events, dashboard)
+         outcomes_api, viewers_api, platform_events, dashboard)
 
 
 @functools.cache

@@ -61,7 +61,9 @@ class RateLimits:
         )
 
 
-class _Buckets:
+class Buckets:
+    """Token buckets by key, the least recently used forgotten beyond `capacity`."""
+
     def __init__(self, limit: Limit, capacity: int) -> None:
         self._limit = limit
         self._capacity = capacity
@@ -90,8 +92,8 @@ class RateLimitMiddleware:
         self.limits = limits or RateLimits()
         self._salt = secrets.token_bytes(16)
         self._clock = clock
-        self._address = _Buckets(self.limits.per_address, capacity) if self.limits.per_address else None
-        self._token = _Buckets(self.limits.per_token, capacity) if self.limits.per_token else None
+        self._address = Buckets(self.limits.per_address, capacity) if self.limits.per_address else None
+        self._token = Buckets(self.limits.per_token, capacity) if self.limits.per_token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
