@@ -118,8 +118,14 @@ def _request(body: bytes) -> tuple[str | None, str, Selection]:
                if data.get(name) is not None}
         date_from, date_to = parse_range(data.get("from"), data.get("to"))
     organization_id = ids.pop("organization_id", None)
-    return organization_id, kind, Selection(date_from=date_from, date_to=date_to,
-                                            include_bots=bool(data.get("include_bots")), **ids)
+    selection = Selection(date_from=date_from, date_to=date_to, include_bots=bool(data.get("include_bots")),
+                          **ids)
+    try:
+        exports.check_selection(kind, selection)
+    except ValueError as exc:
+        field = "project_id" if selection.project_id else "template_id"
+        raise ApiError(400, "invalid_parameter", str(exc), field) from None
+    return organization_id, kind, selection
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------------
@@ -132,7 +138,9 @@ _REQUEST = {"type": "object", "additionalProperties": False, "properties": {
     "kind": {"type": "string", "enum": list(KINDS), "default": "events",
              "description": "events: one row per curated event (every column, timestamps in ISO-8601 UTC); "
                             "summary: one row per day with the summary metrics; engagement: one row per 1 % "
-                            "of the video with the engagement report's counts and shares."},
+                            "of the video with the engagement report's counts and shares; outcomes: one row "
+                            "per business outcome that occurred in the range (keyed viewer_hash; no project "
+                            "or template filter)."},
     **{param.name: _property(param) for param in (ORGANIZATION, PROJECT, TEMPLATE)},
     "from": _property(report_params.FROM), "to": _property(report_params.TO),
     "include_bots": _property(report_params.BOTS)}}
@@ -150,7 +158,7 @@ TAG = "exports"
 PATHS: dict[str, Any] = {
     PATH: {"post": {
         "operationId": "create_export",
-        "summary": "Export a CSV of the filter's events or daily summary rows",
+        "summary": "Export a CSV of the filter's events, daily summary rows or business outcomes",
         "description": "Streams the rows to a CSV under exports/ in the store and answers a download URL "
                        "valid 24 hours. Every export is recorded in the audit log. See docs/api.md "
                        "(Exports).",

@@ -24,7 +24,7 @@ def add(commands: Commands) -> None:
     csv.add_argument("--template")
     csv.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (UTC) of event time")
     csv.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
-    csv.add_argument("--kind", choices=("events", "summary", "engagement"), default="events")
+    csv.add_argument("--kind", choices=("events", "summary", "engagement", "outcomes"), default="events")
     csv.add_argument("--include-bots", action="store_true", help="keep the events of known bots")
     csv.add_argument("--out", type=Path, metavar="FILE")
 

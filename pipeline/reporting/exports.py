@@ -1,5 +1,6 @@
 """CSV exports of a selection of one organization's data: its curated events, its daily summary rows,
-or its engagement curve.
+its engagement curve, or the business outcomes it posted (keyed like the events' viewer ids, so the
+two files join).
 
 Events stream: the organization's curated files are read one Parquet record batch at a time,
 filtered, and appended to a CSV file, so memory stays flat whatever the row count. The file is
@@ -23,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,17 +33,18 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline import layout
+from pipeline import layout, parquet
 from pipeline.curated import schema
 from pipeline.governance import audit
 from pipeline.query.base import QueryEngine
-from pipeline.query.tables import CURATED
+from pipeline.query.tables import CURATED, OUTCOMES
 from pipeline.reporting import metrics, reports
 from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.ids import check_slug
 
-KINDS = ("events", "summary", "engagement")
+KINDS = ("events", "summary", "engagement", "outcomes")
+OUTCOME_COLUMNS = ("outcome_id", "viewer_hash", "name", "value", "currency", "occurred_at", "received_at")
 URL_TTL_SECONDS = 24 * 3600
 BATCH_ROWS = 16_384
 ONE_DAY = timedelta(days=1)
@@ -81,6 +84,7 @@ def create_export(store: Store, engine: QueryEngine, org: str, selection: Select
     """Write the CSV of `selection` (`kind`: one of KINDS) under exports/ and audit it; `actor`
     says who asked (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
     check_slug(org, "organization")
+    check_selection(kind, selection)
     created = (now or datetime.now(UTC)).astimezone(UTC)
     export_id = f"{org}.{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
     key = export_key(export_id)
@@ -102,6 +106,7 @@ def save_export(store: Store, engine: QueryEngine, org: str, selection: Selectio
     export (the file's path is not recorded); returns the number of data rows."""
     check_slug(org, "organization")
     _check_kind(kind)  # before opening `path` empties it
+    check_selection(kind, selection)
     with open(path, "wb") as out:
         rows = write_csv(store, engine, org, selection, out, kind=kind, today=today)
     audit.record(store, "export.created", {"organization_id": org},
@@ -118,6 +123,8 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
         return _write_summary(engine, org, selection, out, today=today)
     if kind == "engagement":
         return _write_engagement(engine, org, selection, out, today=today)
+    if kind == "outcomes":
+        return _write_outcomes(store, org, selection, out)
     rows, csv_schema = 0, _csv_schema()
     # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
     with pacsv.CSVWriter(out, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
@@ -130,6 +137,14 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def check_selection(kind: str, selection: Selection) -> None:
+    """Outcomes belong to no project or template: a filter by one would be silently ignored."""
+    for name in ("project_id", "template_id"):
+        if kind == "outcomes" and getattr(selection, name) is not None:
+            raise ValueError(f"{name} does not apply to kind outcomes (an outcome has no project or "
+                             "template)")
 
 
 def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.RecordBatch]:
@@ -216,3 +231,32 @@ def _write_rows(out: BinaryIO, header: list[str], rows: list[list[object]]) -> i
     text.flush()
     text.detach()  # `out` stays open: it belongs to the caller
     return len(rows)
+
+
+def _write_outcomes(store: Store, org: str, selection: Selection, out: BinaryIO) -> int:
+    """The outcomes that occurred on the range's days, one row per outcome_id (its first copy), by time."""
+    days = [day for day in OUTCOMES.days(store, org)
+            if (selection.date_from is None or day >= selection.date_from)
+            and (selection.date_to is None or day <= selection.date_to)]
+    found: dict[str, dict[str, object]] = {}
+    for _, key in OUTCOMES.keys(store, org, days):
+        try:
+            rows = parquet.from_bytes(store.get(key)).to_pylist()
+        except KeyError:  # removed since the listing (retention, DSAR)
+            continue
+        for row in rows:
+            held = found.get(str(row["outcome_id"]))
+            if held is None or row["received_at"] < held["received_at"]:
+                found[str(row["outcome_id"])] = row
+    rows = []
+    for row in sorted(found.values(), key=lambda row: (row["occurred_at"], str(row["outcome_id"]))):
+        value = row["value"]
+        cells = {**row, "value": None if value is None else format(Decimal(str(value)).normalize(), "f"),
+                 "occurred_at": _stamp(row["occurred_at"]), "received_at": _stamp(row["received_at"])}
+        rows.append([cells[name] for name in OUTCOME_COLUMNS])
+    return _write_rows(out, list(OUTCOME_COLUMNS), rows)
+
+
+def _stamp(value: object) -> str:
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

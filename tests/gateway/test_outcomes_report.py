@@ -111,3 +111,19 @@ def test_the_command_prints_the_same_report(served: Served, capsys: pytest.Captu
     assert "110.5 EUR" in out and "50 EUR, 25.25 USD" in out and "conversion_rate" in out
     code, _, err = run(capsys, *base, "--attribution-days", "400")
     assert code == 2 and "--attribution-days must be a whole number from 1 to 365" in err
+
+
+def test_the_outcomes_export_kind(served: Served) -> None:
+    def export(body: dict[str, Any]) -> httpx.Response:
+        return served.client.post("/analytics/v1/exports", json=body,
+                                   headers={"Authorization": f"Bearer {served.acme}"})
+
+    made = export({"kind": "outcomes", "from": "2026-11-24", "to": "2026-11-26"})
+    assert made.status_code == 201 and made.json()["rows"] == 4
+    download = served.client.get(made.json()["url"])
+    assert download.text.splitlines()[0] == ('"outcome_id","viewer_hash","name","value","currency",'
+                                             '"occurred_at","received_at"')
+    refused = export({"kind": "outcomes", "project_id": "p1"})
+    assert refused.status_code == 400
+    assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == ("invalid_parameter",
+                                                                                   "project_id")
