@@ -17,7 +17,7 @@ from gateway import exports_api, report_params
 from gateway.api_keys import Principal
 from gateway.errors import ApiError
 from gateway.services import Services
-from pipeline.reporting import exports, projects, reports
+from pipeline.reporting import exports, outcomes, projects, reports
 from pipeline.reporting.charts import Item, bars, columns, dropoff_chart, engagement_chart
 from pipeline.reporting.formatting import FILTERS, count, count_and_share, share
 from pipeline.reporting.selection import Selection, parse_range, parse_slug
@@ -31,6 +31,10 @@ DEVICE_DIMENSIONS = (("device_type", "Devices"), ("locale", "Locales"), ("countr
 LOW_PLAY_RATE = 0.30
 LOW_COMPLETION_RATE = 0.25
 HIGH_FAILURE_RATE = 0.05
+COHORT_LABELS = {"not_viewed": "Sent, never viewed", "viewed_not_played": "Viewed, never played",
+                 "played_under_25": "Played under 25 %", "played_25_74": "Played 25–74 %",
+                 "played_75_99": "Played 75–99 %", "completed": "Completed"}
+PAGE_EXPORT_KINDS = ("events", "summary")  # a project's page: outcomes belong to no project
 
 
 @functools.cache
@@ -131,12 +135,15 @@ class Pages:
         breakdown_charts = [(dimension, title, result, bars(f"Views by {title.lower()}", [
             Item(row["value"] or "unknown", row["views"], count_and_share(row["views"], row["share"]))
             for row in result["rows"][:TOP_ROWS]])) for dimension, title, result in breakdowns]
+        business = [outcomes.outcomes(engine, org, name, selection)
+                    for name in outcomes.outcome_names(engine, org, date_from, date_to)]
         return render(
             "project.html", principal=principal, org=org, project=project, date_from=date_from,
             date_to=date_to, summary=summary, dropoff=dropoff, ctas=ctas, errors=errors, top_rows=TOP_ROWS,
             dropoff_chart=dropoff_chart(dropoff), engagement=engagement,
             engagement_chart=engagement_chart(engagement), funnel_chart=funnel_chart, cta_chart=cta_chart,
-            error_chart=error_chart, breakdown_charts=breakdown_charts, export_path=export_path)
+            error_chart=error_chart, breakdown_charts=breakdown_charts, export_path=export_path,
+            outcomes=business, cohort_labels=COHORT_LABELS)
 
     def overview(self, principal: Principal) -> str:
         if not principal.is_admin:
@@ -161,8 +168,8 @@ class Pages:
             parse_slug(project, "project_id")
             date_from, date_to = parse_range(form.get("from", ""), form.get("to", ""))
         kind = form.get("kind", "events")
-        if kind not in exports_api.KINDS:
-            raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(exports_api.KINDS)}",
+        if kind not in PAGE_EXPORT_KINDS:
+            raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(PAGE_EXPORT_KINDS)}",
                            "kind")
         selection = Selection(project_id=project, date_from=date_from, date_to=date_to)
         store = self.services.registry.store

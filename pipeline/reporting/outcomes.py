@@ -107,6 +107,17 @@ UNION ALL {_part("cta_converted", "clicked AS c JOIN firsts AS f ON c.viewer_has
                    date_from=days.date_from, date_to=days.date_to)
 
 
+def outcome_names(engine: QueryEngine, org: str, date_from: date, date_to: date, *,
+                  attribution_days: int = DEFAULT_ATTRIBUTION_DAYS, most: int = 3) -> list[str]:
+    """The names of the outcomes that could count for a range (those that occurred from its first day
+    until `attribution_days` after its last), the most frequent first: what the dashboard shows."""
+    days = tuple(date_from + n * ONE_DAY for n in range((date_to - date_from).days + attribution_days + 1))
+    rows = engine.query(
+        f"SELECT name, COUNT(DISTINCT outcome_id) AS n FROM outcomes GROUP BY name ORDER BY n DESC, name "
+        f"LIMIT {int(most)}", org=org, sources=[Source(OUTCOMES.name, days)])
+    return [str(row["name"]) for row in rows]
+
+
 def _shaped(rows: list[dict[str, Any]], *, name: str, audience: str | None, attribution_days: int,
             date_from: date, date_to: date) -> dict[str, Any]:
     """The query's parts as the report: every cohort listed (zeros included), CTAs most clicked first."""

@@ -4,6 +4,7 @@ pipeline/reporting/outcomes.py for the key's organization only, its parameters c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +128,22 @@ def test_the_outcomes_export_kind(served: Served) -> None:
     assert refused.status_code == 400
     assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == ("invalid_parameter",
                                                                                    "project_id")
+
+
+def test_the_project_page_shows_a_panel_per_outcome(served: Served) -> None:
+    served.client.cookies.clear()
+    signed = served.client.post("/dashboard/sign-in", data={"key": served.acme}, follow_redirects=False)
+    assert signed.status_code == 303
+    try:
+        page = served.client.get("/dashboard/orgs/acme/projects/p1", params=WINDOW)
+        assert page.status_code == 200
+        panels = re.findall(r'data-section="outcomes" data-outcome="([^"]+)"', page.text)
+        assert panels == ["policy_renewed", "newsletter"]  # the most frequent first
+        completed = page.text.split('data-cohort="completed"', 1)[1].split("</tr>", 1)[0]
+        assert '"people">2<' in completed and '"converted">2<' in completed and "110.5 EUR" in completed
+        assert "not the video&#39;s effect" in page.text or "not the video's effect" in page.text
+        refused = served.client.post("/dashboard/orgs/acme/projects/p1/export",
+                                     data={"kind": "outcomes", **WINDOW})
+        assert refused.status_code == 400
+    finally:
+        served.client.cookies.clear()
