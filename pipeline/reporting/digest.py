@@ -19,7 +19,7 @@ from pipeline.governance import audit
 from pipeline.governance.registry import OrganizationRegistry, RegistryError
 from pipeline.mail.base import Mailer, compose
 from pipeline.query.base import QueryEngine
-from pipeline.reporting import metrics, reports
+from pipeline.reporting import metrics, outcomes, reports
 from pipeline.reporting.charts import dropoff_chart
 from pipeline.reporting.formatting import FILTERS, count, share
 from pipeline.reporting.selection import Selection
@@ -119,6 +119,8 @@ class Figures:
     dropoff: dict[str, Any]
     devices: dict[str, Any]  # reports.breakdown by device_type
     locales: dict[str, Any]  # reports.breakdown by locale
+    # The outcomes report of the week's most frequent outcome name, when the organization posts any.
+    outcomes: tuple[dict[str, Any], ...] = ()
 
     @property
     def has_views(self) -> bool:
@@ -134,7 +136,9 @@ def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = No
         previous=reports.summary(engine, org, before, today=today),
         dropoff=reports.dropoff(engine, org, days, today=today),
         devices=reports.breakdown(engine, org, "device_type", days, today=today),
-        locales=reports.breakdown(engine, org, "locale", days, today=today))
+        locales=reports.breakdown(engine, org, "locale", days, today=today),
+        outcomes=tuple(outcomes.outcomes(engine, org, name, days, today=today)
+                       for name in outcomes.outcome_names(engine, org, week.monday, week.sunday, most=1)))
 
 
 def shown(name: str, value: float | None) -> str:
@@ -169,6 +173,18 @@ def headlines(figures: Figures) -> list[Headline]:
             for name, label in HEADLINES]
 
 
+def outcome_line(result: dict[str, Any]) -> str:
+    """One line on an outcome: the week's viewers who converted so far (their windows are still open),
+    and the rates of those who completed and of those who never played."""
+    by_cohort = {row["cohort"]: row for row in result["cohorts"]}
+    return (f"{result['name']}: {count(result['converted'])} of {count(result['people'])} viewers of the "
+            f"week converted within {result['attribution_days']} days so far "
+            f"({share(result['conversion_rate'])}); "
+            f"{share(by_cohort['completed']['conversion_rate'])} of those who completed, "
+            f"{share(by_cohort['viewed_not_played']['conversion_rate'])} of those who never played. "
+            "A correlation, not the video's effect.")
+
+
 def _days(week: Week) -> str:
     monday, sunday = week.monday, week.sunday
     start = f"{monday.day} {monday:%B}" + (f" {monday.year}" if monday.year != sunday.year else "")
@@ -187,6 +203,7 @@ def text_body(figures: Figures) -> str:
     for headline in headlines(figures):
         lines.append(f"{headline.label}: {headline.value} (week before: {headline.previous}, "
                      f"change: {headline.change})")
+    lines += [f"Business outcome {outcome_line(result)}" for result in figures.outcomes]
     lines += ["", "Definitions of every number: docs/metrics.md of Percus analytics."]
     return "\n".join(lines) + "\n"
 
@@ -207,6 +224,7 @@ def render_html(figures: Figures, *, generated_at: datetime | None = None, previ
     return _templates().get_template("digest.html").render(
         figures=figures, week=figures.week, days=_days(figures.week), headlines=headlines(figures),
         dropoff_chart=dropoff_chart(figures.dropoff), top_rows=TOP_ROWS,
+        outcome_lines=[outcome_line(result) for result in figures.outcomes],
         breakdowns=[("Top devices", "Device type", figures.devices),
                     ("Top locales", "Locale", figures.locales)],
         generated_at=f"{at:%Y-%m-%d %H:%M} UTC", preview=preview)
