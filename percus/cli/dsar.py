@@ -39,7 +39,8 @@ def run_delete(args: argparse.Namespace) -> int:
     print(_queue_line(report.queue))
     print(f"request {report.request_id}{' (resumed)' if report.resumed else ''}: removed "
           f"{report.count('raw')} raw lines, {report.count('quarantine')} quarantined lines, "
-          f"{report.count('curated')} curated rows, {report.count('viewers')} viewer rollup rows; "
+          f"{report.count('curated')} curated rows, {report.count('viewers')} viewer rollup rows, "
+          f"{report.count('outcomes')} outcome rows, {report.count('audiences')} audience rows; "
           f"{len(report.removed)} objects changed ({len(report.deleted)} deleted), rollup days rebuilt: "
           f"{', '.join(day.isoformat() for day in report.rollup_days_rebuilt) or 'none'}")
     return 0
