@@ -389,8 +389,9 @@ def template() -> dict[str, Any]:
                 Environment={"Variables": {"PERCUS_TOKEN_KEYS_SECRET": ref("TokenKeysSecretArn"),
                                            "PERCUS_VIEWER_KEYS_SECRET": ref("ViewerKeysSecretArn")}},
             ),
-            # The rest of the app: reports, dashboard, exports, SDK files, player, embed lookups. It
-            # queries through Athena, reads the registry, writes exports and their audit records.
+            # The rest of the app: reports, dashboard, exports, outcomes and audiences, viewer lookups,
+            # SDK files, player, embed lookups. It queries through Athena, reads the registry, writes
+            # exports, outcomes, audiences and their audit records.
             "ApiLogs": log_group(),
             "ApiRole": role("ApiLogs", [
                 LIST_BUCKET,
