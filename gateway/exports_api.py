@@ -110,7 +110,8 @@ def _request(body: bytes) -> tuple[str | None, str, Selection]:
         expected = bool if name == "include_bots" else str
         if value is not None and not isinstance(value, expected):
             raise ApiError(400, "invalid_parameter", f"{name} must be a {expected.__name__}", name)
-    kind = data.get("kind") or "events"
+    kind = data.get("kind")
+    kind = "events" if kind is None else kind  # null is the default; "" is no kind
     if kind not in KINDS:
         raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}", "kind")
     with report_params.refusal():

@@ -174,6 +174,7 @@ def test_an_admin_key_exports_the_organization_it_names(reporting: Reporting) ->
 
 @pytest.mark.parametrize(("body", "status", "code", "field"), [
     ({"kind": "pdf"}, 400, "invalid_parameter", "kind"),
+    ({"kind": ""}, 400, "invalid_parameter", "kind"),
     ({"from": "2026-11-31"}, 400, "invalid_date", "from"),
     ({"from": "2026-11-25", "to": "2026-11-24"}, 400, "invalid_range", "from"),
     ({"project_id": "a/b"}, 400, "invalid_parameter", "project_id"),

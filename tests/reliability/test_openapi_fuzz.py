@@ -183,8 +183,11 @@ def test_every_operation_behaves_as_documented(api: schemathesis.BaseSchema, run
         if mode is GenerationMode.NEGATIVE and path in PER_ITEM and isinstance(case.body, dict) \
                 and isinstance(case.body.get(PER_ITEM[path]), list) and response.status_code in (200, 202):
             # A batch is taken item by item (documented): its schema-invalid items are refused in the
-            # answer's `rejected`, the valid ones taken.
-            assert response.json()["rejected"], response.text
+            # answer's `rejected`, the valid ones taken. An events body is the only part of its case the
+            # negative mode can spoil; the others' may be valid, spoiled only in the Authorization
+            # header that _credentials replaces with a valid key.
+            if path == EVENTS:
+                assert response.json()["rejected"], response.text
             case.validate_response(response, excluded_checks=[*EXCLUDED_CHECKS, negative_data_rejection])
         else:
             case.validate_response(response, excluded_checks=EXCLUDED_CHECKS)
