@@ -1,5 +1,7 @@
 """A CRM export into outcomes or an audience (`percus outcomes import`): a CSV with a header row naming
-its columns, read as a stream in chunks, each chunk keyed and stored like an API request. A bad row is
+its columns, read as a stream in chunks of CHUNK rows, each keyed and stored like an API request (but
+larger: a chunk writes one object per day it covers, so a year of CRM history in 1,000-row chunks
+would leave hundreds of tiny objects per chunk). A bad row is
 reported by its line number and skipped; it never costs the rows beside it. Messages never quote a
 viewer hash.
 """
@@ -15,11 +17,12 @@ from typing import Any
 from pipeline.governance import audit
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.outcomes.intake import add_members, store_outcomes
-from pipeline.outcomes.rows import MAX_AUDIENCE_HASHES, MAX_OUTCOMES, ItemError, parse_member, parse_outcome
+from pipeline.outcomes.rows import ItemError, parse_member, parse_outcome
 from pipeline.store.base import Store
 
 OUTCOME_COLUMNS = ("outcome_id", "viewer_hash", "name", "occurred_at")  # required; value, currency optional
 OPTIONAL_COLUMNS = ("value", "currency")
+CHUNK = 50_000  # rows stored at a time, one progress line each
 
 
 @dataclass
@@ -33,10 +36,12 @@ class Imported:
 Progress = Callable[[Imported], None]  # after each stored chunk
 
 
-def import_csv(store: Store, org: str, lines: Iterable[str], keys: ViewerKeys, *, audience: str | None = None,
-               progress: Progress | None = None, actor: str | None = None) -> Imported:
+def import_csv(store: Store, org: str, lines: Iterable[str], keys: ViewerKeys, *,
+               audience: str | None = None, progress: Progress | None = None, actor: str | None = None,
+               chunk_rows: int | None = None) -> Imported:
     """Outcomes (columns OUTCOME_COLUMNS, optionally value and currency) or, with `audience`, the
-    members of that audience (a `viewer_hash` column); other columns are ignored."""
+    members of that audience (a `viewer_hash` column); other columns are ignored. `chunk_rows`: rows
+    stored at a time (default CHUNK)."""
     rows = _rows(lines)
     try:
         header = next(rows)[1]
@@ -50,7 +55,7 @@ def import_csv(store: Store, org: str, lines: Iterable[str], keys: ViewerKeys, *
                          f"{', '.join(name for name in columns if name)[:200]})")
     result = Imported()
     chunk: list[Any] = []
-    size = MAX_AUDIENCE_HASHES if audience is not None else MAX_OUTCOMES
+    size = chunk_rows or CHUNK
     now = datetime.now(UTC)
 
     def flush() -> None:

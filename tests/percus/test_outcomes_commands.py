@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.governance import audit
 from pipeline.governance.viewer_keys import load_viewer_keys
+from pipeline.outcomes import csv_import
 from pipeline.query.base import Source
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.store.local import LocalStore
@@ -75,9 +76,12 @@ def test_good_rows_are_stored_keyed_and_bad_ones_named_by_line(acme: Path, tmp_p
 
 
 def test_a_large_file_reports_progress_per_chunk(acme: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_import, "CHUNK", 1_000)  # 50,000 rows a chunk otherwise
     crm = tmp_path / "big.csv"
-    crm.write_text(HEADER + "".join(row(f"R-{n}") for n in range(2_500)), encoding="utf-8")
+    lines = "".join(row(f"R-{n}", days_ago=1 + n % 3) for n in range(2_500))
+    crm.write_text(HEADER + lines, encoding="utf-8")
     code, out, _ = run(capsys, "outcomes", "import", "--org", "acme", str(crm))
     assert code == 0
     assert out.splitlines() == [
@@ -86,6 +90,8 @@ def test_a_large_file_reports_progress_per_chunk(acme: Path, tmp_path: Path,
         "outcomes: 2500 rows read, 2500 stored, 0 duplicates, 0 rejected",
         "done: outcomes: 2500 rows read, 2500 stored, 0 duplicates, 0 rejected"]
     assert len(stored(acme, "outcomes")) == 2_500
+    # Each chunk writes one object per day it covers: 3 chunks over 3 days.
+    assert len(list(LocalStore(acme / "bucket").list("outcomes/"))) == 9
 
 
 def test_an_audience_list_is_imported_by_its_viewer_hash_column(acme: Path, tmp_path: Path,
