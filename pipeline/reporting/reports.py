@@ -241,7 +241,7 @@ def engagement(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     """The engagement curve: per bucket of 1 % of the video, the plays with watched buckets that
     watched it and watched it again; avg_watched_percent beside avg_max_percent (of all plays)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = _where(selection)
+    where, params = selection_where(selection)
     head, sources = _with(days, "engagement", "daily")
     counts = engine.query(
         f"{head}\nSELECT * FROM (SELECT {_ENGAGEMENT_SUMS} FROM engagement WHERE {where}) AS g\n"
