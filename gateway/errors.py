@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -57,3 +58,10 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     # The exception text may quote request data: it goes to the server log, never to the client.
     return ApiError(500, "internal_error", "the server failed; retrying later may succeed").response()
+
+
+def error_doc(description: str) -> dict[str, Any]:
+    """A documented error answer in the OpenAPI document (gateway/openapi.py): an ApiError's body.
+    Here, not there, so the ingest routes document their refusals without loading the schemas."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}

@@ -20,8 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
 from gateway._request import MALFORMED_JSON, bearer, json_body
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.report_params import ORGANIZATION, PROJECT, TEMPLATE
 from gateway.services import Services
 from gateway.signing import Signer

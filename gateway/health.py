@@ -9,8 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.enqueuer import RETRY_AFTER_SECONDS, Enqueuer
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 
 

@@ -24,8 +24,7 @@ from gateway.bodies import MAX_BATCH_EVENTS, Batch
 from gateway.consent import gate
 from gateway.enqueuer import enqueue_new
 from gateway.enrichment import UA_MAX_CHARS, device_from_user_agent, geo_from_header, referrer_host
-from gateway.errors import ApiError, send_error
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc, send_error
 from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
 from pipeline.governance.value_policy import ValuePolicy, apply_value_policy

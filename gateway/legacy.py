@@ -20,9 +20,8 @@ from gateway._request import MALFORMED_JSON, json_body
 from gateway.consent import gate
 from gateway.enqueuer import enqueue_new
 from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_doc
 from gateway.ingest import MEDIA_TYPES
-from gateway.openapi import error_doc
 from gateway.services import Services
 from pipeline.governance.value_policy import apply_value_policy
 from translator.event_parser import EventError

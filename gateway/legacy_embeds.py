@@ -11,8 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.player import PATH as PLAYER_PATH
 from gateway.services import Services
 from gateway.tokens import issue_token

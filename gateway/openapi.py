@@ -37,12 +37,6 @@ class RouteModule(Protocol):
     def PATHS(self) -> dict[str, Any]: ...
 
 
-def error_doc(description: str) -> dict[str, Any]:
-    """A documented error answer: an ApiError's JSON body (ErrorBody)."""
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
-
-
 def schemas() -> dict[str, Any]:
     """JSON Schemas of the bodies, with the models they share listed once."""
     found: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
 from gateway._request import bearer
-from gateway.openapi import error_doc
+from gateway.errors import error_doc
 from gateway.report_params import REPORTS, Param
 from gateway.services import Services
 from pipeline.query import QueryEngine

@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 from js.dist import DIST, version_of
 

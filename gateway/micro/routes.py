@@ -11,9 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_doc
 from gateway.micro.recorder import Recorder
-from gateway.openapi import error_doc
 from gateway.recent_ids import RecentIds
 
 MAX_WAIT_SECONDS = 300.0

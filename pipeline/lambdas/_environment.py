@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
-
-import boto3
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings, load_settings
 from pipeline.governance.viewer_keys import ViewerKeys, load_viewer_keys
-from pipeline.store.s3 import S3Store
+
+if TYPE_CHECKING:
+    from pipeline.store.s3 import S3Store
 
 TOKEN_KEYS_SECRET = "PERCUS_TOKEN_KEYS_SECRET"  # a Secrets Manager secret id holding `kid:secret[,…]`
 VIEWER_KEYS_SECRET = "PERCUS_VIEWER_KEYS_SECRET"  # the same, for the viewer-id keys
+
+
+def _secret(secret_id: str, client: Any) -> str:
+    """A Secrets Manager secret's text. boto3 is imported here, not at the top: the ingest handler
+    imports this module, and boto3 is most of its import time (bench/coldstart.py)."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    return str(client.get_secret_value(SecretId=secret_id)["SecretString"]).strip()
 
 
 def gateway_settings(env: Mapping[str, str] | None = None, *, secrets: Any = None) -> Settings:
@@ -26,8 +36,7 @@ def gateway_settings(env: Mapping[str, str] | None = None, *, secrets: Any = Non
     env = dict(os.environ if env is None else env)
     secret_id = env.get(TOKEN_KEYS_SECRET)
     if secret_id:
-        client = secrets if secrets is not None else boto3.client("secretsmanager")
-        env["PERCUS_TOKEN_KEYS"] = client.get_secret_value(SecretId=secret_id)["SecretString"].strip()
+        env["PERCUS_TOKEN_KEYS"] = _secret(secret_id, secrets)
     if not env.get("PERCUS_TOKEN_KEYS"):
         raise RuntimeError(f"set {TOKEN_KEYS_SECRET} (a Secrets Manager secret id) or PERCUS_TOKEN_KEYS")
     return load_settings(env)
@@ -39,6 +48,8 @@ def data_store(env: Mapping[str, str] | None = None) -> S3Store:
     The data functions hold no token keys, so they do not go through load_settings, which would
     generate a signing key for them.
     """
+    from pipeline.store.s3 import S3Store  # boto3: see _secret
+
     value = (os.environ if env is None else env).get("PERCUS_STORE", "")
     bucket, _, prefix = value.removeprefix("s3://").partition("/")
     if not value.startswith("s3://") or not bucket:
@@ -58,6 +69,5 @@ def viewer_keys(env: Mapping[str, str] | None = None, *, secrets: Any = None) ->
     env = os.environ if env is None else env
     secret_id = env.get(VIEWER_KEYS_SECRET)
     if secret_id:
-        client = secrets if secrets is not None else boto3.client("secretsmanager")
-        return ViewerKeys.parse(client.get_secret_value(SecretId=secret_id)["SecretString"].strip())
+        return ViewerKeys.parse(_secret(secret_id, secrets))
     return load_viewer_keys(env)

@@ -1,0 +1,77 @@
+"""Cold start of the ingest Lambda: what importing its handler module costs, and what its first
+request adds by building the app (settings, SQS queue, S3 store: clients made, nothing sent).
+
+    python -m bench.coldstart [--quick] [--rounds N] [--json FILE]
+
+Each figure is the median over `--rounds` fresh interpreters (15; quick: 5), run in turns so a
+busy machine slows them alike. Import times are Python's own `-X importtime` cumulative figure
+of the top-level module; baselines from the same rounds: `import starlette.applications` (the
+framework's app class, which any Starlette service imports) and `python -c pass` (interpreter start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import REPO, Report
+
+HANDLER = "gateway.lambda_ingest"
+FRAMEWORK = "starlette.applications"
+# What the ingest function's environment holds (deploy/template.py); no request leaves the process.
+LAMBDA_ENV = {"PERCUS_TOKEN_KEYS": "k1:" + "s" * 32, "PERCUS_VIEWER_KEYS": "v1:" + "v" * 32,
+              "PERCUS_QUEUE": "https://sqs.eu-west-1.amazonaws.com/123456789012/percus-events",
+              "PERCUS_STORE": "s3://percus-analytics/prod", "AWS_DEFAULT_REGION": "eu-west-1",
+              "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "PATH": "/usr/bin:/bin"}
+
+
+def import_ms(module: str) -> float:
+    """Cumulative import time of `module` in a fresh interpreter (-X importtime), in ms."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    for line in reversed(done.stderr.splitlines()):  # "import time: self | cumulative | name"
+        parts = line.split("|")
+        if len(parts) == 3 and parts[2].strip() == module:
+            return int(parts[1]) / 1000
+    raise RuntimeError(f"no import time for {module}:\n{done.stderr[-2000:]}")
+
+
+def wall_ms(code: str, env: dict[str, str] | None = None) -> float:
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env=env)
+    return (time.perf_counter() - began) * 1000
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="5 rounds")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    rounds = 5 if args.quick else args.rounds
+    samples: dict[str, list[float]] = {name: [] for name in ("start", "framework", "handler", "first")}
+    for _ in range(rounds):
+        samples["start"].append(wall_ms("pass"))
+        samples["framework"].append(import_ms(FRAMEWORK))
+        samples["handler"].append(import_ms(HANDLER))
+        samples["first"].append(wall_ms(f"import {HANDLER}; {HANDLER}.adapter()", env=LAMBDA_ENV))
+    start, framework, handler, first = (statistics.median(samples[name]) for name in samples)
+    report = Report("coldstart")
+    report.add("python -c pass", start, "ms")
+    report.add(f"import {FRAMEWORK}", framework, "ms")
+    report.add(f"ingest Lambda cold import ({HANDLER})", handler, "ms", ratio=handler / framework,
+               baseline=f"import {FRAMEWORK}")
+    report.add("ingest Lambda cold start to a built app (process, import, adapter())", first, "ms",
+               ratio=first / start, baseline="python -c pass")
+    report.write_json(args.json)
+
+
+if __name__ == "__main__":
+    main()
