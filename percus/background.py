@@ -1,11 +1,12 @@
 """The periodic pipeline steps `percus serve` runs beside the gateway on the embedded default.
 
 Each tick compacts what the writer landed, sends organizations' webhooks what that committed, and
-rolls up the days it touched, so a posted event shows in reports within a minute; once an hour it
-also deletes what is past its retention. A tick that
-finds another compaction running (`percus compact`, `percus dsar delete` on the same data dir) skips
-instead of waiting: the other run does the same work, or the next tick does. With a mailer (`percus
-serve` passes the configured one), it also sends the weekly digest of opted-in organizations.
+rolls up the days it touched; once an hour it also deletes what is past its retention. Between
+ticks, the writer's nudge compacts what it landed, so a posted event shows in reports within
+seconds. A step that finds another compaction running (`percus compact`, `percus dsar delete` on
+the same data dir) skips instead of waiting: the other run does the same work, or the next tick
+does. With a mailer (`percus serve` passes the configured one), it also sends the weekly digest of
+opted-in organizations.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +32,14 @@ from pipeline.webhooks.run import run as run_webhooks
 
 log = logging.getLogger("percus.background")
 
-DEFAULT_INTERVAL = 15.0  # seconds between ticks: writer flush (≤ 2 s) + tick ≤ 20 s to fresh reports
+DEFAULT_INTERVAL = 15.0  # seconds between ticks (every step)
+# Compaction also runs as soon as the writer lands raw objects (`nudge`), so reports are fresh within
+# seconds, but busy at most COMPACTION_DUTY of the time: a run that took d seconds is followed by a
+# quiet d * (1 - duty) / duty (4 d), and at least LANDED_GAP. Under load each run rewrites the
+# current hours whole and takes longer, so it runs less often (as the 15 s tick did, at worst).
+COMPACTION_DUTY = 0.2
+LANDED_GAP = 0.5
+POLL = 0.25  # seconds between looks at `stop` and at a nudge
 RETENTION_EVERY = timedelta(hours=1)  # partitions expire by the day: hourly is prompt enough
 RETENTION_RUN = layout.RETENTION_RUN  # kept in the store: restarts do not rerun it
 DIGEST_EVERY = timedelta(minutes=15)  # how often due digests are looked for (and failed ones retried)
@@ -40,28 +49,49 @@ WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoin
 
 class PipelineLoop:
     def __init__(self, store: Store, *, interval: float = DEFAULT_INTERVAL,
-                 steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None
-                 ) -> None:
+                 steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None,
+                 landed: Callable[[Store], None] | None = None) -> None:
         self.store = store
         self.interval = interval
         self.steps = steps if steps is not None else (compact_step, webhook_step, rollup_step, retention_step)
         if mailer is not None and steps is None:
             self.steps += (digest_step(mailer),)
+        self.landed = landed or compact_step  # what a nudge runs
+        self._nudged = threading.Event()
+        self._quiet_until = 0.0
+
+    def nudge(self) -> None:
+        """The writer landed raw objects: run `landed` (compaction) soon, not at the next tick."""
+        self._nudged.set()
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            self.tick()
+        due = time.monotonic() + self.interval
+        while not stop.wait(min(POLL, max(0.0, due - time.monotonic()))):
+            now = time.monotonic()
+            if now >= due:
+                self._nudged.clear()  # the tick compacts too
+                self.tick()
+                due = time.monotonic() + self.interval
+            elif self._nudged.is_set() and now >= self._quiet_until:
+                self._nudged.clear()
+                self._step(self.landed)
+                took = time.monotonic() - now
+                self._quiet_until = time.monotonic() + max(LANDED_GAP, took * (1 - COMPACTION_DUTY)
+                                                           / COMPACTION_DUTY)
 
     def tick(self) -> None:
         # Each step on its own: one that keeps failing (a corrupt state file, say) must not hold back
         # the others — retention above all — and the next tick retries it; its data stays put.
         for step in self.steps:
-            try:
-                step(self.store)
-            except CompactionBusy:
-                log.info("%s skipped: another run holds the lock", step.__name__)
-            except Exception:
-                log.exception("%s failed; retrying next tick", step.__name__)
+            self._step(step)
+
+    def _step(self, step: Callable[[Store], None]) -> None:
+        try:
+            step(self.store)
+        except CompactionBusy:
+            log.info("%s skipped: another run holds the lock", step.__name__)
+        except Exception:
+            log.exception("%s failed; retrying next tick", step.__name__)
 
 
 def compact_step(store: Store) -> None:

@@ -30,6 +30,7 @@ from pipeline.raw.writer import Writer
 log = logging.getLogger("percus.serve")
 
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
+WRITER_WAIT = 1.0  # a batch closes 1 s after its first event: freshness at low traffic (bench/freshness.py)
 
 
 class PortUnavailable(Exception):
@@ -125,14 +126,17 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
     store = open_store(settings)
     OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
     queue = open_queue(settings)
-    writer = Writer(queue, store)
     stop = threading.Event()
-    threads = [threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True)]
+    threads = []
+    loop = None
     if settings.store.startswith("file://"):
         # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
         loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
         threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
+    # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
+    writer = Writer(queue, store, max_wait=WRITER_WAIT, on_written=loop.nudge if loop is not None else None)
+    threads.insert(0, threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True))
     # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
     # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
     # docs/operations.md ("Slow and idle clients").

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -286,8 +286,10 @@ class Writer:
         poll: float = 0.5,
         flush_timeout: float = 30.0,
         retry_delay: float = 1.0,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         self.queue = queue
+        self.on_written = on_written  # called after a batch that wrote raw objects
         self.store = store
         self.max_events = max_events
         self.max_wait = max_wait
@@ -300,6 +302,8 @@ class Writer:
         result = drain_batch(self.queue, self.store, max_events=self.max_events, max_wait=self.max_wait,
                              poll=self.poll, stop=stop)
         self.totals += result
+        if result.objects_written and self.on_written is not None:
+            self.on_written()
         return result
 
     def run(self, stop: threading.Event) -> BatchResult:

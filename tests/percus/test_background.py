@@ -51,3 +51,17 @@ def test_run_ticks_until_stopped(tmp_path: Path) -> None:
     thread.start()
     thread.join(10)
     assert not thread.is_alive() and len(ticks) == 3
+
+
+def test_a_nudge_compacts_before_the_next_tick(tmp_path: Path) -> None:
+    stop, landed = threading.Event(), threading.Event()
+    loop = PipelineLoop(LocalStore(tmp_path), interval=3600, steps=(), landed=lambda store: landed.set())
+    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread.start()
+    try:
+        loop.nudge()  # what the writer does once it has landed raw objects
+        assert landed.wait(30)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()

@@ -232,6 +232,16 @@ def test_run_writes_until_stopped_and_flushes_on_stop(tmp_path: Path) -> None:
     assert sorted(line for lines in raw_objects(store).values() for line in lines) == sorted(sent)
 
 
+def test_a_batch_that_wrote_objects_tells_the_pipeline(tmp_path: Path) -> None:
+    told: list[int] = []
+    with LocalQueue(tmp_path / "queue") as queue:
+        writer = Writer(queue, LocalStore(tmp_path / "bucket"), max_wait=0, on_written=lambda: told.append(1))
+        writer.drain()  # nothing queued: nothing written, nothing told
+        queue.send([event("acme", "2026-11-25T10:00:00.000Z")])
+        writer.drain()
+    assert told == [1]
+
+
 @pytest.mark.aws
 def test_on_aws_events_land_in_s3_and_poison_in_the_redrive_dlq(aws: str) -> None:
     s3 = boto3.client("s3")
