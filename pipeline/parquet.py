@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def to_bytes(table: pa.Table) -> bytes:
+def to_bytes(table: pa.Table, compression: str = "snappy") -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")
+    pq.write_table(table, sink, compression=compression)
     return sink.getvalue()
 
 
