@@ -19,8 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys
 from gateway._request import MALFORMED_JSON, bearer, json_body
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 from pipeline.governance import audit
 from pipeline.outcomes.intake import Stored, add_members, store_outcomes

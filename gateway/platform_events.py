@@ -14,8 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys
 from gateway._request import MALFORMED_JSON, bearer, json_body
-from gateway.errors import ApiError
-from gateway.openapi import error_doc
+from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.platform.handler import ACTOR, handle

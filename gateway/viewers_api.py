@@ -18,9 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys
 from gateway._request import MALFORMED_JSON, bearer, json_body
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_doc
 from gateway.middleware.rate_limit import Buckets, Limit
-from gateway.openapi import error_doc
 from gateway.services import Services
 from pipeline.governance import audit
 from pipeline.outcomes.rows import ItemError, parse_member
