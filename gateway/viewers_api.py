@@ -96,6 +96,12 @@ _ENGAGEMENT = {
     "completed": {"type": "boolean"},
     "ctas_clicked": {"type": "object", "additionalProperties": {"type": "integer"},
                      "description": "Clicks by CTA name (its id when it has no name)."},
+    "watched": {"type": ["string", "null"], "pattern": "^[0-9a-f]{25}$",
+                "description": "The buckets of 1 % of the video its plays watched, their union, in the form "
+                               "of docs/player-protocol.md; null when no player sent any."},
+    "watched_again": {"type": ["string", "null"], "pattern": "^[0-9a-f]{25}$",
+                      "description": "The buckets it watched again, their union; null when no player sent "
+                                     "any."},
 }
 TAG = "outcomes"
 PATHS: dict[str, Any] = {PATH: {"post": {

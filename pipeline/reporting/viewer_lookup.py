@@ -1,7 +1,8 @@
 """Engagement per viewer for a customer's own warehouse: given client-side viewer hashes, each one's
-sessions, first and last session start, furthest percent, completion and CTA clicks by name, overall
-and per project. The client hashes stay in memory: queries name only their keyed forms (under every
-viewer key held), in batches small enough for Athena's query-text limit.
+sessions, first and last session start, furthest percent, completion, CTA clicks by name and watched
+buckets (the union over its plays, translator/engagement.py), overall and per project. The client
+hashes stay in memory: queries name only their keyed forms (under every viewer key held), in batches
+small enough for Athena's query-text limit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pipeline.query.base import QueryEngine, Source
 from pipeline.query.sql import SESSIONS, literal
 from pipeline.query.tables import CURATED
 from translator.canonical import format_timestamp
+from translator.engagement import decode, encode
 
 MAX_HASHES = 10_000  # per request
 BATCH = 2_000  # keyed forms per query: ~140 KB of SQL, within Athena's 256 KB
@@ -50,21 +52,30 @@ sessions AS ({SESSIONS})
 SELECT 'sessions' AS part, viewer_hash, project_id, CAST(NULL AS VARCHAR) AS cta, COUNT(*) AS n,
   MIN(started_at) AS first_seen, MAX(started_at) AS last_seen,
   MAX(CASE WHEN first_play IS NOT NULL THEN max_percent ELSE CAST(0 AS DOUBLE) END) AS furthest,
-  MAX(completed) AS completed
+  MAX(completed) AS completed, CAST(NULL AS VARCHAR) AS watched, CAST(NULL AS VARCHAR) AS watched_again
 FROM sessions WHERE NOT is_bot GROUP BY viewer_hash, project_id
 UNION ALL
 SELECT 'cta' AS part, e.viewer_hash, e.project_id, COALESCE(e.cta_name, e.cta_id) AS cta, COUNT(*) AS n,
   CAST(NULL AS TIMESTAMP) AS first_seen, CAST(NULL AS TIMESTAMP) AS last_seen,
-  CAST(NULL AS DOUBLE) AS furthest, CAST(NULL AS INTEGER) AS completed
+  CAST(NULL AS DOUBLE) AS furthest, CAST(NULL AS INTEGER) AS completed,
+  CAST(NULL AS VARCHAR) AS watched, CAST(NULL AS VARCHAR) AS watched_again
 FROM events AS e JOIN sessions AS s ON e.session_id = s.session_id
 WHERE e.event_type = 'cta.clicked' AND COALESCE(e.consent_tracking, FALSE) AND NOT s.is_bot
 GROUP BY e.viewer_hash, e.project_id, COALESCE(e.cta_name, e.cta_id)
+UNION ALL
+SELECT DISTINCT 'watched' AS part, e.viewer_hash, e.project_id, CAST(NULL AS VARCHAR) AS cta, 0 AS n,
+  CAST(NULL AS TIMESTAMP) AS first_seen, CAST(NULL AS TIMESTAMP) AS last_seen,
+  CAST(NULL AS DOUBLE) AS furthest, CAST(NULL AS INTEGER) AS completed, e.watched, e.watched_again
+FROM events AS e JOIN sessions AS s ON e.session_id = s.session_id
+WHERE e.watched IS NOT NULL AND e.event_type IN ('video.paused', 'video.incomplete', 'video.completed')
+  AND COALESCE(e.consent_tracking, FALSE) AND NOT s.is_bot
 """, org=org, sources=[Source(CURATED.name, days)])
 
 
 def _empty(project_id: str | None) -> dict[str, Any]:
     return {"project_id": project_id, "sessions": 0, "first_seen": None, "last_seen": None,
-            "furthest_percent": None, "completed": False, "ctas_clicked": {}}
+            "furthest_percent": None, "completed": False, "ctas_clicked": {}, "watched": None,
+            "watched_again": None}
 
 
 def _merge(project: dict[str, Any], row: dict[str, Any]) -> None:
@@ -72,6 +83,11 @@ def _merge(project: dict[str, Any], row: dict[str, Any]) -> None:
     if row["part"] == "cta":
         clicks = project["ctas_clicked"]
         clicks[row["cta"]] = clicks.get(row["cta"], 0) + row["n"]
+        return
+    if row["part"] == "watched":  # the union of the sets its plays sent (no player sent any: None)
+        for name in ("watched", "watched_again"):
+            held = decode(project[name]) if project[name] else frozenset()
+            project[name] = encode(held | decode(row[name] or encode(())))
         return
     project["sessions"] += row["n"]
     project["first_seen"] = _pick(project["first_seen"], row["first_seen"], min)
@@ -94,6 +110,9 @@ def _summary(projects: list[dict[str, Any]]) -> dict[str, Any]:
                        "completed": project["completed"]})
         for name, clicks in project["ctas_clicked"].items():
             _merge(total, {"part": "cta", "cta": name, "n": clicks})
+        if project["watched"] is not None:
+            _merge(total, {"part": "watched", "watched": project["watched"],
+                           "watched_again": project["watched_again"]})
     del total["project_id"]
     return {**_shown(total), "projects": [_shown(project) for project in projects]}
 

@@ -78,10 +78,10 @@ def test_each_hash_is_answered_with_its_engagement_beside_it(served: Served) -> 
     one, four, seven, bot = body["viewers"]
     assert one == {"viewer_hash": client(1).upper(), "sessions": 1, "first_seen": "2026-11-24T10:00:00.000Z",
                    "last_seen": "2026-11-24T10:00:00.000Z", "furthest_percent": 100.0, "completed": True,
-                   "ctas_clicked": {"Buy now": 1}, "projects": [{
+                   "ctas_clicked": {"Buy now": 1}, "watched": None, "watched_again": None, "projects": [{
                        "project_id": "p1", "sessions": 1, "first_seen": "2026-11-24T10:00:00.000Z",
                        "last_seen": "2026-11-24T10:00:00.000Z", "furthest_percent": 100.0, "completed": True,
-                       "ctas_clicked": {"Buy now": 1}}]}
+                       "ctas_clicked": {"Buy now": 1}, "watched": None, "watched_again": None}]}
     assert (four["sessions"], four["first_seen"], four["last_seen"]) == (
         2, "2026-11-24T11:00:00.000Z", "2026-11-25T08:00:00.000Z")
     assert (four["furthest_percent"], four["completed"]) == (100.0, True)
