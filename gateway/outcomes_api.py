@@ -23,8 +23,9 @@ from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 from pipeline.governance import audit
 from pipeline.outcomes.intake import Stored, add_members, store_outcomes
-from pipeline.outcomes.rows import MAX_AUDIENCE_HASHES, MAX_OUTCOMES, ItemError, parse_member, parse_outcome
+from pipeline.outcomes.rows import MAX_AUDIENCE_HASHES, MAX_OUTCOMES, parse_member, parse_outcome
 from translator.ids import check_slug
+from translator.refusal import ItemError
 
 OUTCOMES_PATH = "/analytics/v1/outcomes"
 AUDIENCES_PATH = "/analytics/v1/audiences/{name}"

@@ -22,8 +22,9 @@ from gateway.errors import ApiError, error_doc
 from gateway.middleware.rate_limit import Buckets, Limit
 from gateway.services import Services
 from pipeline.governance import audit
-from pipeline.outcomes.rows import ItemError, parse_member
+from pipeline.outcomes.rows import parse_member
 from pipeline.reporting.viewer_lookup import MAX_HASHES, lookup
+from translator.refusal import ItemError
 
 PATH = "/analytics/v1/viewers/lookup"
 BODY_LIMITS = {PATH: 1024 * 1024}  # 10,000 hashes are about 670 KB

@@ -8,6 +8,7 @@ compat tables. The hand-written shape of the API is js/src/percus.d.ts.j2.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -75,7 +76,7 @@ def render_types() -> str:
     player = [(event["name"], _object([(field, PLAYER_FIELD_TYPES.get(field, "number"), True)
                                        for field in event["fields"]]))
               for event in tables["player_events"]]
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(__file__.rsplit("/", 1)[0] + "/src"),
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "src"),
                                      autoescape=False, undefined=jinja2.StrictUndefined,
                                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     return environment.get_template(f"{TYPES_FILE}.j2").render(

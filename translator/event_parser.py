@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,21 +16,11 @@ from translator.canonical import (
     CanonicalEvent,
     Envelope,
 )
+from translator.refusal import ItemError
 
 
-@dataclass(frozen=True)
-class EventError(Exception):
-    """Why one event was rejected: a stable `code`, a sentence, and the offending field if any."""
-
-    code: str
-    message: str
-    field: str | None = None
-
-    def as_json(self) -> dict[str, str]:
-        body = {"code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        return body
+class EventError(ItemError):
+    """Why one event was rejected."""
 
 
 _V1: TypeAdapter[Envelope] = TypeAdapter(CanonicalEvent)

@@ -17,8 +17,9 @@ from typing import Any
 from pipeline.governance import audit
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.outcomes.intake import add_members, store_outcomes
-from pipeline.outcomes.rows import ItemError, parse_member, parse_outcome
+from pipeline.outcomes.rows import parse_member, parse_outcome
 from pipeline.store.base import Store
+from translator.refusal import ItemError
 
 OUTCOME_COLUMNS = ("outcome_id", "viewer_hash", "name", "occurred_at")  # required; value, currency optional
 OPTIONAL_COLUMNS = ("value", "currency")

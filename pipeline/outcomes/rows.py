@@ -4,7 +4,6 @@ never quotes a viewer hash."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pipeline.curated.schema import TIMESTAMP
 from pipeline.governance.viewer_keys import client_hash
 from translator.ids import SLUG_PATTERN
+from translator.refusal import ItemError
 
 MAX_OUTCOMES = 1_000  # per request or per CSV chunk
 MAX_AUDIENCE_HASHES = 10_000  # per request
@@ -31,21 +31,6 @@ OUTCOME_SCHEMA = pa.schema([
 AUDIENCE_SCHEMA = pa.schema([
     pa.field("audience", pa.string()), pa.field("viewer_hash", pa.string()), pa.field("added_at", TIMESTAMP),
 ])
-
-
-@dataclass(frozen=True)
-class ItemError(Exception):
-    """Why one outcome or hash was refused: a stable code, a sentence, the field if any."""
-
-    code: str
-    message: str
-    field: str | None = None
-
-    def as_json(self) -> dict[str, str]:
-        body = {"code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        return body
 
 
 class Outcome(BaseModel):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.testclient import TestClient
 
@@ -24,6 +24,7 @@ from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
+from tests.pipeline._outcomes import KEYS, known_outcomes
 from tests.pipeline._sessions import Session, ingest, known_sessions
 from translator.engagement import encode
 
@@ -125,4 +126,36 @@ def open_reporting(root: Path, store: Store | None = None, keys: Keys | None = N
             yield Reporting(client, store, keys, settings, engine, now)
     finally:
         engine.close()
+        queue.close()
+
+
+@dataclass
+class OutcomesApp:
+    """An in-process gateway over tests/pipeline/_outcomes.py's known outcomes, with one key per org."""
+
+    client: TestClient
+    store: LocalStore
+    root: Path
+    acme: str
+    globex: str
+
+
+Served = TypeVar("Served", bound=OutcomesApp)
+
+
+@contextmanager
+def open_outcomes(root: Path, served: type[Served]) -> Iterator[Served]:
+    store = LocalStore(root / "bucket")
+    known_outcomes(store)
+    registry = OrganizationRegistry(store)
+    for org in ("acme", "globex"):
+        registry.create(org)
+    settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": f"k1:{root.name}"})
+    queue = LocalQueue(root / "queue")
+    try:
+        app = create_app(settings, queue, store=store, rate_limits=RateLimits(), viewer_keys=KEYS)
+        with TestClient(app) as client:
+            yield served(client, store, root, registry.create_api_key("acme"),
+                         registry.create_api_key("globex"))
+    finally:
         queue.close()

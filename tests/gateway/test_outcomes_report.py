@@ -6,58 +6,30 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from gateway.app import create_app
-from gateway.middleware.rate_limit import RateLimits
-from pipeline.config import load_settings
-from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.queue.local import LocalQueue
 from pipeline.reporting.outcomes import outcomes
-from pipeline.store.local import LocalStore
+from tests.gateway._reporting import OutcomesApp, open_outcomes
 from tests.percus._cli import run
-from tests.pipeline._outcomes import EXPECTED_COHORTS, KEYS, RANGE, known_outcomes
+from tests.pipeline._outcomes import EXPECTED_COHORTS, RANGE
 
 PATH = "/analytics/v1/reports/outcomes"
 WINDOW = {"from": "2026-11-24", "to": "2026-11-25"}
 
 
-@dataclass
-class Served:
-    client: TestClient
-    store: LocalStore
-    root: Path
-    acme: str
-    globex: str
-
+class Served(OutcomesApp):
     def get(self, key: str, **params: Any) -> httpx.Response:
         return self.client.get(PATH, params=params, headers={"Authorization": f"Bearer {key}"})
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("outcomes-report")
-    store = LocalStore(root / "bucket")
-    known_outcomes(store)
-    registry = OrganizationRegistry(store)
-    for org in ("acme", "globex"):
-        registry.create(org)
-    settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": "k1:outcomes-report"})
-    queue = LocalQueue(root / "queue")
-    try:
-        app = create_app(settings, queue, store=store, rate_limits=RateLimits(), viewer_keys=KEYS)
-        with TestClient(app) as client:
-            yield Served(client, store, root, registry.create_api_key("acme"),
-                         registry.create_api_key("globex"))
-    finally:
-        queue.close()
+    with open_outcomes(tmp_path_factory.mktemp("outcomes-report"), Served) as app:
+        yield app
 
 
 def test_the_api_answers_the_report_of_the_keys_organization(served: Served) -> None:

@@ -7,35 +7,20 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from gateway import viewers_api
-from gateway.app import create_app
-from gateway.middleware.rate_limit import RateLimits
-from pipeline.config import load_settings
 from pipeline.governance import audit
-from pipeline.governance.registry import OrganizationRegistry
-from pipeline.queue.local import LocalQueue
-from pipeline.store.local import LocalStore
-from tests.pipeline._outcomes import KEYS, client, known_outcomes
+from tests.gateway._reporting import OutcomesApp, open_outcomes
+from tests.pipeline._outcomes import client
 
 PATH = "/analytics/v1/viewers/lookup"
 
 
-@dataclass
-class Served:
-    client: TestClient
-    store: LocalStore
-    root: Path
-    acme: str
-    globex: str
-
+class Served(OutcomesApp):
     def post(self, key: str, hashes: Any, **params: str) -> httpx.Response:
         return self.client.post(PATH, json={"viewer_hashes": hashes}, params=params,
                                 headers={"Authorization": f"Bearer {key}"})
@@ -43,21 +28,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("viewers-lookup")
-    store = LocalStore(root / "bucket")
-    known_outcomes(store)
-    registry = OrganizationRegistry(store)
-    for org in ("acme", "globex"):
-        registry.create(org)
-    settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": "k1:viewers-lookup"})
-    queue = LocalQueue(root / "queue")
-    try:
-        app = create_app(settings, queue, store=store, rate_limits=RateLimits(), viewer_keys=KEYS)
-        with TestClient(app) as test_client:
-            yield Served(test_client, store, root, registry.create_api_key("acme"),
-                         registry.create_api_key("globex"))
-    finally:
-        queue.close()
+    with open_outcomes(tmp_path_factory.mktemp("viewers-lookup"), Served) as app:
+        yield app
 
 
 @pytest.fixture(autouse=True)
