@@ -20,6 +20,7 @@ from gateway.services import Services
 from pipeline.reporting import exports, outcomes, projects, reports
 from pipeline.reporting.charts import Item, bars, columns, dropoff_chart, engagement_chart
 from pipeline.reporting.formatting import FILTERS, count, count_and_share, share
+from pipeline.reporting.names import Names
 from pipeline.reporting.selection import Selection, parse_range, parse_slug
 
 REFRESH_SECONDS = 60
@@ -100,6 +101,7 @@ class Pages:
                         else "") for bucket in overall["errors_per_bucket"]]
         return render(
             "live.html", principal=principal, org=org, overall=overall, campaigns=campaigns, listed=listed,
+            project_names=Names.read(engine.store, org).projects,
             unlisted=len(recent) - len(listed), first=first, today=today, refresh=REFRESH_SECONDS,
             sessions_chart=bars("Sessions started in the last 60 minutes, by campaign",
                                 [Item(project, live["views"], count(live["views"]))
@@ -138,7 +140,8 @@ class Pages:
         business = [outcomes.outcomes(engine, org, name, selection)
                     for name in outcomes.outcome_names(engine, org, date_from, date_to)]
         return render(
-            "project.html", principal=principal, org=org, project=project, date_from=date_from,
+            "project.html", principal=principal, org=org, project=project,
+            project_name=Names.read(engine.store, org).name("project_id", project), date_from=date_from,
             date_to=date_to, summary=summary, dropoff=dropoff, ctas=ctas, errors=errors, top_rows=TOP_ROWS,
             dropoff_chart=dropoff_chart(dropoff), engagement=engagement,
             engagement_chart=engagement_chart(engagement), funnel_chart=funnel_chart, cta_chart=cta_chart,

@@ -27,6 +27,7 @@ from gateway.signing import Signer
 from pipeline.governance.key_ring import KeyRing
 from pipeline.reporting import exports
 from pipeline.reporting.exports import Export
+from pipeline.reporting.names import Names
 from pipeline.reporting.selection import Selection, parse_range, parse_slug
 from pipeline.store.base import Store
 
@@ -60,7 +61,8 @@ def routes(services: Services) -> list[BaseRoute]:
         return {"export_id": made.export_id, "organization_id": org, "kind": kind,
                 "rows": made.rows, "bytes": made.bytes,
                 "url": download_url(signer, registry.store, made, base_url),
-                "expires_at": made.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "filters": selection.as_json()}
+                "expires_at": made.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "filters": Names.read(registry.store, org).label(selection.as_json())}
 
     async def post(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -152,7 +154,8 @@ _CREATED = {"type": "object", "required": ["export_id", "organization_id", "kind
     "url": {"type": "string", "format": "uri", "description": "Download URL: a presigned S3 URL on AWS, "
             "a signed gateway URL on the embedded default. Anyone holding it can download the file."},
     "expires_at": {"type": "string", "format": "date-time"},
-    "filters": {"type": "object"}}}
+    "filters": {"type": "object", "description": "The filters as understood, with project_name and "
+                "template_name beside project_id and template_id (null: not named by the platform)."}}}
 
 TAG = "exports"
 PATHS: dict[str, Any] = {

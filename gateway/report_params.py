@@ -60,6 +60,9 @@ DIMENSION = Param("dimension", "What to break the sessions down by.",
                   {"type": "string", "enum": list(DIMENSIONS)}, required=True)
 MINUTES = Param("minutes", "Window: sessions started in the last N minutes (default 60).",
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIVE_MINUTES, "default": 60})
+ARCHIVED = Param("include_archived", "List archived projects too (default false: a project whose latest "
+                 "state is archived is left out; its data is kept and counted in organization totals).",
+                 {"type": "boolean", "default": False})
 
 OUTCOME = Param("name", "The outcome's name, as posted (e.g. policy_renewed).", _SLUG, required=True)
 AUDIENCE = Param("audience", "An audience posted to /analytics/v1/audiences/{name}: its members who never "
@@ -73,18 +76,19 @@ RANGE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, FROM, TO, BOTS)
 BREAKDOWN_PARAMS = (*RANGE_PARAMS, DIMENSION)
 LIVE_PARAMS = (ORGANIZATION, PROJECT, TEMPLATE, BOTS, MINUTES)
 OUTCOME_PARAMS = (*RANGE_PARAMS, OUTCOME, AUDIENCE, ATTRIBUTION)
+PROJECTS_PARAMS = (ORGANIZATION, TEMPLATE, FROM, TO, BOTS, ARCHIVED)
 # Each report (pipeline/reporting/reports.py) and the parameters it takes: the API's routes and
 # `percus report …`.
 REPORTS: dict[str, Sequence[Param]] = {
     "summary": RANGE_PARAMS, "dropoff": RANGE_PARAMS, "ctas": RANGE_PARAMS, "chapters": RANGE_PARAMS,
     "breakdown": BREAKDOWN_PARAMS, "errors": RANGE_PARAMS, "engagement": RANGE_PARAMS, "live": LIVE_PARAMS,
-    "outcomes": OUTCOME_PARAMS,
+    "outcomes": OUTCOME_PARAMS, "projects": PROJECTS_PARAMS,
 }
 
 
 def parse(query: QueryParams, accepted: Sequence[Param]) -> tuple[str | None, Selection, dict[str, Any]]:
     """The organization named (None: the key's own), the selection, and the report's own keyword
-    arguments (dimension, minutes; name, audience, attribution_days)."""
+    arguments (dimension, minutes; name, audience, attribution_days; include_archived)."""
     names = {param.name for param in accepted}
     seen: set[str] = set()
     for name, _ in query.multi_items():
@@ -103,6 +107,9 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> tuple[str | None, Se
         date_from, date_to = parse_range(query.get("from"), query.get("to"))
         include_bots = _boolean(query["include_bots"], "include_bots") if "include_bots" in query else False
         options: dict[str, Any] = {}
+        if ARCHIVED in accepted:
+            options["include_archived"] = (_boolean(query["include_archived"], "include_archived")
+                                           if "include_archived" in query else False)
         if "dimension" in query:
             if query["dimension"] not in DIMENSIONS:
                 raise ApiError(400, "invalid_dimension", f"dimension must be one of {', '.join(DIMENSIONS)}",

@@ -1,5 +1,6 @@
-"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,engagement,live,outcomes}: the
-reports of `pipeline.reporting.reports` (and `pipeline.reporting.outcomes`) as JSON, for one organization.
+"""GET /analytics/v1/reports/{summary,dropoff,ctas,chapters,breakdown,errors,engagement,live,outcomes,
+projects}: the reports of `pipeline.reporting.reports` (and `pipeline.reporting.outcomes`) as JSON, for one
+organization, with a name beside each project and template id (`pipeline.reporting.names`).
 
 An organization API key reads its own organization; an admin key names one with `organization_id`.
 The key check and the query run in a worker thread: both read the store (or wait on Athena).
@@ -22,6 +23,7 @@ from gateway.report_params import REPORTS, Param
 from gateway.services import Services
 from pipeline.query import QueryEngine
 from pipeline.reporting import metrics, outcomes, reports
+from pipeline.reporting.names import Names
 from pipeline.reporting.selection import Selection
 
 PREFIX = "/analytics/v1/reports"
@@ -44,7 +46,8 @@ def routes(services: Services) -> list[BaseRoute]:
             principal = api_keys.authenticate(registry, key)
             named, selection, options = report_params.parse(request.query_params, accepted)
             org = api_keys.organization(registry, principal, named)
-            return {"organization_id": org, "report": name, "filters": _echo(selection, options),
+            names = Names.read(registry.store, org)
+            return {"organization_id": org, "report": name, "filters": names.label(_echo(selection, options)),
                     "result": run_report(name, services.engine, org, selection, options)}
 
         async def get(request: Request) -> Response:
@@ -66,7 +69,7 @@ def _echo(selection: Selection, options: dict[str, Any]) -> dict[str, Any]:
     else:
         echoed["from"] = selection.date_from and selection.date_from.isoformat()
         echoed["to"] = selection.date_to and selection.date_to.isoformat()
-    for name in ("dimension", "name", "audience", "attribution_days"):
+    for name in ("dimension", "name", "audience", "attribution_days", "include_archived"):
         if name in options:
             echoed[name] = options[name]
     return echoed
@@ -76,6 +79,8 @@ def _echo(selection: Selection, options: dict[str, Any]) -> dict[str, Any]:
 
 _NUMBER = {"type": ["number", "null"]}
 _COUNT = {"type": "integer"}
+_NAME = {"type": ["string", "null"], "description": "From the platform's integration events "
+         "(docs/platform-events.md); null when none named it."}
 _RATE = {"type": ["number", "null"], "description": "A fraction in [0, 1]; null without a denominator."}
 _METRICS = {"type": "object", "description": "The summary metrics (docs/metrics.md).",
             "properties": {metric.name: _RATE if metric.unit == "fraction" else _NUMBER
@@ -140,6 +145,16 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
                                           median_days_to_convert=_NUMBER),
                          "ctas": _rows(cta_id={"type": "string"}, cta_name={"type": ["string", "null"]},
                                        people=_COUNT, converted=_COUNT, conversion_rate=_RATE)}}),
+    "projects": ("The projects with sessions in the range, most viewed first, with their names and session "
+                 "metrics; archived projects only with include_archived=true", {
+                     "type": "object", "properties": {
+                         "projects": {"type": "array", "items": {"allOf": [_METRICS, {
+                             "type": "object", "properties": {
+                                 "project_id": {"type": "string"}, "project_name": _NAME,
+                                 "archived": {"type": "boolean", "description": "Its latest state is "
+                                              "archived (listed only with include_archived=true)."}}}]}},
+                         "archived_hidden": {**_COUNT, "description": "Archived projects with sessions "
+                                             "in the range left out."}}}),
 }
 
 
@@ -157,7 +172,12 @@ def _path(name: str, accepted: Sequence[Param]) -> dict[str, Any]:
                 "type": "object", "required": ["organization_id", "report", "filters", "result"],
                 "properties": {"organization_id": {"type": "string"}, "report": {"const": name},
                                "filters": {"type": "object", "description": "The filters as understood; "
-                                           "null means the default."},
+                                           "null means the default. project_name and template_name "
+                                           "name the project_id and template_id given.",
+                                           "properties": {"project_id": {"type": ["string", "null"]},
+                                                          "project_name": _NAME,
+                                                          "template_id": {"type": ["string", "null"]},
+                                                          "template_name": _NAME}},
                                "result": result}}}}},
             "400": error_doc("A bad parameter: invalid_date, invalid_range, range_too_long, "
                              "invalid_dimension, invalid_parameter, missing_parameter, unknown_parameter, "

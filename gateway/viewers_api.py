@@ -125,7 +125,10 @@ PATHS: dict[str, Any] = {PATH: {"post": {
                     "viewers": {"type": "array", "items": {"type": "object", "properties": {
                         "viewer_hash": {"type": "string"}, **_ENGAGEMENT,
                         "projects": {"type": "array", "items": {"type": "object", "properties": {
-                            "project_id": {"type": ["string", "null"]}, **_ENGAGEMENT}}}}}},
+                            "project_id": {"type": ["string", "null"]},
+                            "project_name": {"type": ["string", "null"], "description": "From the "
+                                             "platform's ProjectCreated (null: not known)"},
+                            **_ENGAGEMENT}}}}}},
                     "rejected": {"type": "array", "items": {"type": "object", "properties": {
                         "index": {"type": "integer"},
                         "error": {"$ref": "#/components/schemas/ErrorDetail"}}}},

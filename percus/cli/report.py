@@ -33,6 +33,8 @@ _HELP = {
     "live": "sessions started in the last N minutes (default 60): their metrics and error spikes",
     "outcomes": "business outcomes per engagement cohort and per CTA: people, conversions, value, median "
                 "days to convert",
+    "projects": "the projects with sessions in the range, with their names and session metrics (archived "
+                "ones with --include-archived)",
 }
 FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
     "organization_id": ("--org", {"dest": "org", "required": True, "help": "organization id"}),
@@ -46,11 +48,15 @@ FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
     "name": ("--name", {"dest": "name", "required": True, "metavar": "OUTCOME"}),
     "audience": ("--audience", {"dest": "audience", "metavar": "NAME"}),
     "attribution_days": ("--attribution-days", {"dest": "attribution_days", "metavar": "N", "default": "30"}),
+    "include_archived": ("--include-archived", {"dest": "include_archived", "default": False,
+                                                "action": argparse.BooleanOptionalAction}),
 }
 # A breakdown row holds every summary metric: its table shows these.
 _ROW_COLUMNS = {"breakdown": ("value", "views", "share", "plays", "completion_rate", "cta_ctr",
                               "playback_failure_rate"),
-                "engagement": ("bucket", "watched_share", "watched_again_share", "watched", "watched_again")}
+                "engagement": ("bucket", "watched_share", "watched_again_share", "watched", "watched_again"),
+                "projects": ("project_id", "project_name", "archived", "views", "plays", "completion_rate",
+                             "cta_ctr")}
 
 
 def add(commands: Commands) -> None:
@@ -70,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from gateway.reports_api import run_report
     from pipeline.backends import open_store
     from pipeline.query import open_engine
+    from pipeline.reporting.names import Names
 
     settings = shared.settings(args)
     ids = {name: parse_slug(given, label) for name, label, given in (
-        ("project_id", "project", args.project), ("template_id", "template", args.template))
+        ("project_id", "project", getattr(args, "project", None)), ("template_id", "template", args.template))
         if given is not None}
     options: dict[str, Any] = {}
     if args.report == "live":
@@ -88,13 +95,16 @@ def run(args: argparse.Namespace) -> int:
         if args.audience is not None:
             options["audience"] = parse_slug(args.audience, "--audience")
         options["attribution_days"] = parse_attribution_days(args.attribution_days, "--attribution-days")
+    if args.report == "projects":
+        options["include_archived"] = args.include_archived
     org = _known_org(settings, args.org)
     selection = Selection(date_from=date_from, date_to=date_to, include_bots=args.include_bots, **ids)
-    result = run_report(args.report, open_engine(settings, open_store(settings)), org, selection, options)
+    engine = open_engine(settings, open_store(settings))
+    result = run_report(args.report, engine, org, selection, options)
     if args.format == "json":  # the `result` of the API's answer, key for key
         shared.print_json(result, indent=2)
-    else:
-        _print_report(args.report, result)
+    else:  # the project and template asked for first, named
+        _print_report(args.report, {**Names.read(engine.store, org).label(ids), **result})
     return 0
 
 

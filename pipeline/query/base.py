@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from pipeline.query import sql
 from pipeline.query.tables import TABLES
+from pipeline.store.base import Store
 from translator.ids import check_slug
 
 Row = dict[str, Any]
@@ -36,6 +37,8 @@ class QueryError(RuntimeError):
 
 
 class QueryEngine(Protocol):
+    store: Store  # where the data lives: partitions are listed and dimension tables read from it
+
     def query(self, text: str, *, org: str, sources: Sequence[Source],
               params: Mapping[str, Any] | None = None) -> list[Row]:
         """Rows of a logical query (DuckDB dialect, `:name` placeholders) over `org`'s partitions."""

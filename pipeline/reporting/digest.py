@@ -36,7 +36,7 @@ STATE = layout.DIGEST_STATE.prefix
 # The schedule sends on Monday at 07:00 UTC: the week's last day is then 7 hours old, its late
 # events compacted (deploy/template.py schedules the Lambda at the same time).
 SEND_DELAY = timedelta(hours=7)
-TOP_ROWS = 5  # rows of the devices and locales tables
+TOP_ROWS = 5  # rows of the projects, devices and locales tables
 HEADLINES = (("views", "Views"), ("unique_viewers", "Unique viewers"), ("completion_rate", "Completion rate"),
              ("cta_ctr", "CTA click-through"))
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -121,6 +121,9 @@ class Figures:
     locales: dict[str, Any]  # reports.breakdown by locale
     # The outcomes report of the week's most frequent outcome name, when the organization posts any.
     outcomes: tuple[dict[str, Any], ...] = ()
+    # The week's projects, most viewed first, with their names (reports.projects, archived ones too:
+    # their views are in the week's totals).
+    projects: tuple[dict[str, Any], ...] = ()
 
     @property
     def has_views(self) -> bool:
@@ -138,7 +141,8 @@ def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = No
         devices=reports.breakdown(engine, org, "device_type", days, today=today),
         locales=reports.breakdown(engine, org, "locale", days, today=today),
         outcomes=tuple(outcomes.outcomes(engine, org, name, days, today=today)
-                       for name in outcomes.outcome_names(engine, org, week.monday, week.sunday, most=1)))
+                       for name in outcomes.outcome_names(engine, org, week.monday, week.sunday, most=1)),
+        projects=tuple(reports.projects(engine, org, days, include_archived=True, today=today)["projects"]))
 
 
 def shown(name: str, value: float | None) -> str:
@@ -173,6 +177,13 @@ def headlines(figures: Figures) -> list[Headline]:
             for name, label in HEADLINES]
 
 
+def project_label(row: dict[str, Any]) -> str:
+    """A project as the digest names it: its name and id ("Spring launch (spring-launch)"), or its id
+    when the platform never named it; "archived" when it is."""
+    label = f"{row['project_name']} ({row['project_id']})" if row["project_name"] else row["project_id"]
+    return f"{label}, archived" if row["archived"] else label
+
+
 def outcome_line(result: dict[str, Any]) -> str:
     """One line on an outcome: the week's viewers who converted so far (their windows are still open),
     and the rates of those who completed and of those who never played."""
@@ -204,6 +215,12 @@ def text_body(figures: Figures) -> str:
         lines.append(f"{headline.label}: {headline.value} (week before: {headline.previous}, "
                      f"change: {headline.change})")
     lines += [f"Business outcome {outcome_line(result)}" for result in figures.outcomes]
+    if figures.projects:
+        lines += ["", "Top projects:", *(f"  {project_label(row)}: {count(row['views'])} views, completion "
+                                         f"rate {share(row['completion_rate'])}"
+                                         for row in figures.projects[:TOP_ROWS])]
+        if len(figures.projects) > TOP_ROWS:
+            lines.append(f"  and {len(figures.projects) - TOP_ROWS} more.")
     lines += ["", "Definitions of every number: docs/metrics.md of Percus analytics."]
     return "\n".join(lines) + "\n"
 
@@ -224,7 +241,7 @@ def render_html(figures: Figures, *, generated_at: datetime | None = None, previ
     return _templates().get_template("digest.html").render(
         figures=figures, week=figures.week, days=_days(figures.week), headlines=headlines(figures),
         dropoff_chart=dropoff_chart(figures.dropoff), top_rows=TOP_ROWS,
-        outcome_lines=[outcome_line(result) for result in figures.outcomes],
+        outcome_lines=[outcome_line(result) for result in figures.outcomes], project_label=project_label,
         breakdowns=[("Top devices", "Device type", figures.devices),
                     ("Top locales", "Locale", figures.locales)],
         generated_at=f"{at:%Y-%m-%d %H:%M} UTC", preview=preview)

@@ -8,8 +8,9 @@ written to a temporary file first and then published under `exports/org=<org>/<e
 (a copy on the embedded default, a multipart upload on S3). Every export is recorded in the audit
 log: who asked (a key id, never a key), the kind, the selection, and the counts.
 
-Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 UTC text. There is
-no IP address or User-Agent to leave out: the gateway never stores them. Text comes from the
+Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 UTC text, with
+`project_name` after `project_id` and `template_name` after `template_id` (`pipeline/reporting/names.py`).
+There is no IP address or User-Agent to leave out: the gateway never stores them. Text comes from the
 viewer's side of the page, so in every kind each text cell is quoted, and one a spreadsheet would run
 as a formula gets a leading `'` (OWASP's CSV injection rule, `_FORMULA_START`).
 """
@@ -39,6 +40,7 @@ from pipeline.governance import audit
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED, OUTCOMES
 from pipeline.reporting import metrics, reports
+from pipeline.reporting.names import LABELS, Names
 from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.ids import check_slug
@@ -125,11 +127,11 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
         return _write_engagement(engine, org, selection, out, today=today)
     if kind == "outcomes":
         return _write_outcomes(store, org, selection, out)
-    rows, csv_schema = 0, _csv_schema()
+    rows, csv_schema, names = 0, event_csv_schema(), Names.read(store, org)
     # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
     with pacsv.CSVWriter(out, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
         for batch in _event_batches(store, org, selection):
-            writer.write_batch(_for_csv(batch, csv_schema))
+            writer.write_batch(_for_csv(batch, csv_schema, names))
             rows += batch.num_rows
     return rows
 
@@ -175,12 +177,24 @@ def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.
             yield from selected.to_batches()
 
 
-def _csv_schema() -> pa.Schema:
-    return pa.schema([pa.field(field.name, pa.string() if pa.types.is_timestamp(field.type) else field.type)
-                      for field in schema.SCHEMA])
+def event_csv_schema() -> pa.Schema:
+    """The curated columns, each id of LABELS followed by its name."""
+    fields = []
+    for field in schema.SCHEMA:
+        fields.append(pa.field(field.name, pa.string() if pa.types.is_timestamp(field.type) else field.type))
+        if field.name in LABELS:
+            fields.append(pa.field(LABELS[field.name], pa.string()))
+    return pa.schema(fields)
 
 
-def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
+def _named(column: pa.Array, names: dict[str, str | None]) -> pa.Array:
+    """The name of each id of `column` (null for an id no integration event named)."""
+    known = [(key, name) for key, name in names.items() if name is not None]
+    index = pc.index_in(column, value_set=pa.array([key for key, _ in known], pa.string()))
+    return pc.take(pa.array([name for _, name in known], pa.string()), index)
+
+
+def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema, names: Names) -> pa.RecordBatch:
     columns = []
     for field in schema.SCHEMA:
         column = batch[field.name]
@@ -189,10 +203,17 @@ def _for_csv(batch: pa.RecordBatch, csv_schema: pa.Schema) -> pa.RecordBatch:
             # formats a stored time outside years 1-9999, which no Python datetime holds.
             column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
         elif pa.types.is_string(field.type):
-            column = pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
-                                pc.binary_join_element_wise("'", column, ""), column)
+            column = _spreadsheet_safe(column)
         columns.append(column)
+        if field.name in LABELS:
+            table = names.projects if field.name == "project_id" else names.templates
+            columns.append(_spreadsheet_safe(_named(batch[field.name], table)))
     return pa.RecordBatch.from_arrays(columns, schema=csv_schema)
+
+
+def _spreadsheet_safe(column: pa.Array) -> pa.Array:
+    return pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
+                      pc.binary_join_element_wise("'", column, ""), column)
 
 
 def _safe(value: object) -> object:

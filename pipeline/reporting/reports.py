@@ -1,5 +1,5 @@
 """The reports: summary (also day by day), drop-off, CTAs, chapters, breakdowns, errors, engagement,
-live.
+live, projects.
 
 Each report reads the rollups of the closed days that are rolled up and computes the same rows
 from curated for the other days (the SQL that builds the rollups, `pipeline/query/sql.py`), in one
@@ -29,6 +29,7 @@ from pipeline.query.sql import (
 )
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.reporting import metrics
+from pipeline.reporting.names import Names
 from pipeline.reporting.rollups import last_closed_day
 from pipeline.reporting.selection import DEFAULT, Selection
 from translator.canonical import format_timestamp
@@ -141,6 +142,24 @@ def daily_summaries(engine: QueryEngine, org: str, selection: Selection = DEFAUL
     span = (days.date_to - days.date_from).days + 1
     return [(day, metrics.compute(by_day.get(day, empty)))
             for day in (days.date_from + n * ONE_DAY for n in range(span))]
+
+
+def projects(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, include_archived: bool = False,
+             today: date | None = None) -> dict[str, Any]:
+    """The projects with sessions in the range, most viewed first: id, name, whether archived, and their
+    session metrics. Archived projects (their latest state) are left out unless `include_archived`;
+    `archived_hidden` counts those left out."""
+    days = plan(engine, org, selection.date_from, selection.date_to, today=today)
+    where, params = selection_where(selection)
+    head, sources = _with(days, "daily")
+    rows = engine.query(
+        f"{head}\nSELECT project_id, {_SUMS} FROM daily WHERE project_id IS NOT NULL AND {where} "
+        f"GROUP BY project_id ORDER BY views DESC, project_id", org=org, sources=sources, params=params)
+    names = Names.read(engine.store, org)
+    listed = [{"project_id": row["project_id"], "project_name": names.name("project_id", row["project_id"]),
+               "archived": row["project_id"] in names.archived, **metrics.compute(row)} for row in rows]
+    shown = [row for row in listed if include_archived or not row["archived"]]
+    return {"projects": shown, "archived_hidden": len(listed) - len(shown)}
 
 
 def _totals(engine: QueryEngine, org: str, days: Plan, selection: Selection) -> dict[str, Any]:

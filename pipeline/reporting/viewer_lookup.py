@@ -16,6 +16,7 @@ from pipeline.governance.viewer_keys import ViewerKeys, keyed_viewer_hash
 from pipeline.query.base import QueryEngine, Source
 from pipeline.query.sql import SESSIONS, literal
 from pipeline.query.tables import CURATED
+from pipeline.reporting.names import Names
 from translator.canonical import format_timestamp
 from translator.engagement import decode, encode
 
@@ -38,7 +39,9 @@ def lookup(engine: QueryEngine, org: str, client_hashes: Sequence[str], keys: Vi
             into = projects[owner[row["viewer_hash"]]]
             project = into.setdefault(row["project_id"] or "", _empty(row["project_id"]))
             _merge(project, row)
-    return {client: _summary(list(projects.get(client, {}).values())) for client in client_hashes}
+    names = Names.read(engine.store, org)  # a name beside each project id
+    return {client: names.label(_summary(list(projects.get(client, {}).values())))
+            for client in client_hashes}
 
 
 def _query(engine: QueryEngine, org: str, days: tuple[Any, ...], forms: list[str]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Data and keys for the reporting tests (reports API, exports, dashboard): the known sessions of
 tests/pipeline/_sessions.py (acme and globex, 2026-11-24/25), plus a campaign of acme's running now
 (varied devices, locales, countries, CTAs and errors over the last days and the last hour), all
-through the real compactor, and the organizations with one API key each and an admin key.
+through the real compactor, acme's project and template names (one project archived) through the real
+integration-event handler, and the organizations with one API key each and an admin key.
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from tests.pipeline._outcomes import KEYS, known_outcomes
+from tests.pipeline._platform import describe
 from tests.pipeline._sessions import Session, ingest, known_sessions
 from translator.engagement import encode
 
 TOKEN_KEYS = "k2:reports-new,k1:reports-old"
 CAMPAIGN = "spring-launch"
 SMALL_CAMPAIGN = "loyalty-q4"  # every fourth session of the campaign
+# The platform's names of acme's projects (SMALL_CAMPAIGN has none), and the one it archived: p2, whose
+# only session is S8 of the known sessions.
+PROJECT_NAMES = {CAMPAIGN: "Spring launch", "p1": "Renewals", "p2": "Pension projection"}
+ARCHIVED = "p2"
 _DEVICES = [("desktop", "Windows", "Chrome"), ("mobile", "iOS", "Mobile Safari"),
             ("mobile", "Android", "Chrome Mobile"), ("tablet", "iOS", "Mobile Safari"),
             ("desktop", "Mac OS X", "Safari")]
@@ -90,6 +96,8 @@ def reporting_store(root: Path, now: datetime) -> tuple[Store, Keys]:
     registry = OrganizationRegistry(store)
     for org in ("acme", "globex", "initech"):  # initech: an organization without data
         registry.create(org)
+    describe(store, "acme", projects=PROJECT_NAMES, archived=[ARCHIVED],
+             templates={(CAMPAIGN, "welcome"): "Welcome"})
     return store, Keys(registry.create_api_key("acme"), registry.create_api_key("globex"),
                        registry.create_admin_key())
 
@@ -147,6 +155,7 @@ Served = TypeVar("Served", bound=OutcomesApp)
 def open_outcomes(root: Path, served: type[Served]) -> Iterator[Served]:
     store = LocalStore(root / "bucket")
     known_outcomes(store)
+    describe(store, "acme", projects={"p1": "Renewals"})
     registry = OrganizationRegistry(store)
     for org in ("acme", "globex"):
         registry.create(org)

@@ -60,8 +60,9 @@ def test_an_export_downloads_through_its_signed_url(reporting: Reporting) -> Non
     assert response.status_code == 201
     body = response.json()
     assert body["organization_id"] == "acme" and body["kind"] == "events"
-    assert body["filters"] == {"project_id": "p1", "template_id": None, "from": "2026-11-24",
-                               "to": "2026-11-25", "include_bots": False}
+    assert body["filters"] == {"project_id": "p1", "project_name": "Renewals", "template_id": None,
+                               "template_name": None, "from": "2026-11-24", "to": "2026-11-25",
+                               "include_bots": False}
     url = urlsplit(body["url"])
     assert url.path == f"{EXPORTS}/{body['export_id']}"
     query = parse_qs(url.query)

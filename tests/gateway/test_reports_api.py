@@ -18,7 +18,15 @@ from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.sql import DIMENSIONS
 from pipeline.reporting import reports
 from pipeline.reporting.selection import Selection
-from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
+from tests.gateway._reporting import (
+    ARCHIVED,
+    CAMPAIGN,
+    PROJECT_NAMES,
+    SMALL_CAMPAIGN,
+    Reporting,
+    bearer,
+    open_reporting,
+)
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
 REPORTS = "/analytics/v1/reports"
@@ -75,8 +83,9 @@ def test_known_values_and_the_echoed_filters(reporting: Reporting) -> None:
     response = get(reporting, "summary", reporting.keys.acme, project_id="p2", **{"from": D1, "to": D2})
     body = response.json()
     assert body["organization_id"] == "acme" and body["report"] == "summary"
-    assert body["filters"] == {"project_id": "p2", "template_id": None, "include_bots": False,
-                               "from": "2026-11-24", "to": "2026-11-25"}
+    assert body["filters"] == {"project_id": "p2", "project_name": "Pension projection", "template_id": None,
+                               "template_name": None, "include_bots": False, "from": "2026-11-24",
+                               "to": "2026-11-25"}
     summary = body["result"]
     counts = (summary["views"], summary["plays"], summary["completions"], summary["completion_rate"])
     assert counts == (1, 1, 1, 1.0)
@@ -166,6 +175,34 @@ def test_an_admin_key_names_the_organization(reporting: Reporting) -> None:
         assert result(reporting, "summary", admin, organization_id=org) == expected
 
 
+def test_the_projects_report_names_them_and_hides_the_archived(reporting: Reporting) -> None:
+    days = {"from": D1, "to": D2}
+    shown = result(reporting, "projects", reporting.keys.acme, **days)
+    everything = result(reporting, "projects", reporting.keys.acme, include_archived="true", **days)
+    assert shown == reports.projects(reporting.engine, "acme", Selection(date_from=D1, date_to=D2))
+    assert [(row["project_id"], row["project_name"], row["archived"]) for row in shown["projects"]] == [
+        ("p1", "Renewals", False)]
+    assert shown["archived_hidden"] == 1
+    assert [(row["project_id"], row["project_name"], row["archived"]) for row in everything["projects"]] == [
+        ("p1", "Renewals", False), (ARCHIVED, PROJECT_NAMES[ARCHIVED], True)]
+    assert everything["archived_hidden"] == 0
+    # Archiving hides a project from the list, never its data from the organization's totals.
+    summary = result(reporting, "summary", reporting.keys.acme, **days)
+    assert sum(row["views"] for row in everything["projects"]) == summary["views"] == 9
+    assert result(reporting, "summary", reporting.keys.acme, project_id=ARCHIVED, **days)["views"] == 1
+
+    now = result(reporting, "projects", reporting.keys.acme, include_archived="false")
+    assert {(row["project_id"], row["project_name"]) for row in now["projects"]} >= {
+        (CAMPAIGN, "Spring launch"), (SMALL_CAMPAIGN, None)}  # the platform never named loyalty-q4
+    answer = get(reporting, "ctas", reporting.keys.acme, project_id=CAMPAIGN, template_id="welcome").json()
+    assert answer["filters"] | {"from": None, "to": None} == {
+        "project_id": CAMPAIGN, "project_name": "Spring launch", "template_id": "welcome",
+        "template_name": "Welcome", "include_bots": False, "from": None, "to": None}
+    # Another organization's key never sees acme's names: globex has its own p1, unnamed.
+    globex = get(reporting, "summary", reporting.keys.globex, project_id="p1").json()
+    assert globex["filters"]["project_name"] is None
+
+
 # -- bad parameters --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("report", "params", "code", "field"), [
@@ -187,6 +224,9 @@ def test_an_admin_key_names_the_organization(reporting: Reporting) -> None:
     ("live", {"minutes": "0"}, "invalid_parameter", "minutes"),
     ("live", {"minutes": "1441"}, "invalid_parameter", "minutes"),
     ("live", {"from": "2026-11-24"}, "unknown_parameter", "from"),
+    ("projects", {"include_archived": "maybe"}, "invalid_parameter", "include_archived"),
+    ("projects", {"project_id": "p1"}, "unknown_parameter", "project_id"),
+    ("summary", {"include_archived": "true"}, "unknown_parameter", "include_archived"),
 ])
 def test_bad_parameters_are_400_with_code_and_field(reporting: Reporting, report: str, params: dict[str, str],
                                                      code: str, field: str) -> None:

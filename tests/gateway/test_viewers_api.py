@@ -51,7 +51,8 @@ def test_each_hash_is_answered_with_its_engagement_beside_it(served: Served) -> 
     assert one == {"viewer_hash": client(1).upper(), "sessions": 1, "first_seen": "2026-11-24T10:00:00.000Z",
                    "last_seen": "2026-11-24T10:00:00.000Z", "furthest_percent": 100.0, "completed": True,
                    "ctas_clicked": {"Buy now": 1}, "watched": None, "watched_again": None, "projects": [{
-                       "project_id": "p1", "sessions": 1, "first_seen": "2026-11-24T10:00:00.000Z",
+                       "project_id": "p1", "project_name": "Renewals", "sessions": 1,
+                       "first_seen": "2026-11-24T10:00:00.000Z",
                        "last_seen": "2026-11-24T10:00:00.000Z", "furthest_percent": 100.0, "completed": True,
                        "ctas_clicked": {"Buy now": 1}, "watched": None, "watched_again": None}]}
     assert (four["sessions"], four["first_seen"], four["last_seen"]) == (

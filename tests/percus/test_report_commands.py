@@ -23,7 +23,15 @@ from gateway import reports_api
 from percus.cli.report import FLAGS
 from pipeline.reporting import reports
 from pipeline.reporting.selection import Selection
-from tests.gateway._reporting import CAMPAIGN, Reporting, bearer, open_reporting
+from tests.gateway._reporting import (
+    ARCHIVED,
+    CAMPAIGN,
+    PROJECT_NAMES,
+    SMALL_CAMPAIGN,
+    Reporting,
+    bearer,
+    open_reporting,
+)
 from tests.percus._cli import run
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
@@ -58,7 +66,10 @@ def cli_env(reporting: Reporting, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 def argv(report: str, params: dict[str, Any], *, org: str = "acme", format: str = "json") -> list[str]:
     args = ["report", report, "--org", org, "--format", format]
     for name, value in params.items():
-        args += ["--include-bots"] if name == "include_bots" else [OPTIONS[name], str(value)]
+        if name in ("include_bots", "include_archived"):
+            args += [f"--{'' if value == 'true' else 'no-'}{name.replace('_', '-')}"]
+        else:
+            args += [OPTIONS[name], str(value)]
     return args
 
 
@@ -201,7 +212,8 @@ def test_tables_print_the_headline_numbers(reporting: Reporting, cli_env: dict[s
 
     errors = api(reporting, "errors", {"project_id": "p1"})
     lines = table(capsys, "errors", {"project_id": "p1"})
-    assert lines[0].split() == ["errors", str(errors["errors"])]
+    assert errors["errors"] == 3  # the project asked for, named, then the report
+    assert lines[:3] == ["project_id    p1", "project_name  Renewals", "errors        3"]
     assert starts(lines, "MEDIA_ERR_NETWORK", "2")
 
     chapters = api(reporting, "chapters", {"from": D1, "to": D2})
@@ -217,6 +229,29 @@ def test_tables_print_the_headline_numbers(reporting: Reporting, cli_env: dict[s
     assert starts(lines, "49", "100.0%", "0.0%", "1", "0")
     assert starts(lines, "50", "100.0%", "100.0%", "1", "1")
     assert len(curve["buckets"]) == 100
+
+
+def test_the_projects_list_names_them_and_hides_the_archived(reporting: Reporting, cli_env: dict[str, str],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for params in ({"from": D1, "to": D2}, {"from": D1, "to": D2, "include_archived": "true"},
+                   {"include_archived": "false"}, {}):
+        assert cli_json(capsys, "projects", params) == api(reporting, "projects", params)
+    lines = table(capsys, "projects", {"from": D1, "to": D2})
+    assert starts(lines, "archived_hidden", "1")
+    assert starts(lines, "project_id", "project_name", "archived", "views")
+    assert starts(lines, "p1", "Renewals", "no", "8") and not any(ARCHIVED in line for line in lines)
+    lines = table(capsys, "projects", {"from": D1, "to": D2, "include_archived": "true"})
+    assert starts(lines, ARCHIVED, *PROJECT_NAMES[ARCHIVED].split(), "yes", "1")
+    lines = table(capsys, "projects", {})
+    assert starts(lines, CAMPAIGN, "Spring", "launch", "no") and starts(lines, SMALL_CAMPAIGN, "-", "no")
+
+
+def test_a_report_table_names_the_project_and_template_asked_for(cli_env: dict[str, str],
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    lines = table(capsys, "summary", {"project_id": CAMPAIGN, "template_id": "welcome"})
+    assert starts(lines, "project_id", CAMPAIGN) and starts(lines, "project_name", "Spring", "launch")
+    assert starts(lines, "template_id", "welcome") and starts(lines, "template_name", "Welcome")
+    assert not any(line.startswith("project") for line in table(capsys, "summary", {}))
 
 
 def test_the_live_table(reporting: Reporting, cli_env: dict[str, str], capsys: pytest.CaptureFixture[str],

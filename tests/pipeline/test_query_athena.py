@@ -30,6 +30,7 @@ from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
 from pipeline.reporting.selection import Selection
 from pipeline.store.s3 import S3Store
+from tests.pipeline._platform import describe
 from tests.pipeline._sessions import ingest, known_sessions
 
 pytestmark = pytest.mark.aws
@@ -96,13 +97,15 @@ class Recording(DuckDbEngine):
         return rows
 
 
-@pytest.mark.parametrize("report", [reports.summary, reports.daily_summaries, reports.engagement])
+@pytest.mark.parametrize("report", [reports.summary, reports.daily_summaries, reports.engagement,
+                                    reports.projects])
 def test_a_report_through_athena_equals_the_report_through_duckdb(aws: str, athena: Any,
                                                                    report: Callable[..., Any]) -> None:
     boto3.client("s3").create_bucket(Bucket="percus-analytics")
     store = S3Store("percus-analytics", "prod")
     sessions, duplicates = known_sessions()
     ingest(store, sessions, duplicates)
+    describe(store, "acme", projects={"p1": "Renewals", "p2": "Pensions"}, archived=["p2"])  # names from S3
     build_rollups(store, day=D1)  # day 1 from rollups, day 2 from curated
     window, today = Selection(date_from=D1, date_to=D2), date(2026, 11, 30)
     duck = Recording(store)

@@ -42,6 +42,7 @@ from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
 from tests.pipeline._impossible_rows import make_impossible
+from tests.pipeline._platform import describe
 from tests.pipeline._sessions import Session, ingest, known_sessions
 
 W48, W47 = Week(2026, 48), Week(2026, 47)
@@ -70,6 +71,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = LocalStore(root)
     sessions, duplicates = known_sessions()
     ingest(store, [*sessions, *week_before()], duplicates)
+    describe(store, "acme", projects={"p1": "Renewals", "p2": "Pensions"}, archived=["p2"])
     for day in range(16, 23):
         build_rollups(store, day=date(2026, 11, day))
     return root
@@ -136,6 +138,9 @@ def test_the_pdf_is_one_page_with_the_numbers_the_chart_and_the_headings(store: 
     assert "7 Started 85.7 % 25 % 57.1 % 50 % 42.9 % 75 % 42.9 % 100 %" in text
     assert "desktop 8 88.9 % 50.0 %" in text and "mobile 1 11.1 % 0.0 %" in text
     assert "es-CL 8 88.9 % 50.0 %" in text and "en-US 1 11.1 % 0.0 %" in text
+    # The week's projects by name, an archived one too (its views are in the totals).
+    assert "Top projects" in text
+    assert "Renewals (p1) 8 6 33.3 %" in text and "Pensions (p2), archived 1 1 100.0 %" in text
     assert "No views in this week" not in text
 
 
@@ -149,6 +154,10 @@ def test_the_numbers_are_the_reports_api_s(store: LocalStore) -> None:
     assert figures.locales == reports.breakdown(engine, "acme", "locale", days, today=TODAY)
     week_before = Selection(date_from=date(2026, 11, 16), date_to=date(2026, 11, 22))
     assert figures.previous == reports.summary(engine, "acme", week_before, today=TODAY)
+    assert list(figures.projects) == reports.projects(engine, "acme", days, include_archived=True,
+                                                      today=TODAY)["projects"]
+    assert ("Top projects:\n  Renewals (p1): 8 views, completion rate 33.3 %\n"
+            "  Pensions (p2), archived: 1 views, completion rate 100.0 %\n") in digest.text_body(figures)
     assert (figures.summary["views"], figures.summary["unique_viewers"], figures.summary["completion_rate"],
             figures.summary["cta_ctr"]) == (9, 8, round(3 / 7, 6), round(1 / 9, 6))
     assert (figures.previous["views"], figures.previous["completion_rate"], figures.previous["cta_ctr"]) == (

@@ -26,6 +26,7 @@ from pipeline.reporting import exports, metrics, reports
 from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
 from tests.pipeline._impossible_rows import make_impossible
+from tests.pipeline._platform import describe
 from tests.pipeline._sessions import DAY1, DAY2, Session, ingest, known_sessions
 
 D1, D2 = DAY1.date(), DAY2.date()
@@ -39,6 +40,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
                     .at(2, "cta.clicked", cta_id="y", cta_name="+1 offer"))
     local = LocalStore(tmp_path_factory.mktemp("exports"))
     ingest(local, sessions, duplicates)
+    describe(local, "acme", projects={"p1": "Renewals", "p2": "=Pensions"},
+             templates={("p2", "t2"): "Projection"})
     return local
 
 
@@ -74,9 +77,22 @@ def test_events_are_dated_by_event_time_and_filtered(store: LocalStore) -> None:
 
 def test_columns_are_the_curated_columns_with_iso_timestamps(store: LocalStore) -> None:
     row = export(store, Selection(project_id="p2"))[0]
-    assert list(row) == schema.SCHEMA.names
+    columns = list(schema.SCHEMA.names)
+    for name, label in (("template_id", "template_name"), ("project_id", "project_name")):
+        columns.insert(columns.index(name) + 1, label)
+    assert list(row) == columns == exports.event_csv_schema().names
     for name in ("occurred_at", "received_at", "event_time"):
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", row[name]), row[name]
+
+
+def test_each_project_and_template_id_has_its_name_beside_it(store: LocalStore) -> None:
+    rows = export(store, Selection(date_from=D1, date_to=D2))
+    named = {(row["project_id"], row["project_name"], row["template_id"], row["template_name"])
+             for row in rows}
+    # p3 was never named: an empty cell; p2's name would run in a spreadsheet: quoted like any text.
+    assert {(p, n) for p, n, _, _ in named} == {("p1", "Renewals"), ("p2", "'=Pensions"), ("p3", "")}
+    assert {(t, n) for _, _, t, n in named if t == "t2"} == {("t2", "Projection")}
+    assert {n for _, _, t, n in named if t != "t2"} == {""}
 
 
 def test_text_that_a_spreadsheet_would_run_is_quoted(store: LocalStore) -> None:
@@ -88,7 +104,8 @@ def test_text_that_a_spreadsheet_would_run_is_quoted(store: LocalStore) -> None:
 def test_an_unknown_or_empty_organization_gets_the_header_only(store: LocalStore) -> None:
     out = io.BytesIO()
     assert exports.write_csv(store, DuckDbEngine(store), "initech", Selection(), out) == 0
-    assert out.getvalue().decode().splitlines() == [",".join(f'"{name}"' for name in schema.SCHEMA.names)]
+    assert out.getvalue().decode().splitlines() == [
+        ",".join(f'"{name}"' for name in exports.event_csv_schema().names)]
 
 
 def test_the_engagement_kind_is_the_curve_one_row_per_bucket(store: LocalStore) -> None:
@@ -178,7 +195,7 @@ def test_every_text_cell_is_quoted_and_formulas_get_a_quote_mark_in_every_kind(
     assert [row["cta_value"] for row in clicks] == [row["cta_name"] for row in clicks]
     assert all(quoted(shown[text]) in raw for text in FORMULAS + HARMLESS)  # every text cell quoted
     assert quoted("'\t=1") in raw  # error_message
-    assert raw.splitlines()[0] == ",".join(quoted(name) for name in schema.SCHEMA.names)
+    assert raw.splitlines()[0] == ",".join(quoted(name) for name in exports.event_csv_schema().names)
 
     # The summary's text is quoted too, numbers are not, and a text cell a later metric may hold gets
     # the same treatment.
