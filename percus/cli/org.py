@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
@@ -13,6 +14,9 @@ from translator.ids import check_slug
 
 if TYPE_CHECKING:
     from percus.cli.shared import Commands
+    from pipeline.store.base import Store
+
+UNKNOWN_SHARE_DAYS = 7  # the window of `org show`'s unknown_share figure
 
 
 def add(commands: Commands) -> None:
@@ -145,9 +149,20 @@ def run_show(args: argparse.Namespace) -> int:
            if webhook.previous_secret and webhook.previous_secret_expires_at else "") + ")",
         f"reporting API keys: {', '.join(keys) if keys else 'none'}",
         f"legacy group keys: {len(org.legacy_group_key_hashes)}",
+        f"unknown_share (last {UNKNOWN_SHARE_DAYS} days): "
+        f"{_unknown_share(registry.store, org.organization_id)} events whose share token names a share "
+        "or channel the platform has not published",
     ]
     print("\n".join(lines))
     return 0
+
+
+def _unknown_share(store: Store, org: str) -> int:
+    """The compactor's count over the last UNKNOWN_SHARE_DAYS days of receipt, today included."""
+    from pipeline.curated.commits import unknown_share
+
+    today = datetime.now(UTC).date()
+    return unknown_share(store, org, (today - timedelta(days=n) for n in range(UNKNOWN_SHARE_DAYS)))
 
 
 def _retention(days: int | None) -> str:

@@ -7,6 +7,7 @@ hour without reading curated files. Order of writes and crash repair: docs/archi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 
 import pyarrow as pa
@@ -34,6 +35,12 @@ def manifest_bytes(store: Store, org: str, day: date) -> bytes | None:
         return None
 
 
+def unknown_share(store: Store, org: str, days: Iterable[date]) -> int:
+    """The organization's curated events of these (received) days whose share token named a share or
+    channel the platform had not published when they were compacted."""
+    return sum(sum(DayState(store, org, day).unknown_share.values()) for day in days)
+
+
 def read_ids(store: Store, org: str, day: date) -> pa.Table:
     """The day's event-id index: (hour, event_id, received_at) of every curated row."""
     key = layout.compactor_state_prefix(org, day) + "ids.parquet"
@@ -59,6 +66,9 @@ class DayState:
             raise ValueError(f"{self._prefix}manifest.json has unknown version {manifest.get('version')!r}")
         self.done = {int(hour): set(batches) for hour, batches in manifest["done"].items()}
         self.quarantined = {int(hour): set(batches) for hour, batches in manifest["quarantined"].items()}
+        # Per hour, the curated rows whose share token named a share not known when they were compacted
+        # (pipeline/curated/shares.py): committed with the hour, so a repeated run counts them once.
+        self.unknown_share = {int(hour): int(n) for hour, n in manifest.get("unknown_share", {}).items()}
         self._ids: pa.Table | None = None
 
     @property
@@ -101,4 +111,7 @@ class DayState:
             "quarantined": {f"{hour:02d}": sorted(batches)
                             for hour, batches in sorted(self.quarantined.items()) if batches},
         }
+        if any(self.unknown_share.values()):
+            manifest["unknown_share"] = {f"{hour:02d}": n
+                                         for hour, n in sorted(self.unknown_share.items()) if n}
         self.store.put(self._prefix + "manifest.json", json.dumps(manifest, separators=(",", ":")).encode())

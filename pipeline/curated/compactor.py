@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from pipeline import layout, parquet
 from pipeline.curated import schema
 from pipeline.curated.commits import DayState
+from pipeline.curated.shares import KnownShares
 from pipeline.governance import audit
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
 from pipeline.raw.reader import Corruption, read_raw
@@ -223,6 +224,13 @@ class _Curated:
         self.window = window
         self.report = report
         self.written: dict[str, int] = {}  # curated key -> rows, for the report
+        self._known: dict[str, KnownShares] = {}
+
+    def known(self, org: str) -> KnownShares:
+        """The shares and channels `org` published, read once per run."""
+        if org not in self._known:
+            self._known[org] = KnownShares.read(self.store, org)
+        return self._known[org]
 
     def merge(self, org: str, hour: datetime, new: pa.Table) -> int:
         """Merge `new` into (org, hour)'s file and update the index; returns the net growth of the zone."""
@@ -241,6 +249,8 @@ class _Curated:
         for other_hour, event_ids in sorted(elsewhere.items()):
             growth -= self._remove_rows(org, other_hour, event_ids)
         state = self.commits.day(org, hour.date())
+        if changed:  # an hour's count is its file's rows', counted again whenever the file changes
+            state.unknown_share[hour.hour] = self.known(org).unknown(kept)
         state.replace_hour(hour.hour, kept.column("event_id"), kept.column("received_at"))
         self.commits.changed(state)
         return growth
@@ -273,6 +283,7 @@ class _Curated:
             removed = table.num_rows - kept.num_rows
             if removed:
                 self._write(key, kept)
+                self.commits.day(org, hour.date()).unknown_share[hour.hour] = self.known(org).unknown(kept)
         state = self.commits.day(org, hour.date())
         state.remove(hour.hour, event_ids)
         self.commits.changed(state)
