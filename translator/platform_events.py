@@ -143,10 +143,13 @@ def entity_key(event: PlatformEvent) -> tuple[str, str]:
 
 def attributes(event: PlatformEvent) -> dict[str, Any]:
     """What the event says of its entity (the envelope left out): the columns of its dimension it
-    sets. A settings change sets only the settings it names (null clears an override)."""
+    sets. A settings change sets only the settings it names (null clears an override); an optional
+    name left out changes no name."""
     if isinstance(event, OrganizationSettingsChanged):
         return event.settings.model_dump(mode="json", exclude_unset=True)
     values = event.model_dump(mode="json", exclude={"event_id", "type", "occurred_at", "organization_id"})
+    if isinstance(event, TemplateActivated | DistributionChannelPublished) and event.name is None:
+        del values["name"]  # no name given: the one known stays (a new template version, say)
     if isinstance(event, ProjectCreated | ProjectArchived):
         values["archived"] = isinstance(event, ProjectArchived)  # created again later: live again
     return values

@@ -79,3 +79,11 @@ def test_names_go_beside_every_id_and_stay_in_their_organization(store: LocalSto
     assert list(labelled) == ["project_id", "project_name", "rows"]  # the name right after its id
     assert Names.read(store, "globex").label({"project_id": "p1"}) == {"project_id": "p1",
                                                                        "project_name": None}
+
+
+def test_a_template_activated_again_without_a_name_keeps_its_name(store: LocalStore) -> None:
+    describe(store, "acme", templates={("p2", "t2"): "Projection"})
+    handle(OrganizationRegistry(store), [platform_event(
+        "TemplateActivated", "acme", "2026-11-05T09:00:00.000Z", project_id="p2", template_id="t2",
+        template_version="2")], RECEIVED)
+    assert Names.read(store, "acme").templates == {"t2": "Projection"}
