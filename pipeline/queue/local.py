@@ -37,6 +37,12 @@ DEAD_LETTER_SECONDS = 7 * 86400
 _EXPIRE_EVERY = 3600.0
 
 
+@dataclass(frozen=True)
+class Backlog:
+    size: int  # bytes of the records waiting, framing included
+    oldest: bytes | None  # the body of the oldest record waiting; None when none is
+
+
 class QueueLocked(RuntimeError):
     """Another process (or another LocalQueue in this one) already uses the queue directory."""
 
@@ -458,6 +464,16 @@ class LocalQueue:
             for at, body in records:
                 yield pos + at, pos + at + HEADER.size + len(body), body
             pos = segment_end if corrupt or consumed == 0 else pos + consumed
+
+    def backlog(self) -> Backlog:
+        """What the writer has not yet deleted (taken, in flight, or never delivered), for GET /metrics."""
+        with self._consume_lock:
+            self._check_open()
+            with self._append_lock:
+                bases, end = list(self._bases), self._write_end
+            deleted = sum(stop - start for start, stop in self._deleted.pairs())
+            oldest = next(self._records(self._cursor, end, bases), None)
+            return Backlog(end - self._cursor - deleted, oldest[2] if oldest is not None else None)
 
     # -- deleting -------------------------------------------------------------------------------
 

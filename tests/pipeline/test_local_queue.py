@@ -402,3 +402,18 @@ def test_released_messages_come_back_after_the_delay_without_counting(tmp_path: 
             queue.release(["nonsense"], 0)
     with LocalQueue(tmp_path / "q", visibility_timeout=60, max_receives=1) as queue:
         assert queue.dead_letters() == []  # and the count survived a restart as released
+
+
+def test_backlog_is_what_the_writer_has_not_deleted_and_survives_a_reopen(tmp_path: Path) -> None:
+    with LocalQueue(tmp_path) as queue:
+        assert (queue.backlog().size, queue.backlog().oldest) == (0, None)
+        queue.send([b"first", b"second", b"third"])
+        assert queue.backlog().size == len(frame(b"first") + frame(b"second") + frame(b"third"))
+        taken = queue.receive(2, 0)
+        assert queue.backlog().oldest == b"first"  # taken but not deleted: still waiting
+        queue.delete([taken[1].receipt])  # a gap past the cursor
+        assert queue.backlog().size == len(frame(b"first") + frame(b"third"))
+        queue.delete([taken[0].receipt])
+        assert (queue.backlog().size, queue.backlog().oldest) == (len(frame(b"third")), b"third")
+    with LocalQueue(tmp_path) as queue:
+        assert (queue.backlog().size, queue.backlog().oldest) == (len(frame(b"third")), b"third")
