@@ -37,6 +37,8 @@ class CompactionReport:
     rows_written: int = 0  # rows of the curated files written (whole files, old rows included)
     partitions_written: list[str] = field(default_factory=list)  # curated keys
     quarantined_objects: list[str] = field(default_factory=list)  # raw keys moved to quarantine/
+    # The receipt times of the events taken in, per partition: their freshness (pipeline/freshness.py)
+    received_at: list[pa.ChunkedArray] = field(default_factory=list)
 
 
 Progress = Callable[[int, int, CompactionReport], None]  # (partitions done, partitions to do, so far)
@@ -337,6 +339,7 @@ class _Run:
         report = self.report
         report.raw_objects_read += len(objects)
         report.events_in += read.table.num_rows
+        report.received_at.append(read.table.column("received_at"))
         report.events_rejected += sum(verdict.rejected for verdict in read.corrupt.values())
         _quarantine(self.store, org, hour, objects, read.corrupt)
         growth = self.curated.merge(org, hour, read.table)
