@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,13 +30,17 @@ from pipeline.governance.viewer_keys import ViewerKeys, load_viewer_keys
 from pipeline.queue.base import Queue
 from pipeline.store.base import Store
 
+if TYPE_CHECKING:
+    from gateway.instruments import Metrics
+
 _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
 
 
 def services_for(settings: Settings, queue: Queue | None, *, store: Store | None = None,
-                 viewer_keys: ViewerKeys | None = None) -> Services:
+                 viewer_keys: ViewerKeys | None = None, metrics: Metrics | None = None) -> Services:
     """`store` (default: the configured one) holds the organization registry; `viewer_keys` default to
-    PERCUS_VIEWER_KEYS, else the data dir's generated key; no queue: an app that enqueues nothing."""
+    PERCUS_VIEWER_KEYS, else the data dir's generated key; no queue: an app that enqueues nothing; no
+    `metrics`: an app that counts nothing (the Lambda functions')."""
     return Services(
         settings=settings,
         registry=OrganizationRegistry(store if store is not None else open_store(settings)),
@@ -46,6 +51,7 @@ def services_for(settings: Settings, queue: Queue | None, *, store: Store | None
         # a shared bucket would key ids that no other process can look up.
         viewer_keys=viewer_keys or load_viewer_keys(
             os.environ, data_dir=settings.data_dir if settings.store.startswith("file://") else None),
+        metrics=metrics,
     )
 
 

@@ -35,9 +35,21 @@ log = logging.getLogger("percus.legacy")
 
 def routes(services: Services) -> list[BaseRoute]:
     registry, enqueuer, recent = services.registry, services.require_enqueuer(), services.recent_ids
-    policies, viewer_keys = services.value_policies, services.viewer_keys
+    policies, viewer_keys, metrics = services.value_policies, services.viewer_keys, services.metrics
 
     async def track(request: Request) -> Response:
+        try:
+            response, accepted, duplicates = await translated(request)
+        except ApiError as error:
+            if metrics is not None:
+                metrics.rejected(error.code)
+            raise
+        if metrics is not None:
+            metrics.answered(accepted, duplicates)
+        return response
+
+    async def translated(request: Request) -> tuple[Response, int, int]:
+        """The answer, and how many events it accepted and answered as duplicates."""
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise ApiError(415, "unsupported_media_type", "send the body as application/json or text/plain",
@@ -62,7 +74,7 @@ def routes(services: Services) -> list[BaseRoute]:
         if result.audited:
             log.info("legacy %s accepted for %s (audited, not stored)", result.evt, organization)
             return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": [], "audited": True,
-                                 "warnings": list(result.warnings)}, status_code=202)
+                                 "warnings": list(result.warnings)}, status_code=202), 0, 0
         stamp = {
             "received_at": received_at,
             "device": device_from_user_agent(request.headers.get("user-agent", "")),
@@ -85,7 +97,8 @@ def routes(services: Services) -> list[BaseRoute]:
         if bodies:
             await enqueue_new(enqueuer, recent, organization, ids, bodies)
         return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
-                             "audited": False, "warnings": list(result.warnings)}, status_code=202)
+                             "audited": False, "warnings": list(result.warnings)}, status_code=202), \
+            len(bodies), duplicates
 
     return [Route(path, track, methods=["POST"]) for path in PATHS_TRACK]
 

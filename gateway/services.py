@@ -15,6 +15,7 @@ from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.viewer_keys import ViewerKeys
 
 if TYPE_CHECKING:
+    from gateway.instruments import Metrics
     from pipeline.query import QueryEngine
 
 
@@ -26,11 +27,17 @@ class Services:
     enqueuer: Enqueuer | None  # None in an app that serves no ingest (the API function has no queue)
     recent_ids: RecentIds
     viewer_keys: ViewerKeys  # the stored viewer_hash is keyed with these (docs/privacy.md)
+    metrics: Metrics | None = None  # GET /metrics: the local app's alone (gateway/metrics.py)
 
     def require_enqueuer(self) -> Enqueuer:
         if self.enqueuer is None:
             raise ValueError("the ingest routes need a queue: build their app with one")
         return self.enqueuer
+
+    def require_metrics(self) -> Metrics:
+        if self.metrics is None:
+            raise ValueError("GET /metrics needs the app's Metrics: build its app with them")
+        return self.metrics
 
     @cached_property
     def value_policies(self) -> ValuePolicies:

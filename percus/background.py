@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline import layout
 from pipeline.curated.compactor import CompactionBusy, compact
+from pipeline.freshness import freshness_seconds
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.governance.retention import apply_retention
 from pipeline.mail.base import Mailer
@@ -48,21 +49,41 @@ WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoin
 
 
 class PipelineLoop:
+    """`freshness`, when given, is handed the freshness of the events each compaction counted
+    (pipeline/freshness.py); `compaction_lag()` says how long landed raw objects have waited for one."""
+
     def __init__(self, store: Store, *, interval: float = DEFAULT_INTERVAL,
                  steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None,
-                 landed: Callable[[Store], None] | None = None) -> None:
+                 landed: Callable[[Store], None] | None = None,
+                 freshness: Callable[[list[float]], None] | None = None) -> None:
         self.store = store
         self.interval = interval
-        self.steps = steps if steps is not None else (compact_step, webhook_step, rollup_step, retention_step)
+        self._compact = compaction(freshness) if freshness is not None else compact_step
+        self.steps = steps if steps is not None else (self._compact, webhook_step, rollup_step,
+                                                      retention_step)
         if mailer is not None and steps is None:
             self.steps += (digest_step(mailer),)
-        self.landed = landed or compact_step  # what a nudge runs
+        self.landed = landed or self._compact  # what a nudge runs
         self._nudged = threading.Event()
         self._quiet_until = 0.0
+        self._lag_lock = threading.Lock()
+        self._landings = 0  # nudges so far
+        self._landed_since: float | None = None  # monotonic time of the oldest landing not compacted
 
     def nudge(self) -> None:
         """The writer landed raw objects: run `landed` (compaction) soon, not at the next tick."""
+        with self._lag_lock:
+            self._landings += 1
+            if self._landed_since is None:
+                self._landed_since = time.monotonic()
         self._nudged.set()
+
+    def compaction_lag(self) -> float:
+        """Seconds since the writer landed the oldest raw objects no compaction has taken in since (0
+        when none wait; what landed before this process started counts from its first compaction)."""
+        with self._lag_lock:
+            since = self._landed_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
 
     def run(self, stop: threading.Event) -> None:
         due = time.monotonic() + self.interval
@@ -86,22 +107,39 @@ class PipelineLoop:
             self._step(step)
 
     def _step(self, step: Callable[[Store], None]) -> None:
+        with self._lag_lock:
+            landings, started = self._landings, time.monotonic()
         try:
             step(self.store)
         except CompactionBusy:
             log.info("%s skipped: another run holds the lock", step.__name__)
         except Exception:
             log.exception("%s failed; retrying next tick", step.__name__)
+        else:
+            if step is self.landed:  # took in what had landed
+                with self._lag_lock:
+                    # What landed during the run may have been listed after it: it has waited since then.
+                    self._landed_since = None if self._landings == landings else started
 
 
-def compact_step(store: Store) -> None:
-    started = datetime.now(UTC)
-    report = compact(store, wait=False)
-    if report.raw_objects_read or report.quarantined_objects:
-        log.info("compacted %d raw objects: %d events, %d duplicates dropped, %d partitions, "
-                 "%d quarantined in %.1fs", report.raw_objects_read, report.events_in,
-                 report.duplicates_dropped, len(report.partitions_written),
-                 len(report.quarantined_objects), (datetime.now(UTC) - started).total_seconds())
+def compaction(freshness: Callable[[list[float]], None] | None = None) -> Callable[[Store], None]:
+    """The compaction step; it hands `freshness` the freshness of the events each run counted."""
+    def compact_step(store: Store) -> None:
+        started = datetime.now(UTC)
+        report = compact(store, wait=False)
+        committed = datetime.now(UTC)
+        if freshness is not None and report.events_in:
+            freshness(freshness_seconds(report.received_at, committed))
+        if report.raw_objects_read or report.quarantined_objects:
+            log.info("compacted %d raw objects: %d events, %d duplicates dropped, %d partitions, "
+                     "%d quarantined in %.1fs", report.raw_objects_read, report.events_in,
+                     report.duplicates_dropped, len(report.partitions_written),
+                     len(report.quarantined_objects), (committed - started).total_seconds())
+
+    return compact_step
+
+
+compact_step = compaction()
 
 
 def webhook_step(store: Store) -> None:

@@ -16,6 +16,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
+from gateway.instruments import Metrics
 from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
@@ -90,6 +91,7 @@ def _banner(settings: Settings, base: str, registry: OrganizationRegistry) -> st
         f"  ingest      POST {base}/analytics/v1/events",
         f"  API docs    {base}/analytics/v1/openapi.json",
         f"  health      {base}/healthz  {base}/readyz",
+        f"  metrics     {base}/metrics  (Prometheus)",
         f"  demo share token (org {DEMO_ORG!r}, project {DEMO_PROJECT!r}, 30 days):",
         f"    {token}",
         f"  demo reporting API key (org {DEMO_ORG!r}; also signs in to the dashboard):",
@@ -129,9 +131,12 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
     stop = threading.Event()
     threads = []
     loop = None
+    metrics = Metrics()  # GET /metrics (docs/operations.md)
     if settings.store.startswith("file://"):
         # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
-        loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
+        loop = PipelineLoop(store, mailer=open_mailer(settings),  # with the weekly digest (PERCUS_MAIL)
+                            freshness=metrics.observe_freshness)
+        metrics.watch_compaction(loop.compaction_lag)
         threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
     # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
@@ -140,7 +145,7 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
     # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
     # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
     # docs/operations.md ("Slow and idle clients").
-    app = create_app(settings, queue)
+    app = create_app(settings, queue, instruments=metrics)
     server = _Server(uvicorn.Config(
         AccessLog(app) if access_log else app, host=host, port=port, access_log=False, log_config=None,
         log_level=level.lower(), loop="uvloop",

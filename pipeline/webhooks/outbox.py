@@ -28,8 +28,8 @@ def org_prefix(org: str) -> str:
     return f"{PREFIX}org={check_slug(org, 'organization')}/"
 
 
-def outbox_prefix(org: str) -> str:
-    return f"{PREFIX}outbox/org={check_slug(org, 'organization')}/"
+def outbox_prefix(org: str | None = None) -> str:
+    return f"{PREFIX}outbox/" + (f"org={check_slug(org, 'organization')}/" if org is not None else "")
 
 
 def dead_prefix(org: str | None = None) -> str:

@@ -183,7 +183,7 @@ def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, re
     routes = {(event["Properties"]["Method"], event["Properties"]["Path"])
               for event in ingest["Events"].values()}
     # Ingest takes exactly the ingest app's event paths, preflights included; the API function the
-    # rest, which its app serves all but those and the demo.
+    # rest, which its app serves all but those, the demo and `percus serve`'s metrics.
     settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k:s"})
     with LocalQueue(tmp_path / "queue") as queue:
         ingest_paths = {route.path for route in create_ingest_app(settings, queue).routes
@@ -192,7 +192,7 @@ def test_ingest_behind_the_http_api_with_keys_from_secrets_manager(text: str, re
     api_paths = {route.path for route in create_api_app(settings).routes if isinstance(route, Route)}
     assert {path for _, path in routes} == ingest_paths == {"/analytics/v1/events", "/analytics/v1/indiTrack",
                                                             "/api/indiTrack"}
-    assert api_paths == local_paths - ingest_paths - {"/demo"}
+    assert api_paths == local_paths - ingest_paths - {"/demo", "/metrics"}
     assert {method for method, _ in routes} == {"POST", "OPTIONS"} and len(routes) == 6
     assert all(event["Properties"]["ApiId"] == {"Ref": "HttpApi"} for event in ingest["Events"].values())
     assert api["Events"]["Api"] == {"Type": "HttpApi", "Properties": {

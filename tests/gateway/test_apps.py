@@ -1,5 +1,6 @@
 """The three apps are built from the route sets they serve: the ingest function loads nothing of the
-reporting side, the API function serves everything but ingest and the demo, `percus serve` all."""
+reporting side, the API function serves everything but ingest and the demo, `percus serve` all, and
+its metrics (tests/gateway/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway import demo
+from gateway import demo, metrics
 from gateway.app import API, LOCAL, create_api_app, create_app
 from gateway.ingest_app import INGEST, create_ingest_app
 from pipeline.config import load_settings
@@ -27,7 +28,7 @@ NOT_AT_IMPORT = ("boto3", "botocore", "s3transfer", "pipeline.store.s3", "pipeli
 
 
 def test_local_serves_every_set() -> None:
-    assert set(LOCAL) == {*INGEST, *API, demo} and len(LOCAL) == len(set(LOCAL))
+    assert set(LOCAL) == {*INGEST, *API, demo, metrics} and len(LOCAL) == len(set(LOCAL))
 
 
 def test_the_ingest_function_imports_nothing_of_the_reporting_side_nor_boto3() -> None:
