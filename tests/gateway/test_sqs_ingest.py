@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -36,6 +37,13 @@ def test_queue_outage_answers_503_and_the_retry_is_not_a_duplicate(aws: str, set
         assert sqs.create_queue(QueueName="ingest")["QueueUrl"] == url
         retry = gateway.post(second)
         assert retry.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        # Counted once the queue took them; SQS's own depth is CloudWatch's, not ours.
+        samples = {(sample.name, tuple(sample.labels.values())): sample.value
+                   for family in text_string_to_metric_families(client.get("/metrics").text)
+                   for sample in family.samples}
+        assert samples["percus_events_accepted_total", ()] == 2
+        assert samples["percus_events_rejected_total", ("queue_unavailable",)] == 1
+        assert ("percus_queue_backlog_bytes", ()) not in samples
 
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     stored = [json.loads(message["Body"]) for message in messages]
