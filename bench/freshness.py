@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench._harness import VENV_BIN, Report, free_port, percus_server
 from pipeline.freshness import PROMISE_SECONDS
@@ -49,6 +50,14 @@ def _one(base: str, token: str, data_dir: str) -> float:
     return time.monotonic() - started
 
 
+def _inside(base: str) -> float:
+    """The mean of percus serve's own measure (`percus_freshness_seconds` on GET /metrics)."""
+    samples = {sample.name: sample.value
+               for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=10).text)
+               for sample in family.samples}
+    return samples["percus_freshness_seconds_sum"] / samples["percus_freshness_seconds_count"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,12 +68,15 @@ def main() -> None:
     report = Report("freshness")
     with percus_server(free_port()) as (base, token, data_dir):
         samples = [_one(base, token, data_dir) for _ in range(3 if args.quick else args.samples)]
+        inside = _inside(base)
     median = statistics.median(samples)
     p95 = sorted(samples)[math.ceil(0.95 * len(samples)) - 1]  # nearest rank
     report.add("freshness POST to summary, median", median, "s", median / PROMISE_SECONDS, "60 s promise",
                samples=samples)
     report.add(f"freshness POST to summary, p95 of {len(samples)}", p95, "s", p95 / PROMISE_SECONDS,
                "60 s promise")
+    report.add("freshness POST to summary measured by percus serve, mean", inside, "s",
+               inside / PROMISE_SECONDS, "60 s promise")
     report.write_json(args.json)
 
 
