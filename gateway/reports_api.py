@@ -126,10 +126,12 @@ _RESULTS: dict[str, tuple[str, dict[str, Any]]] = {
                  "type": "object", "properties": {
                      "since": {"type": "string", "format": "date-time"},
                      "until": {"type": "string", "format": "date-time"},
-                     "errors_per_bucket": _rows(start={"type": "string", "format": "date-time"},
-                                                errors=_COUNT),
-                     "error_spike": {"type": "boolean", "description": "The last 5-minute bucket has at "
-                                     "least 5 errors and 3× the mean of the earlier ones."}}}]}),
+                     "errors_per_bucket": _rows(start={
+                         "type": "string", "format": "date-time",
+                         "description": "On the clock's 5 minutes (:00, :05 …); the first and last may be "
+                                        "partial"}, errors=_COUNT),
+                     "error_spike": {"type": "boolean", "description": "The last 5 minutes have at least 5 "
+                                     "errors and 3× the mean of the window's earlier 5-minute spans."}}}]}),
     "outcomes": ("Business outcomes per engagement cohort and per CTA: people, conversions within the "
                  "attribution window, value per currency, median days to convert", {
                      "type": "object", "properties": {

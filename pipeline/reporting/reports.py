@@ -12,6 +12,7 @@ Metric names and formulas: `pipeline/reporting/metrics.py` (docs/metrics.md). Re
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -304,16 +305,26 @@ def live(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *, now: 
         f"WHERE event_type = 'video.errored' AND event_time >= {literal(since)} "
         f"AND event_time <= {literal(end)} AND {event_filter} GROUP BY date_trunc('minute', event_time)",
         org=org, sources=source, params=params)
-    buckets = [0] * -(-minutes // LIVE_BUCKET_MINUTES)
-    for row in per_minute:  # the first minute may start before `since`: it joins the first bucket
-        index = max(0, min((row["minute"] - since) // bucket, len(buckets) - 1))
-        buckets[index] += row["errors"]
-    earlier = buckets[:-1]
+    # The spike looks at the last 5 minutes, wherever the clock stands; the buckets shown are the
+    # clock's 5-minute spans (:00, :05 …) covering the window, the first and the last maybe partial.
+    rolling = _per_bucket(per_minute, since, -(-minutes // LIVE_BUCKET_MINUTES), bucket)
+    first = since.replace(minute=since.minute - since.minute % LIVE_BUCKET_MINUTES, second=0, microsecond=0)
+    shown = _per_bucket(per_minute, first, max(1, -(-(end - first) // bucket)), bucket)
+    earlier = rolling[:-1]
     mean = sum(earlier) / len(earlier) if earlier else 0
     return {
         "since": format_timestamp(since), "until": format_timestamp(end),
-        **metrics.compute({**counts, "errors": sum(buckets)}),
-        "errors_per_bucket": [{"start": format_timestamp(since + i * bucket), "errors": n}
-                              for i, n in enumerate(buckets)],
-        "error_spike": buckets[-1] >= 5 and buckets[-1] >= 3 * mean,
+        **metrics.compute({**counts, "errors": sum(shown)}),
+        "errors_per_bucket": [{"start": format_timestamp(first + i * bucket), "errors": n}
+                              for i, n in enumerate(shown)],
+        "error_spike": rolling[-1] >= 5 and rolling[-1] >= 3 * mean,
     }
+
+
+def _per_bucket(per_minute: Sequence[Mapping[str, Any]], start: datetime, buckets: int,
+                bucket: timedelta) -> list[int]:
+    """Errors per bucket from `start`; a minute beginning before `start` joins the first bucket."""
+    counts = [0] * buckets
+    for row in per_minute:
+        counts[max(0, min((row["minute"] - start) // bucket, buckets - 1))] += row["errors"]
+    return counts

@@ -292,3 +292,22 @@ def test_live_flags_an_error_spike(tmp_path: Path) -> None:
     assert live["since"] == "2026-11-24T11:00:00.000Z" and live["errors_per_bucket"][-1] == {
         "start": "2026-11-24T11:55:00.000Z", "errors": 5}
     assert not reports.live(DuckDbEngine(store), "acme", now=now - timedelta(minutes=10))["error_spike"]
+
+
+def test_live_buckets_sit_on_the_clock_and_the_spike_on_the_last_5_minutes(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    now = datetime(2026, 11, 24, 12, 3, 30, tzinfo=UTC)  # the window starts at 11:03:30
+
+    def failing(at: datetime) -> Session:
+        return Session(at).at(0, "session.started").at(1, "video.errored", error_code="MEDIA_ERR_DECODE")
+
+    ingest(store, [failing(datetime(2026, 11, 24, 11, 2, tzinfo=UTC)),  # before the window
+                   failing(datetime(2026, 11, 24, 11, 4, 10, tzinfo=UTC)),
+                   *(failing(datetime(2026, 11, 24, 11, 59, 40, tzinfo=UTC)) for _ in range(5))])
+    live = reports.live(DuckDbEngine(store), "acme", now=now)
+    starts = [bucket["start"][11:16] for bucket in live["errors_per_bucket"]]
+    assert starts == [f"{11 + m // 60}:{m % 60:02d}" for m in range(0, 65, 5)]  # 11:00 … 12:00, partial ends
+    assert [bucket["errors"] for bucket in live["errors_per_bucket"]] == [1] + [0] * 10 + [5, 0]
+    assert live["errors"] == 6
+    # 11:59:40 is within the last 5 minutes (11:58:30-12:03:30) though its clock span is the one before.
+    assert live["error_spike"]
