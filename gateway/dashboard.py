@@ -3,27 +3,30 @@
 Pages: sign-in (an organization or admin key → a signed session cookie), live campaigns of an
 organization (refreshed every 60 s), a project's drill-down, and the cross-organization overview
 (admin key only). An organization's key opens that organization's pages only (403 otherwise). The
-pages hold no script and load nothing from elsewhere, so they work offline; the numbers are those
+pages hold no script (but for the waiting page's poll, `templates/waiting.js`) and load nothing from
+elsewhere, so they work offline; the numbers are those
 of the reports API (`pipeline.reporting.reports`), gathered in a worker thread by `dashboard_pages.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import api_keys, report_params
 from gateway.api_keys import Principal
-from gateway.dashboard_pages import RANGE_DAYS, Pages, render
+from gateway.dashboard_pages import FIRST_PROJECT, RANGE_DAYS, Pages, render
 from gateway.dashboard_session import COOKIE, Sessions
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_doc
 from gateway.services import Services
 from pipeline.reporting.selection import check_range, parse_date, parse_slug
 
@@ -34,6 +37,8 @@ OVERVIEW = "/dashboard/overview"
 ORGANIZATION = "/dashboard/orgs/{org}"
 PROJECT = "/dashboard/orgs/{org}/projects/{project}"
 EXPORT = "/dashboard/orgs/{org}/projects/{project}/export"
+FIRST_EVENT = "/dashboard/orgs/{org}/first-event"  # JSON: the waiting page's poll
+WAITING_SCRIPT = "/dashboard/waiting.js"
 
 _HEADERS = {
     # No script at all; styles are inline; forms post here only; no framing (clickjacking).
@@ -44,6 +49,18 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",  # "no-referrer" would make Chromium send `Origin: null` on our forms
     "Cache-Control": "private, no-store",
 }
+# The waiting page runs one script of ours, which asks our server only.
+_WAITING_HEADERS = {**_HEADERS, "Content-Security-Policy": _HEADERS["Content-Security-Policy"].replace(
+    "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")}
+_SCRIPT = (Path(__file__).parent / "templates" / "waiting.js").read_bytes()
+
+
+@dataclass(frozen=True)
+class Html:
+    """A page and the headers it is sent with."""
+
+    text: str
+    headers: Mapping[str, str]
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -56,17 +73,19 @@ def routes(services: Services) -> list[BaseRoute]:
         if not active:
             raise ApiError(401, "session_ended", "the key of this session was revoked")
 
-    async def page(request: Request, build: Callable[[Principal], str]) -> Response:
+    async def page(request: Request, build: Callable[[Principal], str | Html]) -> Response:
         principal = sessions.read(request.cookies.get(COOKIE))
         if principal is None:
             return RedirectResponse(SIGN_IN, 303)
 
-        def run() -> str:
+        def run() -> Html:
             still_valid(principal)
-            return build(principal)
+            built = build(principal)
+            return built if isinstance(built, Html) else Html(built, _HEADERS)
 
         try:
-            return HTMLResponse(await run_in_threadpool(run), headers=_HEADERS)
+            built = await run_in_threadpool(run)
+            return HTMLResponse(built.text, headers=dict(built.headers))
         except ApiError as error:  # pages answer in HTML, not in the API's JSON
             if error.status == 401:
                 response = RedirectResponse(SIGN_IN, 303)
@@ -108,7 +127,35 @@ def routes(services: Services) -> list[BaseRoute]:
 
     async def organization(request: Request) -> Response:
         org = request.path_params["org"]
-        return await page(request, lambda principal: pages.live(principal, org))
+        status_path = FIRST_EVENT.format(org=quote(org))
+        project_id = request.query_params.get("project", FIRST_PROJECT)
+
+        def build(principal: Principal) -> str | Html:
+            if pages.has_events(principal, org):
+                return pages.live(principal, org)
+            return Html(pages.waiting(principal, org, project_id, base_url=str(request.base_url),
+                                      status_path=status_path, script_path=WAITING_SCRIPT), _WAITING_HEADERS)
+
+        return await page(request, build)
+
+    async def first_event(request: Request) -> Response:
+        """Whether the organization's first event is counted: {"organization_id", "counted"}."""
+        principal = sessions.read(request.cookies.get(COOKIE))
+        if principal is None:
+            raise ApiError(401, "signed_out", "sign in to the dashboard first")
+        org = request.path_params["org"]
+
+        def run() -> bool:
+            still_valid(principal)
+            return pages.has_events(principal, org)
+
+        counted = await run_in_threadpool(run)
+        return JSONResponse({"organization_id": org, "counted": counted},
+                            headers={"Cache-Control": "no-store"})
+
+    async def waiting_script(request: Request) -> Response:
+        return Response(_SCRIPT, media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
     async def project(request: Request) -> Response:
         org, project_id = request.path_params["org"], request.path_params["project"]
@@ -147,6 +194,8 @@ def routes(services: Services) -> list[BaseRoute]:
         Route(SIGN_OUT, sign_out, methods=["POST"]),
         Route(OVERVIEW, overview, methods=["GET"]),
         Route(ORGANIZATION, organization, methods=["GET"]),
+        Route(FIRST_EVENT, first_event, methods=["GET"]),
+        Route(WAITING_SCRIPT, waiting_script, methods=["GET"]),
         Route(PROJECT, project, methods=["GET"]),
         Route(EXPORT, export, methods=["POST"]),
     ]
@@ -204,6 +253,24 @@ PATHS: dict[str, Any] = {
                                            "schema": {"type": "string"}}],
                            "responses": {**_html("The page"), **_SEE_OTHER, **_REFUSED,
                                          **_html("Unknown organization (admin key)", "404")}}},
+    FIRST_EVENT: {"get": {"operationId": "dashboard_first_event",
+                          "summary": "Whether an organization's first event is counted (the waiting page's "
+                                     "poll; signed in with the dashboard's session cookie)",
+                          "parameters": [{"name": "org", "in": "path", "required": True,
+                                          "schema": {"type": "string"}}],
+                          "responses": {"200": {"description": "counted: true once any event is compacted",
+                                                "content": {"application/json": {"schema": {
+                                                    "type": "object",
+                                                    "required": ["organization_id", "counted"],
+                                                    "properties": {"organization_id": {"type": "string"},
+                                                                   "counted": {"type": "boolean"}}}}}},
+                                        "401": error_doc("Not signed in, or the session's key was revoked"),
+                                        "403": error_doc("The signed-in key may not read this organization"),
+                                        "404": error_doc("Unknown organization (admin key)")}}},
+    WAITING_SCRIPT: {"get": {"operationId": "dashboard_waiting_script",
+                             "summary": "The waiting page's script: polls the first-event status",
+                             "responses": {"200": {"description": "JavaScript",
+                                                   "content": {"text/javascript": {}}}}}},
     PROJECT: {"get": {"operationId": "dashboard_project",
                       "summary": "A project's drill-down: drop-off, CTA funnel, errors, devices, locales, "
                                  "countries",

@@ -19,9 +19,9 @@ from pipeline.governance import audit
 from pipeline.governance.registry import OrganizationRegistry, RegistryError
 from pipeline.mail.base import Mailer, compose
 from pipeline.query.base import QueryEngine
-from pipeline.reporting import metrics, outcomes, reports
+from pipeline.reporting import outcomes, reports
 from pipeline.reporting.charts import dropoff_chart
-from pipeline.reporting.formatting import FILTERS, count, share
+from pipeline.reporting.formatting import FILTERS, change, count, share, shown
 from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
@@ -143,23 +143,6 @@ def gather(engine: QueryEngine, org: str, week: Week, *, today: date | None = No
         outcomes=tuple(outcomes.outcomes(engine, org, name, days, today=today)
                        for name in outcomes.outcome_names(engine, org, week.monday, week.sunday, most=1)),
         projects=tuple(reports.projects(engine, org, days, include_archived=True, today=today)["projects"]))
-
-
-def shown(name: str, value: float | None) -> str:
-    return share(value) if metrics.METRICS[name].unit == "fraction" else count(value)
-
-
-def change(name: str, current: float | None, previous: float | None) -> str:
-    """Week over week: relative for counts (+25 %), in percentage points for rates (+4.2 pp)."""
-    if metrics.METRICS[name].unit == "fraction":
-        if current is None or previous is None:
-            return "–"
-        points = (current - previous) * 100
-        return "±0.0 pp" if round(points, 1) == 0 else f"{points:+.1f} pp"
-    if not previous:
-        return "new" if current else "–"
-    relative = ((current or 0) - previous) / previous * 100
-    return "±0 %" if round(relative) == 0 else f"{relative:+.0f} %"
 
 
 @dataclass(frozen=True)

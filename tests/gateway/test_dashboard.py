@@ -8,17 +8,20 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
 from gateway.api_keys import Principal
-from gateway.dashboard_pages import health
+from gateway.dashboard_pages import FIRST_TOKEN_TTL_SECONDS, health
 from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
+from gateway.tokens import TokenVerifier
 from pipeline.governance.key_ring import KeyRing
 from pipeline.governance.registry import OrganizationRegistry
+from tests.gateway._events import event
 from tests.gateway._reporting import CAMPAIGN, TOKEN_KEYS, Reporting, open_reporting
+from tests.pipeline._sessions import Session, ingest
 
 KEYS = KeyRing.parse(TOKEN_KEYS, "PERCUS_TOKEN_KEYS")
 
@@ -204,3 +207,191 @@ def test_health_flags_idle_failing_and_low_engagement_organizations() -> None:
     assert health(good, {"error_spike": True}).status == "errors"
     assert health({**good, "completion_rate": 0.2}, calm).status == "low"
     assert health({**good, "play_rate": 0.2}, calm).status == "low"
+
+
+# -- charts, empty states, dates, presets and the comparison ----------------------------------------
+
+def charts(page: str) -> dict[str, str]:
+    """Each chart's SVG by its name."""
+    return {m[1]: m[0] for m in re.finditer(r'<svg class="chart" data-chart="([^"]+)".*?</svg>', page, re.S)}
+
+
+def ticks(chart: str) -> list[str]:
+    return [html.unescape(text) for text in re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', chart)]
+
+
+def test_every_chart_has_a_value_axis_with_units_a_title_and_a_description(client: TestClient,
+                                                                            reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    page = client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}").text
+    drawn = charts(page)
+    assert set(drawn) == {"dropoff", "engagement", "funnel", "ctas", "errors", "device_type", "locale",
+                          "country"}
+    for name, chart in drawn.items():
+        assert '<line class="axis"' in chart and f'<title id="chart-{name}-title">' in chart, name
+        description = re.search(r"<desc[^>]*>([^<]+)</desc>", chart)
+        assert description is not None and "Axis: 0 to" in description[1], name
+        assert ticks(chart)[0] == "0 %" if name in ("dropoff", "engagement") else ticks(chart)[0] == "0", name
+    # Percentages of plays from 0 to 100 %, counts up to a round number at or above the largest bar.
+    assert ticks(drawn["dropoff"]) == ["0 %", "25 %", "50 %", "75 %", "100 %", "of plays"]
+    assert ticks(drawn["engagement"]) == ["0 %", "25 %", "50 %", "75 %", "100 %", "of plays"]
+    views = int(re.findall(r'data-label="Views"\s+data-value="(\d+)"', drawn["funnel"])[0])
+    funnel = ticks(drawn["funnel"])
+    assert funnel[-1].endswith(" views") and int(funnel[-1].split()[0].replace(",", "")) >= views
+    assert ticks(drawn["errors"])[-1].endswith(" errors")
+
+    live = client.get("/dashboard/orgs/acme").text
+    errors = charts(live)["live-errors"]
+    assert ticks(charts(live)["live-sessions"])[-1].endswith(" sessions") and ticks(errors)[-1] == "errors"
+    # The 5-minute buckets sit on the clock: every start, and so every label, is :00, :05, …
+    starts = re.findall(r'<rect class="bar"[^>]*data-label="(\d\d:\d\d)"', errors)
+    assert len(starts) in (12, 13) and all(int(start[3:]) % 5 == 0 for start in starts)
+    labels = re.findall(r'<text class="label"[^>]*>(\d\d:\d\d)</text>', errors)
+    assert labels == starts[::2]
+
+
+def test_the_drop_off_chart_is_in_one_unit_the_share_of_plays(client: TestClient,
+                                                               reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    # p1 on 2026-11-24 (tests/pipeline/_sessions.py): 5 plays; S1-S4 reached 25 % (S3 at 80 %, S4 at
+    # 60 %); S1, S3 and S4 50 %; S1 and S3 75 % and 100 %; S7 left at 10 %.
+    page = client.get("/dashboard/orgs/acme/projects/p1?from=2026-11-24&to=2026-11-24").text
+    dropoff = charts(page)["dropoff"]
+    assert re.findall(r'data-label="([^"]+)"\s+data-value="([^"]+)"', dropoff) == [
+        ("Started", "1.0"), ("25 %", "0.8"), ("50 %", "0.6"), ("75 %", "0.4"), ("100 %", "0.4")]
+    assert re.findall(r'<text class="value"[^>]*>([^<]+)</text>', dropoff) == [
+        "100.0 %", "80.0 %", "60.0 %", "40.0 %", "40.0 %"]
+    assert '<span data-metric="dropoff_plays">5</span> plays' in page
+
+
+def test_a_panel_with_nothing_to_show_says_so(client: TestClient, reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    page = client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}?from=2026-01-01&to=2026-01-07").text
+    assert "<svg" not in page
+    empty = dict(re.findall(r'data-empty="([^"]+)"[^>]*>([^<]+)<', page))
+    assert empty == {"dropoff": "No plays in this period.", "engagement": "No plays in this period.",
+                     "funnel": "No views in this period.", "errors": "No errors in this period.",
+                     "device_type": "No views in this period.", "locale": "No views in this period.",
+                     "country": "No views in this period."}
+    # Globex has data, but none in the last hour: no 12 flat columns, a sentence.
+    sign_in(client, reporting.keys.globex)
+    live = client.get("/dashboard/orgs/globex").text
+    assert 'data-chart="live-errors"' not in live
+    assert '<p class="empty" data-empty="live-errors">No errors in this period.</p>' in live
+
+
+def test_dates_are_shown_in_iso_form_as_the_date_fields_take_them(client: TestClient,
+                                                                   reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    page = client.get("/dashboard/orgs/acme/projects/p1?from=2026-11-24&to=2026-11-25").text
+    assert "Sessions that started 2026-11-24 – 2026-11-25 (UTC)" in page
+    assert 'name="from" value="2026-11-24" placeholder="YYYY-MM-DD"' in page
+    assert 'name="to" value="2026-11-25" placeholder="YYYY-MM-DD"' in page
+    assert 'type="date"' not in page  # a browser would show it in its locale's form
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b", text)
+    assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b", text)
+    live = client.get("/dashboard/orgs/acme").text
+    since = re.search(r"Sessions started since (\S+) (\d\d:\d\d) UTC", live)
+    assert since is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", since[1])
+
+
+def test_presets_link_the_last_7_30_and_90_days(client: TestClient, reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    today = datetime.now(UTC).date()
+    page = client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}").text
+    preset = r'<a href="\?from=([\d-]+)&amp;to=([\d-]+)" data-preset="(\d+)"\s*(aria-current="page")?'
+    links = re.findall(preset, page)
+    assert links == [(str(today - timedelta(days=days - 1)), str(today), str(days),
+                      'aria-current="page"' if days == 30 else "") for days in (7, 30, 90)]
+    week = client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}?from={today - timedelta(days=6)}&to={today}")
+    assert week.status_code == 200
+    assert re.search(r'data-preset="7"\s*aria-current="page"', week.text)
+    assert "vs previous 7 days" in week.text
+
+
+def test_the_tiles_compare_with_the_previous_period_as_the_digest_does(client: TestClient,
+                                                                     reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    # p1 (tests/pipeline/_sessions.py) on 2026-11-25: S10 only, 1 view, played, left at 30 %. The day
+    # before: S1-S7, 7 views, 5 plays (71.4 %), 2 completions (40 %), furthest points 100, 40, 100, 60
+    # and 10 (62 %), one CTA click (14.3 %), 3 errors (S6, S7 and one without consent).
+    page = client.get("/dashboard/orgs/acme/projects/p1?from=2026-11-25&to=2026-11-25").text
+    changes = {name: (html.unescape(title), text)
+               for name, title, text in re.findall(r'data-change="(\w+)" title="([^"]*)">([^<]*)<', page)}
+    assert changes == {
+        "views": ("2026-11-24 – 2026-11-24: 7", "-86 % vs previous day"),
+        "unique_viewers": ("2026-11-24 – 2026-11-24: 7", "-86 % vs previous day"),
+        "play_rate": ("2026-11-24 – 2026-11-24: 71.4 %", "+28.6 pp vs previous day"),
+        "completion_rate": ("2026-11-24 – 2026-11-24: 40.0 %", "-40.0 pp vs previous day"),
+        "avg_max_percent": ("2026-11-24 – 2026-11-24: 62.0 %", "-32.0 pp vs previous day"),
+        "cta_ctr": ("2026-11-24 – 2026-11-24: 14.3 %", "-14.3 pp vs previous day"),
+        "errors": ("2026-11-24 – 2026-11-24: 3", "-100 % vs previous day")}
+    # Two days against the two before them, which had no data: counts are new, rates have nothing to
+    # compare with.
+    page = client.get("/dashboard/orgs/acme/projects/p1?from=2026-11-24&to=2026-11-25").text
+    changes = dict(re.findall(r'data-change="(\w+)" title="[^"]*">([^<]*)<', page))
+    assert changes["views"] == "new vs previous 2 days"
+    assert changes["completion_rate"] == "no data in the previous 2 days"
+
+
+# -- an organization without data: the install snippet and the wait for its first event -------------
+
+def test_an_organization_without_data_gets_its_snippet_with_a_working_token(client: TestClient,
+                                                                           reporting: Reporting) -> None:
+    registry = OrganizationRegistry(reporting.store)
+    registry.create("newco")
+    sign_in(client, registry.create_api_key("newco"))
+    response = client.get("/dashboard/orgs/newco")
+    assert response.status_code == 200
+    page = response.text
+    assert "Waiting for the first event…" in page and 'data-chart' not in page
+    policy = response.headers["content-security-policy"]
+    for directive in ("script-src 'self'", "connect-src 'self'", "default-src 'none'",
+                      "frame-ancestors 'none'"):
+        assert directive in policy
+    script = re.search(r'<script src="([^"]+)" data-status-url="([^"]+)" data-every-ms="3000" defer>', page)
+    assert script is not None and script[2] == "/dashboard/orgs/newco/first-event"
+    assert client.get(script[1]).headers["content-type"].startswith("text/javascript")
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in page
+
+    token = html.unescape(re.findall(r'data-percus-share-token="([^"]+)"', page)[0])
+    share = TokenVerifier(KEYS).verify(token)
+    assert (share.organization_id, share.project_id) == ("newco", "first-video")
+    assert abs(share.expires_at - time.time() - FIRST_TOKEN_TTL_SECONDS) < 60
+    expires = datetime.fromtimestamp(share.expires_at, UTC).strftime("%Y-%m-%d %H:%M")
+    assert f"<span data-token-expires>{expires}</span> UTC" in page
+    assert '<script src="http://testserver/sdk/percus-embed-sdk.js" async>' in html.unescape(page)
+    # The token is one the organization can use: the gateway takes an event with it.
+    accepted = client.post(f"/analytics/v1/events?token={token}", json=event("session.started"))
+    assert accepted.status_code == 202 and accepted.json()["accepted"] == 1
+    # Another project id, on request; a malformed one is refused.
+    other = client.get("/dashboard/orgs/newco?project=spring-promo").text
+    other_token = html.unescape(re.findall(r'data-percus-share-token="([^"]+)"', other)[0])
+    assert TokenVerifier(KEYS).verify(other_token).project_id == "spring-promo"
+    assert client.get("/dashboard/orgs/newco?project=..%2Fx").status_code == 400
+
+    status = client.get("/dashboard/orgs/newco/first-event")
+    assert status.status_code == 200 and status.json() == {"organization_id": "newco", "counted": False}
+    # Once an event is counted (compacted), the poll says so and the page is the live view.
+    ingest(reporting.store, [Session(reporting.now - timedelta(minutes=3), org="newco")
+                             .at(0, "session.started")])
+    assert client.get("/dashboard/orgs/newco/first-event").json()["counted"] is True
+    live = client.get("/dashboard/orgs/newco")
+    assert "<h1>Live campaigns</h1>" in live.text and "<script" not in live.text
+    assert "script-src" not in live.headers["content-security-policy"]
+
+
+def test_the_first_event_poll_is_for_signed_in_readers_of_the_organization(client: TestClient,
+                                                                           reporting: Reporting) -> None:
+    signed_out = client.get("/dashboard/orgs/initech/first-event")
+    assert signed_out.status_code == 401 and signed_out.json()["error"]["code"] == "signed_out"
+    sign_in(client, reporting.keys.acme)
+    refused = client.get("/dashboard/orgs/initech/first-event")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "organization_forbidden"
+    assert "pt1." not in client.get("/dashboard/orgs/initech").text  # no token for another organization
+    counted = client.get("/dashboard/orgs/acme/first-event").json()
+    assert counted == {"organization_id": "acme", "counted": True}
+    sign_in(client, reporting.keys.admin)
+    assert client.get("/dashboard/orgs/initech/first-event").json()["counted"] is False
+    assert client.get("/dashboard/orgs/nobody/first-event").status_code == 404

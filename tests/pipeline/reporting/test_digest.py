@@ -133,9 +133,10 @@ def test_the_pdf_is_one_page_with_the_numbers_the_chart_and_the_headings(store: 
                      "COMPLETION RATE 42.9 % -7.1 pp (50.0 % the week before)",
                      "CTA CLICK-THROUGH 11.1 % +11.1 pp (0.0 % the week before)"):
         assert expected in text, expected
-    # The chart's values and labels (SVG text, column by column): plays, then the share of them
-    # reaching each milestone.
-    assert "7 Started 85.7 % 25 % 57.1 % 50 % 42.9 % 75 % 42.9 % 100 %" in text
+    # The chart's values and labels (SVG text, column by column), in one unit: all plays started, then
+    # the share of them reaching each milestone; then the axis, in percent of plays.
+    assert ("100.0 % Started 85.7 % 25 % 57.1 % 50 % 42.9 % 75 % 42.9 % 100 % 0 % 25 % 50 % 75 % 100 % "
+            "of plays") in text
     assert "desktop 8 88.9 % 50.0 %" in text and "mobile 1 11.1 % 0.0 %" in text
     assert "es-CL 8 88.9 % 50.0 %" in text and "en-US 1 11.1 % 0.0 %" in text
     # The week's projects by name, an archived one too (its views are in the totals).
