@@ -1,5 +1,6 @@
 """The dashboard in Chromium: sign in with an organization or admin key, every page draws its SVG
-charts, the numbers on the page are the reports API's, and another organization's pages are refused.
+charts, the numbers on the page are the reports API's, and another organization's pages are refused;
+an organization without data waits on its install snippet until its first event is counted.
 
 Set PERCUS_UPDATE_SCREENSHOTS=1 to rewrite docs/dashboard-*.png (1200×800) from these pages.
 """
@@ -22,9 +23,15 @@ from e2e._stack import Server, free_port
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
 from pipeline.config import load_settings
+from pipeline.curated.compactor import compact
+from pipeline.governance.registry import OrganizationRegistry
 from pipeline.queue.local import LocalQueue
+from pipeline.raw.writer import drain_batch
 from pipeline.reporting.formatting import count, percent, share
+from pipeline.store.local import LocalStore
+from tests.gateway._events import event
 from tests.gateway._reporting import CAMPAIGN, SMALL_CAMPAIGN, Keys, bearer, reporting_store
+from translator.canonical import format_timestamp
 
 pytestmark = pytest.mark.e2e
 
@@ -152,9 +159,10 @@ def test_organization_pages_show_the_api_numbers_and_refuse_another_organization
                   "country")
     selection = {"project_id": CAMPAIGN, "from": first, "to": today}
     assert_tiles(page, "[data-section=summary]", dashboard.api("summary", key, **selection), SUMMARY_TILES)
-    dropoff = dashboard.api("dropoff", key, **selection)
+    dropoff = dashboard.api("dropoff", key, **selection)  # in one unit: the share of plays
+    assert dropoff["plays"]
     assert [value for _, value in bars(page, "dropoff")] == [
-        dropoff["plays"], *(milestone["sessions"] for milestone in dropoff["milestones"])]
+        1.0, *(milestone["fraction"] for milestone in dropoff["milestones"])]
     engagement = dashboard.api("engagement", key, **selection)
     assert engagement["plays_with_data"] and engagement["plays_without_data"]
     assert [value for _, value in bars(page, "engagement")] == [
@@ -212,3 +220,37 @@ def test_admin_overview_shows_every_organization_and_opens_their_pages(
     page.click("a[href='/dashboard/orgs/globex']")
     expect(page.locator("h1")).to_have_text("Live campaigns")
     expect(page.locator(".crumbs")).to_contain_text("globex")
+
+
+def test_a_new_organization_waits_on_its_snippet_until_its_first_event_is_counted(
+        browse: Browsing, tmp_path: Path) -> None:
+    settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "e2e:dashboard-secret"})
+    store, queue = LocalStore(tmp_path / "bucket"), LocalQueue(tmp_path / "queue")
+    registry = OrganizationRegistry(store)
+    registry.create("newco")
+    key = registry.create_api_key("newco")
+    server = Server(create_app(settings, queue, store=store, rate_limits=RateLimits()), free_port())
+    server.start()
+    try:
+        page = sign_in(browse, Dashboard(server.url, Keys(key, key, key)), key)
+        expect(page).to_have_url(f"{server.url}/dashboard/orgs/newco")
+        expect(page.locator("[data-waiting]")).to_be_visible()
+        snippet = page.locator("[data-snippet]").inner_text()
+        assert f'src="{server.url}/sdk/percus-embed-sdk.js"' in snippet
+        token = snippet.split('data-percus-share-token="')[1].split('"')[0]
+        screenshot(page, "waiting")
+
+        # The snippet's token takes an event; once the pipeline has counted it, the page turns into
+        # the live view by itself.
+        sent = httpx.post(f"{server.url}/analytics/v1/events", params={"token": token},
+                          json=event("session.started", occurred_at=format_timestamp(datetime.now(UTC))))
+        assert sent.status_code == 202 and sent.json()["accepted"] == 1
+        while drain_batch(queue, store, max_wait=0).received:
+            pass
+        compact(store)
+        expect(page.locator("h1")).to_have_text("Live campaigns", timeout=20_000)
+        expect(page.locator("[data-section=live] [data-metric=views]")).to_have_text("1")
+        expect(page.locator("[data-table=campaigns] tr[data-project=first-video]")).to_be_visible()
+    finally:
+        server.stop()
+        queue.close()

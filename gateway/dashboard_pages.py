@@ -239,7 +239,7 @@ class Pages:
             rows.append((org, summary, live, health(summary, live)))
         chart = bars("Completion rate, last 30 days", [
             Item(org, summary["completion_rate"] or 0, share(summary["completion_rate"]))
-            for org, summary, _, _ in rows], Axis("of plays completed", fraction=True), scale=1, width=760)
+            for org, summary, _, _ in rows], Axis("of plays", fraction=True), scale=1, width=760)
         return render("overview.html", principal=principal, rows=rows, chart=chart, first=first, today=today)
 
     def export(self, principal: Principal, org: str, project: str, form: Mapping[str, str],
