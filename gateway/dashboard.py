@@ -248,10 +248,16 @@ PATHS: dict[str, Any] = {
                        "summary": "Cross-organization overview (admin key)",
                        "responses": {**_html("The page"), **_SEE_OTHER, **_REFUSED}}},
     ORGANIZATION: {"get": {"operationId": "dashboard_organization",
-                           "summary": "Live campaigns of an organization (refreshes every 60 s)",
+                           "summary": "Live campaigns of an organization (refreshes every 60 s); before "
+                                      "its first event is counted, its install snippet and a wait for it",
                            "parameters": [{"name": "org", "in": "path", "required": True,
+                                           "schema": {"type": "string"}},
+                                          {"name": "project", "in": "query", "required": False,
+                                           "description": "The snippet token's project, while the org "
+                                                          f"has no data (default {FIRST_PROJECT})",
                                            "schema": {"type": "string"}}],
-                           "responses": {**_html("The page"), **_SEE_OTHER, **_REFUSED,
+                           "responses": {**_html("The page"), **_html("A malformed project id", "400"),
+                                         **_SEE_OTHER, **_REFUSED,
                                          **_html("Unknown organization (admin key)", "404")}}},
     FIRST_EVENT: {"get": {"operationId": "dashboard_first_event",
                           "summary": "Whether an organization's first event is counted (the waiting page's "
