@@ -218,8 +218,8 @@ class Pages:
                     for name in outcomes.outcome_names(engine, org, date_from, date_to)]
         return render(
             "project.html", principal=principal, org=org, project=project,
-            project_name=Names.read(engine.store, org).name("project_id", project), date_from=date_from,
-            date_to=date_to, summary=summary, presets=presets(datetime.now(UTC).date(), date_from, date_to),
+            project_name=project_label({"project_id": project, "project_name": Names.read(
+                engine.store, org).name("project_id", project)}), date_from=date_from, date_to=date_to, summary=summary, presets=presets(datetime.now(UTC).date(), date_from, date_to),
             compared=comparisons(summary, previous, first, last), dropoff=dropoff, ctas=ctas, errors=errors,
             top_rows=TOP_ROWS, dropoff_chart=dropoff_chart(dropoff), engagement=engagement,
             engagement_chart=engagement_chart(engagement), funnel_chart=funnel_chart, cta_chart=cta_chart,

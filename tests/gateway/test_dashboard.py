@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.api_keys import Principal
-from gateway.dashboard_pages import FIRST_TOKEN_TTL_SECONDS, health
+from gateway.dashboard_pages import FIRST_TOKEN_TTL_SECONDS, health, project_label
 from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
 from gateway.tokens import TokenVerifier
 from pipeline.governance.key_ring import KeyRing
@@ -395,3 +395,9 @@ def test_the_first_event_poll_is_for_signed_in_readers_of_the_organization(clien
     sign_in(client, reporting.keys.admin)
     assert client.get("/dashboard/orgs/initech/first-event").json()["counted"] is False
     assert client.get("/dashboard/orgs/nobody/first-event").status_code == 404
+
+
+def test_a_project_is_shown_by_its_name_when_the_data_has_one() -> None:
+    assert project_label({"project_id": "p1"}) == "p1"
+    assert project_label({"project_id": "p1", "project_name": None}) == "p1"
+    assert project_label({"project_id": "p1", "project_name": "Spring launch"}) == "Spring launch"
