@@ -170,7 +170,8 @@ class Pages:
         first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
         recent = projects.project_ids(engine, org, first, today)
         listed = [{"project_id": project, "project_name": names.name("project_id", project),
-                   **reports.summary(engine, org, Selection(project_id=project, date_from=first, date_to=today))}
+                   **reports.summary(engine, org, Selection(project_id=project, date_from=first,
+                                                            date_to=today))}
                   for project in recent[:MAX_PROJECTS]]
         buckets = [Item(bucket["start"][11:16], bucket["errors"], count(bucket["errors"]))
                    for bucket in overall["errors_per_bucket"]]
@@ -219,7 +220,8 @@ class Pages:
         return render(
             "project.html", principal=principal, org=org, project=project,
             project_name=project_label({"project_id": project, "project_name": Names.read(
-                engine.store, org).name("project_id", project)}), date_from=date_from, date_to=date_to, summary=summary, presets=presets(datetime.now(UTC).date(), date_from, date_to),
+                engine.store, org).name("project_id", project)}), date_from=date_from,
+            date_to=date_to, summary=summary, presets=presets(datetime.now(UTC).date(), date_from, date_to),
             compared=comparisons(summary, previous, first, last), dropoff=dropoff, ctas=ctas, errors=errors,
             top_rows=TOP_ROWS, dropoff_chart=dropoff_chart(dropoff), engagement=engagement,
             engagement_chart=engagement_chart(engagement), funnel_chart=funnel_chart, cta_chart=cta_chart,
