@@ -36,7 +36,8 @@ def test_the_api_answers_the_report_of_the_keys_organization(served: Served) -> 
     response = served.get(served.acme, name="policy_renewed", audience="letters", **WINDOW)
     assert response.status_code == 200
     body = response.json()
-    assert body["filters"] == {"project_id": None, "template_id": None, "include_bots": False, **WINDOW,
+    assert body["filters"] == {"project_id": None, "project_name": None, "template_id": None,
+                               "template_name": None, "include_bots": False, **WINDOW,
                                "name": "policy_renewed", "audience": "letters", "attribution_days": 30}
     assert body["result"]["cohorts"] == EXPECTED_COHORTS
     engine = DuckDbEngine(served.store)
