@@ -27,6 +27,7 @@ from percus.cli import (
     report,
     retention,
     serve,
+    shared,
     stages,
     token,
     viewer_hash,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
+        shared.resolve_org(args)
         sys.exit(args.handler(args))
     except ValueError as exc:  # bad input from the command line: say it, no traceback
         print(f"percus: error: {exc}", file=sys.stderr)

@@ -18,17 +18,16 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     digest = shared.command(commands, "digest", run, "the weekly PDF digest of an organization: write it "
                             "to a file, or --send it to the organization's digest recipients now")
-    digest.add_argument("--org", required=True)
+    shared.org_option(digest, shortcut=True)
     which = digest.add_mutually_exclusive_group()
     which.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 (default: the last "
                        "complete week, UTC)")
-    which.add_argument("--preview", action="store_true", help="the current, unfinished week so far, to a "
-                       "file (never sent)")
+    shared.flag(which, "--preview", "the current, unfinished week so far, to a file (never sent)")
     output = digest.add_mutually_exclusive_group()
     output.add_argument("--out", type=Path, metavar="FILE.pdf", help="where to write it (default: "
                         "percus-digest-ORG-WEEK.pdf here)")
-    output.add_argument("--send", action="store_true", help="deliver it (outbox or SES, as "
-                        "PERCUS_MAIL says) and record it, even if the schedule sent that week")
+    shared.flag(output, "--send", "deliver it (outbox or SES, as PERCUS_MAIL says) and record it, even if "
+                "the schedule sent that week")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ def add(commands: Commands) -> None:
     dsar = shared.group(commands, "dsar", "data subject requests")
     delete = shared.command(dsar, "delete", run_delete, "delete every event of one viewer in one "
                             "organization (idempotent; carries on an interrupted run)")
-    delete.add_argument("--org", required=True)
+    shared.org_option(delete)
     delete.add_argument("--viewer-hash", required=True, metavar="HASH",
                         help="the viewer_hash the SDK computes for the viewer (64 hex characters)")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from pipeline.reporting.exports import KINDS
 from pipeline.reporting.selection import Selection, parse_range
 from translator.ids import check_slug
 
@@ -19,14 +20,17 @@ def add(commands: Commands) -> None:
     export = shared.group(commands, "export", "CSV exports")
     csv = shared.command(export, "csv", run_csv, "export an organization's events (or daily summary rows) "
                          "as CSV: to --out FILE, or under exports/ in the store (prints where)")
-    csv.add_argument("--org", required=True)
-    csv.add_argument("--project")
-    csv.add_argument("--template")
+    shared.org_option(csv)
+    csv.add_argument("--project", metavar="P", help="only this project (default: every project)")
+    csv.add_argument("--template", metavar="T", help="only this template (default: every template)")
     csv.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (UTC) of event time")
     csv.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
-    csv.add_argument("--kind", choices=("events", "summary", "engagement", "outcomes"), default="events")
-    csv.add_argument("--include-bots", action="store_true", help="keep the events of known bots")
-    csv.add_argument("--out", type=Path, metavar="FILE")
+    csv.add_argument("--kind", choices=KINDS, default="events", help="curated events (the default), daily "
+                     "summary rows, the engagement curve, or business outcomes")
+    shared.flag(csv, "--include-bots", "keep the events of known bots")
+    csv.add_argument("--out", type=Path, metavar="FILE", help="write it to this file (default: under "
+                     "exports/ "
+                     "in the store)")
 
 
 def run_csv(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from percus.cli import shared
+
 if TYPE_CHECKING:
     from percus.cli.shared import Commands
 
@@ -15,11 +17,11 @@ def add(commands: Commands) -> None:
                                "(JSON Schema, Individeo tables)", description="regenerate the documents "
                                "generated from the code")
     docs.set_defaults(handler=run_docs)
-    docs.add_argument("--check", action="store_true", help="only report stale documents (exit 1)")
+    shared.flag(docs, "--check", "only report stale documents (exit 1)")
     build_js = commands.add_parser("build-js", help="regenerate the browser bundles (js/dist) from js/src "
                                    "and translator's tables", description="regenerate the browser bundles")
     build_js.set_defaults(handler=run_build_js)
-    build_js.add_argument("--check", action="store_true", help="only report stale bundles (exit 1)")
+    shared.flag(build_js, "--check", "only report stale bundles (exit 1)")
 
 
 def run_docs(args: argparse.Namespace) -> int:

@@ -15,15 +15,15 @@ def add(commands: Commands) -> None:
     legacy = shared.group(commands, "legacy", "Individeo migration")
     register = shared.command(legacy, "register", run_register, "make an Individeo attachment code "
                               "resolvable by the compat script")
-    register.add_argument("--org", required=True)
-    register.add_argument("--project", required=True)
-    register.add_argument("--attachment-code", required=True)
-    register.add_argument("--template")
+    shared.org_option(register)
+    register.add_argument("--project", required=True, help="project id")
+    register.add_argument("--attachment-code", required=True, metavar="CODE",
+                          help="the Individeo attachment code")
+    register.add_argument("--template", help="template id (default: none)")
     # Individeo's account-side settings, for pages that write no tracking or consent attribute.
-    register.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=False,
-                          help="track where the page does not say (default: off)")
-    register.add_argument("--consent-required", action=argparse.BooleanOptionalAction, default=True,
-                          help="tracking waits for consent where the page does not say (default: on)")
+    shared.flag(register, "--tracking", "track where the page does not say")
+    shared.flag(register, "--consent-required", "tracking waits for consent where the page does not say",
+                default=True)
 
 
 def run_register(args: argparse.Namespace) -> int:

@@ -17,10 +17,12 @@ HELP = "run Percus Micro: the ingest gateway in memory, to test embed pages agai
 def add(commands: Commands) -> None:
     micro = commands.add_parser("micro", help=HELP, description=HELP)
     micro.set_defaults(handler=run)
-    micro.add_argument("--host", default="127.0.0.1")
-    micro.add_argument("--port", type=shared.port, default=9090)
-    micro.add_argument("--org", default="micro", help="the organization of the printed share token")
-    micro.add_argument("--project", default="micro", help="the project of the printed share token")
+    micro.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    micro.add_argument("--port", type=shared.port, default=9090, help="port to listen on (default: 9090)")
+    micro.add_argument("--org", metavar="ORG", default="micro", help="the organization of the printed share "
+                       "token (default: micro)")
+    micro.add_argument("--project", default="micro", help="the project of the printed share token (default: "
+                       "micro)")
     micro.add_argument("--data-dir", type=Path, help="read organization settings (value policy, legacy "
                        "group keys) from this data directory; default: a temporary one, removed at exit")
 

@@ -34,7 +34,7 @@ def add(commands: Commands) -> None:
     check.add_argument("paths", nargs="+", metavar="PATH",
                        help="files and directories (searched recursively, without node_modules and .git)")
     check.add_argument("--gateway", metavar="URL", help="your Percus gateway, for the script src to swap in")
-    check.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or JSON")
+    shared.format_option(check)
 
 
 @dataclass

@@ -22,7 +22,7 @@ UNKNOWN_SHARE_DAYS = 7  # the window of `org show`'s unknown_share figure
 def add(commands: Commands) -> None:
     org = shared.group(commands, "org", "organizations and their reporting API keys")
     create = shared.command(org, "create", run_create, "create an organization")
-    create.add_argument("org", help="organization id")
+    shared.org_option(create, shortcut=True)
     create.add_argument("--retention-days", type=_days, metavar="N",
                         help="override the zones' default retention")
     create.add_argument("--legacy-group-key", action="append", metavar="KEY",
@@ -30,53 +30,49 @@ def add(commands: Commands) -> None:
 
     org_set = shared.command(org, "set", run_set, "change an organization's retention override or value "
                              "policy (audited as org.settings_changed)")
-    org_set.add_argument("org", help="organization id")
+    shared.org_option(org_set, shortcut=True)
     retention_choice = org_set.add_mutually_exclusive_group()
     retention_choice.add_argument("--retention-days", type=_days, metavar="N",
                                   help="keep its viewer-level data at most N days")
-    retention_choice.add_argument("--no-retention-override", action="store_true",
+    retention_choice.add_argument("--no-retention-override", action="store_true", default=None,
                                   help="back to the zones' default retention")
     org_set.add_argument("--value-policy", choices=VALUE_POLICIES, help="what is stored of cta_value and "
                          "interaction_value: the value cut to 64 characters (store, the default), a keyed id "
                          "(hash) or nothing (drop); see docs/privacy.md")
 
     listing = shared.command(org, "list", run_list, "list the organizations with their main settings")
-    listing.add_argument("--format", choices=("table", "json"), default="table",
-                         help="table (default) or JSON")
+    shared.format_option(listing)
 
     show = shared.command(org, "show", run_show, "print every setting of an organization, secrets masked")
-    show.add_argument("org", help="organization id")
+    shared.org_option(show, shortcut=True)
 
     key = shared.command(org, "key", run_key, "create (print once), list or revoke reporting API keys")
-    key.add_argument("org", help="organization id")
+    shared.org_option(key, shortcut=True)
     key_choice = key.add_mutually_exclusive_group()
-    key_choice.add_argument("--list", action="store_true", help="list its keys: id, created, revoked")
+    shared.flag(key_choice, "--list", "list its keys: id, created, revoked")
     key_choice.add_argument("--revoke", metavar="KEY_ID", help="revoke the key with this id (see --list)")
-    key.add_argument("--format", choices=("table", "json"), default="table", help="with --list: table "
-                     "(default) or JSON")
+    shared.format_option(key, json_text="JSON; with --list")
 
     digest = shared.command(org, "digest", run_digest, "show or set the weekly digest: who receives it, or "
                             "opt out")
-    digest.add_argument("org", help="organization id")
+    shared.org_option(digest, shortcut=True)
     digest_choice = digest.add_mutually_exclusive_group()
     digest_choice.add_argument("--digest-to", action="append", metavar="EMAIL",
                                help="opt in and send it to this address (repeatable; replaces the list)")
-    digest_choice.add_argument("--no-digest", action="store_true",
+    digest_choice.add_argument("--no-digest", action="store_true", default=None,
                                help="opt out (the recipients are kept for a later opt-in)")
 
     webhook = shared.command(org, "webhook", run_webhook, "set, show, disable an organization's webhook "
                              "endpoint or rotate its signing secret (printed once)")
-    webhook.add_argument("org", help="organization id")
+    shared.org_option(webhook, shortcut=True)
     webhook.add_argument("--url", help="the endpoint (https://…; http:// only for a loopback host); "
                          "enables it. Its host must be, and resolve to, public addresses: loopback, private, "
                          "link-local (cloud metadata), shared, reserved, multicast and unspecified ones are "
                          "refused in any spelling, when set and at each delivery")
-    webhook.add_argument("--allow-loopback", action="store_true", help="with --url: let it reach a loopback "
-                         "address (127.0.0.0/8, ::1, localhost), for tests and local receivers; never the "
-                         "other internal ranges")
-    webhook.add_argument("--rotate-secret", action="store_true", help="a new signing secret (the old one "
-                         "keeps signing for 24 hours)")
-    webhook.add_argument("--disable", action="store_true", help="stop delivering (waiting batches are kept)")
+    shared.flag(webhook, "--allow-loopback", "with --url: let it reach a loopback address (127.0.0.0/8, ::1, "
+                "localhost), for tests and local receivers; never the other internal ranges")
+    shared.flag(webhook, "--rotate-secret", "a new signing secret (the old one keeps signing for 24 hours)")
+    shared.flag(webhook, "--disable", "stop delivering (waiting batches are kept)")
     webhook.add_argument("--since", metavar="YYYY-MM-DD[THH:MM]", help="with --url: deliver events received "
                          "from then on (UTC; default: from now, or as before for an enabled webhook)")
 
@@ -121,9 +117,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         shared.print_json(rows, indent=2)
         return 0
-    shared.print_table(rows, {"organization_id": "Organization", "created_at": "Created",
-                              "retention_days": "Retention (days)", "value_policy": "Value policy",
-                              "active_api_keys": "API keys", "digest": "Digest", "webhook": "Webhook"})
+    shared.print_table(rows, list(rows[0]) if rows else [])
     return 0
 
 
@@ -183,7 +177,7 @@ def run_key(args: argparse.Namespace) -> int:
         if args.format == "json":
             shared.print_json(keys, indent=2)
         else:
-            shared.print_table(keys, {"key_id": "Key id", "created_at": "Created", "revoked_at": "Revoked"})
+            shared.print_table(keys, ["key_id", "created_at", "revoked_at"])
         return 0
     if args.revoke:
         registry.revoke_api_key(args.org, args.revoke)

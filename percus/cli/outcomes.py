@@ -19,9 +19,9 @@ def add(commands: Commands) -> None:
     load = shared.command(outcomes, "import", run_import, "import a CSV with a header row: outcome_id, "
                           "viewer_hash, name, occurred_at[, value, currency]; or with --audience, a "
                           "viewer_hash column. Bad rows are reported by line and skipped")
-    load.add_argument("--org", required=True, help="organization id")
+    shared.org_option(load)
     load.add_argument("--audience", metavar="NAME", help="add the file's viewer hashes to this audience")
-    load.add_argument("file", type=Path, metavar="FILE.csv")
+    load.add_argument("file", type=Path, metavar="FILE.csv", help="the CSV file, with a header row")
 
 
 def run_import(args: argparse.Namespace) -> int:

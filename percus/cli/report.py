@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.report_params import DIMENSIONS, REPORTS
 from percus.cli import shared
 from pipeline.config import Settings
+from pipeline.reporting import formatting
 from pipeline.reporting.selection import (
     Selection,
     parse_attribution_days,
@@ -42,7 +43,7 @@ FLAGS: dict[str, tuple[str, dict[str, Any]]] = {  # API parameter -> option
     "template_id": ("--template", {"dest": "template", "metavar": "T"}),
     "from": ("--from", {"dest": "date_from", "metavar": "YYYY-MM-DD"}),
     "to": ("--to", {"dest": "date_to", "metavar": "YYYY-MM-DD"}),
-    "include_bots": ("--include-bots", {"dest": "include_bots", "action": "store_true"}),
+    "include_bots": ("--include-bots", {"dest": "include_bots", "action": "flag"}),
     "dimension": ("--dimension", {"dest": "dimension", "required": True}),
     "minutes": ("--minutes", {"dest": "minutes", "metavar": "N", "default": "60"}),
     "name": ("--name", {"dest": "name", "required": True, "metavar": "OUTCOME"}),
@@ -66,10 +67,14 @@ def add(commands: Commands) -> None:
         one.set_defaults(report=name)
         for param in accepted:
             flag, options = FLAGS[param.name]
+            described = param.description.replace("%", "%%")
+            if options.get("action") == "flag":
+                shared.flag(one, flag, described, **{key: value for key, value in options.items()
+                                                     if key != "action"})
+                continue
             extra = {"choices": DIMENSIONS} if param.name == "dimension" else {}
-            one.add_argument(flag, **{"help": param.description.replace("%", "%%"), **extra, **options})
-        one.add_argument("--format", choices=("table", "json"), default="table",
-                         help="table (default) or JSON: the `result` of the API's answer")
+            one.add_argument(flag, **{"help": described, **extra, **options})
+        shared.format_option(one, json_text="the `result` of the API's answer, key for key")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,41 +122,17 @@ def _known_org(settings: Settings, text: str) -> str:
 
 
 def _print_report(name: str, result: dict[str, Any]) -> None:
-    """A report as text: its headline numbers one a line, then each list of rows as a table."""
-    from pipeline.reporting import metrics
-
-    fractions = {metric.name for metric in (*metrics.SUMMARY, *metrics.PER_ITEM, *metrics.ENGAGEMENT,
-                                            *metrics.OUTCOMES)
-                 if metric.unit == "fraction"}
-    fractions |= {"fraction", "share"}
-
-    def cell(key: str, value: object) -> str:
-        if value is None:
-            return "(unknown)" if key in ("value", "error_code") else "-"
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        if isinstance(value, dict):  # an amount per currency
-            return ", ".join(f"{amount} {currency}" for currency, amount in value.items()) or "-"
-        if key in fractions and isinstance(value, int | float):
-            return f"{value:.1%}"
-        return str(value)
-
-    headline = {key: value for key, value in result.items() if not isinstance(value, list)}
-    width = max(map(len, headline), default=0)
-    for key, value in headline.items():
-        print(f"{key:<{width}}  {cell(key, value)}")
+    """A report as text: its headline numbers one a line, then each list of rows as a table, under
+    human headers and in units (pipeline/reporting/formatting.py)."""
+    shared.print_values({key: value for key, value in result.items() if not isinstance(value, list)})
+    # A breakdown's `value` is the dimension's (a country…); None is a value nobody sent.
+    headers = {"value": formatting.label(result["dimension"])} if name == "breakdown" else {}
     for key, rows in result.items():
         if not isinstance(rows, list):
             continue
-        print(f"\n{key}:")
-        if not rows:
-            print("  (none)")
-            continue
-        columns = _ROW_COLUMNS.get(name, tuple(rows[0]))
-        cells = [[cell(column, row[column]) for column in columns] for row in rows]
-        widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-        numeric = [any(isinstance(row[column], int | float) and not isinstance(row[column], bool)
-                       for row in rows) for column in columns]
-        for line in (list(columns), *cells):
-            print("  " + "  ".join(text.rjust(w) if right else text.ljust(w)
-                                   for text, w, right in zip(line, widths, numeric, strict=True)).rstrip())
+        title = (f"By {formatting.label(result['dimension']).lower()}" if name == "breakdown"
+                 else formatting.label(key))
+        print(f"\n{title}:")
+        shown = [{column: "(unknown)" if value is None and column in ("value", "error_code") else value
+                  for column, value in row.items()} for row in rows]
+        shared.print_table(shown, _ROW_COLUMNS.get(name) or (list(rows[0]) if rows else []), headers=headers)

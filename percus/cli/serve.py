@@ -18,11 +18,9 @@ def add(commands: Commands) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)")
     serve.add_argument("--port", type=shared.port, default=8000, help="port to listen on (default: 8000)")
-    serve.add_argument("--quiet", action="store_true",
-                       help="print no banner and log only warnings and errors (default: off)")
-    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False,
-                       help="log each request: method, path without its query string, status, duration; "
-                            "never the client's address or User-Agent (default: off)")
+    shared.flag(serve, "--quiet", "print no banner and log only warnings and errors")
+    shared.flag(serve, "--access-log", "log each request: method, path without its query string, status, "
+                "duration; never the client's address or User-Agent")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,13 +7,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.backends import open_store
 from pipeline.config import Settings, load_settings
+from pipeline.reporting import formatting
 
 if TYPE_CHECKING:
     from pipeline.governance.registry import OrganizationRegistry
@@ -31,6 +32,48 @@ def command(parent: Commands, name: str, handler: Handler, help_text: str) -> ar
     sub.add_argument("--data-dir", type=Path, help="data directory (default: $PERCUS_DATA_DIR "
                      "or ./percus-data)")
     return sub
+
+
+def org_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, required: bool = True,
+               shortcut: bool = False) -> None:
+    """`--org ORG`, the one way a command takes an organization. `shortcut`: `ORG` as the first
+    positional works too (`percus org create acme`); `resolve_org` checks the two."""
+    parser.add_argument("--org", metavar="ORG", required=required and not shortcut,
+                        help="organization id" if required else "only this organization's (default: all)")
+    if shortcut:
+        parser.add_argument("org_shortcut", nargs="?", metavar="ORG", help="the same as --org ORG")
+        parser.set_defaults(org_required=required)
+
+
+def resolve_org(args: argparse.Namespace) -> None:
+    """`args.org` from `--org ORG` or the positional shortcut: both, or neither when one is
+    required, is an error."""
+    if "org_shortcut" not in args:
+        return
+    if args.org_shortcut is not None and args.org is not None:
+        raise ValueError(f"give the organization once: {args.org_shortcut} or --org {args.org}, not both")
+    args.org = args.org if args.org is not None else args.org_shortcut
+    if args.org is None and args.org_required:
+        raise ValueError("the organization is required: --org ORG")
+
+
+def flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, help_text: str, *,
+         default: bool = False, **options: Any) -> None:
+    """A boolean as `--x/--no-x`, its default said in its help (in words, not Python's False)."""
+    action = parser.add_argument(name, action=argparse.BooleanOptionalAction, default=default, **options)
+    # Python 3.11 appends "(default: False)" by itself.
+    said = f"(default: {'on' if default else 'off'})"
+    action.help = help_text if "default" in help_text else f"{help_text} {said}"
+
+
+def format_option(parser: argparse.ArgumentParser, *, default: str = "table",
+                  json_text: str = "JSON") -> None:
+    """`--format table|json` of a command that lists or reports: table for people, JSON (raw values,
+    the keys unchanged) for scripts."""
+    others = {"table": "an aligned table with human headers and units", "json": json_text}
+    other = "json" if default == "table" else "table"
+    parser.add_argument("--format", choices=("table", "json"), default=default,
+                        help=f"{default} (the default: {others[default]}) or {other} ({others[other]})")
 
 
 def group(parent: Commands, name: str, help_text: str) -> Commands:
@@ -99,23 +142,33 @@ def print_json(value: object, *, indent: int | None = None, sort_keys: bool = Fa
     print(json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False))
 
 
-def print_table(rows: list[dict[str, Any]], headers: dict[str, str]) -> None:
-    """Rows as an aligned table under human headers (`headers`: key → header, in column order);
-    numbers to the right, booleans as yes/no, nothing as -. No rows: "(none)"."""
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str], *,
+                headers: Mapping[str, str] | None = None) -> None:
+    """Rows as an aligned table: each column under its human header and each value in its unit
+    (pipeline/reporting/formatting.py; `headers` overrides a header); numbers to the right. No
+    rows: "(none)"."""
     if not rows:
         print("(none)")
         return
-
-    def cell(value: object) -> str:
-        return "-" if value is None else ("yes" if value else "no") if isinstance(value, bool) else str(value)
-
-    lines = [list(headers.values()), *([cell(row[key]) for key in headers] for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    right = [all(isinstance(row[key], int | float) and not isinstance(row[key], bool) for row in rows
-                 if row[key] is not None) for key in headers]
+    titles = [(headers or {}).get(key) or formatting.label(key) for key in columns]
+    lines = [titles, *([formatting.cell(key, row.get(key)) for key in columns] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    right = [any(_number(row.get(key)) for row in rows)
+             and all(_number(row.get(key)) for row in rows if row.get(key) is not None) for key in columns]
     for line in lines:
         print("  ".join(text.rjust(width) if numeric else text.ljust(width)
                         for text, width, numeric in zip(line, widths, right, strict=True)).rstrip())
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def print_values(values: Mapping[str, Any]) -> None:
+    """Headline numbers, one a line: header, then the value in its unit."""
+    width = max((len(formatting.label(key)) for key in values), default=0)
+    for key, value in values.items():
+        print(f"{formatting.label(key):<{width}}  {formatting.cell(key, value)}".rstrip())
 
 
 def port(text: str) -> int:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     token = shared.group(commands, "token", "share tokens")
     issue = shared.command(token, "issue", run_issue, "print a signed share token")
-    issue.add_argument("--org", required=True, help="organization id")
+    shared.org_option(issue)
     issue.add_argument("--project", required=True, help="project id")
     issue.add_argument("--share", help="public share id")
     issue.add_argument("--channel", help="distribution channel id")

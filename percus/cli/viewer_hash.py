@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     command = shared.command(commands, "viewer-hash", run, "print the viewer hash the SDK computes for a "
                              "recipient code (what `percus dsar delete --viewer-hash` takes)")
-    command.add_argument("--org", required=True, help="organization id")
+    shared.org_option(command)
     command.add_argument("--recipient-code", required=True, metavar="CODE",
                          help="the recipient code; `-` reads it from the first line of stdin, which keeps it "
                               "out of the shell's history")

@@ -16,16 +16,16 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     hooks = shared.group(commands, "webhook", "webhook delivery: run it now, dead letters")
     dead = shared.command(hooks, "dead-letters", run_dead_letters, "list the batches that failed for good")
-    dead.add_argument("--org", help="only this organization's")
-    dead.add_argument("--format", choices=("table", "json"), default="table")
+    shared.org_option(dead, required=False)
+    shared.format_option(dead, json_text="JSON, one batch a line")
     redrive = shared.command(hooks, "redrive", run_redrive, "put dead-lettered batches back in the outbox, "
                              "with fresh attempts")
-    redrive.add_argument("--org", required=True)
+    shared.org_option(redrive)
     redrive.add_argument("--batch", action="append", metavar="ID", help="a batch id (repeatable)")
-    redrive.add_argument("--all", action="store_true", help="every dead-lettered batch of the organization")
+    shared.flag(redrive, "--all", "every dead-lettered batch of the organization")
     deliver = shared.command(hooks, "deliver", run_deliver, "collect and send what is due now (what `percus "
                              "serve` does every tick)")
-    deliver.add_argument("--org", help="only this organization")
+    shared.org_option(deliver, required=False)
 
 
 def run_dead_letters(args: argparse.Namespace) -> int:
@@ -37,14 +37,11 @@ def run_dead_letters(args: argparse.Namespace) -> int:
         for batch in batches:
             print(batch.model_dump_json(exclude={"event_ids"}))
         return 0
-    if not batches:
-        print("no dead-lettered batches")
-        return 0
-    print(f"{'organization':<16} {'batch':<40} {'events':>6} {'attempts':>8}  {'dead since':<20} reason")
-    for batch in batches:
-        dead_at = f"{batch.dead_at:%Y-%m-%d %H:%M:%S}" if batch.dead_at else "-"
-        print(f"{batch.organization_id:<16} {batch.batch_id:<40} {batch.event_count:>6} {batch.attempts:>8}  "
-              f"{dead_at:<20} {batch.dead_reason} ({batch.last_error})")
+    rows = [{**batch.model_dump(include={"organization_id", "batch_id", "event_count", "attempts"}),
+             "dead_at": f"{batch.dead_at:%Y-%m-%d %H:%M:%S}" if batch.dead_at else None,
+             "dead_reason": f"{batch.dead_reason} ({batch.last_error})"} for batch in batches]
+    shared.print_table(rows, ["organization_id", "batch_id", "event_count", "attempts", "dead_at",
+                              "dead_reason"])
     return 0
 
 

@@ -21,7 +21,7 @@ from pipeline.mail.base import Mailer, compose
 from pipeline.query.base import QueryEngine
 from pipeline.reporting import outcomes, reports
 from pipeline.reporting.charts import dropoff_chart
-from pipeline.reporting.formatting import FILTERS, change, count, share, shown
+from pipeline.reporting.formatting import FILTERS, change, count, label, share, shown
 from pipeline.reporting.selection import Selection
 from pipeline.store.base import Store
 from translator.canonical import format_timestamp
@@ -37,8 +37,7 @@ STATE = layout.DIGEST_STATE.prefix
 # events compacted (deploy/template.py schedules the Lambda at the same time).
 SEND_DELAY = timedelta(hours=7)
 TOP_ROWS = 5  # rows of the projects, devices and locales tables
-HEADLINES = (("views", "Views"), ("unique_viewers", "Unique viewers"), ("completion_rate", "Completion rate"),
-             ("cta_ctr", "CTA click-through"))
+HEADLINES = tuple((name, label(name)) for name in ("views", "unique_viewers", "completion_rate", "cta_ctr"))
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 

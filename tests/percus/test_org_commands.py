@@ -167,10 +167,10 @@ def test_org_list_and_key_list_show_what_revoke_needs(data_dir: Path,
     first = run(capsys, "org", "key", "acme")[1].strip()
     run(capsys, "org", "key", "acme")
     header, acme, globex = run(capsys, "org", "list")[1].splitlines()
-    assert header.split() == ["Organization", "Created", "Retention", "(days)", "Value", "policy", "API",
-                              "keys", "Digest", "Webhook"]
-    assert acme.split()[0] == "acme" and acme.split()[2:] == ["30", "store", "2", "no", "no"]
-    assert globex.split()[2:] == ["-", "store", "0", "no", "no"]
+    assert header.split() == ["Organization", "Created", "Retention", "Value", "policy", "API", "keys",
+                              "Digest", "Webhook"]  # headers and units: pipeline/reporting/formatting.py
+    assert acme.split()[0] == "acme" and acme.split()[2:] == ["30", "days", "store", "2", "no", "no"]
+    assert globex.split()[2:] == ["–", "store", "0", "no", "no"]
     listed = json.loads(run(capsys, "org", "list", "--format", "json")[1])
     assert [(org["organization_id"], org["active_api_keys"]) for org in listed] == [
         ("acme", 2), ("globex", 0)]
@@ -182,8 +182,8 @@ def test_org_list_and_key_list_show_what_revoke_needs(data_dir: Path,
     table = run(capsys, "org", "key", "acme", "--list")[1].splitlines()
     assert table[0].split() == ["Key", "id", "Created", "Revoked"]
     revoked = next(line for line in table if line.startswith(first_id))
-    assert not revoked.endswith("-")  # a date, where the other key has none
-    assert sum(line.rstrip().endswith("-") for line in table[1:]) == 1
+    assert not revoked.endswith("–")  # a date, where the other key has none
+    assert sum(line.rstrip().endswith("–") for line in table[1:]) == 1
 
 
 def test_viewer_hash_is_the_one_the_player_makes_the_sdk_compute(data_dir: Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -176,58 +177,73 @@ def table(capsys: pytest.CaptureFixture[str], report: str, params: dict[str, Any
     return out.splitlines()
 
 
-def starts(lines: list[str], *cells: str) -> bool:
+def cells(line: str) -> list[str]:
+    """The cells of a table line (columns are two or more spaces apart)."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+def starts(lines: list[str], *expected: str) -> bool:
     """Whether a line of the table begins with these cells."""
-    return any(line.split()[:len(cells)] == list(cells) for line in lines)
+    return any(cells(line)[:len(expected)] == list(expected) for line in lines)
+
+
+def pct(fraction: float) -> str:
+    return f"{fraction * 100:.1f} %"
 
 
 def test_tables_print_the_headline_numbers(reporting: Reporting, cli_env: dict[str, str],
                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Human headers and units, from pipeline/reporting/formatting.py (as the dashboard and digest)."""
     summary = api(reporting, "summary", {"from": D1, "to": D2})
     lines = table(capsys, "summary", {"from": D1, "to": D2})
-    assert starts(lines, "views", str(summary["views"])) and starts(lines, "plays", str(summary["plays"]))
-    assert starts(lines, "completion_rate", f"{summary['completion_rate']:.1%}")
-    assert starts(lines, "cta_ctr", f"{summary['cta_ctr']:.1%}")
+    assert starts(lines, "Views", f"{summary['views']:,}") and starts(lines, "Plays", f"{summary['plays']:,}")
+    assert starts(lines, "Completion rate", pct(summary["completion_rate"]))
+    assert starts(lines, "CTA click-through", pct(summary["cta_ctr"]))
+    assert starts(lines, "Avg. furthest point", f"{summary['avg_max_percent']:.1f} %")
 
     dropoff = api(reporting, "dropoff", {})
     lines = table(capsys, "dropoff", {})
-    assert lines[0].split() == ["plays", str(dropoff["plays"])]
+    assert cells(lines[0]) == ["Plays", str(dropoff["plays"])]
+    assert starts(lines, "Point of the video", "Sessions", "Share of plays")
     for milestone in dropoff["milestones"]:
-        assert starts(lines, str(milestone["percent"]), str(milestone["sessions"]),
-                      f"{milestone['fraction']:.1%}")
+        assert starts(lines, f"{milestone['percent']:.1f} %", str(milestone["sessions"]),
+                      pct(milestone["fraction"]))
 
     ctas = api(reporting, "ctas", {"project_id": CAMPAIGN})
     lines = table(capsys, "ctas", {"project_id": CAMPAIGN})
-    assert starts(lines, "views", str(ctas["views"])) and starts(lines, "cta_ctr", f"{ctas['cta_ctr']:.1%}")
+    assert starts(lines, "Views", str(ctas["views"]))
+    assert starts(lines, "CTA click-through", pct(ctas["cta_ctr"]))
     assert ctas["ctas"]
     for row in ctas["ctas"]:
-        assert any(line.split()[:1] == [row["cta_id"]] and line.endswith(f"{row['cta_ctr']:.1%}")
-                   for line in lines)
+        assert any(cells(line)[0] == row["cta_id"] and line.endswith(pct(row["cta_ctr"])) for line in lines)
 
     breakdown = api(reporting, "breakdown", {"dimension": "country"})
     lines = table(capsys, "breakdown", {"dimension": "country"})
-    assert starts(lines, "views", str(breakdown["views"]))
+    assert starts(lines, "Views", str(breakdown["views"])) and "By country:" in lines
+    assert starts(lines, "Country", "Views", "Share")
     for row in breakdown["rows"]:
-        assert starts(lines, row["value"] or "(unknown)", str(row["views"]), f"{row['share']:.1%}")
+        assert starts(lines, row["value"] or "(unknown)", str(row["views"]), pct(row["share"]))
 
     errors = api(reporting, "errors", {"project_id": "p1"})
     lines = table(capsys, "errors", {"project_id": "p1"})
     assert errors["errors"] == 3  # the project asked for, named, then the report
     assert lines[:3] == ["project_id    p1", "project_name  Renewals", "errors        3"]
+    assert cells(lines[0]) == ["Errors", str(errors["errors"])]
     assert starts(lines, "MEDIA_ERR_NETWORK", "2")
 
     chapters = api(reporting, "chapters", {"from": D1, "to": D2})
     lines = table(capsys, "chapters", {"from": D1, "to": D2})
-    assert lines[0].split() == ["plays", str(chapters["plays"])]
+    assert cells(lines[0]) == ["Plays", str(chapters["plays"])]
     for row in chapters["chapters"]:
         assert starts(lines, row["chapter_id"])
 
     curve = api(reporting, "engagement", {"project_id": "p2"})  # S8: all watched, 50-59 twice
     lines = table(capsys, "engagement", {"project_id": "p2"})
-    assert starts(lines, "plays_with_data", "1") and starts(lines, "avg_watched_percent", "100.0")
-    assert starts(lines, "bucket", "watched_share", "watched_again_share", "watched", "watched_again")
-    assert starts(lines, "49", "100.0%", "0.0%", "1", "0")
-    assert starts(lines, "50", "100.0%", "100.0%", "1", "1")
+    assert starts(lines, "Plays with watched data", "1") and starts(lines, "Avg. watched", "100.0 %")
+    assert starts(lines, "Percent of the video", "Watched", "Watched again", "Plays that watched",
+                  "Plays that watched again")
+    assert starts(lines, "49", "100.0 %", "0.0 %", "1", "0")
+    assert starts(lines, "50", "100.0 %", "100.0 %", "1", "1")
     assert len(curve["buckets"]) == 100
 
 
@@ -258,9 +274,9 @@ def test_the_live_table(reporting: Reporting, cli_env: dict[str, str], capsys: p
                         stopped_clock: datetime) -> None:
     live = api(reporting, "live", {})
     lines = table(capsys, "live", {})
-    assert starts(lines, "views", str(live["views"])) and starts(lines, "errors", str(live["errors"]))
-    assert starts(lines, "error_spike", "yes" if live["error_spike"] else "no")
-    assert "errors_per_bucket:" in lines
+    assert starts(lines, "Views", str(live["views"])) and starts(lines, "Errors", str(live["errors"]))
+    assert starts(lines, "Error spike", "yes" if live["error_spike"] else "no")
+    assert "Errors per 5 minutes:" in lines
 
 
 # -- what it refuses -------------------------------------------------------------------------------

@@ -131,5 +131,5 @@ def test_the_cli_refuses_an_internal_url_naming_why_and_takes_allow_loopback(
     with pytest.raises(SystemExit):
         main(["org", "webhook", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    assert "--allow-loopback with --url: let it reach a loopback address" in shown
+    assert "--allow-loopback, --no-allow-loopback with --url: let it reach a loopback address" in shown
     assert "link-local (cloud metadata)" in shown
