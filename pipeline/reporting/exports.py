@@ -12,13 +12,13 @@ Columns are the curated columns (`pipeline/schema.py`), timestamps as ISO-8601 U
 `project_name` after `project_id` and `template_name` after `template_id` (`pipeline/reporting/names.py`).
 There is no IP address or User-Agent to leave out: the gateway never stores them. Text comes from the
 viewer's side of the page, so in every kind each text cell is quoted, and one a spreadsheet would run
-as a formula gets a leading `'` (OWASP's CSV injection rule, `_FORMULA_START`).
+as a formula gets a leading `'` (OWASP's CSV injection rule, `_FORMULA_START`). Every kind is written
+alike (RFC 4180): text quoted, numbers and booleans (`true`, `false`) bare, a null an empty bare cell,
+lines ending in CRLF.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 import tempfile
@@ -57,6 +57,7 @@ _IGNORED = "\\x00-\\x20\\x7f-\\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\
 _FORMULA_START = f"^(?:[\\t\\r]|[{_IGNORED}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
 _FORMULA = re.compile(_FORMULA_START)
 _EXPORT_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{16}$")
+EOL = "\r\n"  # RFC 4180
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection,
         return _write_outcomes(store, org, selection, out)
     rows, csv_schema, names = 0, event_csv_schema(), Names.read(store, org)
     # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
-    with pacsv.CSVWriter(out, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+    options = pacsv.WriteOptions(quoting_style="needed", eol=EOL)
+    with pacsv.CSVWriter(out, csv_schema, write_options=options) as writer:
         for batch in _event_batches(store, org, selection):
             writer.write_batch(_for_csv(batch, csv_schema, names))
             rows += batch.num_rows
@@ -216,9 +218,22 @@ def _spreadsheet_safe(column: pa.Array) -> pa.Array:
                       pc.binary_join_element_wise("'", column, ""), column)
 
 
-def _safe(value: object) -> object:
-    """A summary cell as `_for_csv` leaves an events cell: text a spreadsheet would run gets a `'`."""
-    return f"'{value}" if isinstance(value, str) and _FORMULA.match(value) else value
+def _cell(value: object) -> str:
+    """A cell as the events' writer (`_for_csv`, quoting "needed") writes one: text quoted, with a `'`
+    before what a spreadsheet would run; numbers and booleans bare; None empty and bare (the csv
+    module's QUOTE_NONNUMERIC would write `""`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = str(value)
+    if _FORMULA.match(text):
+        text = "'" + text
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _write_summary(engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
@@ -244,13 +259,9 @@ def _write_engagement(engine: QueryEngine, org: str, selection: Selection, out: 
 
 
 def _write_rows(out: BinaryIO, header: list[str], rows: list[list[object]]) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    writer = csv.writer(text, quoting=csv.QUOTE_NONNUMERIC)  # text quoted as in the events CSV (and None)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe(cell) for cell in row])
-    text.flush()
-    text.detach()  # `out` stays open: it belongs to the caller
+    lines: list[list[object]] = [list(header), *rows]
+    for line in lines:
+        out.write((",".join(map(_cell, line)) + EOL).encode())
     return len(rows)
 
 
@@ -272,7 +283,7 @@ def _write_outcomes(store: Store, org: str, selection: Selection, out: BinaryIO)
     rows = []
     for row in sorted(found.values(), key=lambda row: (row["occurred_at"], str(row["outcome_id"]))):
         value = row["value"]
-        cells = {**row, "value": None if value is None else format(Decimal(str(value)).normalize(), "f"),
+        cells = {**row, "value": None if value is None else Decimal(str(value)).normalize(),
                  "occurred_at": _stamp(row["occurred_at"]), "received_at": _stamp(row["received_at"])}
         rows.append([cells[name] for name in OUTCOME_COLUMNS])
     return _write_rows(out, list(OUTCOME_COLUMNS), rows)
