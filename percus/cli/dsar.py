@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 from translator.ids import check_slug
 
 if TYPE_CHECKING:
@@ -34,8 +35,9 @@ def run_delete(args: argparse.Namespace) -> int:
     org = check_slug(args.org, "organization")
     shared.warn_unregistered(settings, org, "the deletion still searches its events")
     queue = settings.data_dir / "queue" if settings.queue == "local" else None
-    report = delete_viewer(open_store(settings), org, args.viewer_hash, keys=keys, queue=queue,
-                           progress=shared.progress("objects"), actor=shared.actor())
+    with Reporter("dsar", "objects") as progress:
+        report = delete_viewer(open_store(settings), org, args.viewer_hash, keys=keys, queue=queue,
+                               progress=progress, actor=shared.actor())
     print(_queue_line(report.queue))
     print(f"request {report.request_id}{' (resumed)' if report.resumed else ''}: removed "
           f"{report.count('raw')} raw lines, {report.count('quarantine')} quarantined lines, "

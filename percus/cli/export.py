@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 from pipeline.reporting.exports import KINDS
 from pipeline.reporting.selection import Selection, parse_range
 from translator.ids import check_slug
@@ -48,11 +49,16 @@ def run_csv(args: argparse.Namespace) -> int:
     selection = Selection(project_id=args.project, template_id=args.template, date_from=date_from,
                           date_to=date_to, include_bots=args.include_bots)
     actor = shared.actor()
+    with Reporter("export", "files", detail=lambda rows: f"{rows:,} rows") as progress:
+        if args.out:
+            rows = exports.save_export(store, engine, org, selection, args.out, kind=args.kind, actor=actor,
+                                       progress=progress)
+        else:
+            made = exports.create_export(store, engine, org, selection, kind=args.kind, actor=actor,
+                                         progress=progress)
     if args.out:
-        rows = exports.save_export(store, engine, org, selection, args.out, kind=args.kind, actor=actor)
         print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
         return 0
-    made = exports.create_export(store, engine, org, selection, kind=args.kind, actor=actor)
     local = store.local_path(made.key)
     print(local if local is not None else store.download_url(made.key, exports.URL_TTL_SECONDS))
     print(f"{made.rows} rows in {made.key}", file=sys.stderr)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 from pipeline.reporting.selection import parse_slug
 
 if TYPE_CHECKING:
@@ -38,9 +39,10 @@ def run_import(args: argparse.Namespace) -> int:
     local = settings.store.startswith("file://")
     keys = load_viewer_keys(data_dir=settings.data_dir if local else None)
     what = f"audience {audience}" if audience is not None else "outcomes"
-    with args.file.open(encoding="utf-8-sig", errors="replace", newline="") as lines:
-        result = import_csv(open_store(settings), org, lines, keys, audience=audience,
-                            progress=lambda so_far: print(_line(what, so_far), flush=True),
+    reporter = Reporter(f"import {what}", "rows read", detail=lambda so_far: (
+        f"{so_far.accepted:,} stored, {so_far.duplicates:,} duplicates, {len(so_far.rejected):,} rejected"))
+    with args.file.open(encoding="utf-8-sig", errors="replace", newline="") as lines, reporter as progress:
+        result = import_csv(open_store(settings), org, lines, keys, audience=audience, progress=progress,
                             actor=shared.actor())
     for line, why in result.rejected:
         print(f"line {line}: {why}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 
 if TYPE_CHECKING:
     from percus.cli.shared import Commands
@@ -53,9 +54,10 @@ def run_replay(args: argparse.Namespace) -> int:
         for name in ("accepted", "duplicates", "ignored"):
             totals[name] += getattr(outcome, name)
         totals["rejected"] += len(outcome.rejected)
-        print(f"… {batch[-1][0]} lines read", file=sys.stderr, flush=True)
+        progress(batch[-1][0], None)
         batch.clear()
 
+    progress = Reporter("replay", "lines read")
     for number, event, error in _lines(args.file):
         if error is not None:
             print(f"line {number}: {error}", file=sys.stderr)

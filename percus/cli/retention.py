@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 
 if TYPE_CHECKING:
     from percus.cli.shared import Commands
@@ -25,8 +26,10 @@ def run_apply(args: argparse.Namespace) -> int:
     settings = shared.settings(args)
     store = open_store(settings)
     # On S3 the bucket's lifecycle rules apply the zone defaults; only overrides are left to do.
-    report = apply_retention(store, OrganizationRegistry(store, cache_seconds=0),
-                             defaults=settings.store.startswith("file://"), actor=shared.actor())
+    with Reporter("retention", "zones") as progress:
+        report = apply_retention(store, OrganizationRegistry(store, cache_seconds=0),
+                                 defaults=settings.store.startswith("file://"), actor=shared.actor(),
+                                 progress=progress)
     for zone, orgs in report.days_deleted.items():
         for org, days in orgs.items():
             print(f"{zone} {org or '-'}: {len(days)} days ({days[0]} to {days[-1]})")

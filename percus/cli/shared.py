@@ -128,15 +128,6 @@ def since(text: str | None) -> datetime | None:
         raise ValueError(f"--since takes YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC), not {text!r}") from None
 
 
-def progress(label: str) -> Callable[..., None]:
-    """A one-line counter on stderr for long runs (only when stderr is a terminal)."""
-    def show(done: int, total: int, *_: object) -> None:
-        if sys.stderr.isatty():
-            end = "\n" if done == total else "\r"
-            print(f"{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
-    return show
-
-
 def print_json(value: object, *, indent: int | None = None, sort_keys: bool = False) -> None:
     """JSON with text as written (names in any script), not as \\u escapes."""
     print(json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from percus.cli import shared
+from percus.cli.progress import Reporter
 from pipeline.reporting.selection import parse_date
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def run_compact(args: argparse.Namespace) -> int:
     from pipeline.curated.compactor import compact
 
     hour = _hour(args.hour) if args.hour is not None else None
-    report = compact(shared.store(args), hour=hour, progress=shared.progress("partitions"))
+    with Reporter("compact", "partitions", detail=lambda so_far: f"{so_far.events_in:,} events") as progress:
+        report = compact(shared.store(args), hour=hour, progress=progress)
     print(f"raw objects read: {report.raw_objects_read}, events: {report.events_in}, duplicates "
           f"dropped: {report.duplicates_dropped}, rejected: {report.events_rejected}, partitions "
           f"written: {len(report.partitions_written)}, quarantined: {len(report.quarantined_objects)}")
@@ -40,7 +42,8 @@ def run_rollup(args: argparse.Namespace) -> int:
     from pipeline.reporting.rollups import build_rollups
 
     day = parse_date(args.date, "--date") if args.date is not None else None
-    report = build_rollups(shared.store(args), day=day, progress=shared.progress("days"))
+    with Reporter("rollup", "days", detail=lambda so_far: f"{so_far.sessions:,} sessions") as progress:
+        report = build_rollups(shared.store(args), day=day, progress=progress)
     print(f"days built: {len(report.days_built)}, unchanged: {report.days_fresh}, files written: "
           f"{report.files_written}, sessions: {report.sessions}")
     return 0

@@ -7,7 +7,7 @@ quarantine and locking: docs/architecture.md (Compaction and rollups).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +20,7 @@ from pipeline.curated.commits import DayState
 from pipeline.curated.shares import KnownShares
 from pipeline.governance import audit
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
+from pipeline.progress import Progress
 from pipeline.raw.reader import Corruption, read_raw
 from pipeline.store.base import Store
 from pipeline.store.lock import Busy, store_lock
@@ -41,9 +42,6 @@ class CompactionReport:
     received_at: list[pa.ChunkedArray] = field(default_factory=list)
 
 
-Progress = Callable[[int, int, CompactionReport], None]  # (partitions done, partitions to do, so far)
-
-
 class CompactionBusy(Busy):
     """Another process holds the curated lock and the caller chose not to wait."""
 
@@ -55,7 +53,7 @@ def curated_lock(store: Store, *, wait: bool = True) -> contextlib.AbstractConte
 
 
 def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] | None = None,
-            progress: Progress | None = None, wait: bool = True,
+            progress: Progress[CompactionReport] | None = None, wait: bool = True,
             dedup_window: timedelta = DEDUP_WINDOW) -> CompactionReport:
     """Compact every raw object not yet in the curated zone (of one hour, of some organizations).
 
@@ -296,7 +294,7 @@ class _Run:
     """One compaction: plans the (organization, hour)s with new raw objects, takes each in, and
     commits once per organization-day."""
 
-    def __init__(self, store: Store, window: timedelta, progress: Progress | None) -> None:
+    def __init__(self, store: Store, window: timedelta, progress: Progress[CompactionReport] | None) -> None:
         self.store = store
         self.window = window
         self.progress = progress

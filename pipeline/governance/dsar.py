@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from pipeline.governance import audit
 from pipeline.governance.dsar_queue import QueueReport, clear_queue
 from pipeline.governance.viewer_keys import ViewerKeys, client_hash
 from pipeline.layout import curated_key, raw_prefix, rollup_key
+from pipeline.progress import Progress
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.raw import rawfile
 from pipeline.reporting.rollups import build_rollups
@@ -60,9 +60,6 @@ class DsarReport:
         return sum(self.removed[key] for key in self.keys(zone))
 
 
-Progress = Callable[[int, int, DsarReport], None]  # (objects done, objects to do, so far)
-
-
 def request_id(org: str, viewer_hash: str, keys: ViewerKeys) -> str:
     """The request's name in job records and the audit log: derived from the keyed id, so nobody
     without the viewer key can tell which client hash it was."""
@@ -75,7 +72,7 @@ def job_key(org: str, request: str) -> str:
 
 
 def delete_viewer(store: Store, org: str, viewer_hash: str, *, keys: ViewerKeys,
-                  queue: Path | None = None, progress: Progress | None = None, wait: bool = True,
+                  queue: Path | None = None, progress: Progress[DsarReport] | None = None, wait: bool = True,
                   actor: str | None = None) -> DsarReport:
     """Remove every event of the viewer whose client-side hash is `viewer_hash` from `org`'s data.
 
@@ -223,7 +220,7 @@ def _plan(store: Store, org: str) -> list[tuple[str, str]]:
 
 
 def _walk(store: Store, org: str, forms: _Forms, record: _Record, report: DsarReport,
-          progress: Progress | None) -> None:
+          progress: Progress[DsarReport] | None) -> None:
     """Visit every object the record's cursor has not passed. Rollups come after curated: once
     curated is clean, the compactor's index is rebuilt and the rollup days it fed are named."""
     plan = _plan(store, org)

@@ -7,7 +7,6 @@ docs/architecture.md (Governance).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,6 +14,7 @@ from pipeline import layout
 from pipeline.curated.compactor import curated_lock
 from pipeline.governance import audit
 from pipeline.governance.registry import OrganizationRegistry
+from pipeline.progress import Progress
 from pipeline.store.base import Store
 
 
@@ -74,9 +74,6 @@ class RetentionReport:
     days_deleted: dict[str, dict[str, list[date]]] = field(default_factory=dict)
 
 
-Progress = Callable[[int, int, RetentionReport], None]  # (zones done, zones to do, so far)
-
-
 def retention_days(zone: Zone, override: int | None, *, defaults: bool = True) -> int | None:
     """How many days `zone` keeps an organization's data; None when this run leaves it alone."""
     if zone.per_org and override is not None:
@@ -86,7 +83,7 @@ def retention_days(zone: Zone, override: int | None, *, defaults: bool = True) -
 
 def apply_retention(store: Store, registry: OrganizationRegistry, *, today: date | None = None,
                     defaults: bool = True, wait: bool = True, actor: str | None = None,
-                    progress: Progress | None = None) -> RetentionReport:
+                    progress: Progress[RetentionReport] | None = None) -> RetentionReport:
     """Delete every expired partition. `defaults=False` applies only the organizations' overrides
     (on AWS, where lifecycle rules apply the defaults). `wait=False` raises CompactionBusy instead of
     waiting for a compaction or DSAR job in progress. `today` (UTC) is for tests."""

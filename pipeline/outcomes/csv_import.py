@@ -9,7 +9,7 @@ viewer hash.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from pipeline.governance import audit
 from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.outcomes.intake import add_members, store_outcomes
 from pipeline.outcomes.rows import parse_member, parse_outcome
+from pipeline.progress import Progress
 from pipeline.store.base import Store
 from translator.refusal import ItemError
 
@@ -34,12 +35,9 @@ class Imported:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, why)
 
 
-Progress = Callable[[Imported], None]  # after each stored chunk
-
-
 def import_csv(store: Store, org: str, lines: Iterable[str], keys: ViewerKeys, *,
-               audience: str | None = None, progress: Progress | None = None, actor: str | None = None,
-               chunk_rows: int | None = None) -> Imported:
+               audience: str | None = None, progress: Progress[Imported] | None = None,
+               actor: str | None = None, chunk_rows: int | None = None) -> Imported:
     """Outcomes (columns OUTCOME_COLUMNS, optionally value and currency) or, with `audience`, the
     members of that audience (a `viewer_hash` column); other columns are ignored. `chunk_rows`: rows
     stored at a time (default CHUNK)."""
@@ -70,7 +68,7 @@ def import_csv(store: Store, org: str, lines: Iterable[str], keys: ViewerKeys, *
         result.duplicates += stored.duplicates
         chunk.clear()
         if progress is not None:
-            progress(result)
+            progress(result.rows, None, result)  # rows read; how many there are is known at the end
 
     for line, cells in rows:
         if isinstance(cells, str):  # the csv module refused the line

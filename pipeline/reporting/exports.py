@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from pipeline import layout, parquet
 from pipeline.curated import schema
 from pipeline.governance import audit
+from pipeline.progress import Progress
 from pipeline.query.base import QueryEngine
 from pipeline.query.tables import CURATED, OUTCOMES
 from pipeline.reporting import metrics, reports
@@ -83,9 +84,11 @@ def export_key(export_id: str) -> str:
 
 
 def create_export(store: Store, engine: QueryEngine, org: str, selection: Selection, *, kind: str = "events",
-                  actor: str, now: datetime | None = None, today: date | None = None) -> Export:
+                  actor: str, now: datetime | None = None, today: date | None = None,
+                  progress: Progress[int] | None = None) -> Export:
     """Write the CSV of `selection` (`kind`: one of KINDS) under exports/ and audit it; `actor`
-    says who asked (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself)."""
+    says who asked (`api_key:<key id>`, `admin_key:<key id>`, `cli:<user>`: never a key itself).
+    `progress`: (files read, files to read, rows so far) of the kinds read file by file."""
     check_slug(org, "organization")
     check_selection(kind, selection)
     created = (now or datetime.now(UTC)).astimezone(UTC)
@@ -94,7 +97,7 @@ def create_export(store: Store, engine: QueryEngine, org: str, selection: Select
     with tempfile.TemporaryDirectory(prefix="percus-export-") as folder:
         path = Path(folder) / "export.csv"
         with open(path, "wb") as out:
-            rows = write_csv(store, engine, org, selection, out, kind=kind, today=today)
+            rows = write_csv(store, engine, org, selection, out, kind=kind, today=today, progress=progress)
         size = path.stat().st_size
         store.put_file(key, path)
     audit.record(store, "export.created", {"organization_id": org, "export_id": export_id},
@@ -104,14 +107,15 @@ def create_export(store: Store, engine: QueryEngine, org: str, selection: Select
 
 
 def save_export(store: Store, engine: QueryEngine, org: str, selection: Selection, path: Path, *,
-                kind: str = "events", actor: str, today: date | None = None) -> int:
+                kind: str = "events", actor: str, today: date | None = None,
+                progress: Progress[int] | None = None) -> int:
     """Write the CSV of `selection` to a local file (`percus export csv --out`), audited like a stored
     export (the file's path is not recorded); returns the number of data rows."""
     check_slug(org, "organization")
     _check_kind(kind)  # before opening `path` empties it
     check_selection(kind, selection)
     with open(path, "wb") as out:
-        rows = write_csv(store, engine, org, selection, out, kind=kind, today=today)
+        rows = write_csv(store, engine, org, selection, out, kind=kind, today=today, progress=progress)
     audit.record(store, "export.created", {"organization_id": org},
                  {"kind": kind, **selection.as_json(), "rows": rows, "bytes": path.stat().st_size,
                   "destination": "file"}, actor=actor)
@@ -119,20 +123,26 @@ def save_export(store: Store, engine: QueryEngine, org: str, selection: Selectio
 
 
 def write_csv(store: Store, engine: QueryEngine, org: str, selection: Selection, out: BinaryIO, *,
-              kind: str = "events", today: date | None = None) -> int:
-    """Stream the CSV of `selection` to `out`; returns the number of data rows."""
+              kind: str = "events", today: date | None = None, progress: Progress[int] | None = None) -> int:
+    """Stream the CSV of `selection` to `out`; returns the number of data rows. `progress`: as for
+    create_export (the summary and engagement kinds are one query each: they report none)."""
     _check_kind(kind)
     if kind == "summary":
         return _write_summary(engine, org, selection, out, today=today)
     if kind == "engagement":
         return _write_engagement(engine, org, selection, out, today=today)
     if kind == "outcomes":
-        return _write_outcomes(store, org, selection, out)
+        return _write_outcomes(store, org, selection, out, progress)
     rows, csv_schema, names = 0, event_csv_schema(), Names.read(store, org)
+
+    def file_read(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total, rows)
+
     # "needed" quotes every value of a string column, whatever it holds, and no number or empty cell.
     options = pacsv.WriteOptions(quoting_style="needed", eol=EOL)
     with pacsv.CSVWriter(out, csv_schema, write_options=options) as writer:
-        for batch in _event_batches(store, org, selection):
+        for batch in _event_batches(store, org, selection, file_read):
             writer.write_batch(_for_csv(batch, csv_schema, names))
             rows += batch.num_rows
     return rows
@@ -151,8 +161,10 @@ def check_selection(kind: str, selection: Selection) -> None:
                              "template)")
 
 
-def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.RecordBatch]:
-    """The selected curated rows, file by file and batch by batch (dated by event_time, UTC)."""
+def _event_batches(store: Store, org: str, selection: Selection,
+                   file_read: Callable[[int, int], None]) -> Iterator[pa.RecordBatch]:
+    """The selected curated rows, file by file and batch by batch (dated by event_time, UTC);
+    `file_read(files done, files)` after each file."""
     start = datetime.combine(selection.date_from, time(), UTC) if selection.date_from else None
     end = datetime.combine(selection.date_to + ONE_DAY, time(), UTC) if selection.date_to else None
     # A row's file is the day of its receipt, which lags its event time (and, in files compacted
@@ -160,7 +172,8 @@ def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.
     days = [day for day in CURATED.days(store, org)
             if (selection.date_from is None or day >= selection.date_from - ONE_DAY)
             and (selection.date_to is None or day <= selection.date_to + ONE_DAY)]
-    for _, key in CURATED.keys(store, org, days):
+    keys = [key for _, key in CURATED.keys(store, org, days)]
+    for number, key in enumerate(keys, start=1):
         path = store.local_path(key)
         source = pq.ParquetFile(path if path is not None else pa.BufferReader(store.get(key)))
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
@@ -177,6 +190,7 @@ def _event_batches(store: Store, org: str, selection: Selection) -> Iterator[pa.
                 keep = pc.and_(keep, pc.less(rows["event_time"], end))
             selected = rows.filter(pc.fill_null(keep, False))
             yield from selected.to_batches()
+        file_read(number, len(keys))
 
 
 def event_csv_schema() -> pa.Schema:
@@ -265,21 +279,25 @@ def _write_rows(out: BinaryIO, header: list[str], rows: list[list[object]]) -> i
     return len(rows)
 
 
-def _write_outcomes(store: Store, org: str, selection: Selection, out: BinaryIO) -> int:
+def _write_outcomes(store: Store, org: str, selection: Selection, out: BinaryIO,
+                    progress: Progress[int] | None) -> int:
     """The outcomes that occurred on the range's days, one row per outcome_id (its first copy), by time."""
     days = [day for day in OUTCOMES.days(store, org)
             if (selection.date_from is None or day >= selection.date_from)
             and (selection.date_to is None or day <= selection.date_to)]
     found: dict[str, dict[str, object]] = {}
-    for _, key in OUTCOMES.keys(store, org, days):
+    keys = [key for _, key in OUTCOMES.keys(store, org, days)]
+    for number, key in enumerate(keys, start=1):
         try:
             rows = parquet.from_bytes(store.get(key)).to_pylist()
         except KeyError:  # removed since the listing (retention, DSAR)
-            continue
+            rows = []
         for row in rows:
             held = found.get(str(row["outcome_id"]))
             if held is None or row["received_at"] < held["received_at"]:
                 found[str(row["outcome_id"])] = row
+        if progress is not None:
+            progress(number, len(keys), len(found))
     rows = []
     for row in sorted(found.values(), key=lambda row: (row["occurred_at"], str(row["outcome_id"]))):
         value = row["value"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypedDict
@@ -19,6 +18,7 @@ import pyarrow as pa
 from pipeline import layout, parquet
 from pipeline.curated import commits, schema
 from pipeline.layout import rollup_key
+from pipeline.progress import Progress
 from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
@@ -42,9 +42,6 @@ class RollupReport:
     sessions: int = 0  # sessions dated on the days built (bots included)
 
 
-Progress = Callable[[int, int, RollupReport], None]  # (days done, days to do, so far)
-
-
 def last_closed_day(today: date) -> date:
     """The last day whose curated window is over (its next day has ended). Reports read rollups
     only up to it: a rollup of a later day may already miss events received since it was built."""
@@ -61,7 +58,7 @@ class _State(TypedDict):
 
 
 def build_rollups(store: Store, *, day: date | None = None, org: str | None = None,
-                  progress: Progress | None = None, today: date | None = None) -> RollupReport:
+                  progress: Progress[RollupReport] | None = None, today: date | None = None) -> RollupReport:
     """Build the rollups of one day (rebuilt unconditionally) or, with `day=None`, of every closed
     day whose inputs changed; for one organization or all. `today` (UTC) is for tests."""
     report = RollupReport()

@@ -1,5 +1,5 @@
 """`percus outcomes import`: a CRM's CSV of outcomes or of an audience, keyed as the gateway keys
-them; a bad row is reported by its line number and skipped; progress on stdout; re-imports are
+them; a bad row is reported by its line number and skipped; progress on stderr; re-imports are
 duplicates; the client-side hash reaches no stored byte."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from percus.cli import progress
 from pipeline.governance import audit
 from pipeline.governance.viewer_keys import load_viewer_keys
 from pipeline.outcomes import csv_import
@@ -82,13 +83,14 @@ def test_a_large_file_reports_progress_per_chunk(acme: Path, tmp_path: Path,
     crm = tmp_path / "big.csv"
     lines = "".join(row(f"R-{n}", days_ago=1 + n % 3) for n in range(2_500))
     crm.write_text(HEADER + lines, encoding="utf-8")
-    code, out, _ = run(capsys, "outcomes", "import", "--org", "acme", str(crm))
+    monkeypatch.setattr(progress, "PLAIN_SECONDS", 0.0)  # a line per chunk, however fast
+    code, out, err = run(capsys, "outcomes", "import", "--org", "acme", str(crm))
     assert code == 0
-    assert out.splitlines() == [
-        "outcomes: 1000 rows read, 1000 stored, 0 duplicates, 0 rejected",
-        "outcomes: 2000 rows read, 2000 stored, 0 duplicates, 0 rejected",
-        "outcomes: 2500 rows read, 2500 stored, 0 duplicates, 0 rejected",
-        "done: outcomes: 2500 rows read, 2500 stored, 0 duplicates, 0 rejected"]
+    assert out.splitlines() == ["done: outcomes: 2500 rows read, 2500 stored, 0 duplicates, 0 rejected"]
+    assert err.splitlines() == [
+        "import outcomes: 1,000 rows read; 1,000 stored, 0 duplicates, 0 rejected",
+        "import outcomes: 2,000 rows read; 2,000 stored, 0 duplicates, 0 rejected",
+        "import outcomes: 2,500 rows read; 2,500 stored, 0 duplicates, 0 rejected"]
     assert len(stored(acme, "outcomes")) == 2_500
     # Each chunk writes one object per day it covers: 3 chunks over 3 days.
     assert len(list(LocalStore(acme / "bucket").list("outcomes/"))) == 9

@@ -30,7 +30,7 @@ def test_replay_keeps_the_good_lines_and_names_the_bad(tmp_path: Path,
     assert code == 1
     assert out.strip() == "2 accepted, 1 duplicates, 1 ignored, 2 rejected"
     assert "line 3: not a JSON value" in err and "line 4: invalid_field: name: Field required" in err
-    assert "… 7 lines read" in err
+    assert "replay: 7 lines read" in err
     [project] = read_latest(LocalStore(tmp_path / "data" / "bucket"), "projects", "acme")
     assert (project["project_id"], project["archived"]) == ("p1", True)
     source.write_text(created + "\n")

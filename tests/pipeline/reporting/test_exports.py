@@ -122,6 +122,16 @@ def test_the_engagement_kind_is_the_curve_one_row_per_bucket(store: LocalStore) 
     assert (rows[15]["watched"], rows[15]["watched_again_share"]) == (4, 0.25)  # S1, S2, S8, S10; S2 again
 
 
+def test_progress_is_reported_per_file_read(store: LocalStore) -> None:
+    seen: list[tuple[int, int | None, int]] = []
+    rows = exports.write_csv(store, DuckDbEngine(store), "acme", Selection(), io.BytesIO(),
+                             progress=lambda done, total, so_far: seen.append((done, total, so_far)))
+    files = len(seen)
+    assert files > 1 and [done for done, _, _ in seen] == list(range(1, files + 1))
+    assert {total for _, total, _ in seen} == {files} and seen[-1][2] == rows
+    assert [so_far for _, _, so_far in seen] == sorted(so_far for _, _, so_far in seen)
+
+
 def test_the_kind_and_the_export_id_are_checked(store: LocalStore) -> None:
     with pytest.raises(ValueError, match="kind"):
         exports.write_csv(store, DuckDbEngine(store), "acme", Selection(), io.BytesIO(), kind="pdf")
