@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from gateway import metrics as server_metrics
+from percus.cli import build_parser, reference
 from pipeline.reporting import metrics
 from translator.migration_doc import sync_document
 from translator.schema_document import event_json_schema, platform_event_json_schema
@@ -24,6 +25,7 @@ def generated_documents() -> dict[Path, str]:
         migration: sync_document(migration.read_text()),
         REPO / "docs/metrics.md": metrics.sync_document((REPO / "docs/metrics.md").read_text()),
         operations: server_metrics.sync_document(operations.read_text()),
+        REPO / "docs/command-line.md": reference.document(build_parser()),
     }
 
 

@@ -23,8 +23,9 @@ def add(commands: Commands) -> None:
                        "token (default: micro)")
     micro.add_argument("--project", default="micro", help="the project of the printed share token (default: "
                        "micro)")
-    micro.add_argument("--data-dir", type=Path, help="read organization settings (value policy, legacy "
-                       "group keys) from this data directory; default: a temporary one, removed at exit")
+    micro.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="read organization settings (value policy, legacy group keys) from this data "
+                            "directory; default: a temporary one, removed at exit")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ def command(parent: Commands, name: str, handler: Handler, help_text: str) -> ar
     """A command that runs `handler`, with the --data-dir option every command takes."""
     sub = parent.add_parser(name, help=help_text, description=help_text)
     sub.set_defaults(handler=handler)
-    sub.add_argument("--data-dir", type=Path, help="data directory (default: $PERCUS_DATA_DIR "
+    sub.add_argument("--data-dir", type=Path, metavar="DIR", help="data directory (default: $PERCUS_DATA_DIR "
                      "or ./percus-data)")
     return sub
 
