@@ -45,6 +45,7 @@ def add(commands: Commands) -> None:
 
     show = shared.command(org, "show", run_show, "print every setting of an organization, secrets masked")
     shared.org_option(show, shortcut=True)
+    shared.format_option(show, json_text="JSON, the secrets masked alike")
 
     key = shared.command(org, "key", run_key, "create (print once), list or revoke reporting API keys")
     shared.org_option(key, shortcut=True)
@@ -147,6 +148,19 @@ def run_show(args: argparse.Namespace) -> int:
         f"{_unknown_share(registry.store, org.organization_id)} events whose share token names a share "
         "or channel the platform has not published",
     ]
+    if args.format == "json":
+        shared.print_json({
+            "organization_id": org.organization_id, "created_at": org.created_at.isoformat(),
+            "retention_days": org.retention_days, "value_policy": org.value_policy, "salt": _masked(org.salt),
+            "digest": {"enabled": digest.enabled, "recipients": digest.recipients},
+            "webhook": None if webhook is None else {
+                "url": webhook.url, "enabled": webhook.enabled, "allow_loopback": webhook.allow_loopback,
+                "since": webhook.since.isoformat(), "secret": _masked(webhook.secret)},
+            "api_keys": [{"key_id": key.key_id, "created_at": key.created_at.isoformat(),
+                          "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+                         for key in org.api_keys],
+            "legacy_group_keys": len(org.legacy_group_key_hashes)}, indent=2)
+        return 0
     print("\n".join(lines))
     return 0
 

@@ -21,7 +21,7 @@ from percus.cli import build_parser, shared
 from tests.percus._cli import run
 
 SHORTCUTS = {"org create", "org set", "org show", "org key", "org digest", "org webhook", "digest"}
-LISTS_OR_REPORTS = {"org list", "org key", "audit list", "webhook dead-letters", "migrate check"}
+LISTS_OR_REPORTS = {"org list", "org show", "org key", "audit list", "webhook dead-letters", "migrate check"}
 
 
 def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
@@ -105,6 +105,8 @@ def test_the_shortcut_and_the_option_are_the_same(tmp_path: pytest.TempPathFacto
     assert code == 0 and '"acme"' in out and '"globex"' in out
     by_option = run(capsys, "org", "show", "--org", "acme", *data)[1]
     assert by_option == run(capsys, "org", "show", "acme", *data)[1]
+    shown = json.loads(run(capsys, "org", "show", "acme", "--format", "json", *data)[1])
+    assert shown["organization_id"] == "acme" and shown["salt"].endswith("…") and len(shown["salt"]) == 5
 
     assert run(capsys, "org", "show", "acme", "--org", "acme", *data) == (
         2, "", "percus: error: give the organization once: acme or --org acme, not both\n")
