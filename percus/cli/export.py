@@ -29,9 +29,8 @@ def add(commands: Commands) -> None:
     csv.add_argument("--kind", choices=KINDS, default="events", help="curated events (the default), daily "
                      "summary rows, the engagement curve, or business outcomes")
     shared.flag(csv, "--include-bots", "keep the events of known bots")
-    csv.add_argument("--out", type=Path, metavar="FILE", help="write it to this file (default: under "
-                     "exports/ "
-                     "in the store)")
+    csv.add_argument("--out", type=Path, metavar="FILE",
+                     help="write it to this file (default: under exports/ in the store)")
 
 
 def run_csv(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,23 +49,23 @@ def run_replay(args: argparse.Namespace) -> int:
         outcome = handle(registry, [event for _, event in batch], datetime.now(UTC))
         for refused in outcome.rejected:
             line = batch[refused["index"]][0]
-            print(f"line {line}: {refused['code']}: {refused['message']}", file=sys.stderr)
+            progress.note(f"line {line}: {refused['code']}: {refused['message']}")
         for name in ("accepted", "duplicates", "ignored"):
             totals[name] += getattr(outcome, name)
         totals["rejected"] += len(outcome.rejected)
         progress(batch[-1][0], None)
         batch.clear()
 
-    progress = Reporter("replay", "lines read")
-    for number, event, error in _lines(args.file):
-        if error is not None:
-            print(f"line {number}: {error}", file=sys.stderr)
-            totals["rejected"] += 1
-            continue
-        batch.append((number, event))
-        if len(batch) == BATCH:
+    with Reporter("replay", "lines read") as progress:
+        for number, event, error in _lines(args.file):
+            if error is not None:
+                progress.note(f"line {number}: {error}")
+                totals["rejected"] += 1
+                continue
+            batch.append((number, event))
+            if len(batch) == BATCH:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
     print(", ".join(f"{count} {name}" for name, count in totals.items()))
     return 1 if totals["rejected"] else 0

@@ -56,6 +56,13 @@ class Reporter:
             print(self._text(done, total, so_far), file=self.stream, flush=True)
             self.shown_at, self.shown_tenth = now, tenth
 
+    def note(self, text: str) -> None:
+        """A line of its own (a bad input line…) on the same stream, clearing a bar drawn there."""
+        if self.open:
+            self.stream.write("\r\x1b[K")
+            self.open, self.shown_at = False, None  # drawn again at the next step
+        print(text, file=self.stream, flush=True)
+
     def _bar(self, done: int, total: int | None) -> str:
         if not total:
             return ""

@@ -66,6 +66,16 @@ def test_a_bar_redrawn_in_place_on_a_terminal() -> None:
     assert text.rsplit("\r\x1b[K", 1)[1] == "[" + "#" * 24 + "] dsar: 4/4 objects (100 %)\n"
 
 
+def test_a_note_clears_the_bar_and_the_bar_comes_back() -> None:
+    out, clock = Terminal(), Clock()
+    with Reporter("replay", "lines read", stream=out, clock=clock) as report:
+        report(500, None, None)
+        report.note("line 7: not a JSON value")
+        report(1_000, None, None)  # within REDRAW_SECONDS, yet drawn: the note took its place
+    assert out.getvalue() == ("\r\x1b[Kreplay: 500 lines read\r\x1b[Kline 7: not a JSON value\n"
+                              "\r\x1b[Kreplay: 1,000 lines read\n")
+
+
 def test_a_bar_stopped_short_ends_its_line() -> None:
     out = Terminal()
     with Reporter("export", "files", stream=out, clock=Clock()) as report:
