@@ -133,6 +133,15 @@ def _print_report(name: str, result: dict[str, Any]) -> None:
         title = (f"By {formatting.label(result['dimension']).lower()}" if name == "breakdown"
                  else formatting.label(key))
         print(f"\n{title}:")
-        shown = [{column: "(unknown)" if value is None and column in ("value", "error_code") else value
-                  for column, value in row.items()} for row in rows]
+        shown = [{column: _shown(column, value) for column, value in row.items()} for row in rows]
         shared.print_table(shown, _ROW_COLUMNS.get(name) or (list(rows[0]) if rows else []), headers=headers)
+
+
+def _shown(column: str, value: object) -> object:
+    """A row's value as the dashboard names it: a cohort by its label; a dimension value or error code
+    nobody sent as (unknown)."""
+    from gateway.dashboard_pages import COHORT_LABELS
+
+    if value is None and column in ("value", "error_code"):
+        return "(unknown)"
+    return COHORT_LABELS.get(value, value) if column == "cohort" and isinstance(value, str) else value

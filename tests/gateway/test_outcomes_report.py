@@ -83,6 +83,7 @@ def test_the_command_prints_the_same_report(served: Served, capsys: pytest.Captu
     code, out, _ = run(capsys, *base)
     assert code == 0
     assert "110.5 EUR" in out and "50 EUR, 25.25 USD" in out and "Conversion rate" in out  # human headers
+    assert "Viewed, never played" in out and "viewed_not_played" not in out  # the dashboard's cohort labels
     code, _, err = run(capsys, *base, "--attribution-days", "400")
     assert code == 2 and "--attribution-days must be a whole number from 1 to 365" in err
 
