@@ -47,6 +47,7 @@ class ScanLimitExceeded(AthenaQueryError):
 
 
 class AthenaEngine:
+    billed_by_scan = True
     def __init__(self, store: Store, *, client: Any = None, workgroup: str = "primary",
                  output_location: str | None = None, database: str = "percus",
                  bytes_scanned_limit: int | None = None, timeout: float = 300.0,

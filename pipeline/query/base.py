@@ -38,6 +38,9 @@ class QueryError(RuntimeError):
 
 class QueryEngine(Protocol):
     store: Store  # where the data lives: partitions are listed and dimension tables read from it
+    # Billed per byte scanned without materializing CTEs (Athena): reports render the shapes that read
+    # curated once per statement (pipeline/query/single_scan.py).
+    billed_by_scan: bool
 
     def query(self, text: str, *, org: str, sources: Sequence[Source],
               params: Mapping[str, Any] | None = None) -> list[Row]:

@@ -28,6 +28,7 @@ _DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER"}
 
 
 class DuckDbEngine:
+    billed_by_scan = False  # it materializes CTEs, and a local read costs nothing
     def __init__(self, store: Store) -> None:
         self.store = store
         # An unknown table name must fail, never resolve to a Python variable in scope.

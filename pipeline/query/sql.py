@@ -27,12 +27,12 @@ from translator.engagement import BUCKETS, hex_digits_with_bit
 TRACKED = ("COALESCE(consent_tracking, FALSE) "
            "AND event_type NOT IN ('consent.accepted', 'consent.declined')")
 # Evidence that playback started. video.incomplete at 0 % is a viewer leaving before the start.
+# `percent` is quoted everywhere: it is a reserved word of Athena's DDL grammar.
 PLAYBACK = ("(event_type IN ('video.played', 'video.paused', 'video.progressed', 'video.completed') "
-            "OR (event_type = 'video.incomplete' AND percent > 0))")
+            "OR (event_type = 'video.incomplete' AND \"percent\" > 0))")
 
-SESSIONS = f"""
-SELECT
-  session_id,
+# One row per session: its key, then its facts (aggregates of its tracked events).
+SESSION_FACTS = f"""session_id,
   MIN(event_time) AS started_at,
   CAST(MIN(event_time) AS DATE) AS day,
   MAX(project_id) AS project_id,
@@ -48,15 +48,12 @@ SELECT
   MIN(CASE WHEN event_type = 'video.errored' THEN event_time END) AS first_error,
   MAX(CASE WHEN event_type = 'video.completed' THEN 1 ELSE 0 END) AS completed,
   MAX(CASE WHEN event_type = 'video.completed' THEN CAST(100 AS DOUBLE)
-           WHEN event_type IN ('video.progressed', 'video.incomplete') THEN percent
+           WHEN event_type IN ('video.progressed', 'video.incomplete') THEN "percent"
            ELSE CAST(0 AS DOUBLE) END) AS max_percent,
   SUM(CASE WHEN event_type = 'cta.clicked' THEN 1 ELSE 0 END) AS cta_clicks,
   SUM(CASE WHEN event_type = 'interaction.engaged' THEN 1 ELSE 0 END) AS interactions,
-  MAX(CASE WHEN event_type = 'autoplay.failed' THEN 1 ELSE 0 END) AS autoplay_failed
-FROM events
-WHERE {TRACKED}
-GROUP BY session_id
-"""
+  MAX(CASE WHEN event_type = 'autoplay.failed' THEN 1 ELSE 0 END) AS autoplay_failed"""
+SESSIONS = f"\nSELECT\n  {SESSION_FACTS}\nFROM events\nWHERE {TRACKED}\nGROUP BY session_id\n"
 
 # Additive session counts: sums over days, projects and templates stay exact.
 SESSION_MEASURES: dict[str, str] = {
@@ -87,10 +84,12 @@ _MEASURES = ",\n  ".join(f"{expr} AS {name}" for name, expr in SESSION_MEASURES.
 
 
 def _breakdown() -> str:
-    return "\nUNION ALL\n".join(
-        f"SELECT {_KEYS}, '{name}' AS dimension, {column} AS value,\n  {_MEASURES}\n"
-        f"FROM sessions GROUP BY {_KEYS}, {column}"
-        for name, column in DIMENSIONS.items())
+    # Grouping sets, not a UNION per dimension: Athena would read curated once per branch.
+    dimension = " ".join(f"WHEN GROUPING({column}) = 0 THEN '{name}'" for name, column in DIMENSIONS.items())
+    value = " ".join(f"WHEN GROUPING({column}) = 0 THEN {column}" for column in DIMENSIONS.values())
+    sets = ", ".join(f"({_KEYS}, {column})" for column in DIMENSIONS.values())
+    return (f"SELECT {_KEYS}, CASE {dimension} END AS dimension, CASE {value} END AS value,\n"
+            f"  {_MEASURES}\nFROM sessions GROUP BY GROUPING SETS ({sets})")
 
 
 # The engagement curve (translator/engagement.py): per bucket, the plays that watched it and watched it
@@ -109,20 +108,41 @@ def _bucket_flag(column: str, bucket: int) -> str:
     return f"CASE WHEN substr({column}, {position}, 1) IN ({chars}) THEN 1 ELSE 0 END"
 
 
+# The events carrying a session's watched buckets, and per session a flag per bucket of each series:
+# a session's sets are cumulative, so the union of its events' sets is its last one, and the union
+# survives a lost or reordered last event.
+WATCHED_EVENT = ("watched IS NOT NULL AND COALESCE(consent_tracking, FALSE) "
+                 "AND event_type IN ('video.paused', 'video.incomplete', 'video.completed')")
+WATCHED_FLAGS = ",\n  ".join(f"MAX({_bucket_flag(series, bucket)}) AS {series}_{bucket:02d}"
+                             for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS))
+
+
+def engagement_sums(has_data: str, flags: str = "") -> str:
+    """The engagement build's counts over sessions with playback: `has_data` tells a session whose
+    player sent watched buckets, `flags` prefixes its WATCHED_FLAGS columns (null without data)."""
+    sums = ",\n  ".join(f"SUM(COALESCE({flags}{name}, 0)) AS {name}" for name in ENGAGEMENT_COUNTS[2:])
+    return (f"SUM(CASE WHEN {has_data} THEN 1 ELSE 0 END) AS plays_with_data,\n"
+            f"  SUM(CASE WHEN {has_data} THEN 0 ELSE 1 END) AS plays_without_data,\n  {sums}")
+
+
 def _engagement() -> str:
-    # A session's sets are cumulative, so the union of its events' sets is its last one, and the
-    # union survives a lost or reordered last event.
-    flags = ",\n    ".join(f"MAX({_bucket_flag(series, bucket)}) AS {series}_{bucket:02d}"
-                           for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS))
-    per_session = (f"SELECT session_id,\n    {flags}\n  FROM events\n"
-                   "  WHERE watched IS NOT NULL AND event_type IN ('video.paused', 'video.incomplete', "
-                   "'video.completed') AND COALESCE(consent_tracking, FALSE)\n  GROUP BY session_id")
-    sums = ",\n  ".join(f"SUM(COALESCE(b.{name}, 0)) AS {name}" for name in ENGAGEMENT_COUNTS[2:])
-    return (f"SELECT {_S_KEYS},\n"
-            "  SUM(CASE WHEN b.session_id IS NULL THEN 0 ELSE 1 END) AS plays_with_data,\n"
-            f"  SUM(CASE WHEN b.session_id IS NULL THEN 1 ELSE 0 END) AS plays_without_data,\n  {sums}\n"
+    per_session = (f"SELECT session_id,\n  {WATCHED_FLAGS}\n"
+                   f"FROM events WHERE {WATCHED_EVENT} GROUP BY session_id")
+    return (f"SELECT {_S_KEYS},\n  {engagement_sums('b.session_id IS NOT NULL', 'b.')}\n"
             f"FROM sessions AS s LEFT JOIN (\n  {per_session}\n) AS b ON s.session_id = b.session_id\n"
             f"WHERE s.first_play IS NOT NULL\nGROUP BY {_S_KEYS}")
+
+
+# Per item rollup: the event that is an entry of the item, the item's id and name columns, and the
+# name of its count of events.
+ITEMS: dict[str, tuple[str, str, str, str]] = {
+    "ctas": ("cta.clicked", "cta_id", "cta_name", "clicks"),
+    "chapters": ("chapter.entered", "chapter_id", "chapter_name", "entries"),
+}
+
+
+def item_event(event_type: str, prefix: str = "") -> str:
+    return f"{prefix}event_type = '{event_type}' AND COALESCE({prefix}consent_tracking, FALSE)"
 
 
 def _per_session_item(event_type: str, item: str, name: str, count: str) -> str:
@@ -130,25 +150,27 @@ def _per_session_item(event_type: str, item: str, name: str, count: str) -> str:
     return (f"SELECT {_S_KEYS}, e.{item}, MAX(e.{name}) AS {name}, COUNT(*) AS {count},\n"
             f"  COUNT(DISTINCT e.session_id) AS sessions\n"
             f"FROM events AS e JOIN sessions AS s ON e.session_id = s.session_id\n"
-            f"WHERE e.event_type = '{event_type}' AND COALESCE(e.consent_tracking, FALSE)\n"
+            f"WHERE {item_event(event_type, 'e.')}\n"
             f"GROUP BY {_S_KEYS}, e.{item}")
 
+
+# Errors are operational: every video.errored event (with or without consent) on its own date.
+ERROR_EVENT = "event_type = 'video.errored'"
+ERROR_KEYS: dict[str, str] = {"day": "CAST(event_time AS DATE)", "project_id": "project_id",
+                              "template_id": "template_id", "is_bot": "COALESCE(device_is_bot, FALSE)",
+                              "error_code": "error_code"}
+ERROR_MEASURES: dict[str, str] = {"errors": "COUNT(*)", "sessions": "COUNT(DISTINCT session_id)"}
 
 # Per rollup table: its rows from the `events` and `sessions` layers, with a `day` column.
 ROLLUP_BUILDS: dict[str, str] = {
     "daily": f"SELECT {_KEYS},\n  {_MEASURES}\nFROM sessions GROUP BY {_KEYS}",
     "breakdown": _breakdown(),
     "viewers": f"SELECT DISTINCT {_KEYS}, viewer_hash FROM sessions WHERE viewer_hash IS NOT NULL",
-    "ctas": _per_session_item("cta.clicked", "cta_id", "cta_name", "clicks"),
-    "chapters": _per_session_item("chapter.entered", "chapter_id", "chapter_name", "entries"),
+    **{name: _per_session_item(*item) for name, item in ITEMS.items()},
     "engagement": _engagement(),
-    # Errors are operational: every video.errored event (with or without consent) on its own date.
-    "errors": ("SELECT CAST(event_time AS DATE) AS day, project_id, template_id,\n"
-               "  COALESCE(device_is_bot, FALSE) AS is_bot, error_code, COUNT(*) AS errors,\n"
-               "  COUNT(DISTINCT session_id) AS sessions\n"
-               "FROM events WHERE event_type = 'video.errored'\n"
-               "GROUP BY CAST(event_time AS DATE), project_id, template_id, COALESCE(device_is_bot, FALSE), "
-               "error_code"),
+    "errors": (f"SELECT {', '.join(f'{expr} AS {name}' for name, expr in ERROR_KEYS.items())},\n"
+               f"  {', '.join(f'{expr} AS {name}' for name, expr in ERROR_MEASURES.items())}\n"
+               f"FROM events WHERE {ERROR_EVENT}\nGROUP BY {', '.join(ERROR_KEYS.values())}"),
 }
 
 

@@ -12,12 +12,15 @@ Metric names and formulas: `pipeline/reporting/metrics.py` (docs/metrics.md). Re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from pipeline.query.base import QueryEngine, Source
+from pipeline.query.single_scan import SUMMARY_PARTS, engagement_build, item_build, summary_build
 from pipeline.query.sql import (
     DIMENSIONS,
     ENGAGEMENT_COUNTS,
@@ -94,30 +97,90 @@ def _with(plan: Plan, *tables: str) -> tuple[str, list[Source]]:
     for name in tables:
         table = ROLLUPS[name]
         columns = ", ".join(table.schema.names)
-        parts = [f'SELECT CAST("date" AS DATE) AS day, {columns} FROM {table.name}']
+        parts = []
+        if plan.rolled:
+            parts.append(f'SELECT CAST("date" AS DATE) AS day, {columns} FROM {table.name}')
+            sources.append(Source(table.name, plan.rolled))
         if plan.unrolled:
             parts.append(f"SELECT day, {columns} FROM ({ROLLUP_BUILDS[name]}) AS built "
                          f"WHERE {day_predicate('day', plan.unrolled)}")
         ctes.append(f"{name} AS (" + "\nUNION ALL\n".join(parts) + ")")
-        sources.append(Source(table.name, plan.rolled))
     return "WITH " + ",\n".join(ctes), sources
 
 
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+
+
+def _tagged(plan: Plan, parts: tuple[str, ...], build: Callable[[str], str]) -> tuple[str, list[Source]]:
+    """One relation of several rollup tables' rows over the whole range, each row tagged by its table in
+    `part`: every rollup table read once, and the unrolled days' rows from `build` (of a day predicate),
+    which reads curated once. For engines billed by scan (`QueryEngine.billed_by_scan`)."""
+    columns: dict[str, pa.DataType] = {}
+    for name in parts:
+        for field in ROLLUPS[name].schema:
+            columns.setdefault(field.name, field.type)
+    branches, sources = [], []
+    if plan.rolled:
+        for name in parts:
+            table = ROLLUPS[name]
+            cells = ", ".join(column if column in table.schema.names else f"CAST(NULL AS {_SQL_TYPES[kind]}) "
+                              f"AS {column}" for column, kind in columns.items())
+            branches.append(f"SELECT '{name}' AS part, CAST(\"date\" AS DATE) AS day, {cells} "
+                            f"FROM {table.name}")
+            sources.append(Source(table.name, plan.rolled))
+    if plan.unrolled:
+        built = build(day_predicate("day", plan.unrolled))
+        branches.append(f"SELECT part, day, {', '.join(columns)} FROM ({built}) AS built")
+        sources.append(Source(CURATED.name, plan.received))
+    return "(" + "\nUNION ALL\n".join(branches) + ") AS parts", sources
+
+
+def _items(engine: QueryEngine, days: Plan, name: str) -> tuple[str, str, list[Source]]:
+    """WITH clause and relation of an item rollup (`ctas`, `chapters`) over the whole range."""
+    if engine.billed_by_scan:
+        relation, sources = _tagged(days, (name,), item_build(name))
+        return "", relation, sources
+    head, sources = _with(days, name)
+    return head, name, sources
+
+
 _SUMS = ", ".join(f"SUM({name}) AS {name}" for name in SESSION_MEASURES)
+
+
+def _summary_query(days: Plan, selection: Selection, engine: QueryEngine, *, by_day: bool
+                   ) -> tuple[str, list[Source], dict[str, Any]]:
+    where, params = selection_where(selection)
+    day, group = ("day, ", " GROUP BY day") if by_day else ("", "")
+    if engine.billed_by_scan:
+        relation, sources = _tagged(days, SUMMARY_PARTS, summary_build)
+
+        def of(part: str) -> str:
+            return f"FILTER (WHERE part = '{part}' AND {where})"
+        sums = ", ".join(f"SUM({name}) {of('daily')} AS {name}" for name in SESSION_MEASURES)
+        return (f"SELECT {day}{sums}, COUNT(DISTINCT viewer_hash) {of('viewers')} AS unique_viewers, "
+                f"SUM(errors) {of('errors')} AS errors FROM {relation}{group}", sources, params)
+    head, sources = _with(days, "daily", "viewers", "errors")
+    if not by_day:
+        return (f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
+                "CROSS JOIN (SELECT COUNT(DISTINCT viewer_hash) AS unique_viewers "
+                f"FROM viewers WHERE {where}) AS v\n"
+                f"CROSS JOIN (SELECT SUM(errors) AS errors FROM errors WHERE {where}) AS e", sources, params)
+    return (f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
+            f"SUM(errors) AS errors FROM (\n"
+            f"SELECT day, {_SUMS}, NULL AS unique_viewers, NULL AS errors FROM daily WHERE {where} "
+            "GROUP BY day\n"
+            f"UNION ALL SELECT day, {_NO_SUMS}, COUNT(DISTINCT viewer_hash), NULL FROM viewers WHERE {where} "
+            f"GROUP BY day\n"
+            f"UNION ALL SELECT day, {_NO_SUMS}, NULL, SUM(errors) FROM errors WHERE {where} GROUP BY day\n"
+            f") AS parts GROUP BY day", sources, params)
 
 
 def summary(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
             today: date | None = None) -> dict[str, Any]:
     """The summary metrics (keys: metrics.SUMMARY names; rates are fractions, None without data)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = selection_where(selection)
-    head, sources = _with(days, "daily", "viewers", "errors")
-    rows = engine.query(
-        f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
-        f"CROSS JOIN (SELECT COUNT(DISTINCT viewer_hash) AS unique_viewers FROM viewers WHERE {where}) AS v\n"
-        f"CROSS JOIN (SELECT SUM(errors) AS errors FROM errors WHERE {where}) AS e",
-        org=org, sources=sources, params=params)
-    return metrics.compute(rows[0])
+    text, sources, params = _summary_query(days, selection, engine, by_day=False)
+    return metrics.compute(engine.query(text, org=org, sources=sources, params=params)[0])
 
 
 _NO_SUMS = ", ".join(f"NULL AS {name}" for name in SESSION_MEASURES)
@@ -127,17 +190,8 @@ def daily_summaries(engine: QueryEngine, org: str, selection: Selection = DEFAUL
                     today: date | None = None) -> list[tuple[date, dict[str, Any]]]:
     """`summary` of each day of the range, in one query (one per day would be minutes on Athena)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
-    where, params = selection_where(selection)
-    head, sources = _with(days, "daily", "viewers", "errors")
-    rows = engine.query(
-        f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
-        f"SUM(errors) AS errors FROM (\n"
-        f"SELECT day, {_SUMS}, NULL AS unique_viewers, NULL AS errors FROM daily WHERE {where} GROUP BY day\n"
-        f"UNION ALL SELECT day, {_NO_SUMS}, COUNT(DISTINCT viewer_hash), NULL FROM viewers WHERE {where} "
-        f"GROUP BY day\n"
-        f"UNION ALL SELECT day, {_NO_SUMS}, NULL, SUM(errors) FROM errors WHERE {where} GROUP BY day\n"
-        f") AS parts GROUP BY day",
-        org=org, sources=sources, params=params)
+    text, sources, params = _summary_query(days, selection, engine, by_day=True)
+    rows = engine.query(text, org=org, sources=sources, params=params)
     by_day = {row["day"]: row for row in rows}
     empty = {**dict.fromkeys(SESSION_MEASURES), "unique_viewers": 0, "errors": None}  # as `summary` sums it
     span = (days.date_to - days.date_from).days + 1
@@ -191,10 +245,10 @@ def ctas(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     counts = _totals(engine, org, days, selection)
     views = counts["views"] or 0
     where, params = selection_where(selection)
-    head, sources = _with(days, "ctas")
+    head, relation, sources = _items(engine, days, "ctas")
     rows = engine.query(
         f"{head}\nSELECT cta_id, MAX(cta_name) AS cta_name, SUM(clicks) AS clicks, SUM(sessions) AS sessions "
-        f"FROM ctas WHERE {where} GROUP BY cta_id ORDER BY sessions DESC, cta_id",
+        f"FROM {relation} WHERE {where} GROUP BY cta_id ORDER BY sessions DESC, cta_id",
         org=org, sources=sources, params=params)
     per_cta = next(metric for metric in metrics.PER_ITEM if metric.scope == "CTA")
     return {
@@ -210,10 +264,10 @@ def chapters(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
     plays = _totals(engine, org, days, selection)["plays"] or 0
     where, params = selection_where(selection)
-    head, sources = _with(days, "chapters")
+    head, relation, sources = _items(engine, days, "chapters")
     rows = engine.query(
         f"{head}\nSELECT chapter_id, MAX(chapter_name) AS chapter_name, SUM(entries) AS entries, "
-        f"SUM(sessions) AS sessions FROM chapters WHERE {where} GROUP BY chapter_id "
+        f"SUM(sessions) AS sessions FROM {relation} WHERE {where} GROUP BY chapter_id "
         f"ORDER BY sessions DESC, chapter_id", org=org, sources=sources, params=params)
     reach = next(metric for metric in metrics.PER_ITEM if metric.scope == "chapter")
     return {"plays": plays,
@@ -262,11 +316,19 @@ def engagement(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     watched it and watched it again; avg_watched_percent beside avg_max_percent (of all plays)."""
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
     where, params = selection_where(selection)
-    head, sources = _with(days, "engagement", "daily")
-    counts = engine.query(
-        f"{head}\nSELECT * FROM (SELECT {_ENGAGEMENT_SUMS} FROM engagement WHERE {where}) AS g\n"
-        f"CROSS JOIN (SELECT SUM(plays) AS plays, SUM(sum_max_percent) AS sum_max_percent FROM daily "
-        f"WHERE {where}) AS d", org=org, sources=sources, params=params)[0]
+    if engine.billed_by_scan:
+        relation, sources = _tagged(days, ("engagement", "daily"), engagement_build)
+        sums = ", ".join(f"SUM({name}) FILTER (WHERE part = 'engagement' AND {where}) AS {name}"
+                         for name in ENGAGEMENT_COUNTS)
+        daily = ", ".join(f"SUM({name}) FILTER (WHERE part = 'daily' AND {where}) AS {name}"
+                          for name in ("plays", "sum_max_percent"))
+        text = f"SELECT {sums}, {daily} FROM {relation}"
+    else:
+        head, sources = _with(days, "engagement", "daily")
+        text = (f"{head}\nSELECT * FROM (SELECT {_ENGAGEMENT_SUMS} FROM engagement WHERE {where}) AS g\n"
+                f"CROSS JOIN (SELECT SUM(plays) AS plays, SUM(sum_max_percent) AS sum_max_percent FROM daily "
+                f"WHERE {where}) AS d")
+    counts = engine.query(text, org=org, sources=sources, params=params)[0]
     counts = {name: value or 0 for name, value in counts.items()}
     counts["sum_watched"] = sum(counts[f"watched_{bucket:02d}"] for bucket in range(BUCKETS))
     totals = metrics.compute(counts, metrics.ENGAGEMENT)
