@@ -23,6 +23,7 @@ from botocore.config import Config
 from sqlglot import exp
 
 from pipeline.query.base import QueryError, Row, Source, prepare
+from pipeline.query.glue import glue_type
 from pipeline.query.sql import literal
 from pipeline.query.tables import TABLES, Table
 from pipeline.store.base import Store
@@ -30,6 +31,7 @@ from pipeline.store.base import Store
 _RUNNING = ("QUEUED", "RUNNING")
 _INTEGER = ("tinyint", "smallint", "integer", "int", "bigint")
 _FLOAT = ("double", "float", "real")
+_TRINO_TYPES = {"string": "VARCHAR", "int": "INTEGER"}  # Glue's names of Trino types that differ
 
 
 class AthenaQueryError(QueryError):
@@ -84,9 +86,12 @@ class AthenaEngine:
         return tree.transform(bind).sql("trino")
 
     def _scoped(self, table: Table, org: str, days: Sequence[date]) -> exp.Expr:
-        if not days:
-            days_predicate = "FALSE"
-        elif table.curated:
+        if not days:  # no partition to read: an empty relation of the table's columns, never the table
+            types = [(field.name, glue_type(field.type)) for field in [*table.schema, *table.partitions]]
+            columns = ", ".join(f'CAST(NULL AS {_TRINO_TYPES.get(kind, kind)}) AS "{name}"'
+                                for name, kind in types)
+            return exp.maybe_parse(f"SELECT {columns} WHERE FALSE", dialect="trino")
+        if table.curated:
             months: dict[tuple[int, int], list[int]] = {}
             for day in sorted(set(days)):
                 months.setdefault((day.year, day.month), []).append(day.day)

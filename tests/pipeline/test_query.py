@@ -17,7 +17,8 @@ from pipeline.config import load_settings
 from pipeline.query import QueryError, Source, open_engine
 from pipeline.query.athena_engine import AthenaEngine
 from pipeline.query.duckdb_engine import DuckDbEngine
-from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, parse
+from pipeline.query.single_scan import engagement_build, item_build, summary_build
+from pipeline.query.sql import ITEMS, ROLLUP_BUILDS, SESSIONS, parse
 from pipeline.query.tables import ROLLUPS
 from pipeline.reporting import reports
 from pipeline.reporting.rollups import build_rollups
@@ -137,7 +138,9 @@ def test_every_report_renders_to_valid_trino_bound_to_one_organization(store: Lo
 
 
 def test_the_logical_queries_are_valid_in_both_dialects() -> None:
-    for text in [SESSIONS, *ROLLUP_BUILDS.values()]:
+    single_scan = [summary_build("TRUE"), engagement_build("TRUE"),
+                   *(item_build(name)("TRUE") for name in ITEMS)]
+    for text in [SESSIONS, *ROLLUP_BUILDS.values(), *single_scan]:
         for dialect in ("duckdb", "trino"):
             assert sqlglot.parse_one(parse(text).sql(dialect), read=dialect)
     assert set(ROLLUP_BUILDS) == set(ROLLUPS)

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -176,3 +177,11 @@ def test_the_scenario_has_something_of_every_report(curated_only: LocalStore) ->
     assert reports.chapters(engine, "acme", RANGE, today=TODAY)["chapters"]
     assert reports.engagement(engine, "acme", RANGE, today=TODAY)["plays_with_data"]
     assert _outcomes(engine, "acme", RANGE, today=TODAY)["converted"]
+
+
+def test_a_table_without_days_to_read_is_an_empty_relation_not_a_read(curated_only: LocalStore) -> None:
+    statement = Rendering(curated_only).render(
+        "SELECT COUNT(*) AS n, COUNT(viewer_hash) AS v FROM audiences", org="acme",
+        sources=[Source("audiences", ())])
+    assert '"percus"' not in statement and "AND FALSE" not in statement
+    assert duckdb.sql(statement).fetchall() == [(0, 0)]
