@@ -82,16 +82,7 @@ def gzipped_size(content: bytes) -> int:
 def template_context(versions: dict[str, str], features: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """What the templates read: translator's tables, reshaped for compact JavaScript, and the flags."""
     tables = export_tables()
-    attributes = []
-    for attribute in tables["percus_attributes"]:
-        if attribute["kind"] not in PARSED_KINDS:
-            raise ValueError(f"{attribute['name']}: the bootstrap cannot parse kind {attribute['kind']!r}")
-        if not attribute["name"].startswith("data-percus-"):
-            raise ValueError(f"{attribute['name']}: the bootstrap reads data-percus-* attributes only")
-        row = [attribute["name"], attribute["kind"], attribute["default"], attribute["empty"]]
-        if attribute["kind"] == "enum":
-            row += [attribute["choices"], {alias.lower(): c for alias, c in attribute["aliases"].items()}]
-        attributes.append(row)
+    attributes = [_attribute_row(attribute) for attribute in tables["percus_attributes"]]
     unknown = set(SDK_EVENTS + FORWARDED_EVENTS) - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"not canonical event types: {sorted(unknown)}")
@@ -111,6 +102,27 @@ def template_context(versions: dict[str, str], features: Mapping[str, bool] | No
         "compat": compat_context(tables),
         "features": with_features(features),
     }
+
+
+def _attribute_row(attribute: dict[str, Any]) -> str | list[Any]:
+    """One attribute for the bootstrap's parser, compact: its name without `data-percus-`, alone for a
+    string without default nor empty value, else [name, default, empty, enum choices, enum aliases].
+    The parser tells the kind from the row (a boolean default: bool; choices: enum; else string), so
+    a row whose kind it would tell wrong fails the build."""
+    name, kind, default = attribute["name"], attribute["kind"], attribute["default"]
+    if kind not in PARSED_KINDS:
+        raise ValueError(f"{name}: the bootstrap cannot parse kind {kind!r}")
+    if not name.startswith("data-percus-"):
+        raise ValueError(f"{name}: the bootstrap reads data-percus-* attributes only")
+    told = "bool" if isinstance(default, bool) else "enum" if attribute["choices"] else "string"
+    if told != kind:
+        raise ValueError(f"{name}: a {kind} with default {default!r} would parse as a {told}")
+    row: list[Any] = [name.removeprefix("data-percus-"), default, attribute["empty"]]
+    if kind == "enum":
+        row += [attribute["choices"], {alias.lower(): c for alias, c in attribute["aliases"].items()}]
+    while len(row) > 1 and row[-1] is None:
+        row.pop()
+    return row[0] if len(row) == 1 else row
 
 
 def with_features(features: Mapping[str, bool] | None = None) -> dict[str, bool]:

@@ -57,8 +57,8 @@ def test_bundles_are_generated_from_translator_tables() -> None:
     tables = export_tables()
     bootstrap = render("percus-embed-sdk.js", {"percus-tracking.js": "v"})
     tracking = render("percus-tracking.js", {})
-    for attribute in tables["percus_attributes"]:
-        assert json.dumps(attribute["name"]) in bootstrap
+    for attribute in tables["percus_attributes"]:  # named without data-percus- (tests/js/test_attributes.py)
+        assert json.dumps(attribute["name"].removeprefix("data-percus-")) in bootstrap
     assert f"NAME_MAX = {NAME_MAX_CHARS}" in bootstrap
     assert json.dumps(tables["name_fields"], separators=(",", ":")) in bootstrap
     relayed = set(EVENT_TYPES) - {"session.started", "consent.accepted", "consent.declined"}
@@ -94,6 +94,18 @@ def test_an_attribute_kind_the_bootstrap_cannot_parse_fails_the_build(
                                         "empty": None, "choices": [], "aliases": {}, "note": ""})
     monkeypatch.setattr(build, "export_tables", lambda: tables)
     with pytest.raises(ValueError, match="cannot parse kind 'json'"):
+        build_bundles()
+
+
+@pytest.mark.parametrize(("kind", "default"), [("bool", None), ("string", False), ("enum", "PROD")])
+def test_an_attribute_the_bootstrap_would_take_for_another_kind_fails_the_build(
+        monkeypatch: pytest.MonkeyPatch, kind: str, default: Any) -> None:
+    """The bootstrap tells a row's kind from its default and choices: a table it would misread fails."""
+    tables = export_tables()
+    tables["percus_attributes"].append({"name": "data-percus-extra", "kind": kind, "default": default,
+                                        "empty": None, "choices": [], "aliases": {}, "note": ""})
+    monkeypatch.setattr(build, "export_tables", lambda: tables)
+    with pytest.raises(ValueError, match=f"data-percus-extra: a {kind} with default"):
         build_bundles()
 
 
