@@ -28,10 +28,11 @@ from typing import Any
 
 import jinja2
 
+from js.attributes import attribute_rows
 from js.compat import compat_context
 from js.dist import BUNDLES, DIST, version_of
 from js.types import TYPES_FILE, render_types
-from translator.canonical import CONSENT_FREE_TYPES, EVENT_TYPES
+from translator.canonical import CONSENT_FREE_TYPES, EVENT_MODELS, EVENT_TYPES
 from translator.js_tables import export_tables
 
 JS_DIR = Path(__file__).resolve().parent
@@ -42,7 +43,7 @@ TERSER_OPTIONS = ["--ecma", "2021", "--compress", "--mangle",
                   "--format", "ascii_only=true,inline_script=true"]
 # Bytes per bundle, minified and gzipped at level 9 (as /sdk/ serves them); the compat script also
 # carries Individeo's name tables. Checked by tests/js/test_build.py, reported by bench/bundles.py.
-BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 3584, "percus-individeo-compat.js": 6144}
+BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 3328, "percus-individeo-compat.js": 6144}
 
 # Build flags: the optional partials, each on by default (the defaults build the committed js/dist).
 # One turned off leaves its code out of its bundle, for sites that do without it.
@@ -61,8 +62,9 @@ SDK_EVENTS = ("session.started", "consent.accepted", "consent.declined")
 # Mirrored by the tracking module into window.dataLayer (GA forwarding) and to the page's Adobe library
 # (Adobe forwarding), so only with consent: a viewing's milestones, without identifiers.
 FORWARDED_EVENTS = ("video.played", "video.progressed", "video.completed", "cta.clicked")
-# Attribute kinds the bootstrap's parser implements; a new kind in the tables fails the build.
-PARSED_KINDS = ("bool", "string", "enum")
+# Sent by the bootstrap itself (without the tracking module): their payloads' name fields are the only
+# ones it cuts; the tracking module cuts every name field of the events it sends.
+BOOTSTRAP_SENT = ("consent.accepted", "consent.declined", "video.errored")
 
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
@@ -82,16 +84,18 @@ def gzipped_size(content: bytes) -> int:
 def template_context(versions: dict[str, str], features: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """What the templates read: translator's tables, reshaped for compact JavaScript, and the flags."""
     tables = export_tables()
-    attributes = [_attribute_row(attribute) for attribute in tables["percus_attributes"]]
     unknown = set(SDK_EVENTS + FORWARDED_EVENTS) - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"not canonical event types: {sorted(unknown)}")
     return {
         "schema_version": tables["schema_version"],
-        "attributes": attributes,
+        "attributes": attribute_rows(tables["percus_attributes"], tracking=False),
+        "tracking_attributes": attribute_rows(tables["percus_attributes"], tracking=True),
         "true_words": tables["boolean_words"]["true"],
         "false_words": tables["boolean_words"]["false"],
         "name_fields": tables["name_fields"],
+        "bootstrap_name_fields": [name for name in tables["name_fields"]
+                                  if any(name in _payload_fields(sent) for sent in BOOTSTRAP_SENT)],
         "name_max_chars": tables["name_max_chars"],
         "locale_pattern": tables["locale_pattern"],
         "locale_max_chars": tables["locale_max_chars"],
@@ -104,25 +108,9 @@ def template_context(versions: dict[str, str], features: Mapping[str, bool] | No
     }
 
 
-def _attribute_row(attribute: dict[str, Any]) -> str | list[Any]:
-    """One attribute for the bootstrap's parser, compact: its name without `data-percus-`, alone for a
-    string without default nor empty value, else [name, default, empty, enum choices, enum aliases].
-    The parser tells the kind from the row (a boolean default: bool; choices: enum; else string), so
-    a row whose kind it would tell wrong fails the build."""
-    name, kind, default = attribute["name"], attribute["kind"], attribute["default"]
-    if kind not in PARSED_KINDS:
-        raise ValueError(f"{name}: the bootstrap cannot parse kind {kind!r}")
-    if not name.startswith("data-percus-"):
-        raise ValueError(f"{name}: the bootstrap reads data-percus-* attributes only")
-    told = "bool" if isinstance(default, bool) else "enum" if attribute["choices"] else "string"
-    if told != kind:
-        raise ValueError(f"{name}: a {kind} with default {default!r} would parse as a {told}")
-    row: list[Any] = [name.removeprefix("data-percus-"), default, attribute["empty"]]
-    if kind == "enum":
-        row += [attribute["choices"], {alias.lower(): c for alias, c in attribute["aliases"].items()}]
-    while len(row) > 1 and row[-1] is None:
-        row.pop()
-    return row[0] if len(row) == 1 else row
+def _payload_fields(event_type: str) -> set[str]:
+    payload = EVENT_MODELS[event_type].model_fields["payload"].annotation
+    return set(getattr(payload, "model_fields", {}))
 
 
 def with_features(features: Mapping[str, bool] | None = None) -> dict[str, bool]:

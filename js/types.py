@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from js.attributes import TRACKING_ATTRIBUTES
 from translator.canonical import EVENT_MODELS
 from translator.js_tables import export_tables
 
@@ -56,7 +57,9 @@ def _payloads() -> list[tuple[str, str]]:
     return found
 
 
-def _settings(tables: dict[str, Any]) -> list[tuple[str, str]]:
+def _settings(tables: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Each setting: its name, its type, and whether only the tracking module parses it (so it is
+    there only once the embed is tracked)."""
     found = []
     for attribute in tables["percus_attributes"]:
         name = attribute["name"].removeprefix("data-percus-")
@@ -67,7 +70,7 @@ def _settings(tables: dict[str, Any]) -> list[tuple[str, str]]:
             kind = " | ".join(json.dumps(choice) for choice in attribute["choices"])
         else:
             kind = "string" if attribute["default"] is not None else "string | null"
-        found.append((camel, kind))
+        found.append((camel, kind, attribute["name"] in TRACKING_ATTRIBUTES))
     return found
 
 

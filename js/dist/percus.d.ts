@@ -53,24 +53,25 @@ interface PercusEvent<T extends PercusEventType = PercusEventType> {
   embed: PercusEmbed;
 }
 
-/** An embed's data-percus-* attributes, parsed (docs/sdk.md, "Embed attributes"). */
+/** An embed's data-percus-* attributes, parsed (docs/sdk.md, "Embed attributes"). The optional ones
+ * only the tracking module reads: they are there once it tracks the embed. */
 interface PercusSettings {
   embed: boolean;
   shareToken: string | null;
   playerUrl: string | null;
-  recipientCode: string | null;
+  recipientCode?: string | null;
   enableTracking: boolean;
   consentRequired: boolean;
   consentAccepted: boolean;
   trackingUrl: string | null;
-  enableGa: boolean;
-  gaEventName: string;
-  gaCategoryName: string;
-  gaMeasurementId: string | null;
-  gaClientMeasurementId: string | null;
-  enableAdobe: boolean;
-  adobeEvars: string;
-  adobeEvent: string;
+  enableGa?: boolean;
+  gaEventName?: string;
+  gaCategoryName?: string;
+  gaMeasurementId?: string | null;
+  gaClientMeasurementId?: string | null;
+  enableAdobe?: boolean;
+  adobeEvars?: string;
+  adobeEvent?: string;
   organizationId: string | null;
   projectId: string | null;
   templateId: string | null;

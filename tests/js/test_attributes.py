@@ -1,6 +1,6 @@
-"""The bootstrap parses data-percus-* attributes exactly as translator's parse_value does: the built
-bundle runs in node (a bare DOM of its own), embeds one element per case, and its settings and
-warnings are compared with translator's, for every attribute of the table."""
+"""The bundles parse data-percus-* attributes exactly as translator's parse_value does: the built
+bootstrap and tracking module run in node (a bare DOM of their own), embed one element per case and
+track it, and its settings and warnings are compared with translator's, for every attribute."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from js.attributes import TRACKING_ATTRIBUTES
 from js.build import build_bundles
 from translator.embed_attributes import PERCUS_ATTRIBUTES, parse_value
 
@@ -20,7 +21,7 @@ RAW: list[str | None] = [None, "", "  ", "true", " TRUE ", "1", "Yes", "on", "fa
 # Just enough of a page for Percus.embed(element): the element's attributes and console warnings.
 RUNNER = r"""
 const vm = require("vm"), fs = require("fs");
-const [bundle, cases] = [fs.readFileSync(process.argv[1], "utf8"), JSON.parse(fs.readFileSync(0, "utf8"))];
+const cases = JSON.parse(fs.readFileSync(0, "utf8"));
 const warnings = [], node = () => ({style: {}, addEventListener() {}, append() {}, remove() {}});
 const page = {
   console: {warn: (message) => warnings.push(message)}, URL, Blob, crypto, setTimeout, clearTimeout,
@@ -31,12 +32,15 @@ const page = {
 };
 page.window = page;
 vm.createContext(page);
-vm.runInContext(bundle, page);
+for (const bundle of process.argv.slice(1)) vm.runInContext(fs.readFileSync(bundle, "utf8"), page);
+const Percus = vm.runInContext("Percus", page);
 const results = cases.map((attributes) => {
   warnings.length = 0;
   const element = {...node(), getAttribute: (name) => attributes[name] ?? null};
-  const embed = vm.runInContext("Percus", page).embed(element);
-  return {settings: embed.settings, warned: warnings.filter((w) => w.startsWith("Percus: data-percus-"))};
+  const embed = Percus.embed(element), before = Object.keys(embed.settings);
+  Percus._.tracker(embed);  // the tracking module parses the attributes only it reads
+  const warned = warnings.filter((w) => w.startsWith("Percus: data-percus-"));
+  return {before, settings: embed.settings, warned};
 });
 process.stdout.write(JSON.stringify(results));
 """
@@ -49,19 +53,23 @@ def camel(name: str) -> str:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node runs the bundle")
 def test_the_bootstrap_parses_every_attribute_as_translator_does(tmp_path: Any) -> None:
-    bundle = tmp_path / "percus-embed-sdk.js"
-    bundle.write_bytes(build_bundles()["percus-embed-sdk.js"])
+    for name, content in build_bundles().items():
+        (tmp_path / name).write_bytes(content)
     token = {"data-percus-share-token": "pt1.token"}
     cases = [(attribute, raw) for attribute in PERCUS_ATTRIBUTES
              if attribute.name != "data-percus-share-token" for raw in RAW]
     pages = [{**token, **({} if raw is None else {attribute.name: raw})} for attribute, raw in cases]
-    done = subprocess.run(["node", "-e", RUNNER, str(bundle)], input=json.dumps(pages), capture_output=True,
+    bundles = [str(tmp_path / "percus-embed-sdk.js"), str(tmp_path / "percus-tracking.js")]
+    done = subprocess.run(["node", "-e", RUNNER, *bundles], input=json.dumps(pages), capture_output=True,
                           text=True, check=True)
     results = json.loads(done.stdout)
     defaults = {camel(a.name): parse_value(a.value, None, name=a.name).value for a in PERCUS_ATTRIBUTES}
+    bootstrap_parsed = [camel(a.name) for a in PERCUS_ATTRIBUTES if a.name not in TRACKING_ATTRIBUTES]
     for (attribute, raw), result in zip(cases, results, strict=True):
         expected = parse_value(attribute.value, raw, name=attribute.name)
         settings = {**defaults, "shareToken": "pt1.token", camel(attribute.name): expected.value}
         assert result["settings"] == settings, (attribute.name, raw)
+        # Before the tracking module tracked the embed, the bootstrap had parsed what it reads.
+        assert result["before"] == bootstrap_parsed
         assert bool(result["warned"]) == (expected.warning is not None), (attribute.name, raw)
         assert all(attribute.name in warning for warning in result["warned"])

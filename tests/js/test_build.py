@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gateway.sdk_files import load_bundles
 from js import build
+from js.attributes import TRACKING_ATTRIBUTES
 from js.build import (
     BUNDLES,
     BYTE_BUDGETS,
@@ -58,9 +59,11 @@ def test_bundles_are_generated_from_translator_tables() -> None:
     bootstrap = render("percus-embed-sdk.js", {"percus-tracking.js": "v"})
     tracking = render("percus-tracking.js", {})
     for attribute in tables["percus_attributes"]:  # named without data-percus- (tests/js/test_attributes.py)
-        assert json.dumps(attribute["name"].removeprefix("data-percus-")) in bootstrap
+        parsed_by = tracking if attribute["name"] in TRACKING_ATTRIBUTES else bootstrap
+        assert json.dumps(attribute["name"].removeprefix("data-percus-")) in parsed_by
     assert f"NAME_MAX = {NAME_MAX_CHARS}" in bootstrap
-    assert json.dumps(tables["name_fields"], separators=(",", ":")) in bootstrap
+    assert json.dumps(tables["name_fields"], separators=(",", ":")) in tracking
+    assert '["error_message"]' in bootstrap  # the only name field of what the bootstrap sends itself
     relayed = set(EVENT_TYPES) - {"session.started", "consent.accepted", "consent.declined"}
     assert all(json.dumps(event_type) in tracking for event_type in relayed)
 
