@@ -132,7 +132,9 @@ def routes(services: Services) -> list[BaseRoute]:
 
         def build(principal: Principal) -> str | Html:
             if pages.has_events(principal, org):
-                return pages.live(principal, org)
+                shown = report_params.boolean(request.query_params.get("include_archived", "false"),
+                                              "include_archived")
+                return pages.live(principal, org, include_archived=shown)
             return Html(pages.waiting(principal, org, project_id, base_url=str(request.base_url),
                                       status_path=status_path, script_path=WAITING_SCRIPT), _WAITING_HEADERS)
 
@@ -255,8 +257,10 @@ PATHS: dict[str, Any] = {
                                           {"name": "project", "in": "query", "required": False,
                                            "description": "The snippet token's project, while the org "
                                                           f"has no data (default {FIRST_PROJECT})",
-                                           "schema": {"type": "string"}}],
-                           "responses": {**_html("The page"), **_html("A malformed project id", "400"),
+                                           "schema": {"type": "string"}},
+                                          report_params.ARCHIVED.openapi()],
+                           "responses": {**_html("The page"),
+                                         **_html("A malformed project id or include_archived", "400"),
                                          **_SEE_OTHER, **_REFUSED,
                                          **_html("Unknown organization (admin key)", "404")}}},
     FIRST_EVENT: {"get": {"operationId": "dashboard_first_event",

@@ -159,17 +159,21 @@ class Pages:
                       expires=(now + timedelta(seconds=FIRST_TOKEN_TTL_SECONDS)).strftime("%Y-%m-%d %H:%M"),
                       ttl_days=FIRST_TOKEN_TTL_SECONDS // 86400, poll_ms=POLL_SECONDS * 1000)
 
-    def live(self, principal: Principal, org: str) -> str:
+    def live(self, principal: Principal, org: str, *, include_archived: bool = False) -> str:
+        """The live and 30-day project lists, archived projects left out unless `include_archived`."""
         self._readable(principal, org)
         engine, now = self.services.engine, datetime.now(UTC)
         overall = reports.live(engine, org, now=now)
         names = Names.read(engine.store, org)
         campaigns = [{"project_id": project, "project_name": names.name("project_id", project),
+                      "archived": project in names.archived,
                       **reports.live(engine, org, Selection(project_id=project), now=now)}
-                     for project in projects.live_project_ids(engine, org, now=now)]
+                     for project in projects.live_project_ids(engine, org, now=now,
+                                                              include_archived=include_archived)]
         first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
-        recent = projects.project_ids(engine, org, first, today)
+        recent = projects.project_ids(engine, org, first, today, include_archived=include_archived)
         listed = [{"project_id": project, "project_name": names.name("project_id", project),
+                   "archived": project in names.archived,
                    **reports.summary(engine, org, Selection(project_id=project, date_from=first,
                                                             date_to=today))}
                   for project in recent[:MAX_PROJECTS]]
@@ -178,6 +182,7 @@ class Pages:
         return render(
             "live.html", principal=principal, org=org, overall=overall, campaigns=campaigns, listed=listed,
             unlisted=len(recent) - len(listed), first=first, today=today, refresh=REFRESH_SECONDS,
+            include_archived=include_archived, any_archived=bool(names.archived),
             sessions_chart=bars("Sessions started in the last 60 minutes, by campaign",
                                 [Item(project_label(live), live["views"], count(live["views"]))
                                  for live in campaigns], Axis("sessions")),

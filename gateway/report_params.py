@@ -105,10 +105,10 @@ def parse(query: QueryParams, accepted: Sequence[Param]) -> tuple[str | None, Se
         ids = {name: parse_slug(query[name], name)
                for name in ("organization_id", "project_id", "template_id") if name in query}
         date_from, date_to = parse_range(query.get("from"), query.get("to"))
-        include_bots = _boolean(query["include_bots"], "include_bots") if "include_bots" in query else False
+        include_bots = boolean(query["include_bots"], "include_bots") if "include_bots" in query else False
         options: dict[str, Any] = {}
         if ARCHIVED in accepted:
-            options["include_archived"] = (_boolean(query["include_archived"], "include_archived")
+            options["include_archived"] = (boolean(query["include_archived"], "include_archived")
                                            if "include_archived" in query else False)
         if "dimension" in query:
             if query["dimension"] not in DIMENSIONS:
@@ -136,7 +136,7 @@ def refusal() -> Iterator[None]:
         raise ApiError(400, error.code, str(error), error.field) from None
 
 
-def _boolean(text: str, name: str) -> bool:
+def boolean(text: str, name: str) -> bool:
     if text.lower() in ("true", "1"):
         return True
     if text.lower() in ("false", "0"):
