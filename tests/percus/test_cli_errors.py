@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.percus._cli import run
-from tests.percus.test_serve import serving
+from tests.reliability._serve import serving
 
 PERCUS = Path(sys.executable).with_name("percus")
 

@@ -23,7 +23,8 @@ import pytest
 from pipeline.layout import raw_key
 from pipeline.store.local import LocalStore
 from tests._known_posts import EXPECTED, UNIQUE_EVENTS, known_posts
-from tests.percus.test_serve import PERCUS, serving
+from tests.percus.test_serve import PERCUS
+from tests.reliability._serve import Server, serving
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +48,9 @@ def _post(base: str, token: str, user_agent: str, events: list[dict[str, Any]]) 
     return result
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)  # flushes the writer: every accepted event is in raw/
-    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once shut down
+def _stop(server: Server) -> None:
+    # SIGTERM flushes the writer: every accepted event is in raw/; uvicorn re-raises it once shut down.
+    assert server.stop() in (0, -signal.SIGTERM)
 
 
 def test_posted_sessions_give_exact_metrics_through_duplicates_late_events_and_corruption(
@@ -59,11 +60,11 @@ def test_posted_sessions_give_exact_metrics_through_duplicates_late_events_and_c
     posts = known_posts()
     assert posts.resent is not None and posts.failing_session is not None
 
-    with serving(tmp_path) as (proc, base):
+    with serving(tmp_path) as server:
         for user_agent, batch in posts.first:
-            _post(base, token, user_agent, batch)
-        assert _post(base, token, *posts.resent)["duplicates"] == 1  # a client's retry
-        _stop(proc)
+            _post(server.base, token, user_agent, batch)
+        assert _post(server.base, token, *posts.resent)["duplicates"] == 1  # a client's retry
+        _stop(server)
 
     store = LocalStore(tmp_path / "bucket")
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
@@ -75,10 +76,10 @@ def test_posted_sessions_give_exact_metrics_through_duplicates_late_events_and_c
 
     # After the first compaction: the late click, and a resend of an event already compacted (the
     # restarted gateway no longer remembers it; the compactor must drop it).
-    with serving(tmp_path) as (proc, base):
+    with serving(tmp_path) as server:
         for user_agent, batch in posts.late:
-            assert _post(base, token, user_agent, batch)["accepted"] == 2
-        _stop(proc)
+            assert _post(server.base, token, user_agent, batch)["accepted"] == 2
+        _stop(server)
     second = _percus(tmp_path, "compact")
     assert "events: 2, duplicates dropped: 1," in second and "quarantined: 0" in second
 

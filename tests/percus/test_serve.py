@@ -12,8 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,6 +20,7 @@ import pytest
 from pipeline.raw.rawfile import decode
 from pipeline.store.local import LocalStore
 from tests.conftest import free_port
+from tests.reliability._serve import serving
 
 pytestmark = pytest.mark.slow
 PERCUS = [sys.executable, "-m", "percus"]
@@ -31,33 +30,6 @@ def event(session: str, event_type: str = "video.played", **payload: object) -> 
     return {"event_id": str(uuid.uuid4()), "schema_version": "1", "event_type": event_type,
             "occurred_at": "2026-11-25T10:00:00.000Z", "session_id": session,
             "consent": {"tracking": True}, "payload": payload or {"position_ms": 0}}
-
-
-@contextmanager
-def serving(data_dir: Path, *options: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = free_port()
-    proc = subprocess.Popen([*PERCUS, "serve", "--port", str(port), *options], text=True,
-                            env={**os.environ, "PERCUS_DATA_DIR": str(data_dir), **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server not ready in 30 s"
-            time.sleep(0.1)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def token(data_dir: Path) -> str:
@@ -72,35 +44,34 @@ def raw_event_ids(data_dir: Path) -> list[str]:
 
 
 def test_banner_names_the_urls_and_a_working_demo_token(tmp_path: Path) -> None:
-    with serving(tmp_path) as (proc, base):
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+    with serving(tmp_path, quiet=False) as server:
+        server.stop(timeout=30)
+    out, base = server.output(), server.base
     assert f"{base}/analytics/v1/events" in out
     assert f"{base}/demo" in out and f"{base}/dashboard" in out
     demo_token = next(line.strip() for line in out.splitlines() if line.strip().startswith("pt1."))
     demo_key = next(line.strip() for line in out.splitlines() if line.strip().startswith("pk_"))
-    with serving(tmp_path) as (proc, base):
+    with serving(tmp_path, quiet=False) as server:  # its output goes on in the same log
+        base = server.base
         answer = httpx.post(f"{base}/analytics/v1/events?token={demo_token}",
                             json=event(str(uuid.uuid4()), "session.started"))
         assert answer.status_code == 202, answer.text
         summary = httpx.get(f"{base}/analytics/v1/reports/summary",
                             headers={"Authorization": f"Bearer {demo_key}"})
         assert summary.status_code == 200, summary.text
-        proc.send_signal(signal.SIGTERM)
-        again, _ = proc.communicate(timeout=30)
-    assert demo_key in again  # the same key on every start
+        server.stop(timeout=30)
+    assert demo_key in server.output()[len(out):]  # the same key on every start
 
 
 def test_sigterm_flushes_accepted_events_to_raw_objects(tmp_path: Path) -> None:
     share = token(tmp_path)
     session = str(uuid.uuid4())
     sent = [event(session, position_ms=i) for i in range(50)]
-    with serving(tmp_path) as (proc, base):
-        answer = httpx.post(f"{base}/analytics/v1/events", json={"events": sent},
+    with serving(tmp_path, quiet=False) as server:
+        answer = httpx.post(f"{server.base}/analytics/v1/events", json={"events": sent},
                             headers={"Authorization": f"Bearer {share}"})
         assert answer.json()["accepted"] == 50
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)  # uvicorn re-raises SIGTERM after its graceful shutdown
+        server.stop(timeout=30)
     assert sorted(raw_event_ids(tmp_path)) == sorted(e["event_id"] for e in sent)
 
 
@@ -108,15 +79,15 @@ def test_events_answered_202_survive_kill_9_and_land_after_restart(tmp_path: Pat
     share = token(tmp_path)
     session = str(uuid.uuid4())
     acknowledged: list[str] = []
-    with serving(tmp_path) as (proc, base), httpx.Client(base_url=base) as client:
+    with serving(tmp_path, quiet=False) as server, httpx.Client(base_url=server.base) as client:
         for i in range(200):
             sent = event(session, position_ms=i)
             if client.post(f"/analytics/v1/events?token={share}", json=sent).status_code == 202:
                 acknowledged.append(sent["event_id"])  # type: ignore[arg-type]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=30)
     assert len(acknowledged) == 200
-    with serving(tmp_path) as (proc, _):
+    with serving(tmp_path, quiet=False):
         deadline = time.monotonic() + 30
         while set(acknowledged) - set(raw_event_ids(tmp_path)) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -127,7 +98,7 @@ def test_a_data_dir_others_could_read_is_made_private(tmp_path: Path) -> None:
     data_dir = tmp_path / "made-before"
     data_dir.mkdir(mode=0o755)
     data_dir.chmod(0o755)  # as an earlier version, or the operator, left it
-    with serving(data_dir):
+    with serving(data_dir, quiet=False):
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
 
 
@@ -146,12 +117,13 @@ def test_a_port_in_use_is_reported_first_with_the_hint(tmp_path: Path) -> None:
 
 def test_json_logs_and_an_access_log_without_address_query_or_user_agent(tmp_path: Path) -> None:
     share = token(tmp_path)
-    with serving(tmp_path, "--access-log", "--quiet", PERCUS_LOG_FORMAT="json") as (proc, base):
+    with serving(tmp_path, options=["--access-log"], PERCUS_LOG_FORMAT="json") as server:
+        base = server.base
         answer = httpx.post(f"{base}/analytics/v1/events?token={share}", json=event(str(uuid.uuid4())),
                             headers={"User-Agent": "Mozilla/5.0 (Secret Phone 9)"})
         assert answer.status_code == 202
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        server.stop(timeout=30)
+    out = server.output()
     lines = [json.loads(line) for line in out.splitlines()]  # every line is JSON: uvicorn's too
     requests = [line for line in lines if line["logger"] == "percus.access"]
     posted = next(line for line in requests if line["method"] == "POST")
@@ -161,9 +133,9 @@ def test_json_logs_and_an_access_log_without_address_query_or_user_agent(tmp_pat
 
 
 def test_text_logs_put_uvicorn_lines_in_the_same_format(tmp_path: Path) -> None:
-    with serving(tmp_path) as (proc, _):
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+    with serving(tmp_path, quiet=False) as server:
+        server.stop(timeout=30)
+    out = server.output()
     started = next(line for line in out.splitlines() if "Application startup complete" in line)
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
     assert re.fullmatch(rf"{stamp} INFO uvicorn\.error: Application startup complete\.", started), started

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.percus.test_serve import event, serving, token
+from tests.percus.test_serve import event, token
+from tests.reliability._serve import serving
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,8 @@ def _samples(base: str) -> dict[str, float]:
 
 def test_posted_events_are_counted_then_observed_fresh(tmp_path: Path) -> None:
     share = token(tmp_path)
-    with serving(tmp_path) as (_, base):
+    with serving(tmp_path) as server:
+        base = server.base
         assert _samples(base)["percus_events_accepted_total"] == 0.0
         for _ in range(3):
             answer = httpx.post(f"{base}/analytics/v1/events", json=event(str(uuid.uuid4())),

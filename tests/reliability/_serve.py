@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +62,18 @@ class Server:
 
 
 @contextmanager
-def serving(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
-    """`percus serve --quiet` on a free loopback port, ready (readyz 200) when yielded; killed if
-    the test leaves it running."""
+def serving(data_dir: Path, log: Path | None = None, *, options: Sequence[str] = (), quiet: bool = True,
+            **env: str) -> Iterator[Server]:
+    """`percus serve` (`--quiet` unless not `quiet`, then `options`) on a free loopback port, ready
+    (readyz 200) when yielded; its output in `log` (default: beside the data dir); killed if the test
+    leaves it running."""
     port = free_port()
+    log = log or data_dir.parent / f"{data_dir.name}.serve.log"
+    command = [*PERCUS, "serve", *(["--quiet"] if quiet else []), "--port", str(port), *options]
     # Output to a file, not a pipe: a pipe nobody reads would block the server once full.
     with open(log, "ab") as handle:
-        proc = subprocess.Popen([*PERCUS, "serve", "--quiet", "--port", str(port)], cwd=REPO,
-                                env=environment(data_dir, **env), stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=REPO, env=environment(data_dir, **env), stdout=handle,
+                                stderr=subprocess.STDOUT)
         server = Server(proc, f"http://127.0.0.1:{port}", log)
         try:
             deadline = time.monotonic() + 30
