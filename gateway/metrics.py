@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pipeline import freshness
+from translator.generated_block import replace_block
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -94,8 +95,4 @@ END = "<!-- end of metrics list -->"
 
 def sync_document(text: str) -> str:
     """docs/operations.md with its list of metrics replaced by the current definitions."""
-    head, _, rest = text.partition(BEGIN)
-    _, found, tail = rest.partition(END)
-    if not found:
-        raise ValueError("docs/operations.md has lost its metrics list markers")
-    return f"{head}{BEGIN}\n{markdown_table()}{END}{tail}"
+    return replace_block(text, BEGIN, END, markdown_table())

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from translator.embed_attributes import PERCUS_ATTRIBUTES, Value
+from translator.generated_block import replace_block
 from translator.individeo_attributes import INDIVIDEO_ATTRIBUTES, PLAYER_OPTIONS, attribute_caveat
 from translator.individeo_callbacks import CALLBACKS, PLAYER_EVENTS, Trigger, callback, legacy_payload_fields
 from translator.individeo_constants import BLUEPLAYER_CONSTANTS
@@ -137,7 +138,4 @@ def _wire_fields(identity: tuple[str, str] | None, fields: tuple[tuple[str, str]
 
 def sync_document(text: str) -> str:
     """`text` with the block between the markers replaced by the current tables."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"the document needs the lines {BEGIN} and {END}, in that order")
-    return f"{text[:start]}{BEGIN}\n\n{render_tables()}\n\n{text[end:]}"
+    return replace_block(text, BEGIN, END, f"\n{render_tables()}\n\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from translator.generated_block import replace_block
+
 _DIGITS = 6  # rates are fractions: 6 decimals are exact enough and read the same on every engine
 
 
@@ -230,8 +232,4 @@ END = "<!-- end of metrics table -->"
 
 def sync_document(text: str) -> str:
     """docs/metrics.md with its table replaced by the current definitions."""
-    head, _, rest = text.partition(BEGIN)
-    _, found, tail = rest.partition(END)
-    if not found:
-        raise ValueError("docs/metrics.md has lost its table markers")
-    return f"{head}{BEGIN}\n{markdown_table()}{END}{tail}"
+    return replace_block(text, BEGIN, END, markdown_table())
