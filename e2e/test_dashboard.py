@@ -27,7 +27,7 @@ from pipeline.curated.compactor import compact
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.queue.local import LocalQueue
 from pipeline.raw.writer import drain_batch
-from pipeline.reporting.formatting import count, percent, share
+from pipeline.reporting.formatting import count, label, percent, share
 from pipeline.store.local import LocalStore
 from tests.gateway._events import event
 from tests.gateway._reporting import CAMPAIGN, SMALL_CAMPAIGN, Keys, bearer, reporting_store
@@ -101,6 +101,8 @@ def assert_tiles(page: Page, scope: str, expected: dict[str, Any], formats: dict
         value = expected[name]
         assert tile.get_attribute("data-value") == ("" if value is None else str(value)), name
         assert tile.inner_text() == shown(expected[name]), name
+        # Headed as the command line and the digest word the metric (upper case is the page's style).
+        assert page.locator(f"{scope} .tile:has([data-metric='{name}']) .k").text_content() == label(name)
 
 
 def test_sign_in_page_asks_for_a_key_and_refuses_a_wrong_one(browse: Browsing, dashboard: Dashboard) -> None:
@@ -171,8 +173,8 @@ def test_organization_pages_show_the_api_numbers_and_refuse_another_organization
     assert page.locator("[data-metric=avg_watched_percent]").inner_text() == percent(
         engagement["avg_watched_percent"])
     ctas = dashboard.api("ctas", key, **selection)
-    assert bars(page, "funnel") == [("Views", ctas["views"]), ("Plays", ctas["plays"]),
-                                    ("Clicked a CTA", ctas["cta_sessions"])]
+    assert bars(page, "funnel") == [(label("views"), ctas["views"]), (label("plays"), ctas["plays"]),
+                                    (label("cta_sessions"), ctas["cta_sessions"])]
     assert bars(page, "ctas") == [(row["cta_name"], row["sessions"]) for row in ctas["ctas"]]
     errors = dashboard.api("errors", key, **selection)
     assert bars(page, "errors") == [(row["error_code"], row["errors"]) for row in errors["codes"]]

@@ -21,7 +21,16 @@ from gateway.tokens import DEFAULT_TTL_SECONDS, issue_token
 from pipeline import layout
 from pipeline.reporting import exports, outcomes, projects, reports
 from pipeline.reporting.charts import Axis, Item, bars, columns, dropoff_chart, engagement_chart
-from pipeline.reporting.formatting import FILTERS, MISSING, change, count, count_and_share, share, shown
+from pipeline.reporting.formatting import (
+    FILTERS,
+    MISSING,
+    change,
+    count,
+    count_and_share,
+    label,
+    share,
+    shown,
+)
 from pipeline.reporting.names import Names
 from pipeline.reporting.selection import Selection, parse_range, parse_slug
 
@@ -183,11 +192,11 @@ class Pages:
             "live.html", principal=principal, org=org, overall=overall, campaigns=campaigns, listed=listed,
             unlisted=len(recent) - len(listed), first=first, today=today, refresh=REFRESH_SECONDS,
             include_archived=include_archived, any_archived=bool(names.archived),
-            sessions_chart=bars("Sessions started in the last 60 minutes, by campaign",
+            sessions_chart=bars(f"{label('views')} started in the last 60 minutes, by campaign",
                                 [Item(project_label(live), live["views"], count(live["views"]))
-                                 for live in campaigns], Axis("sessions")),
-            errors_chart=columns("Errors per 5 minutes (UTC, by clock time), last 60 minutes", buckets,
-                                 Axis("errors"), label_every=2),
+                                 for live in campaigns], Axis("views")),
+            errors_chart=columns(f"{label('errors_per_bucket')} (UTC, by clock time), last 60 minutes",
+                                 buckets, Axis("errors"), label_every=2),
         )
 
     def project(self, principal: Principal, org: str, project: str, date_from: date, date_to: date, *,
@@ -206,8 +215,9 @@ class Pages:
                       for dimension, title in DEVICE_DIMENSIONS]
         views = ctas["views"]
         funnel_chart = bars("CTA funnel: views, plays, views with a CTA click", [
-            Item("Views", views, count(views)), Item("Plays", ctas["plays"], count(ctas["plays"])),
-            Item("Clicked a CTA", ctas["cta_sessions"],
+            Item(label("views"), views, count(views)),
+            Item(label("plays"), ctas["plays"], count(ctas["plays"])),
+            Item(label("cta_sessions"), ctas["cta_sessions"],
                  count_and_share(ctas["cta_sessions"], ctas["cta_ctr"])),
         ], Axis("views"), scale=views)
         cta_chart = bars("Views that clicked each CTA", [
@@ -244,7 +254,7 @@ class Pages:
             summary = reports.summary(engine, org, Selection(date_from=first, date_to=today))
             live = reports.live(engine, org, now=now)
             rows.append((org, summary, live, health(summary, live)))
-        chart = bars("Completion rate, last 30 days", [
+        chart = bars(f"{label('completion_rate')}, last 30 days", [
             Item(org, summary["completion_rate"] or 0, share(summary["completion_rate"]))
             for org, summary, _, _ in rows], Axis("of plays", fraction=True), scale=1, width=760)
         return render("overview.html", principal=principal, rows=rows, chart=chart, first=first, today=today)

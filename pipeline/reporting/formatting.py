@@ -50,10 +50,6 @@ def change(name: str, current: float | None, previous: float | None) -> str:
     return "±0 %" if round(relative) == 0 else f"{relative:+.0f} %"
 
 
-# The jinja2 filters of the dashboard's and the digest's templates.
-FILTERS: dict[str, Callable[[float | None], str]] = {"count": count, "percent": percent, "share": share}
-
-
 # -- columns: the human header and the unit of every name a report, an export or a listing prints -----
 
 # Metric names as the dashboard tiles and the digest's headlines call them, then the other columns.
@@ -106,6 +102,11 @@ _COUNTS = {"sessions", "viewers", "events", "people", "keys"}
 def label(name: str) -> str:
     """The header of a column: its label, or its name in words."""
     return LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+# The jinja2 filters of the dashboard's and the digest's templates: values, and every header by its
+# column's name (`"views" | label`), so a page words a metric as the command line does.
+FILTERS: dict[str, Callable[..., str]] = {"count": count, "percent": percent, "share": share, "label": label}
 
 
 def unit(name: str) -> str:

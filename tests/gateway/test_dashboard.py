@@ -19,7 +19,9 @@ from gateway.dashboard_session import COOKIE, MAX_AGE_SECONDS, Sessions
 from gateway.tokens import TokenVerifier
 from pipeline.governance.key_ring import KeyRing
 from pipeline.governance.registry import OrganizationRegistry
+from pipeline.reporting.formatting import label
 from tests.gateway._events import event
+from tests.gateway._headers import metric_headers
 from tests.gateway._reporting import CAMPAIGN, TOKEN_KEYS, Reporting, open_reporting
 from tests.pipeline._sessions import Session, ingest
 
@@ -209,6 +211,34 @@ def test_health_flags_idle_failing_and_low_engagement_organizations() -> None:
     assert health({**good, "play_rate": 0.2}, calm).status == "low"
 
 
+# -- labels, charts, empty states, dates, presets and the comparison ---------------------------------
+
+def test_every_metric_is_headed_by_its_label_as_the_command_line_and_the_digest_word_it(
+        client: TestClient, reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    live = metric_headers(client.get("/dashboard/orgs/acme").text)
+    project = metric_headers(client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}").text)
+    sign_in(client, reporting.keys.admin)
+    overview = metric_headers(client.get("/dashboard/overview").text)
+    # Every tile and column of each page is found (the live page's count is of views, as elsewhere).
+    assert {metric for metric, _ in live} == {"views", "plays", "play_rate", "completion_rate", "cta_ctr",
+                                              "errors"}
+    assert {metric for metric, _ in project} == {"views", "unique_viewers", "play_rate", "completion_rate",
+                                                 "avg_max_percent", "cta_ctr", "errors"}
+    assert {metric for metric, _ in overview} == {"views", "play_rate", "completion_rate", "cta_ctr",
+                                                  "playback_failure_rate", "live_views"}
+    headers = [*live, *project, *overview]
+    assert [(metric, header) for metric, header in headers if header != label(metric)] == []
+    assert ("completion_rate", "Completion rate") in headers and ("live_views", "Live views") in headers
+
+
+def test_the_funnel_bars_are_named_by_their_metrics_labels(client: TestClient, reporting: Reporting) -> None:
+    sign_in(client, reporting.keys.acme)
+    funnel = charts(client.get(f"/dashboard/orgs/acme/projects/{CAMPAIGN}").text)["funnel"]
+    assert [html.unescape(name) for name in re.findall(r'data-label="([^"]+)"', funnel)] == [
+        label("views"), label("plays"), label("cta_sessions")]
+
+
 # -- charts, empty states, dates, presets and the comparison ----------------------------------------
 
 def charts(page: str) -> dict[str, str]:
@@ -242,7 +272,7 @@ def test_every_chart_has_a_value_axis_with_units_a_title_and_a_description(clien
 
     live = client.get("/dashboard/orgs/acme").text
     errors = charts(live)["live-errors"]
-    assert ticks(charts(live)["live-sessions"])[-1].endswith(" sessions") and ticks(errors)[-1] == "errors"
+    assert ticks(charts(live)["live-sessions"])[-1].endswith(" views") and ticks(errors)[-1] == "errors"
     # The 5-minute buckets sit on the clock: every start, and so every label, is :00, :05, …
     starts = re.findall(r'<rect class="bar"[^>]*data-label="(\d\d:\d\d)"', errors)
     assert len(starts) in (12, 13) and all(int(start[3:]) % 5 == 0 for start in starts)

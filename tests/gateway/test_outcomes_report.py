@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from pipeline.query.duckdb_engine import DuckDbEngine
+from pipeline.reporting.formatting import label
 from pipeline.reporting.outcomes import outcomes
+from tests.gateway._headers import metric_headers
 from tests.gateway._reporting import OutcomesApp, open_outcomes
 from tests.percus._cli import run
 from tests.pipeline._outcomes import EXPECTED_COHORTS, RANGE
@@ -115,6 +117,10 @@ def test_the_project_page_shows_a_panel_per_outcome(served: Served) -> None:
         assert panels == ["policy_renewed", "newsletter"]  # the most frequent first
         completed = page.text.split('data-cohort="completed"', 1)[1].split("</tr>", 1)[0]
         assert '"people">2<' in completed and '"converted">2<' in completed and "110.5 EUR" in completed
+        headers = metric_headers(page.text)  # each column headed as the command line heads it
+        assert {metric for metric, _ in headers} >= {"people", "converted", "conversion_rate",
+                                                     "median_days_to_convert", "value"}
+        assert [(metric, header) for metric, header in headers if header != label(metric)] == []
         assert "not the video&#39;s effect" in page.text or "not the video's effect" in page.text
         refused = served.client.post("/dashboard/orgs/acme/projects/p1/export",
                                      data={"kind": "outcomes", **WINDOW})
