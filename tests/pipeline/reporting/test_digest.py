@@ -141,6 +141,8 @@ def test_the_pdf_is_one_page_with_the_numbers_the_chart_and_the_headings(store: 
     assert "es-CL 8 88.9 % 50.0 %" in text and "en-US 1 11.1 % 0.0 %" in text
     # The week's projects by name, an archived one too (its views are in the totals).
     assert "Top projects" in text
+    # Column headers worded as the dashboard and the command line word the metric.
+    assert "PROJECT VIEWS PLAYS COMPLETION RATE" in text and "VIEWS SHARE COMPLETION RATE" in text
     assert "Renewals (p1) 8 6 33.3 %" in text and "Pensions (p2), archived 1 1 100.0 %" in text
     assert "No views in this week" not in text
 
