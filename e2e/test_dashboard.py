@@ -145,8 +145,12 @@ def test_organization_pages_show_the_api_numbers_and_refuse_another_organization
     titles = {row["project_id"]: row["project_name"] or row["project_id"]
               for row in dashboard.api("projects", key, **{"from": first, "to": today})["projects"]}
     assert bars(page, "live-sessions") == [(titles[name], per_campaign[name]["views"]) for name in names]
-    assert [value for _, value in bars(page, "live-errors")] == [
-        bucket["errors"] for bucket in live["errors_per_bucket"]]
+    # The page and the API each cover the 60 minutes before their own instant, and a 5-minute boundary
+    # may pass between the two: the spans both show in full (all but each one's first) must agree.
+    shown = dict(bars(page, "live-errors")[1:])
+    answered = {bucket["start"][11:16]: bucket["errors"] for bucket in live["errors_per_bucket"][1:]}
+    common = shown.keys() & answered.keys()
+    assert len(common) >= 10 and {at: shown[at] for at in common} == {at: answered[at] for at in common}
     listed = page.locator("[data-table=projects] tr[data-project]")
     assert listed.count() >= 1
     for project_row in listed.all():

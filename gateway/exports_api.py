@@ -133,11 +133,12 @@ def _request(body: bytes) -> tuple[str | None, str, Selection]:
 # -- OpenAPI ---------------------------------------------------------------------------------------
 
 def _property(param: report_params.Param) -> dict[str, Any]:
-    return {**param.schema, "description": param.description}
+    """A body field as its query parameter, or null: the default, as if left out."""
+    return {**param.schema, "type": [param.schema["type"], "null"], "description": param.description}
 
 
 _REQUEST = {"type": "object", "additionalProperties": False, "properties": {
-    "kind": {"type": "string", "enum": list(KINDS), "default": "events",
+    "kind": {"type": ["string", "null"], "enum": [*KINDS, None], "default": "events",
              "description": "events: one row per curated event (every column, timestamps in ISO-8601 UTC); "
                             "summary: one row per day with the summary metrics; engagement: one row per 1 % "
                             "of the video with the engagement report's counts and shares; outcomes: one row "
