@@ -74,7 +74,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/mypy translator pipeline gateway percus js
 	$(VENV)/bin/lint-imports --no-cache
 
-# The fast tests (no e2e, no slow) again with the wall clock of every Python process they start moved
+# The fast tests (no e2e, no slow) with the wall clock of every Python process they start moved
 # DAYS ahead (tests/clock_shift/): a test that depends on today's date fails now, not on that day.
 # time_machine is imported before pytest loads it as a plugin, hence the one ignored warning.
 shifted = echo "== the fast tests with the clock $(1) days ahead" && PERCUS_TEST_CLOCK_SHIFT_DAYS=$(1) \
@@ -82,11 +82,10 @@ shifted = echo "== the fast tests with the clock $(1) days ahead" && PERCUS_TEST
   -W ignore::pytest.PytestAssertRewriteWarning
 
 # The bundles are committed (and packaged) as built: a stale one fails here, before the suite.
-# One shifted run (about 2 minutes) keeps the suite clock-proof; `make test-shifted` runs every shift.
+# tests/suite.sh runs the e2e and slow tests beside the fast ones (those with the clock 400 days ahead).
 test: $(VENV)/.installed-test node chromium pdf lint
 	$(VENV)/bin/percus build-js --check
-	$(VENV)/bin/pytest
-	$(call shifted,400)
+	tests/suite.sh
 
 SHIFTS := 45 400
 test-shifted: $(VENV)/.installed-test pdf
