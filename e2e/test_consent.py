@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Page
 
 from e2e._browsing import Browsing, wait_seen
 from e2e._stack import Stack, has, types
@@ -10,6 +11,26 @@ from e2e._stack import Stack, has, types
 pytestmark = pytest.mark.e2e
 
 TRACKING_SCRIPT = "/sdk/percus-tracking.js"
+
+
+def played_to_a_quarter(stack: Stack, browse: Browsing, **forwarding: str) -> Page:
+    """The consent banner's page with `forwarding` on, its video played to 25 % before any decision."""
+    page = browse.open(stack.page_url("consent-banner.html", stack.organization(), **forwarding))
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.progressed", percent=25)
+    return page
+
+
+def played_through_after(decision: str, stack: Stack, browse: Browsing, **forwarding: str) -> Page:
+    """The consent banner's page with `forwarding` on, `decision` (accept, decline) taken, then its
+    video played to the end."""
+    page = browse.open(stack.page_url("consent-banner.html", stack.organization(), **forwarding))
+    page.click(f"#{decision}")
+    wait_seen(page, "player.ready")
+    page.evaluate("Percus.play()")
+    wait_seen(page, "video.completed")
+    return page
 
 
 def test_declined_consent_never_downloads_tracking_and_sends_only_the_decision(
@@ -73,11 +94,7 @@ def test_a_player_error_without_consent_is_reported_without_viewer_identifiers(
 
 def test_ga_forwarding_waits_for_consent_and_pushes_nothing_once_declined(
         stack: Stack, browse: Browsing) -> None:
-    org = stack.organization()
-    page = browse.open(stack.page_url("consent-banner.html", org, ga="1"))
-    wait_seen(page, "player.ready")
-    page.evaluate("Percus.play()")
-    wait_seen(page, "video.progressed", percent=25)
+    page = played_to_a_quarter(stack, browse, ga="1")
     assert page.evaluate("window.dataLayer || []") == []  # no decision yet: nothing forwarded
     page.click("#decline")
     wait_seen(page, "video.completed")
@@ -88,11 +105,7 @@ def test_ga_forwarding_waits_for_consent_and_pushes_nothing_once_declined(
 
 
 def test_ga_forwarding_starts_with_accept_consent(stack: Stack, browse: Browsing) -> None:
-    org = stack.organization()
-    page = browse.open(stack.page_url("consent-banner.html", org, ga="1"))
-    wait_seen(page, "player.ready")
-    page.evaluate("Percus.play()")
-    wait_seen(page, "video.progressed", percent=25)
+    page = played_to_a_quarter(stack, browse, ga="1")
     page.click("#accept")
     wait_seen(page, "video.completed")
 
@@ -105,11 +118,7 @@ def test_ga_forwarding_starts_with_accept_consent(stack: Stack, browse: Browsing
 
 
 def test_adobe_forwarding_calls_the_pages_web_sdk_only_after_consent(stack: Stack, browse: Browsing) -> None:
-    org = stack.organization()
-    page = browse.open(stack.page_url("consent-banner.html", org, adobe="alloy"))
-    wait_seen(page, "player.ready")
-    page.evaluate("Percus.play()")
-    wait_seen(page, "video.progressed", percent=25)
+    page = played_to_a_quarter(stack, browse, adobe="alloy")
     assert page.evaluate("alloyCalls") == []  # no decision yet: nothing forwarded
     page.click("#accept")
     wait_seen(page, "video.completed")
@@ -127,12 +136,7 @@ def test_adobe_forwarding_calls_the_pages_web_sdk_only_after_consent(stack: Stac
 
 def test_adobe_forwarding_fills_the_configured_appmeasurement_variables(stack: Stack,
                                                                          browse: Browsing) -> None:
-    org = stack.organization()
-    page = browse.open(stack.page_url("consent-banner.html", org, adobe="appmeasurement"))
-    page.click("#accept")
-    wait_seen(page, "player.ready")
-    page.evaluate("Percus.play()")
-    wait_seen(page, "video.completed")
+    page = played_through_after("accept", stack, browse, adobe="appmeasurement")
 
     calls = page.evaluate("tlCalls")
     assert calls[0] == {"args": [True, "o", "percus video.played"], "linkTrackVars": "eVar10,eVar11,events",
@@ -143,10 +147,5 @@ def test_adobe_forwarding_fills_the_configured_appmeasurement_variables(stack: S
 
 
 def test_adobe_forwarding_sends_nothing_after_a_decline(stack: Stack, browse: Browsing) -> None:
-    org = stack.organization()
-    page = browse.open(stack.page_url("consent-banner.html", org, adobe="alloy"))
-    page.click("#decline")
-    wait_seen(page, "player.ready")
-    page.evaluate("Percus.play()")
-    wait_seen(page, "video.completed")
+    page = played_through_after("decline", stack, browse, adobe="alloy")
     assert page.evaluate("alloyCalls") == []
