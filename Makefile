@@ -102,6 +102,8 @@ BENCHMARKS := ingest compact query freshness bundles coldstart
 
 bench: $(VENV)/.installed-test wrk
 	@for b in $(BENCHMARKS); do $(PY) -m bench.$$b --json bench/results/$$b.json || exit 1; done
+	@$(PY) -m bench.goals
 
 bench-quick: $(VENV)/.installed-test wrk
 	@for b in $(BENCHMARKS); do $(PY) -m bench.$$b --quick --json bench/results/$$b.json || exit 1; done
+	@$(PY) -m bench.goals
