@@ -177,10 +177,11 @@ class Pages:
         campaigns = [{"project_id": project, "project_name": names.name("project_id", project),
                       "archived": project in names.archived,
                       **reports.live(engine, org, Selection(project_id=project), now=now)}
-                     for project in projects.live_project_ids(engine, org, now=now,
+                     for project in projects.live_project_ids(engine, org, now=now, names=names,
                                                               include_archived=include_archived)]
         first, today = now.date() - timedelta(days=RANGE_DAYS - 1), now.date()
-        recent = projects.project_ids(engine, org, first, today, include_archived=include_archived)
+        recent = projects.project_ids(engine, org, first, today, include_archived=include_archived,
+                                      names=names)
         listed = [{"project_id": project, "project_name": names.name("project_id", project),
                    "archived": project in names.archived,
                    **reports.summary(engine, org, Selection(project_id=project, date_from=first,

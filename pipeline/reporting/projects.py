@@ -18,8 +18,9 @@ from pipeline.reporting.names import Names
 
 
 def project_ids(engine: QueryEngine, org: str, date_from: date | None = None, date_to: date | None = None,
-                *, include_archived: bool = False, today: date | None = None) -> list[str]:
-    """Projects with at least one event dated in the range, sorted."""
+                *, include_archived: bool = False, today: date | None = None,
+                names: Names | None = None) -> list[str]:
+    """Projects with at least one event dated in the range, sorted (`names`: the dims already read)."""
     days = reports.plan(engine, org, date_from, date_to, today=today)
     parts, sources = [], []
     if days.rolled:
@@ -33,11 +34,11 @@ def project_ids(engine: QueryEngine, org: str, date_from: date | None = None, da
     if not parts:
         return []
     rows = engine.query("\nUNION\n".join(parts), org=org, sources=sources)
-    return _shown(engine, org, rows, include_archived)
+    return _shown(engine, org, rows, include_archived, names)
 
 
 def live_project_ids(engine: QueryEngine, org: str, *, now: datetime, minutes: int = 60,
-                     include_archived: bool = False) -> list[str]:
+                     include_archived: bool = False, names: Names | None = None) -> list[str]:
     """Projects with an event in the last `minutes` (the live page's campaigns), sorted."""
     since = now - timedelta(minutes=minutes)
     # From the day before: an event's corrected time may run a little ahead of its receipt.
@@ -46,10 +47,11 @@ def live_project_ids(engine: QueryEngine, org: str, *, now: datetime, minutes: i
     rows = engine.query(
         f"SELECT DISTINCT project_id FROM curated WHERE event_time >= {literal(since)} "
         f"AND event_time <= {literal(now)}", org=org, sources=[Source(CURATED.name, received)])
-    return _shown(engine, org, rows, include_archived)
+    return _shown(engine, org, rows, include_archived, names)
 
 
-def _shown(engine: QueryEngine, org: str, rows: list[dict[str, Any]], include_archived: bool) -> list[str]:
-    hidden = frozenset() if include_archived else Names.read(engine.store, org).archived
+def _shown(engine: QueryEngine, org: str, rows: list[dict[str, Any]], include_archived: bool,
+           names: Names | None) -> list[str]:
+    hidden = frozenset() if include_archived else (names or Names.read(engine.store, org)).archived
     return sorted(row["project_id"] for row in rows
                   if row["project_id"] is not None and row["project_id"] not in hidden)
