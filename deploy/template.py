@@ -250,6 +250,9 @@ def template() -> dict[str, Any]:
                 "PERCUS_ATHENA_WORKGROUP": ref("AthenaWorkGroup"),
                 "PERCUS_ATHENA_OUTPUT": sub(f"{BUCKET_LOCATION}/{ATHENA_RESULTS}"),
                 "PERCUS_DATA_DIR": "/tmp/percus-data",  # the only writable directory in a Lambda
+                # No pydantic plugin is installed: skip pydantic's search of every installed package's
+                # entry points, which the first model's validator otherwise makes at import (cold start).
+                "PYDANTIC_DISABLE_PLUGINS": "1",
             }},
         }},
         "Resources": {

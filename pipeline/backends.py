@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import DEFAULT_MAIL_FROM, Settings
-from pipeline.mail.base import Mailer
-from pipeline.queue.base import Queue
-from pipeline.queue.local import LocalQueue
-from pipeline.store.base import Store
-from pipeline.store.local import LocalStore
 
-# The AWS backends are imported only when configured: the embedded default never loads boto3.
+if TYPE_CHECKING:
+    from pipeline.mail.base import Mailer
+    from pipeline.queue.base import Queue
+    from pipeline.store.base import Store
+
+# Each backend is imported only when configured: the embedded default never loads boto3, and the
+# ingest Lambda (bench/coldstart.py) never loads the local queue, store or mail.
 
 
 def open_queue(settings: Settings) -> Queue:
     """PERCUS_QUEUE: `local` (a durable log in the data dir) or an SQS queue URL."""
     value = settings.queue
     if value == "local":
+        from pipeline.queue.local import LocalQueue
+
         return LocalQueue(settings.data_dir / "queue", segment_max_age=settings.queue_segment_max_age)
     if value.startswith(("https://", "http://")):
         from pipeline.queue.sqs import SqsQueue
@@ -30,6 +34,8 @@ def open_store(settings: Settings) -> Store:
     """PERCUS_STORE: `file://<directory>` or `s3://bucket[/prefix]`."""
     value = settings.store
     if value.startswith("file://") and value[len("file://") :]:
+        from pipeline.store.local import LocalStore
+
         return LocalStore(Path(value[len("file://") :]))
     bucket, _, prefix = value[len("s3://") :].partition("/")
     if value.startswith("s3://") and bucket:

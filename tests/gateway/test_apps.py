@@ -5,6 +5,7 @@ its metrics (tests/gateway/test_metrics.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from deploy.template import template
 from gateway import demo, metrics
 from gateway.app import API, LOCAL, create_api_app, create_app
 from gateway.ingest_app import INGEST, create_ingest_app
@@ -22,9 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 REPORTING = ("gateway.dashboard", "gateway.dashboard_pages", "gateway.reports_api", "gateway.exports_api",
              "gateway.player", "pipeline.reporting.reports", "pipeline.query", "pipeline.reporting.exports",
              "duckdb", "sqlglot", "jinja2")
-# Loaded when the app is built (its queue, store and secrets), not when the handler is imported.
+# Loaded when the app is built (its queue, store and secrets, Mangum), not when the handler is imported.
 NOT_AT_IMPORT = ("boto3", "botocore", "s3transfer", "pipeline.store.s3", "pipeline.queue.sqs",
-                 "gateway.openapi")
+                 "gateway.openapi", "mangum")
+# Never loaded by the ingest function: the embedded default's backends (bench/coldstart.py).
+NOT_IN_LAMBDA = ("pipeline.queue.local", "pipeline.store.local", "pipeline.queue.dead_letters",
+                 "pipeline.queue.scrub", "pipeline.mail.outbox", "pipeline.mail.ses")
 
 
 def test_local_serves_every_set() -> None:
@@ -32,11 +37,23 @@ def test_local_serves_every_set() -> None:
 
 
 def test_the_ingest_function_imports_nothing_of_the_reporting_side_nor_boto3() -> None:
+    absent = REPORTING + NOT_AT_IMPORT + NOT_IN_LAMBDA
     probe = ("import gateway.lambda_ingest, json, sys; "
-             f"print(json.dumps([m for m in {REPORTING + NOT_AT_IMPORT!r} if m in sys.modules]))")
+             f"print(json.dumps([m for m in {absent!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60,
                           check=True)
     assert json.loads(done.stdout) == []
+
+
+def test_the_lambda_functions_skip_pydantics_plugin_search() -> None:
+    # Without PYDANTIC_DISABLE_PLUGINS, the first model built at import searches the entry points of
+    # every installed package (bench/coldstart.py); the template's environment turns that off.
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    env = {**os.environ, **{name: value for name, value in variables.items() if isinstance(value, str)}}
+    probe = "import gateway.lambda_ingest, pydantic.plugin._loader as loader; print(loader._plugins is None)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "True"
 
 
 def test_each_app_serves_its_routes(tmp_path: Path) -> None:
