@@ -178,6 +178,23 @@ def test_ingest_answers_202_and_the_event_is_in_sqs(stack: Stack) -> None:
     assert queued["geo"]["country"] == "CL" and queued["received_at"]
 
 
+def test_ingest_runs_no_lifespan_per_invocation(stack: Stack) -> None:
+    # Mangum would otherwise start and stop the app's lifespan around every request it hands on.
+    healthz = http_event(None, token=None, path="/healthz")
+    healthz["requestContext"]["http"]["method"] = "GET"
+    assert ingest.handler(healthz, None)["statusCode"] == 200
+    app, scopes = ingest.adapter().app, []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope["type"])
+        await app(scope, receive, send)
+
+    ingest.adapter().app = recording  # what the container's Mangum hands each invocation to
+    for _ in range(2):
+        assert ingest.handler(healthz, None)["statusCode"] == 200
+    assert scopes == ["http", "http"]
+
+
 def test_ingest_refuses_to_start_without_token_keys(stack: Stack, monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
     monkeypatch.delenv("PERCUS_TOKEN_KEYS_SECRET")
