@@ -63,8 +63,10 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Loads ua-parser's rules (~0.2 s) before the first request; the ingest Lambda runs no lifespan.
-        device_from_user_agent(_WARM_UP_AGENT)
+        # Loads ua-parser's rules (~0.2 s of CPU) before the first request, in an app that takes events:
+        # only events are enriched. The ingest Lambda runs no lifespan (gateway/lambda_ingest.py).
+        if services.enqueuer is not None:
+            device_from_user_agent(_WARM_UP_AGENT)
         yield
 
     return Starlette(

@@ -56,6 +56,27 @@ def test_the_lambda_functions_skip_pydantics_plugin_search() -> None:
     assert done.stdout.strip() == "True"
 
 
+def test_only_apps_that_take_events_load_ua_parsers_rules_at_startup(tmp_path: Path) -> None:
+    # A fresh interpreter: this one may have parsed a User-Agent already. The API app enriches no event.
+    probe = """if True:
+        import sys, ua_parser
+        from starlette.testclient import TestClient
+        from gateway.app import create_api_app
+        from gateway.ingest_app import create_ingest_app
+        from pipeline.config import load_settings
+        from pipeline.queue.local import LocalQueue
+        settings = load_settings({"PERCUS_DATA_DIR": sys.argv[1], "PERCUS_TOKEN_KEYS": "k:s"})
+        with TestClient(create_api_app(settings)):
+            loaded = ["parser" in vars(ua_parser)]
+        with LocalQueue(settings.data_dir / "queue") as queue, TestClient(create_ingest_app(settings, queue)):
+            loaded.append("parser" in vars(ua_parser))
+        print(loaded)
+    """
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["[False,", "True]"]
+
+
 def test_each_app_serves_its_routes(tmp_path: Path) -> None:
     settings = load_settings({"PERCUS_DATA_DIR": str(tmp_path), "PERCUS_TOKEN_KEYS": "k:s"})
 
