@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     report.add(f"import {FRAMEWORK}", framework, "ms")
     report.add(f"ingest Lambda cold import ({HANDLER}; goal ≤{GOAL_MS} ms)", handler, "ms",
                ratio=handler / framework, baseline=f"import {FRAMEWORK}")
+    print("deferred from the import to the first request: Mangum, boto3/botocore (SQS queue, S3 store), "
+          "ua-parser's rules", flush=True)
     report.add("ingest Lambda cold start to a built app (process, import, adapter())", first, "ms",
                ratio=first / start, baseline="python -c pass")
     report.add("ingest Lambda cold start to a first answer (process, import, adapter(), GET /healthz "
