@@ -15,7 +15,9 @@ from pipeline.lambdas._environment import gateway_settings, viewer_keys
 @functools.cache
 def adapter() -> Mangum:
     """The app of this container, built on its first request and kept while the container lives."""
-    return Mangum(create_api_app(gateway_settings(), viewer_keys=viewer_keys()), lifespan="auto")
+    # Off: the API app's lifespan does nothing (it takes no events), and Mangum would run it around
+    # every invocation.
+    return Mangum(create_api_app(gateway_settings(), viewer_keys=viewer_keys()), lifespan="off")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gateway import lambda_api
 from gateway import lambda_ingest as ingest
 from gateway.tokens import issue_token
 from pipeline.config import load_settings
@@ -178,21 +179,24 @@ def test_ingest_answers_202_and_the_event_is_in_sqs(stack: Stack) -> None:
     assert queued["geo"]["country"] == "CL" and queued["received_at"]
 
 
-def test_ingest_runs_no_lifespan_per_invocation(stack: Stack) -> None:
+@pytest.mark.parametrize("function", [ingest, lambda_api], ids=["ingest", "api"])
+def test_no_function_runs_the_lifespan_per_invocation(stack: Stack, function: Any) -> None:
     # Mangum would otherwise start and stop the app's lifespan around every request it hands on.
     healthz = http_event(None, token=None, path="/healthz")
     healthz["requestContext"]["http"]["method"] = "GET"
-    assert ingest.handler(healthz, None)["statusCode"] == 200
-    app, scopes = ingest.adapter().app, []
+    function.adapter.cache_clear()
+    assert function.handler(healthz, None)["statusCode"] == 200
+    app, scopes = function.adapter().app, []
 
     async def recording(scope: Any, receive: Any, send: Any) -> None:
         scopes.append(scope["type"])
         await app(scope, receive, send)
 
-    ingest.adapter().app = recording  # what the container's Mangum hands each invocation to
+    function.adapter().app = recording  # what the container's Mangum hands each invocation to
     for _ in range(2):
-        assert ingest.handler(healthz, None)["statusCode"] == 200
+        assert function.handler(healthz, None)["statusCode"] == 200
     assert scopes == ["http", "http"]
+    function.adapter.cache_clear()
 
 
 def test_ingest_refuses_to_start_without_token_keys(stack: Stack, monkeypatch: pytest.MonkeyPatch,
