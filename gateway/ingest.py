@@ -178,7 +178,7 @@ class Ingest:
         if (organization, event.event_id) in self._recent:
             return _DUPLICATE
         event = apply_value_policy(event, stamp.policy, self._viewer_keys)
-        stored = _stored(event, stamp.json, blank, self._viewer_keys)
+        stored = _stored(event, stamp.json, blank, self._viewer_keys, {})
         return _Decision([stored], organization, [event.event_id.int], _ONE_ACCEPTED)
 
     def _batch(self, events: Any, organization: str, stamp: _Stamp) -> _Decision:
@@ -193,6 +193,7 @@ class Ingest:
         ids: dict[int, None] = {}  # the batch's accepted event ids, in order
         rejected: list[dict[str, Any]] = []
         duplicates = 0
+        heads: dict[str | None, bytes] = {}  # a batch mostly comes from one viewer: keyed once
         for index, item in enumerate(events):
             try:
                 event = item if isinstance(item, Envelope) else parse_event(item)
@@ -206,7 +207,7 @@ class Ingest:
                 continue
             ids[event.event_id.int] = None
             event = apply_value_policy(event, stamp.policy, self._viewer_keys)
-            bodies.append(_stored(event, stamp.json, blank, self._viewer_keys))
+            bodies.append(_stored(event, stamp.json, blank, self._viewer_keys, heads))
         answer = json.dumps({"accepted": len(bodies), "duplicates": duplicates, "rejected": rejected},
                             separators=(",", ":")).encode()
         codes = tuple(item["error"]["code"] for item in rejected) if rejected else ()
@@ -266,13 +267,17 @@ def _received_second(seconds: int) -> tuple[datetime, bytes]:
     return datetime.fromtimestamp(seconds, UTC), b'{"received_at":"' + text.encode()
 
 
-def _stored(event: Envelope, stamp: bytes, blank: dict[str, None], keys: ViewerKeys) -> bytes:
+def _stored(event: Envelope, stamp: bytes, blank: dict[str, None], keys: ViewerKeys,
+            heads: dict[str | None, bytes]) -> bytes:
     """The queued form: the server's fields, the keyed viewer id, then the validated event's own JSON
     without them. The event is serialised once, and nothing it said about a server-owned field, nor
-    the client's own viewer hash, can reach the output."""
+    the client's own viewer hash, can reach the output. `heads`: the request's stamp and keyed viewer
+    id per client viewer hash, so that a request keys each viewer once; it lives as long as the request."""
     viewer = None if "viewer_hash" in blank else event.viewer_hash
-    head = stamp + (b',"viewer_hash":"%s"' % keys.keyed(viewer).encode() if viewer is not None
-                    else b',"viewer_hash":null')
+    head = heads.get(viewer)
+    if head is None:
+        head = heads[viewer] = stamp + (b',"viewer_hash":"%s"' % keys.keyed(viewer).encode()
+                                        if viewer is not None else b',"viewer_hash":null')
     serializer = event.__pydantic_serializer__
     if not blank:
         return head + b"," + serializer.to_json(event, exclude=_REWRITTEN)[1:]

@@ -327,6 +327,16 @@ def test_the_stored_viewer_id_is_keyed_and_the_client_hash_is_stored_nowhere(gat
         assert client_hash.encode() not in queue_bytes
 
 
+def test_a_batch_of_several_viewers_stores_each_event_under_its_own_viewer(gateway: Gateway) -> None:
+    # The gateway keys each viewer of a request once; each event must still get its own viewer's id.
+    other_hash = "cd" * 32
+    sent = [event(), event(viewer_hash=other_hash), event("consent.declined", consent=False), event(),
+            event(viewer_hash=None), event(viewer_hash=other_hash)]
+    assert gateway.post({"events": sent}).json()["accepted"] == len(sent)
+    mine, other = gateway.keyed(VIEWER_HASH), gateway.keyed(other_hash)
+    assert [e["viewer_hash"] for e in gateway.queued()] == [mine, other, None, mine, None, other]
+
+
 def test_single_event_without_consent_is_a_400(gateway: Gateway) -> None:
     response = gateway.post(event("video.played", consent=False))
     assert response.status_code == 400
