@@ -3,9 +3,11 @@ the sets): the shared services, the limits, the one error shape."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -67,6 +69,7 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         # only events are enriched. The ingest Lambda runs no lifespan (gateway/lambda_ingest.py).
         if services.enqueuer is not None:
             device_from_user_agent(_WARM_UP_AGENT)
+        _freeze_startup_heap()
         yield
 
     return Starlette(
@@ -82,3 +85,13 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )
+
+
+@cache  # once per process: the first app's start; a test process starts many
+def _freeze_startup_heap() -> None:
+    """Moves what is alive once the app is built (modules, pydantic's schemas, ua-parser's rules: about
+    100,000 objects) out of the garbage collector's reach, as it lives as long as the process. A full
+    collection under load then walks only what requests made: one held the GIL, so stalled every
+    request, for about 60 ms of CPU, and now about 2 ms (single-event load, 2 busy cores). No
+    gc.collect() first: it would cost about 40 ms of startup to free some 700 objects."""
+    gc.freeze()
