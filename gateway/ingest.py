@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -43,9 +43,20 @@ class _BatchBody(Batch):
     event_type: Any = None
 
 
+class _MixedBatch(BaseModel):
+    """A batch validated event by event: each item a validated event, or the JSON value sent, which
+    parse_event then explains. One call for a batch holding invalid events, instead of a parse and a
+    validation per event."""
+
+    events: list[Annotated[CanonicalEvent | Any, Field(union_mode="left_to_right")]] = Field(
+        min_length=1, max_length=MAX_BATCH_EVENTS)
+    event_type: Any = None
+
+
 # The core validators' own validate_json: TypeAdapter.validate_json adds Python to every call.
 _EVENT: Callable[[bytes], Envelope] = TypeAdapter(CanonicalEvent).validator.validate_json
 _BATCH: Callable[[bytes], _BatchBody] = TypeAdapter(_BatchBody).validator.validate_json
+_MIXED: Callable[[bytes], _MixedBatch] = TypeAdapter(_MixedBatch).validator.validate_json
 _ONE_ACCEPTED = b'{"accepted":1,"duplicates":0,"rejected":[]}'
 _ONE_DUPLICATE = b'{"accepted":0,"duplicates":1,"rejected":[]}'
 # The only request headers read; the rest (cookies, X-Forwarded-For…) are never even decoded.
@@ -146,6 +157,10 @@ class Ingest:
         batch = _validated(_BATCH, body) if b'"events"' in body else None
         if batch is not None and batch.event_type is None:
             return self._batch(batch.events, organization, stamp)
+        if batch is None and b'"events"' in body:  # a batch holding invalid events, say
+            mixed = _validated(_MIXED, body)
+            if mixed is not None and "event_type" not in mixed.model_fields_set:  # as _decoded tells them
+                return self._batch(mixed.events, organization, stamp)
         event = _validated(_EVENT, body)
         if event is not None:
             return self._single(event, organization, stamp)
@@ -286,6 +301,8 @@ def _stored(event: Envelope, stamp: bytes, blank: dict[str, None], keys: ViewerK
 
 
 def _sent_id(item: Any) -> str | None:
+    if isinstance(item, Envelope):  # valid, refused for its consent or its time
+        return str(item.event_id)
     event_id = item.get("event_id") if isinstance(item, dict) else None
     return event_id if isinstance(event_id, str) and len(event_id) <= 64 else None
 

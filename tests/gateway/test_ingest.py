@@ -235,6 +235,14 @@ def test_watched_buckets_are_stored_and_a_malformed_set_rejects_only_its_event(g
     assert stored[good[2]["event_id"]]["watched"] is None
 
 
+def test_a_valid_event_refused_in_a_batch_of_valid_events_is_named_by_its_id(gateway: Gateway) -> None:
+    no_consent = event("video.paused", consent=None)
+    result = IngestResult.model_validate_json(gateway.post({"events": [event(), no_consent]}).content)
+    assert result.accepted == 1
+    assert [(r.index, r.event_id, r.error.code) for r in result.rejected] == [
+        (1, no_consent["event_id"], "consent_required")]
+
+
 def test_batch_whose_every_event_is_invalid_still_answers_202(gateway: Gateway) -> None:
     response = gateway.post({"events": [event(viewer_hash="x"), event(consent=False)]})
     assert response.status_code == 202
