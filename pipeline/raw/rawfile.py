@@ -29,7 +29,7 @@ def inflate(data: bytes) -> tuple[bytes, str | None]:
     rest = data
     try:
         while rest:
-            # ISA-L waits for a whole header before judging it; zlib rejects wrong magic at once.
+            # ISA-L waits for a whole header before judging one: bytes that cannot start one are bad.
             if not _MEMBER_START.startswith(rest[:3]):
                 return b"".join(out), "bad_gzip"
             inflater = isal_zlib.decompressobj(wbits=31)
