@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-from js.attributes import attribute_rows
+from js.attributes import attribute_rows, boolean_words
 from js.compat import compat_context
 from js.dist import BUNDLES, DIST, version_of
 from js.types import TYPES_FILE, render_types
@@ -43,7 +43,7 @@ TERSER_OPTIONS = ["--ecma", "2021", "--compress", "--mangle",
                   "--format", "ascii_only=true,inline_script=true"]
 # Bytes per bundle, minified and gzipped at level 9 (as /sdk/ serves them); the compat script also
 # carries Individeo's name tables. Checked by tests/js/test_build.py, reported by bench/bundles.py.
-BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 3328, "percus-individeo-compat.js": 6144}
+BYTE_BUDGETS = {"percus-tracking.js": 4096, "percus-embed-sdk.js": 3072, "percus-individeo-compat.js": 6144}
 
 # Build flags: the optional partials, each on by default (the defaults build the committed js/dist).
 # One turned off leaves its code out of its bundle, for sites that do without it.
@@ -91,8 +91,7 @@ def template_context(versions: dict[str, str], features: Mapping[str, bool] | No
         "schema_version": tables["schema_version"],
         "attributes": attribute_rows(tables["percus_attributes"], tracking=False),
         "tracking_attributes": attribute_rows(tables["percus_attributes"], tracking=True),
-        "true_words": tables["boolean_words"]["true"],
-        "false_words": tables["boolean_words"]["false"],
+        "boolean_words": boolean_words(tables["boolean_words"]),
         "name_fields": tables["name_fields"],
         "bootstrap_name_fields": [name for name in tables["name_fields"]
                                   if any(name in _payload_fields(sent) for sent in BOOTSTRAP_SENT)],

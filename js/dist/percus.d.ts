@@ -72,11 +72,11 @@ interface PercusSettings {
   enableAdobe?: boolean;
   adobeEvars?: string;
   adobeEvent?: string;
-  organizationId: string | null;
-  projectId: string | null;
+  organizationId?: string | null;
+  projectId?: string | null;
   templateId: string | null;
   templateVersion: string | null;
-  environment: "DEV" | "STAGING" | "PROD";
+  environment?: "DEV" | "STAGING" | "PROD";
   locale: string | null;
 }
 

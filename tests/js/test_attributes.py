@@ -16,7 +16,9 @@ from js.build import build_bundles
 from translator.embed_attributes import PERCUS_ATTRIBUTES, parse_value
 
 RAW: list[str | None] = [None, "", "  ", "true", " TRUE ", "1", "Yes", "on", "false", "Off", "n", "0",
-                         "maybe", "uat", "Production", "dev", "STAGING", "es-CL", " spaced value "]
+                         "maybe", "uat", "Production", "dev", "STAGING", "es-CL", " spaced value ",
+                         # names Object.prototype has: no word of a boolean or an enum
+                         "constructor", "__proto__", "toString"]
 
 # Just enough of a page for Percus.embed(element): the element's attributes and console warnings.
 RUNNER = r"""

@@ -112,6 +112,17 @@ def test_an_attribute_the_bootstrap_would_take_for_another_kind_fails_the_build(
         build_bundles()
 
 
+def test_an_enum_whose_default_is_not_one_of_its_choices_fails_the_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser takes a word only when its value has the default's type: an enum's default is a choice."""
+    tables = export_tables()
+    tables["percus_attributes"].append({"name": "data-percus-extra", "kind": "enum", "default": None,
+                                        "empty": None, "choices": ["A", "B"], "aliases": {}, "note": ""})
+    monkeypatch.setattr(build, "export_tables", lambda: tables)
+    with pytest.raises(ValueError, match="data-percus-extra: an enum's default must be one of its choices"):
+        build_bundles()
+
+
 NASTY: list[Any] = ["</script><script>alert(1)</script>", "<!-- -->", "a\u2028b\u2029c", "\"'`${x}\\",
                     "&amp;", {"k</script>": ["\u2028"]}, None, True, 1.5]
 
