@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,7 +22,7 @@ from pipeline.curated.shares import KnownShares
 from pipeline.governance import audit
 from pipeline.layout import curated_key, parse_raw_key, raw_hour_prefix, raw_prefix
 from pipeline.progress import Progress
-from pipeline.raw.reader import Corruption, read_raw
+from pipeline.raw.reader import Corruption, RawRead, read_raw
 from pipeline.store.base import Store
 from pipeline.store.lock import Busy, store_lock
 from translator.ids import check_slug
@@ -72,18 +73,16 @@ def compact(store: Store, *, hour: datetime | None = None, orgs: Sequence[str] |
 def _deduplicated(table: pa.Table) -> pa.Table:
     """One row per event_id (the earliest received_at, then the earliest position in the table),
     ordered by received_at then event_id, so the same rows always make the same file."""
-    ordered = [("received_at", "ascending"), ("event_id", "ascending")]
-    if table.num_rows == 0 or pc.count_distinct(table.column("event_id")).as_py() == table.num_rows:
-        return table.take(pc.sort_indices(table, sort_keys=ordered))
-    numbered = table.select(["event_id", "received_at"]).append_column(
-        "position", pa.array(range(table.num_rows), pa.int64()))
-    order = pc.sort_indices(numbered, sort_keys=[("event_id", "ascending"), ("received_at", "ascending"),
-                                                 ("position", "ascending")])
-    ids = pc.take(numbered.column("event_id"), order)
-    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-    keep = pc.filter(order, pa.chunked_array([pa.array([True]), *first.chunks]))
-    firsts = numbered.take(keep)
-    return table.take(pc.take(keep, pc.sort_indices(firsts, sort_keys=ordered)))
+    # One sort, on a timestamp first (sort_indices is stable: equal keys keep the table's order), then
+    # each event_id's first row in that order: pc.unique lists the ids in order of first occurrence
+    # and index_in finds that occurrence, so the rows kept are still in order.
+    order = pc.sort_indices(table.select(["received_at", "event_id"]),
+                            sort_keys=[("received_at", "ascending"), ("event_id", "ascending")])
+    ids = table.column("event_id").take(order).combine_chunks()
+    unique = pc.unique(ids)
+    if len(unique) == len(ids):
+        return table.take(order)
+    return table.take(order.take(pc.index_in(unique, value_set=ids)))
 
 
 def _list_raw(store: Store, hour: datetime | None, orgs: Sequence[str] | None) -> dict[
@@ -107,14 +106,18 @@ def _list_raw(store: Store, hour: datetime | None, orgs: Sequence[str] | None) -
     return found
 
 
-def _read_objects(store: Store, new: dict[str, str]) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
-    """The new raw objects' bytes as (key, data), and key -> batch id."""
+# A partition's new raw objects as (key, data), key -> batch id, and what they hold.
+_Taken = tuple[list[tuple[str, bytes]], dict[str, str], RawRead]
+
+
+def _take(store: Store, org: str, new: dict[str, str]) -> _Taken:
+    """Read one organization's new raw objects (batch id -> key) of an hour and check their events."""
     objects, batches = [], {}
     for batch, key in new.items():
         with contextlib.suppress(KeyError):  # gone since the listing (retention): nothing to take
             objects.append((key, store.get(key)))
             batches[key] = batch
-    return objects, batches
+    return objects, batches, read_raw(objects, org)
 
 
 def _quarantine(store: Store, org: str, hour: datetime, objects: list[tuple[str, bytes]],
@@ -305,14 +308,27 @@ class _Run:
     def run(self, hour: datetime | None, orgs: Sequence[str] | None) -> CompactionReport:
         plan = self._plan(_list_raw(self.store, hour, orgs))
         current = None
-        for number, (org, raw_hour, new) in enumerate(plan, 1):
-            if current not in (None, (org, raw_hour.date())):
-                self.commits.commit()
-            current = (org, raw_hour.date())
-            self.commits.forget_distant(org, raw_hour, self.window)
-            self._partition(org, raw_hour, new)
-            if self.progress is not None:
-                self.progress(number, len(plan), self.report)
+        # The next partition's raw objects are read and checked (pure work on immutable objects, mostly
+        # in pyarrow, which releases the GIL) while this one is merged and written: one ahead only.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact-read") as pool:
+            reads: dict[int, Future[_Taken]] = {}
+
+            def read_ahead(index: int) -> None:
+                if index < len(plan):
+                    org, _, new = plan[index]
+                    reads[index] = pool.submit(_take, self.store, org, new)
+
+            read_ahead(0)
+            for number, (org, raw_hour, _) in enumerate(plan, 1):
+                read_ahead(number)  # starts once the read of this one is done
+                taken = reads.pop(number - 1).result()
+                if current not in (None, (org, raw_hour.date())):
+                    self.commits.commit()
+                current = (org, raw_hour.date())
+                self.commits.forget_distant(org, raw_hour, self.window)
+                self._partition(org, raw_hour, taken)
+                if self.progress is not None:
+                    self.progress(number, len(plan), self.report)
         self.commits.commit()
         return self.report
 
@@ -330,10 +346,9 @@ class _Run:
                 plan.append((org, raw_hour, new))
         return plan
 
-    def _partition(self, org: str, hour: datetime, new: dict[str, str]) -> None:
-        """Take one (organization, hour)'s new raw objects (batch id -> key) into its curated file."""
-        objects, batches = _read_objects(self.store, new)
-        read = read_raw(objects, org)
+    def _partition(self, org: str, hour: datetime, taken: _Taken) -> None:
+        """Take one (organization, hour)'s new raw objects, read by _take, into its curated file."""
+        objects, batches, read = taken
         report = self.report
         report.raw_objects_read += len(objects)
         report.events_in += read.table.num_rows

@@ -240,6 +240,20 @@ def test_duplicates_within_and_across_hours_and_days_keep_the_earliest(store: Lo
     assert (report.events_in, report.duplicates_dropped, report.rows_written) == (7, 3, 4)
 
 
+def test_deduplication_keeps_the_earliest_received_copy_then_the_first_in_table_order() -> None:
+    from pipeline.curated.compactor import _deduplicated
+
+    at = [datetime(2026, 11, 25, 10, minute) for minute in (5, 3, 1, 7, 3, 7, 2)]
+    table = pa.table({"event_id": ["b", "a", "b", "c", "a", "c", "d"],
+                      "received_at": pa.array(at, schema.TIMESTAMP), "copy": [0, 1, 2, 3, 4, 5, 6]})
+    kept = _deduplicated(table).to_pydict()
+    # b: the copy received first; a and c: received at the same time, the first in the table; all
+    # ordered by received_at, then event_id.
+    assert (kept["event_id"], kept["copy"]) == (["b", "d", "a", "c"], [2, 6, 1, 3])
+    unique = _deduplicated(table.slice(5))
+    assert unique.column("event_id").to_pylist() == ["d", "c"]
+
+
 def test_an_earlier_copy_arriving_late_moves_the_event_to_its_hour(store: LocalStore) -> None:
     kept = stored(received="2026-11-25T11:20:00.000Z")
     moved = stored(received="2026-11-25T11:05:00.000Z", payload={"position_ms": 11})
