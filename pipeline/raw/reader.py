@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import annotated_types as at
@@ -98,23 +99,34 @@ def _constraint_checks(field: EventField) -> list[tuple[str, object]]:
     return checks
 
 
-def _fails(value: pc.Expression, check: str, arg: object) -> pc.Expression:
-    """True where a present value breaks the check (null where the value is null)."""
+_Values = TypeVar("_Values", pc.Expression, pa.ChunkedArray)
+
+
+def _fails(value: _Values, check: str, arg: object) -> _Values:
+    """True where a present value breaks the check (null where the value is null): an expression over
+    rows, or the values themselves checked."""
     if check == "pattern":
         passes = pc.match_substring_regex(value, pattern=arg)
     elif check == "in":
-        passes = value.isin(arg)
+        passes = pc.is_in(value, value_set=pa.array(arg))
     elif check == "min_length":
-        passes = pc.utf8_length(value) >= arg
+        passes = pc.greater_equal(pc.utf8_length(value), arg)
     elif check == "max_length":
-        passes = pc.utf8_length(value) <= arg
+        passes = pc.less_equal(pc.utf8_length(value), arg)
     else:
         passes = getattr(pc, check)(value, arg)
-    return ~passes
+    return pc.invert(passes)
+
+
+# The checks of payload values, run on the present values only (_all_valid): most payload fields are
+# absent from most rows, which the row expression would check all the same.
+_PAYLOAD_CHECKS = [(field.path, field.event_type, checks) for field in PAYLOAD_FIELDS
+                   if (checks := _constraint_checks(field))]
 
 
 def _rules() -> pc.Expression:
-    """One expression, true for a row the models would refuse: evaluated in one pass, in C++.
+    """One expression, true for a row the models would refuse (but for the payload values' own checks,
+    _PAYLOAD_CHECKS): evaluated in one pass, in C++.
 
     Nulls are not "true", so a check on an absent optional value never flags the row.
     """
@@ -128,11 +140,8 @@ def _rules() -> pc.Expression:
                 missing = missing & pc.field(*field.path[:-1]).is_valid()
             bad.append(missing)
         bad.extend(_fails(value, check, arg) for check, arg in _constraint_checks(field))
-    for field in PAYLOAD_FIELDS:
-        value, of_type = pc.field(*field.path), event_type == field.event_type
-        if field.required:
-            bad.append(of_type & value.is_null())
-        bad.extend(of_type & _fails(value, check, arg) for check, arg in _constraint_checks(field))
+    bad.extend((event_type == field.event_type) & pc.field(*field.path).is_null()
+               for field in PAYLOAD_FIELDS if field.required)
     return functools.reduce(operator.or_, bad)
 
 
@@ -165,6 +174,15 @@ def _all_valid(table: pa.Table, org: str) -> bool:
     """Whether the fast path accepts every row as a stored canonical event of `org`."""
     if table.filter(_RULES | (pc.field("organization_id") != org)).num_rows:
         return False
+    event_type = table.column("event_type")
+    for path, of_type, checks in _PAYLOAD_CHECKS:
+        value = raw_column(table, path)
+        if value.null_count == len(value):
+            continue
+        present = pc.is_valid(value)
+        values, carried = value.filter(present), pc.equal(event_type.filter(present), of_type)
+        if any(pc.any(pc.and_kleene(carried, _fails(values, check, arg))).as_py() for check, arg in checks):
+            return False
     return all(_as_model_writes(raw_column(table, path), adapter) for path, adapter in _NORMALISED.items())
 
 
