@@ -28,6 +28,8 @@ from pipeline.store.lock import Busy, store_lock
 from translator.ids import check_slug
 
 DEDUP_WINDOW = timedelta(hours=48)
+# Partitions read and checked ahead of the one being merged, each in a thread of its own.
+READ_AHEAD = 2
 
 
 @dataclass
@@ -308,9 +310,9 @@ class _Run:
     def run(self, hour: datetime | None, orgs: Sequence[str] | None) -> CompactionReport:
         plan = self._plan(_list_raw(self.store, hour, orgs))
         current = None
-        # The next partition's raw objects are read and checked (pure work on immutable objects, mostly
-        # in pyarrow, which releases the GIL) while this one is merged and written: one ahead only.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact-read") as pool:
+        # The next partitions' raw objects are read and checked (pure work on immutable objects, mostly
+        # in pyarrow, which releases the GIL) while this one is merged and written: READ_AHEAD of them.
+        with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="compact-read") as pool:
             reads: dict[int, Future[_Taken]] = {}
 
             def read_ahead(index: int) -> None:
@@ -318,9 +320,10 @@ class _Run:
                     org, _, new = plan[index]
                     reads[index] = pool.submit(_take, self.store, org, new)
 
-            read_ahead(0)
+            for index in range(READ_AHEAD):
+                read_ahead(index)
             for number, (org, raw_hour, _) in enumerate(plan, 1):
-                read_ahead(number)  # starts once the read of this one is done
+                read_ahead(number - 1 + READ_AHEAD)
                 taken = reads.pop(number - 1).result()
                 if current not in (None, (org, raw_hour.date())):
                     self.commits.commit()
