@@ -9,7 +9,7 @@ some cross an hour boundary), then times, in the same run and on the same files:
   compactor  pipeline.curated.compactor.compact on a fresh copy of the raw zone (checks, dedup, state);
   baseline   pyarrow only: pyarrow.json.read_json of each object, one snappy Parquet per hour,
              no checks, no dedup.
-Each is run `--repeat` times (fresh copies); the best time counts. Aim: ratio >= 0.6.
+Each is run `--repeat` times (fresh copies); the best time counts. Aim: ratio >= 0.9 (issue 18).
 """
 
 from __future__ import annotations
