@@ -9,11 +9,9 @@ rejects something in it; its valid lines are still kept (never lose good data).
 from __future__ import annotations
 
 import functools
-import gzip
 import io
 import json
 import operator
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -269,9 +267,8 @@ def read_raw(objects: Sequence[tuple[str, bytes]], org: str) -> RawRead:
     texts: list[tuple[str, bytes, bytes]] = []
     doubtful: list[tuple[str, bytes]] = []
     for key, data in objects:
-        try:
-            text = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
+        text, problem = rawfile.inflate(data)  # ISA-L: about a quarter of zlib's CPU
+        if problem is not None:
             doubtful.append((key, data))
             continue
         texts.append((key, data, text if not text or text.endswith(b"\n") else text + b"\n"))
