@@ -35,6 +35,7 @@ _READ_CHUNK = 1 << 20  # larger than any record, so one read always holds at lea
 # queue keeps a message (deploy/template.py), then expire; looked for at most this often.
 DEAD_LETTER_SECONDS = 7 * 86400
 _EXPIRE_EVERY = 3600.0
+APPEND_POLL = 0.01  # seconds between a receiving process's looks for another process's appends
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Backlog:
 
 
 class QueueLocked(RuntimeError):
-    """Another process (or another LocalQueue in this one) already uses the queue directory."""
+    """Another process (or another LocalQueue in this one) already sends to or receives from the queue
+    directory."""
 
     def __init__(self, message: str, holder: str) -> None:
         super().__init__(message)
@@ -78,7 +80,13 @@ class LocalQueue:
         segment_bytes: int = 64 * 1024 * 1024,
         segment_max_age: float = 3600,
         fsync: bool = False,
+        sends: bool = True,
+        receives: bool = True,
     ) -> None:
+        """`sends` and `receives` say which side of the queue this object is: both (one process uses
+        the queue), or one of them, the other being another process's (docs/architecture.md)."""
+        if not (sends or receives):
+            raise ValueError("a queue sends, receives, or both")
         if visibility_timeout <= 0 or max_receives < 1 or segment_bytes < 1 or segment_max_age <= 0:
             raise ValueError("visibility_timeout, max_receives, segment_bytes and segment_max_age must be "
                              "positive")
@@ -91,6 +99,8 @@ class LocalQueue:
         # are deleted within about that time even when too few events come to fill one.
         self.segment_max_age = segment_max_age
         self.fsync = fsync
+        self.sends, self.receives = sends, receives
+        self._shared = not (sends and receives)  # the other side is another process's
         # send() takes only the append lock; receive()/delete() take the consume lock and the append
         # lock briefly inside it (never the other way round).
         self._append_lock = threading.Lock()
@@ -104,11 +114,22 @@ class LocalQueue:
         self._next_expiry = 0.0  # monotonic time to look for expired dead letters next
         self._scrubs: dict[str, _Scrub] = {}  # scrub requests taken up, by name
         self._dead_letters = DeadLetterLog(self.directory, fsync=fsync)
-        self._lock_fd = _lock_directory(self.directory)
+        self._write_fd = -1
+        # The receiving side's lock is `lock`, as it always was (a scrub request names its holder);
+        # the sending side's is `send.lock`. `head` says which segment is written; flocked, it is the
+        # append lock between the two processes.
+        self._fds: list[int] = []
         try:
+            if receives:
+                self._fds.append(_lock_directory(self.directory, "lock", "receives from"))
+            if sends:
+                self._fds.append(_lock_directory(self.directory, "send.lock", "sends to"))
+            self._head_fd = os.open(self.directory / "head", os.O_RDWR | os.O_CREAT, files.FILE_MODE)
+            self._fds.append(self._head_fd)
             self._open()
         except BaseException:
-            os.close(self._lock_fd)
+            for fd in self._fds:
+                os.close(fd)
             raise
 
     # -- opening ------------------------------------------------------------------------------
@@ -116,19 +137,55 @@ class LocalQueue:
     def _segment_path(self, base: int) -> Path:
         return self.directory / f"{base:020d}.seg"
 
+    def _segment_bases(self) -> list[int]:
+        return sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
+
+    @contextlib.contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        """The append lock between the sending and the receiving process (none is needed when this
+        object is both): held by each append, and by the receiver to see the log's end or roll it."""
+        if not self._shared:
+            yield
+            return
+        fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._head_fd, fcntl.LOCK_UN)
+
+    def _head(self) -> int | None:
+        """The base of the segment written, as `head` says (None: not said yet, an older queue)."""
+        text = os.pread(self._head_fd, 32, 0).strip()
+        return int(text) if text.isdigit() else None
+
+    def _set_head(self, base: int) -> None:
+        os.pwrite(self._head_fd, f"{base:020d}\n".encode(), 0)
+
     def _open(self) -> None:
-        bases = sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
-        if not bases:
-            bases = [0]
-            self._create_segment(0)
-        self._bases = bases
-        last = bases[-1]
-        self._write_fd = os.open(self._segment_path(last), os.O_RDWR)
-        self._write_end = last + self._recover_tail(self._write_fd, last)
+        with self._across_processes():
+            bases = self._segment_bases()
+            if not bases:
+                bases = [0]
+                self._create_segment(0)
+            self._bases = bases
+            last = bases[-1]
+            # Whoever holds the append lock may cut a torn tail: the sender leaves none while alive.
+            fd = os.open(self._segment_path(last), os.O_RDWR)
+            try:
+                self._write_end = last + self._recover_tail(fd, last)
+            finally:
+                if self.sends:
+                    self._write_fd = fd
+                else:
+                    os.close(fd)
+            self._set_head(last)
         if self._write_end > last:
             self._segment_since = time.monotonic()  # its age is not on disk: counted from this start
-        self._load_state()
-        self._drop_segments()
+        if self.receives:
+            self._load_state()
+            self._drop_segments()
+        else:
+            self._bases = [last]  # the sender needs only the segment it writes
 
     def _create_segment(self, base: int) -> None:
         fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
@@ -153,21 +210,22 @@ class LocalQueue:
             os.ftruncate(fd, pos)
         return pos
 
-    def _load_state(self) -> None:
-        path = self.directory / "state.json"
-        cursor, deleted, counts = self._bases[0], Ranges(), {}
+    def _saved_state(self) -> tuple[int, Ranges, dict[int, int]]:
+        """The receiving side's cursor, deleted ranges and receive counts, as last saved."""
         try:
-            state = json.loads(path.read_bytes())
-            cursor = int(state["cursor"])
-            deleted = Ranges((int(a), int(b)) for a, b in state["deleted"])
-            counts = {int(off): int(n) for off, n in state["receive_counts"]}
+            state = json.loads((self.directory / "state.json").read_bytes())
+            return (int(state["cursor"]), Ranges((int(a), int(b)) for a, b in state["deleted"]),
+                    {int(off): int(n) for off, n in state["receive_counts"]})
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError):
             # Starting over from the oldest segment only redelivers; it never loses a message.
             log.warning("queue %s: unreadable state.json, delivering again from the oldest segment",
                         self.directory)
-            cursor, deleted, counts = self._bases[0], Ranges(), {}
+        return self._bases[0], Ranges(), {}
+
+    def _load_state(self) -> None:
+        cursor, deleted, counts = self._saved_state()
         if cursor > self._write_end:
             log.warning("queue %s: cursor %d is past the end of the log %d", self.directory, cursor,
                         self._write_end)
@@ -189,10 +247,14 @@ class LocalQueue:
                 raise ValueError(f"a message body must be 1 to {MAX_BODY} bytes, got {len(body)}")
         if not bodies:
             return
+        if not self.sends:
+            raise TypeError(f"this queue on {self.directory} only receives")
         data = frame(bodies[0]) if len(bodies) == 1 else b"".join([frame(body) for body in bodies])
-        with self._append_lock:
+        with self._append_lock, self._across_processes():
             if self._closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
+            if self._shared and (head := self._head()) is not None and head != self._bases[-1]:
+                self._follow(head)
             base = self._bases[-1]
             if self._write_end > base and self._write_end - base + len(data) > self.segment_bytes:
                 self._roll()
@@ -227,15 +289,69 @@ class LocalQueue:
             written = os.pwrite(self._write_fd, view, position)
 
     def _roll(self) -> None:
+        """Start a new segment at the log's end (the append lock and, when shared, the one across
+        processes held). The receiving side alone rolls too: for age and scrubs (_roll_from_receiver)."""
         try:
             self._create_segment(self._write_end)
-            fd = os.open(self._segment_path(self._write_end), os.O_RDWR)
+            fd = os.open(self._segment_path(self._write_end), os.O_RDWR) if self.sends else -1
+            self._set_head(self._write_end)
         except OSError as exc:
             raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
+        if self.sends:
+            os.close(self._write_fd)
+            self._write_fd = fd
+        if self.receives:
+            self._bases.append(self._write_end)
+        else:
+            self._bases = [self._write_end]
+        self._segment_since = None
+
+    def _follow(self, head: int) -> None:
+        """The receiving process rolled the log: append to the segment it started."""
+        fd = os.open(self._segment_path(head), os.O_RDWR)
         os.close(self._write_fd)
         self._write_fd = fd
-        self._bases.append(self._write_end)
-        self._segment_since = None
+        self._bases = [head]
+        self._write_end = head + os.fstat(fd).st_size  # the roller cut any torn tail
+
+    def _see_end(self) -> None:
+        """The receiving process's view of the log: its segments and its end (append lock held). A
+        dead sender may have left a torn record at the end: it reads as not there yet, and whoever
+        next holds the append lock across processes cuts it."""
+        if not self._shared:
+            return
+        with self._across_processes():
+            head = self._head()
+            if head is not None and head != self._bases[-1]:
+                self._bases = [base for base in self._segment_bases() if base >= self._bases[0]]
+            with contextlib.suppress(FileNotFoundError):  # removed by hand: nothing more to read there
+                self._write_end = self._bases[-1] + os.stat(self._segment_path(self._bases[-1])).st_size
+        if self._segment_since is None and self._write_end > self._bases[-1]:
+            self._segment_since = time.monotonic()  # first seen now: aged from here
+
+    def _roll_from_receiver(self) -> None:
+        """Roll the log without the sending side (its process is another; it follows `head`)."""
+        with self._across_processes():
+            last = self._bases[-1]
+            path = self._segment_path(last)
+            pos, size = max(self._read_pos, last) - last, path.stat().st_size
+            while True:  # from the read position, which is always at a record's start
+                with path.open("rb") as segment:
+                    segment.seek(pos)
+                    chunk = segment.read(_READ_CHUNK)
+                _, consumed, corrupt = scan(chunk, limit=len(chunk))
+                pos += consumed
+                if corrupt or len(chunk) < _READ_CHUNK:
+                    break
+            if corrupt:
+                pos = size  # damage on disk, not a torn append: the reader sets it aside
+            elif size > pos:  # the tail of a sender killed while appending: never acknowledged
+                log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
+                            self.directory, size - pos, last + pos)
+                os.truncate(path, pos)
+            self._write_end = last + pos
+            if self._write_end > last:
+                self._roll()
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -247,6 +363,7 @@ class LocalQueue:
         while True:
             with self._consume_lock:
                 self._check_open()
+                self._see_end()
                 self._maintain()
                 messages = self._collect(max_messages)
                 seen = self._read_pos
@@ -255,6 +372,9 @@ class LocalQueue:
             if messages or now >= deadline:
                 return messages
             timeout = deadline - now if expiry is None else min(deadline, expiry) - now
+            if self._shared:
+                self._await_append(seen, now + timeout)
+                continue
             with self._appended:
                 if self._write_end <= seen and not self._closed:
                     self._receivers += 1
@@ -263,9 +383,26 @@ class LocalQueue:
                     finally:
                         self._receivers -= 1
 
+    def _await_append(self, seen: int, until: float) -> None:
+        """Wait until the sending process appends past `seen`, looking at the size of the segment it
+        writes every APPEND_POLL seconds (a stat; no lock): that much latency, no busy loop."""
+        while not self._closed and (now := time.monotonic()) < until:
+            head = self._head()
+            try:
+                if head is not None and head != self._bases[-1]:
+                    return
+                last = self._bases[-1]
+                if last + os.stat(self._segment_path(last)).st_size > seen:
+                    return
+            except FileNotFoundError:
+                return
+            time.sleep(min(APPEND_POLL, until - now))
+
     def _check_open(self) -> None:
         if self._closed:
             raise QueueUnavailable(f"queue {self.directory} is closed")
+        if not self.receives:
+            raise TypeError(f"this queue on {self.directory} only sends")
 
     def _maintain(self) -> None:
         """Roll the write segment once it is segment_max_age old and drop what that leaves consumed;
@@ -278,7 +415,7 @@ class LocalQueue:
                     and self._write_end > self._bases[-1])
             if aged:
                 try:
-                    self._roll()
+                    self._roll_from_receiver() if self._shared else self._roll()
                 except QueueUnavailable as exc:  # the next receive tries again
                     log.warning("%s", exc)
                     aged = False
@@ -341,6 +478,8 @@ class LocalQueue:
                 off = self._read_pos + pos
                 if off not in deleted:
                     out.append((off, off + HEADER.size + len(body), body))
+            if not corrupt and consumed == 0 and self._shared and i == len(bases) - 1:
+                break  # a record being written, or torn by a sender killed while writing it
             if corrupt or consumed == 0:
                 # Every byte below the write end was written whole, so this is damage on disk.
                 self._quarantine(fd, base, self._read_pos + consumed, segment_end)
@@ -426,7 +565,9 @@ class LocalQueue:
 
     def _take_up(self, needles: tuple[bytes, ...]) -> _Scrub:
         with self._append_lock:
-            if self._write_end > self._bases[-1]:
+            if self._shared:
+                self._roll_from_receiver()
+            elif self._write_end > self._bases[-1]:
                 self._roll()
             until, bases = self._write_end, list(self._bases)
         now = time.monotonic()
@@ -443,11 +584,12 @@ class LocalQueue:
         self._read_pos = max(self._read_pos, self._cursor)
         return _Scrub(needles, until, removed)
 
-    def _records(self, start: int, end: int, bases: list[int]) -> Iterator[tuple[int, int, bytes]]:
+    def _records(self, start: int, end: int, bases: list[int],
+                 deleted: Ranges | None = None) -> Iterator[tuple[int, int, bytes]]:
         """(offset, end, body) of each record in [start, end) not deleted, read without moving the read
         position. A damaged stretch is passed over to the end of its segment: the reader sets it aside
         when it gets there."""
-        gaps = iter(self._deleted.pairs())
+        gaps = iter((self._deleted if deleted is None else deleted).pairs())
         gap = next(gaps, None)
         pos = start
         while pos < end:
@@ -466,14 +608,36 @@ class LocalQueue:
             pos = segment_end if corrupt or consumed == 0 else pos + consumed
 
     def backlog(self) -> Backlog:
-        """What the writer has not yet deleted (taken, in flight, or never delivered), for GET /metrics."""
+        """What the writer has not yet deleted (taken, in flight, or never delivered), for GET /metrics.
+        The sending side alone sees it as the receiving process last saved it."""
+        if not self.receives:
+            return self._backlog_as_saved()
         with self._consume_lock:
             self._check_open()
+            self._see_end()
             with self._append_lock:
                 bases, end = list(self._bases), self._write_end
             deleted = sum(stop - start for start, stop in self._deleted.pairs())
             oldest = next(self._records(self._cursor, end, bases), None)
             return Backlog(end - self._cursor - deleted, oldest[2] if oldest is not None else None)
+
+    def _backlog_as_saved(self) -> Backlog:
+        with self._consume_lock:  # the reader's file descriptor, unused otherwise on this side
+            if self._closed:
+                raise QueueUnavailable(f"queue {self.directory} is closed")
+            with self._append_lock, self._across_processes():
+                bases, end = self._segment_bases(), self._write_end
+            cursor, deleted, _ = self._saved_state()
+            cursor = min(max(cursor, bases[0]), end)
+            deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
+            try:
+                oldest = next(self._records(cursor, end, bases, deleted), None)
+            except FileNotFoundError:  # consumed meanwhile
+                oldest = None
+            finally:
+                self._close_reader()
+            size = end - cursor - sum(stop - start for start, stop in deleted.pairs())
+            return Backlog(max(0, size), oldest[2] if oldest is not None else None)
 
     # -- deleting -------------------------------------------------------------------------------
 
@@ -558,10 +722,13 @@ class LocalQueue:
                 return
             self._closed = True
             self._appended.notify_all()
-            self._save_state()
-            self._close_reader()
-            os.close(self._write_fd)
-            os.close(self._lock_fd)  # releases the flock
+            if self.receives:
+                self._save_state()
+                self._close_reader()
+            if self.sends:
+                os.close(self._write_fd)
+            for fd in self._fds:
+                os.close(fd)  # releases the flocks
 
     def __enter__(self) -> LocalQueue:
         return self
@@ -570,8 +737,8 @@ class LocalQueue:
         self.close()
 
 
-def _lock_directory(directory: Path) -> int:
-    path = directory / "lock"
+def _lock_directory(directory: Path, name: str, does: str) -> int:
+    path = directory / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -580,7 +747,7 @@ def _lock_directory(directory: Path) -> int:
         os.close(fd)
         raise QueueLocked(
             f"queue directory {directory} is already in use (pid {holder} holds {path}); "
-            "one process at a time may use a queue directory", holder
+            f"one process at a time {does} a queue directory", holder
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

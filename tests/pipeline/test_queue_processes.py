@@ -1,0 +1,227 @@
+"""One local queue directory used by two processes: a sending one (the gateway) and a receiving one
+(the writer), each holding its own lock. Two LocalQueue objects in one process hold their flocks
+apart just as two processes do; the kill -9 tests use a real second process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.queue import scrub
+from pipeline.queue._frames import frame
+from pipeline.queue.local import Backlog, LocalQueue, QueueLocked
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sender(directory: Path, **options: float) -> LocalQueue:
+    return LocalQueue(directory, receives=False, **options)  # type: ignore[arg-type]
+
+
+def receiver(directory: Path, **options: float) -> LocalQueue:
+    return LocalQueue(directory, sends=False, **options)  # type: ignore[arg-type]
+
+
+def drain(queue: LocalQueue) -> list[bytes]:
+    out: list[bytes] = []
+    while messages := queue.receive(1000, 0):
+        out.extend(m.body for m in messages)
+        queue.delete([m.receipt for m in messages])
+    return out
+
+
+def every_byte(directory: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file())
+
+
+def test_each_side_holds_its_own_lock(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory), receiver(directory):
+        with pytest.raises(QueueLocked, match=f"pid {os.getpid()}.*sends to"):
+            sender(directory)
+        with pytest.raises(QueueLocked, match=f"pid {os.getpid()}.*receives from"):
+            receiver(directory)
+        with pytest.raises(QueueLocked):  # one process using both sides needs both locks
+            LocalQueue(directory)
+    with sender(directory) as queue, pytest.raises(TypeError, match="only sends"):
+        queue.receive(1, 0)
+    with receiver(directory) as queue, pytest.raises(TypeError, match="only receives"):
+        queue.send([b"x"])
+    with pytest.raises(ValueError, match="sends, receives, or both"):
+        LocalQueue(directory, sends=False, receives=False)
+
+
+def test_what_one_process_sends_the_other_receives_once_in_order(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    sent = [f"message {i:03d}".encode() for i in range(60)]
+    with sender(directory, segment_bytes=200) as out, receiver(directory, segment_bytes=200) as into:
+        received: list[bytes] = []
+        for i, body in enumerate(sent):
+            out.send([body])
+            if i % 7 == 0:
+                received += drain(into)
+        received += drain(into)
+        assert received == sent
+        # The sender rolled segments the receiver found; consumed ones are gone, the written one kept.
+        assert len(list(directory.glob("*.seg"))) == 1
+    with LocalQueue(directory) as queue:
+        assert drain(queue) == []
+        queue.send([b"after"])
+        assert drain(queue) == [b"after"]
+
+
+def test_a_receive_waits_for_the_other_process_to_send(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory) as out, receiver(directory) as into:
+        threading.Timer(0.1, out.send, args=([b"late"],)).start()
+        [message] = into.receive(10, 30)  # returns as soon as it is there, well before 30 s
+        assert message.body == b"late"
+
+
+def test_the_receiver_rolls_a_quiet_queue_and_the_sender_follows(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory) as out, receiver(directory, segment_max_age=0.2) as into:
+        out.send([b"consumed-1"])
+        into.delete([m.receipt for m in into.receive(10, 0)])
+        assert b"consumed-1" in every_byte(directory)
+        time.sleep(0.25)
+        assert into.receive(10, 0) == []  # rolled by the receiver, without the sender
+        assert b"consumed-1" not in every_byte(directory)
+        out.send([b"after the roll"])  # appended to the segment the receiver started
+        [segment] = directory.glob("*.seg")
+        assert segment.read_bytes() == frame(b"after the roll")
+        assert drain(into) == [b"after the roll"]
+
+
+def test_a_scrub_is_carried_out_by_the_receiving_process(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory) as out, receiver(directory) as into:
+        out.send([b"V consumed", b"other consumed"])
+        into.delete([m.receipt for m in into.receive(10, 0)])
+        out.send([b"V waiting", b"other waiting"])
+        name = scrub.ask(directory, ["V "])
+        [waiting] = into.receive(10, 0)
+        assert waiting.body == b"other waiting"
+        out.send([b"V after the request"])  # into the segment the scrub started
+        into.delete([waiting.receipt])
+        assert drain(into) == [b"V after the request"]
+        assert scrub.answer(directory, name) == scrub.ScrubResult(records=1, dead_letters=0, corrupt_files=0)
+        assert b"V consumed" not in every_byte(directory) and b"V waiting" not in every_byte(directory)
+
+
+def test_the_sending_side_sees_the_backlog_the_receiving_side_saved(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory, segment_bytes=100) as out, receiver(directory, segment_bytes=100) as into:
+        assert out.backlog() == into.backlog() == Backlog(0, None)
+        out.send([f"message {i:02d}".encode() for i in range(20)])
+        held = []
+        for _ in range(2):
+            taken = into.receive(3, 0)
+            into.delete([m.receipt for m in taken[1:]])  # the first stays in flight: still backlog
+            held.append(taken[0].receipt)
+        assert out.backlog() == into.backlog()
+        assert out.backlog().oldest == b"message 00"
+        drain(into)
+        into.delete(held)
+        assert out.backlog() == Backlog(0, None)
+
+
+def test_a_record_torn_by_a_killed_sender_is_never_delivered_nor_set_aside(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with sender(directory) as out:
+        out.send([b"whole"])
+    [segment] = directory.glob("*.seg")
+    with receiver(directory, segment_max_age=0.2) as into:
+        with segment.open("ab") as torn:  # what a sender killed in the middle of an append leaves
+            torn.write(frame(b"never acknowledged")[:-3])
+        assert drain(into) == [b"whole"]
+        with sender(directory) as out:  # the restarted sender cuts it and appends after
+            out.send([b"next"])
+        assert drain(into) == [b"next"]
+        with segment.open("ab") as torn:
+            torn.write(frame(b"torn again")[:-3])
+        time.sleep(0.25)
+        assert into.receive(10, 0) == []  # the receiver's roll cuts it too
+        with sender(directory) as out:
+            out.send([b"last"])
+        assert drain(into) == [b"last"]
+        assert not list(directory.glob("corrupt-*"))
+        assert b"never acknowledged" not in every_byte(directory)
+        assert b"torn again" not in every_byte(directory)
+
+
+# Sends batches as fast as it can and prints each batch's first id and size once send() has returned.
+_SENDER = r"""
+import json, random, sys
+from pathlib import Path
+from pipeline.queue.local import LocalQueue
+
+queue = LocalQueue(Path(sys.argv[1]), segment_bytes=64 * 1024, receives=False)
+rng = random.Random(int(sys.argv[2]))
+next_id = int(sys.argv[2])
+while True:
+    n = rng.randint(1, 50)
+    queue.send([json.dumps({"id": next_id + k, "pad": "x" * rng.randint(0, 400)}).encode()
+                for k in range(n)])
+    sys.stdout.write(f"{next_id} {n}\n")
+    sys.stdout.flush()
+    next_id += n
+"""
+
+
+def _kill_sender_after(directory: Path, first_id: int, count: int) -> set[int]:
+    """Start a sending process, let it acknowledge `count` events, kill -9 it; what it acknowledged."""
+    child = subprocess.Popen([sys.executable, "-c", _SENDER, str(directory), str(first_id)], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    acknowledged: set[int] = set()
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            first, n = map(int, line.split())
+            acknowledged.update(range(first, first + n))
+            if len(acknowledged) >= count:
+                break
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        rest, errors = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, errors
+    for line in rest.splitlines():
+        first, n = map(int, line.split())
+        acknowledged.update(range(first, first + n))
+    return acknowledged
+
+
+@pytest.mark.slow
+def test_a_receiving_process_gets_every_event_a_killed_sender_acknowledged(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    delivered: list[int] = []
+    stop = threading.Event()
+
+    def receive() -> None:  # all along, as the writer process does
+        with receiver(directory, segment_bytes=64 * 1024) as into:
+            while (messages := into.receive(1000, 0.05)) or not stop.is_set():
+                delivered.extend(json.loads(m.body)["id"] for m in messages)
+                into.delete([m.receipt for m in messages])
+
+    directory.mkdir()
+    thread = threading.Thread(target=receive)
+    thread.start()
+    try:
+        acknowledged = _kill_sender_after(directory, 0, 20_000)
+        acknowledged |= _kill_sender_after(directory, 1_000_000, 20_000)  # a restarted gateway
+    finally:
+        stop.set()
+        thread.join()
+    assert acknowledged <= set(delivered)
+    assert len(delivered) == len(set(delivered))  # nothing delivered twice
+    assert not list(directory.glob("corrupt-*"))  # a torn append is never taken for damage
+    assert len(list(directory.glob("*.seg"))) <= 2  # consumed segments were deleted along the way
