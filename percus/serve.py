@@ -1,5 +1,5 @@
-"""`percus serve`: the gateway, the background writer and (on a local store) the background pipeline in
-one process, on one data dir."""
+"""`percus serve`: the gateway and (on a local store) the background pipeline in one process, the raw
+writer in another it supervises (percus/writer_process.py), on one data dir."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
 from percus.logs import AccessLog, log_config, log_format
+from percus.writer_process import WriterProcess
 from pipeline import files
 from pipeline.backends import open_mailer, open_queue, open_store
 from pipeline.config import Settings
 from pipeline.governance.registry import OrganizationRegistry
-from pipeline.raw.writer import Writer
 
 log = logging.getLogger("percus.serve")
 
@@ -101,18 +101,21 @@ def _banner(settings: Settings, base: str, registry: OrganizationRegistry) -> st
 
 
 class _Server(uvicorn.Server):
-    """Stops the background threads as part of the graceful shutdown: uvicorn re-raises SIGTERM or
-    SIGINT once `run()` returns, which would end the process before a `finally` could flush."""
+    """Stops the writer process and the background threads as part of the graceful shutdown, once the
+    last request is answered: uvicorn re-raises SIGTERM or SIGINT once `run()` returns, which would end
+    the process before a `finally` could flush."""
 
     def __init__(self, config: uvicorn.Config, stop: threading.Event,
-                 threads: list[threading.Thread]) -> None:
+                 threads: list[threading.Thread], writer: WriterProcess) -> None:
         super().__init__(config)
         self._stop = stop
         self._threads = threads
+        self._writer = writer
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)
         self._stop.set()
+        await asyncio.to_thread(self._writer.stop)  # it writes what is queued first
         for thread in self._threads:
             await asyncio.to_thread(thread.join)
 
@@ -127,7 +130,7 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
     settings.data_dir.chmod(files.DIR_MODE)
     store = open_store(settings)
     OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
-    queue = open_queue(settings)
+    queue = open_queue(settings, receives=False)  # the writer process receives
     stop = threading.Event()
     threads = []
     loop = None
@@ -140,8 +143,9 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
         threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
     # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
-    writer = Writer(queue, store, max_wait=WRITER_WAIT, on_written=loop.nudge if loop is not None else None)
-    threads.insert(0, threading.Thread(target=writer.run, args=(stop,), name="percus-writer", daemon=True))
+    writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=log_config(log_format(os.environ),
+                                                                                     level),
+                           on_written=loop.nudge if loop is not None else None)
     # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
     # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
     # docs/operations.md ("Slow and idle clients").
@@ -152,15 +156,17 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
         http=slow_client_protocol(_seconds(os.environ, "PERCUS_READ_TIMEOUT", READ_TIMEOUT),
                                   _seconds(os.environ, "PERCUS_WRITE_TIMEOUT", WRITE_TIMEOUT)),
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    ), stop, threads)
+    ), stop, threads, writer)
     if not quiet:
         print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store)), flush=True)
+    writer.start()
     for thread in threads:
         thread.start()
     try:
         server.run(sockets=[sock])
     finally:
-        stop.set()  # also when startup failed (port taken): the threads must not outlive the server
+        stop.set()  # also when startup failed (port taken): the writer must not outlive the server
+        writer.stop()
         for thread in threads:
             thread.join()
         queue.close()

@@ -53,7 +53,7 @@ def _queue_line(queued: QueueReport | None) -> str:
         return ("queue: SQS, which a deletion cannot search; its retention bounds how long it holds an "
                 "event (docs/privacy.md)")
     found = queued.result
-    how = (f"percus serve (pid {queued.holder}) carried it out and its writer drained the queue"
+    how = (f"percus serve's writer (pid {queued.holder}) carried it out and drained the queue"
            if queued.holder else f"drained the queue, writing {queued.written} other events to raw")
     return (f"queue: {found.records} records, {found.dead_letters} dead letters and "
             f"{found.corrupt_files} corrupt files of the viewer removed; {how}")

@@ -1,4 +1,4 @@
-"""`percus serve`: the gateway with the background writer, on the embedded default."""
+"""`percus serve`: the gateway with the writer process, on the embedded default."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def add(commands: Commands) -> None:
-    serve = shared.command(commands, "serve", run, "run the gateway with the background writer on the "
+    serve = shared.command(commands, "serve", run, "run the gateway with the writer process on the "
                            "embedded default")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)")

@@ -163,6 +163,8 @@ def test_beside_percus_serve_it_has_the_server_clear_its_queue(data_dir: Path, t
         assert code == 0
         assert left(forgotten, data_dir) == []
         assert left(other, data_dir) == other.needles(data_dir)
-        assert f"percus serve (pid {server.proc.pid}) carried it out" in out
+        writer = (data_dir / "queue" / "lock").read_text().strip()  # serve's writer process holds it
+        assert Path(f"/proc/{writer}/stat").read_text().split()[3] == str(server.proc.pid)  # its parent
+        assert f"percus serve's writer (pid {writer}) carried it out" in out
         assert server.stop() in (0, -signal.SIGTERM), server.output()
     assert left(forgotten, data_dir) == []
