@@ -62,6 +62,7 @@ def server(argv: list[str], ready_path: str, port: int,
     base = ServerURL(f"http://127.0.0.1:{port}", proc.pid)
     try:
         wait_ready(base + ready_path, proc)
+        settle(proc.pid)  # what it does once ready (percus serve starts its writer process) is not load
         yield base
     finally:
         proc.terminate()
@@ -95,7 +96,8 @@ def percus_server(port: int) -> Iterator[tuple[ServerURL, str, str]]:
 
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds (user + system) of a server process: its main thread (the event loop) and in all."""
+    """CPU seconds (user + system) of a server: its main thread (the event loop) and in all, the
+    processes it started (`percus serve`'s writer) included."""
 
     main: float
     total: float
@@ -113,9 +115,31 @@ def _stat_cpu(path: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (by each process's parent in /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def cpu(pid: int) -> Cpu:
     proc = Path(f"/proc/{pid}")
-    return Cpu(main=_stat_cpu(proc / "task" / str(pid) / "stat"), total=_stat_cpu(proc / "stat"))
+    total = _stat_cpu(proc / "stat")
+    for child in descendants(pid):
+        try:
+            total += _stat_cpu(Path(f"/proc/{child}/stat"))
+        except OSError:  # ended meanwhile
+            continue
+    return Cpu(main=_stat_cpu(proc / "task" / str(pid) / "stat"), total=total)
 
 
 def settle(pid: int, quiet_share: float = 0.05, window: float = 0.5, timeout: float = 60) -> float:
