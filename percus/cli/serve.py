@@ -36,5 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except QueueLocked:  # the local queue's lock: one process at a time writes it
         print(f"percus: error: another percus serve uses {settings.data_dir / 'queue'}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C, once the shutdown it asked for is done: no traceback
+        return 130
     return 0
 

@@ -75,6 +75,26 @@ def test_sigterm_flushes_accepted_events_to_raw_objects(tmp_path: Path) -> None:
     assert sorted(raw_event_ids(tmp_path)) == sorted(e["event_id"] for e in sent)
 
 
+def test_ctrl_c_stops_the_gateway_then_the_writer_which_flushes_first(tmp_path: Path) -> None:
+    share = token(tmp_path)
+    session = str(uuid.uuid4())
+    sent = [event(session, position_ms=i) for i in range(50)]
+    with serving(tmp_path, quiet=False) as server:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "queue" / "lock").read_text().strip():  # the writer process is up
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        writer = int((tmp_path / "queue" / "lock").read_text())
+        answer = httpx.post(f"{server.base}/analytics/v1/events", json={"events": sent},
+                            headers={"Authorization": f"Bearer {share}"})
+        assert answer.json()["accepted"] == 50
+        os.killpg(server.proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process of the group
+        assert server.proc.wait(timeout=60) == 130, server.output()  # the shell's code for Ctrl-C
+    assert sorted(raw_event_ids(tmp_path)) == sorted(e["event_id"] for e in sent)
+    assert not Path(f"/proc/{writer}").exists()  # no writer left behind
+    assert "Traceback" not in server.output()
+
+
 def test_events_answered_202_survive_kill_9_and_land_after_restart(tmp_path: Path) -> None:
     share = token(tmp_path)
     session = str(uuid.uuid4())

@@ -72,8 +72,9 @@ def serving(data_dir: Path, log: Path | None = None, *, options: Sequence[str] =
     command = [*PERCUS, "serve", *(["--quiet"] if quiet else []), "--port", str(port), *options]
     # Output to a file, not a pipe: a pipe nobody reads would block the server once full.
     with open(log, "ab") as handle:
+        # A process group of its own, as a shell gives it: a test may Ctrl-C (SIGINT) the whole group.
         proc = subprocess.Popen(command, cwd=REPO, env=environment(data_dir, **env), stdout=handle,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, start_new_session=True)
         server = Server(proc, f"http://127.0.0.1:{port}", log)
         try:
             deadline = time.monotonic() + 30
