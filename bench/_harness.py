@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +141,51 @@ def cpu(pid: int) -> Cpu:
         except OSError:  # ended meanwhile
             continue
     return Cpu(main=_stat_cpu(proc / "task" / str(pid) / "stat"), total=total)
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0  # a zombie has none
+
+
+def _role(pid: int, server_pid: int) -> str:
+    """What a server's process is, from its command line."""
+    if pid == server_pid:
+        return "server"
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return "writer" if b"percus.writer_process" in command else f"child {pid}"
+
+
+class Resident:
+    """The peak resident memory of each of a server's processes, by role, sampled every `every`
+    seconds while in the `with` block (once when the block is empty: the idle figure)."""
+
+    def __init__(self, server_pid: int, every: float = 0.1) -> None:
+        self.server_pid, self.every = server_pid, every
+        self.peak: dict[str, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Resident:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            for pid in [self.server_pid, *descendants(self.server_pid)]:
+                try:
+                    role, size = _role(pid, self.server_pid), _rss(pid)
+                except OSError:  # ended meanwhile
+                    continue
+                self.peak[role] = max(self.peak.get(role, 0), size)
+            if self._done.wait(self.every):
+                return
 
 
 def settle(pid: int, quiet_share: float = 0.05, window: float = 0.5, timeout: float = 60) -> float:

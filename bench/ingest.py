@@ -2,8 +2,10 @@
 Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk in another process.
 
 Also the servers' CPU per request (from /proc, so it holds on a busy machine where throughput does
-not): during the load, split into the event-loop thread and the whole process, and until the server
-is idle again, which counts the writer's backlog when it fell behind the load.
+not): during the load, split into the event-loop thread and the whole server (`percus serve`'s writer
+process included), and until the server is idle again, which counts the writer's backlog when it
+fell behind the load. And the resident memory of each of the servers' processes, idle (once ready)
+and under load (the peak while loaded).
 
     python -m bench.ingest [--quick] [--json FILE]
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench._harness import Report, WrkResult, bare_server, free_port, percus_server, wrk
+from bench._harness import Report, Resident, WrkResult, bare_server, free_port, percus_server, wrk
 
 # Each request carries fresh event ids, so the gateway's dedup never short-cuts the work.
 LUA = r"""
@@ -65,16 +67,22 @@ def main() -> None:
     url = "/analytics/v1/events"
 
     with bare_server(free_port()) as bare:
+        with Resident(bare.pid) as bare_idle:
+            pass
         wrk(bare + url, script("x", 0), 1)  # warm-up
-        bare_single = wrk(bare + url, script("x", 0), seconds, server_pid=bare.pid)
-        bare_batch = wrk(bare + url, script("x", 100), seconds, connections=8, server_pid=bare.pid)
+        with Resident(bare.pid) as bare_loaded:
+            bare_single = wrk(bare + url, script("x", 0), seconds, server_pid=bare.pid)
+            bare_batch = wrk(bare + url, script("x", 100), seconds, connections=8, server_pid=bare.pid)
     report.add("bare starlette single", bare_single.requests_per_s, "requests/s", p99_ms=bare_single.p99_ms,
                **_cpu(bare_single))
 
     with percus_server(free_port()) as (percus, token, _):
+        with Resident(percus.pid) as idle:
+            pass
         wrk(percus + url, script(token, 0), 1)
-        single = wrk(percus + url, script(token, 0), seconds, server_pid=percus.pid)
-        batch = wrk(percus + url, script(token, 100), seconds, connections=8, server_pid=percus.pid)
+        with Resident(percus.pid) as loaded:
+            single = wrk(percus + url, script(token, 0), seconds, server_pid=percus.pid)
+            batch = wrk(percus + url, script(token, 100), seconds, connections=8, server_pid=percus.pid)
     for name, result in (("single", single), ("batch", batch)):
         if result.errors:
             raise SystemExit(f"ingest {name}: {result.errors} requests were not answered 2xx")
@@ -95,6 +103,12 @@ def main() -> None:
               f"(event loop thread {during['main']:.1f}), {settled['total']:.1f} us until idle "
               f"{result.settle_s:.1f} s later; wrk used {result.client_cpu_s / result.requests * 1e6:.1f} us "
               "per request", flush=True)
+    for server_name, idle_rss, loaded_rss in (("bare starlette", bare_idle, bare_loaded),
+                                   ("percus serve", idle, loaded)):
+        for role in sorted(loaded_rss.peak):
+            name = f"{server_name} {role} resident memory"
+            report.add(f"{name} idle", idle_rss.peak.get(role, 0) / 2**20, "MiB")
+            report.add(f"{name} under load", loaded_rss.peak[role] / 2**20, "MiB")
     report.write_json(args.json)
 
 
