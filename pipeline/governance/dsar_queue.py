@@ -44,7 +44,9 @@ def clear_queue(directory: Path, store: Store, needles: Sequence[str], *,
     written = 0
     while True:
         try:
-            queue = LocalQueue(directory, visibility_timeout=_VISIBILITY)
+            # The receiving side only: a gateway may be sending to it while percus serve's writer
+            # process is being restarted.
+            queue = LocalQueue(directory, visibility_timeout=_VISIBILITY, sends=False)
         except QueueLocked as busy:
             holder: str | None = busy.holder
             # Asked again after a while: the holder may stop, and then nobody would carry it out.
