@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from types import ModuleType
@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import Scope
 
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
@@ -72,15 +73,18 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         _freeze_startup_heap()
         yield
 
+    refused = _ingest_refusals(services.metrics, modules)
     return Starlette(
         routes=routes,
         middleware=[
             Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
-            Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ)),
+            Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ),
+                       refused=refused),
             # 512 KB, the API's documented limit, unless a module raises it for its paths
             Middleware(BodyLimitMiddleware, path_limits={prefix: limit for module in modules
                                                          for prefix, limit in getattr(module, "BODY_LIMITS",
-                                                                                      {}).items()}),
+                                                                                      {}).items()},
+                       refused=refused),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
@@ -88,6 +92,22 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
 
 
 @cache  # once per process: the first app's start; a test process starts many
+def _ingest_refusals(metrics: Metrics | None, modules: Sequence[ModuleType]
+                     ) -> Callable[[Scope, str], None] | None:
+    """What the limits call with each request they refuse: one refusal counted by its code when it
+    was sent to an ingest path (a module's `INGEST_PATHS`), as the ingest routes count theirs."""
+    if metrics is None:
+        return None
+    counted = metrics
+    paths = frozenset(path for module in modules for path in getattr(module, "INGEST_PATHS", ()))
+
+    def refused(scope: Scope, code: str) -> None:
+        if scope["path"] in paths:
+            counted.rejected(code)
+
+    return refused
+
+
 def _freeze_startup_heap() -> None:
     """Moves what is alive once the app is built (modules, pydantic's schemas, ua-parser's rules: about
     100,000 objects) out of the garbage collector's reach, as it lives as long as the process. A full

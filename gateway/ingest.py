@@ -33,6 +33,7 @@ from translator.canonical import CanonicalEvent, Envelope
 from translator.event_parser import EventError, check_event_time, parse_event
 
 PATH = "/analytics/v1/events"
+INGEST_PATHS = (PATH,)  # a request refused before it reaches the route is counted as a rejection too
 MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: a browser sends it without a preflight
 
 

@@ -29,6 +29,7 @@ from translator.individeo_wire import WIRE_EVENT_NAMES
 from translator.legacy import LegacyError, read_post, translate
 
 PATHS_TRACK = ("/analytics/v1/indiTrack", "/api/indiTrack")
+INGEST_PATHS = PATHS_TRACK  # a request refused before it reaches the route is counted as a rejection too
 
 log = logging.getLogger("percus.legacy")
 

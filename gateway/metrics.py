@@ -40,7 +40,8 @@ DUPLICATES = Definition("percus_events_duplicates_total", "counter",
                         "Events answered as duplicates of recently accepted ones, and not enqueued again")
 REJECTED = Definition("percus_events_rejected_total", "counter",
                       "Ingest refusals by error code: each rejected event of a batch, and each request "
-                      "refused whole (once, whatever it held)", ("code",))
+                      "refused whole (once, whatever it held; rate_limited and body_too_large included)",
+                      ("code",))
 QUEUE_BACKLOG = Definition("percus_queue_backlog_bytes", "gauge",
                            "Bytes of events in the local queue that the writer has not yet written to the "
                            "store")

@@ -3,7 +3,7 @@ may raise the limit for its own paths (`BODY_LIMITS`, gathered by gateway/assemb
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,11 +17,12 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_LIMIT, path_limits: Mapping[str, int] | None = None
-                 ) -> None:
+    def __init__(self, app: ASGIApp, limit: int = DEFAULT_LIMIT, path_limits: Mapping[str, int] | None = None,
+                 refused: Callable[[Scope, str], None] | None = None) -> None:
         self.app = app
         self.limit = limit
         self.path_limits = dict(path_limits or {})  # path prefix -> its own limit
+        self.refused = refused  # told of each request refused here, with the error code (for metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,7 +32,7 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
                 if int(value) > limit:
-                    await self._refuse(send, limit)
+                    await self._refuse(scope, send, limit)
                 else:
                     # The server delivers exactly Content-Length bytes: nothing to watch.
                     await self.app(scope, receive, send)
@@ -66,9 +67,11 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._refuse(send, limit)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        if self.refused is not None:
+            self.refused(scope, "body_too_large")
         # Closing the connection spares the server from draining the rest of the body.
         await send_error(send, ApiError(413, "body_too_large", f"the request body exceeds {limit} bytes",
                                         headers={"Connection": "close"}))

@@ -87,8 +87,10 @@ class Buckets:
 
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limits: RateLimits | None = None, capacity: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 refused: Callable[[Scope, str], None] | None = None) -> None:
         self.app = app
+        self.refused = refused  # told of each request refused here, with the error code (for metrics)
         self.limits = limits or RateLimits()
         self._salt = secrets.token_bytes(16)
         self._clock = clock
@@ -112,6 +114,8 @@ class RateLimitMiddleware:
         if token and self._token is not None:
             wait = self._token.take(self._key(b"t", token), now)
         if wait:
+            if self.refused is not None:
+                self.refused(scope, "rate_limited")
             await send_error(send, ApiError(429, "rate_limited", "too many requests; retry after Retry-After "
                                             "seconds", headers={"Retry-After": str(max(1, math.ceil(wait)))}))
             return

@@ -17,9 +17,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from gateway.app import create_api_app
+from gateway.app import create_api_app, create_app
 from gateway.ingest_app import create_ingest_app
 from gateway.metrics import DEFINITIONS, PATH
+from gateway.middleware.rate_limit import Limit, RateLimits
+from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
 from pipeline.store.local import LocalStore
 from pipeline.webhooks.dead_letters import redrive
@@ -77,6 +79,24 @@ def test_counters_move_by_what_the_ingest_answered(gateway: Gateway) -> None:
         "percus_events_rejected_total{code=unsupported_media_type}": 1.0,
         "percus_events_rejected_total{code=consent_required}": 1.0,
     }
+
+
+def test_requests_the_limits_refuse_before_the_route_count_once_each(settings: Settings,
+                                                                      queue: LocalQueue) -> None:
+    limits = RateLimits(per_address=Limit(rate=0.001, burst=2), per_token=None, exempt=frozenset())
+    with TestClient(create_app(settings, queue, rate_limits=limits)) as client:
+        gateway = Gateway(client, queue, settings)
+        before = scrape(client)
+        too_large = {"events": [event(payload={"pad": "x" * 1000}) for _ in range(600)]}
+        assert gateway.post(too_large).status_code == 413
+        assert gateway.post(event()).status_code == 202  # the second request of the burst of 2
+        assert gateway.post(event()).status_code == 429
+        assert client.post("/analytics/v1/exports", json={}).status_code == 429  # not an ingest path
+        assert moved(before, scrape(client)) == {
+            "percus_events_accepted_total": 1.0,
+            "percus_events_rejected_total{code=body_too_large}": 1.0,
+            "percus_events_rejected_total{code=rate_limited}": 1.0,
+        }
 
 
 def test_the_legacy_endpoint_counts_alike(tmp_path: Path) -> None:
