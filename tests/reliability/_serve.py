@@ -61,6 +61,12 @@ class Server:
         raise AssertionError("no VmRSS in /proc status")
 
 
+def _as_at_a_terminal() -> None:
+    """SIGINT as a terminal's command has it: a suite started in the background (`cmd &`, some CI
+    runners) passes SIGINT ignored to every process it starts, and Ctrl-C would then do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def serving(data_dir: Path, log: Path | None = None, *, options: Sequence[str] = (), quiet: bool = True,
             **env: str) -> Iterator[Server]:
@@ -74,7 +80,8 @@ def serving(data_dir: Path, log: Path | None = None, *, options: Sequence[str] =
     with open(log, "ab") as handle:
         # A process group of its own, as a shell gives it: a test may Ctrl-C (SIGINT) the whole group.
         proc = subprocess.Popen(command, cwd=REPO, env=environment(data_dir, **env), stdout=handle,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_as_at_a_terminal)
         server = Server(proc, f"http://127.0.0.1:{port}", log)
         try:
             deadline = time.monotonic() + 30
