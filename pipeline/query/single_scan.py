@@ -22,6 +22,7 @@ from pipeline.query.sql import (
     SESSION_FACTS,
     SESSION_MEASURES,
     TRACKED,
+    VIEWER_KEY,
     WATCHED_EVENT,
     WATCHED_FLAGS,
     engagement_sums,
@@ -74,7 +75,7 @@ def _scan() -> str:
 def summary_build(day_predicate: str) -> str:
     """The rows the daily, viewers and errors builds give for the days of `day_predicate` (over `day`),
     in one relation tagged by `part`, from one read of curated. Columns: part, day, project_id,
-    template_id, is_bot, viewer_hash, error_code, the session measures, errors, sessions."""
+    template_id, is_bot, viewer_hash, viewer_key, error_code, the session measures, errors, sessions."""
     facts = [name for name in _names(SESSION_FACTS) if name not in (*_KEYS, "session_id", "viewer_hash")]
     unified = ", ".join(f"CASE WHEN of_errors = 1 THEN e_{key} ELSE {key} END AS {key}" for key in _KEYS)
     rows = (f"SELECT CASE WHEN of_errors = 1 THEN 'errors' ELSE 'sessions' END AS kind, {unified},\n"
@@ -86,7 +87,8 @@ def summary_build(day_predicate: str) -> str:
     keys = ", ".join(_KEYS)
     # Per session key: one daily row, one errors row per code, one viewers row per viewer.
     return (f"SELECT CASE WHEN GROUPING(viewer_hash) = 0 THEN 'viewers' WHEN kind = 'errors' THEN 'errors' "
-            f"ELSE 'daily' END AS part,\n  {keys}, viewer_hash, error_code,\n  {_MEASURES},\n  {errors}\n"
+            f"ELSE 'daily' END AS part,\n  {keys}, viewer_hash, {VIEWER_KEY} AS viewer_key, error_code,\n"
+            f"  {_MEASURES},\n  {errors}\n"
             f"FROM ({rows}) AS tagged\nWHERE {day_predicate}\n"
             f"GROUP BY GROUPING SETS ((kind, {keys}, error_code), (kind, {keys}, viewer_hash))\n"
             "HAVING GROUPING(viewer_hash) = 1 OR (kind = 'sessions' AND viewer_hash IS NOT NULL)")

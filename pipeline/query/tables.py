@@ -104,7 +104,8 @@ ROLLUPS: dict[str, Table] = {name: _rollup(name, columns) for name, columns in (
     ("daily", _MEASURE_COLUMNS),
     ("breakdown", [pa.field("dimension", pa.string()), pa.field("value", pa.string()),
                    *_MEASURE_COLUMNS]),
-    ("viewers", [pa.field("viewer_hash", pa.string())]),
+    # viewer_hash for the viewer's data requests (pipeline/governance/dsar.py), viewer_key for counts.
+    ("viewers", [pa.field("viewer_hash", pa.string()), pa.field("viewer_key", pa.decimal128(38, 0))]),
     ("ctas", [pa.field("cta_id", pa.string()), pa.field("cta_name", pa.string()),
               pa.field("clicks", pa.int64()), pa.field("sessions", pa.int64())]),
     ("chapters", [pa.field("chapter_id", pa.string()), pa.field("chapter_name", pa.string()),

@@ -108,7 +108,8 @@ def _with(plan: Plan, *tables: str) -> tuple[str, list[Source]]:
     return "WITH " + ",\n".join(ctes), sources
 
 
-_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
+              pa.decimal128(38, 0): "DECIMAL(38, 0)"}
 
 
 def _tagged(plan: Plan, parts: tuple[str, ...], build: Callable[[str], str]) -> tuple[str, list[Source]]:
@@ -157,19 +158,19 @@ def _summary_query(days: Plan, selection: Selection, engine: QueryEngine, *, by_
         def of(part: str) -> str:
             return f"FILTER (WHERE part = '{part}' AND {where})"
         sums = ", ".join(f"SUM({name}) {of('daily')} AS {name}" for name in SESSION_MEASURES)
-        return (f"SELECT {day}{sums}, COUNT(DISTINCT viewer_hash) {of('viewers')} AS unique_viewers, "
+        return (f"SELECT {day}{sums}, COUNT(DISTINCT viewer_key) {of('viewers')} AS unique_viewers, "
                 f"SUM(errors) {of('errors')} AS errors FROM {relation}{group}", sources, params)
     head, sources = _with(days, "daily", "viewers", "errors")
     if not by_day:
         return (f"{head}\nSELECT * FROM (SELECT {_SUMS} FROM daily WHERE {where}) AS d\n"
-                "CROSS JOIN (SELECT COUNT(DISTINCT viewer_hash) AS unique_viewers "
+                "CROSS JOIN (SELECT COUNT(DISTINCT viewer_key) AS unique_viewers "
                 f"FROM viewers WHERE {where}) AS v\n"
                 f"CROSS JOIN (SELECT SUM(errors) AS errors FROM errors WHERE {where}) AS e", sources, params)
     return (f"{head}\nSELECT day, {_SUMS}, COALESCE(SUM(unique_viewers), 0) AS unique_viewers, "
             f"SUM(errors) AS errors FROM (\n"
             f"SELECT day, {_SUMS}, NULL AS unique_viewers, NULL AS errors FROM daily WHERE {where} "
             "GROUP BY day\n"
-            f"UNION ALL SELECT day, {_NO_SUMS}, COUNT(DISTINCT viewer_hash), NULL FROM viewers WHERE {where} "
+            f"UNION ALL SELECT day, {_NO_SUMS}, COUNT(DISTINCT viewer_key), NULL FROM viewers WHERE {where} "
             f"GROUP BY day\n"
             f"UNION ALL SELECT day, {_NO_SUMS}, NULL, SUM(errors) FROM errors WHERE {where} GROUP BY day\n"
             f") AS parts GROUP BY day", sources, params)

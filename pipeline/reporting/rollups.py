@@ -19,15 +19,15 @@ from pipeline import layout, parquet
 from pipeline.curated import commits, schema
 from pipeline.layout import rollup_key
 from pipeline.progress import Progress
-from pipeline.query.sql import ROLLUP_BUILDS, SESSIONS, literal
+from pipeline.query.sql import DUCKDB_MACROS, ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
 
-ROLLUP_VERSION = 2  # 2: engagement; bump when a definition changes: every day's record goes stale
+ROLLUP_VERSION = 3  # 2: engagement, 3: viewer_key; bump on a change of definition: every day goes stale
 WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up
 ONE_DAY = timedelta(days=1)
 _ORDER = [name for name in ROLLUPS if name != COMMIT_ROLLUP] + [COMMIT_ROLLUP]
-# Viewer ids are random hex: snappy saves ~6 % of a viewers file and slows every read of it, the bulk
+# Viewer ids are random: snappy saves little of a viewers file and slows every read of it, the bulk
 # of a summary from rollups (bench/query.py, 10 M events: summary median ~0.7x uncompressed).
 _COMPRESSION = {"viewers": "none"}
 
@@ -127,6 +127,8 @@ def _build_day(store: Store, org: str, day: date, report: RollupReport) -> None:
     con = duckdb.connect(config={"python_enable_replacements": False})
     try:
         con.execute("SET TimeZone = 'UTC'")
+        for macro in DUCKDB_MACROS:
+            con.execute(macro)
         _load_events(con, store, [key for _, key in keys])
         con.execute(f"CREATE TEMP TABLE sessions AS {SESSIONS}")
         tables = {name: _rows(con, name, day) for name in _ORDER}

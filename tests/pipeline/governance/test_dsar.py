@@ -121,8 +121,8 @@ def index_rows(store: Store, org: str) -> list[tuple[Any, ...]]:
 
 
 def rollups(store: Store, org: str) -> dict[str, list[dict[str, Any]]]:
-    return {key: sorted(parquet_rows(store.get(key)), key=json.dumps) for key in store.list("rollups/")
-            if f"/org={org}/" in key}
+    return {key: sorted(parquet_rows(store.get(key)), key=lambda row: json.dumps(row, default=str))
+            for key in store.list("rollups/") if f"/org={org}/" in key}  # default: viewer_key, a Decimal
 
 
 def outcome(store: Store) -> dict[str, Any]:

@@ -48,7 +48,10 @@ def test_daily_rollup_rows_are_additive_counts_per_project_template_and_bot_flag
     assert read(store, "daily", "acme", D1).schema == ROLLUPS["daily"].schema
     viewers = read(store, "viewers", "acme", D1)
     assert viewers.num_rows == 9
-    assert viewers.column_names == ["project_id", "template_id", "is_bot", "viewer_hash"]
+    assert viewers.column_names == ["project_id", "template_id", "is_bot", "viewer_hash", "viewer_key"]
+    # The key unique viewers count: the number of the hash's last 30 hex digits (120 bits).
+    assert [row["viewer_key"] for row in viewers.to_pylist()] == [
+        int(row["viewer_hash"][-30:], 16) for row in viewers.to_pylist()]
     errors = read(store, "errors", "acme", D1).to_pylist()
     assert sorted((row["error_code"], row["errors"]) for row in errors) == [
         ("MEDIA_ERR_DECODE", 1), ("MEDIA_ERR_NETWORK", 2)]
