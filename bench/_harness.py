@@ -275,6 +275,8 @@ class Report:
         self.figures.append({"name": name, "value": value, "unit": unit, "ratio": ratio,
                              "baseline": baseline, **extra})
         suffix = f" (ratio {ratio:.2f} vs {baseline})" if ratio is not None else ""
+        if "goal" in extra:  # the target for this figure, e.g. "≤100 ms"
+            suffix += f", goal {extra['goal']}"
         shown = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
         print(f"{name}: {shown} {unit}{suffix}", flush=True)
 
