@@ -15,6 +15,8 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from pipeline.query.sql import (
+    BUCKET_BITS,
+    ENGAGEMENT_SERIES,
     ERROR_EVENT,
     ERROR_KEYS,
     ERROR_MEASURES,
@@ -25,7 +27,7 @@ from pipeline.query.sql import (
     VIEWER_KEY,
     WATCHED_EVENT,
     WATCHED_FLAGS,
-    engagement_sums,
+    engagement_plays,
     item_event,
     parse,
 )
@@ -121,14 +123,34 @@ def item_build(name: str) -> Callable[[str], str]:
 
 def engagement_build(day_predicate: str) -> str:
     """The rows of the engagement and daily builds for the days of `day_predicate` (over `day`), tagged
-    `part`, from one read of curated: each session's facts and watched flags in one grouping."""
-    scan = (f"SELECT {filtered(SESSION_FACTS, TRACKED)},\n"
-            f"  COUNT(*) FILTER (WHERE {TRACKED}) AS tracked_events,\n"
-            f"  {filtered(WATCHED_FLAGS, WATCHED_EVENT)},\n"
-            f"  COUNT(*) FILTER (WHERE {WATCHED_EVENT}) AS watched_events\nFROM curated GROUP BY session_id")
+    `part`, from one read of curated: each event carrying watched buckets joined to the buckets, grouped
+    per session (its facts, every event counted once) and per session and bucket (its flags), the
+    session's facts carried to its bucket rows by a window instead of a join."""
+    once = "(bucket IS NULL OR bucket = 0)"  # an event's own row, not one of its copies per bucket
+    facts = [name for name in _names(SESSION_FACTS) if name != "session_id"]
+    carried = ("day", "project_id", "template_id", "is_bot", "first_play", "tracked_events")
+    session_facts = filtered(SESSION_FACTS, f"({TRACKED}) AND {once}")
+    scan = (f"SELECT GROUPING(bucket) AS of_session, bucket,\n  {session_facts},\n"
+            f"  COUNT(*) FILTER (WHERE ({TRACKED}) AND {once}) AS tracked_events,\n"
+            f"  COUNT(*) FILTER (WHERE ({WATCHED_EVENT}) AND {once}) AS watched_events,\n"
+            f"  {filtered(WATCHED_FLAGS, WATCHED_EVENT)}\n"
+            f"FROM curated LEFT JOIN {BUCKET_BITS} ON {WATCHED_EVENT}\n"
+            "GROUP BY GROUPING SETS ((session_id), (session_id, bucket))")
+    windowed = ", ".join(f"MAX(CASE WHEN of_session = 1 THEN {name} END) OVER (PARTITION BY session_id) "
+                         f"AS {name}" for name in carried)
+    own = ", ".join(name for name in facts if name not in carried)
+    rows = (f"SELECT of_session, bucket, watched_events, {', '.join(ENGAGEMENT_SERIES)}, {own}, {windowed}\n"
+            f"FROM ({scan}) AS scanned")
     keys = ", ".join(_KEYS)
-    # Each session twice, once per part; the engagement part counts sessions with playback only.
-    return (f"SELECT part, {keys},\n  {_MEASURES},\n  {engagement_sums('watched_events > 0')}\n"
-            f"FROM ({scan}) AS sessions CROSS JOIN (VALUES ('daily'), ('engagement')) AS parts(part)\n"
-            f"WHERE tracked_events > 0 AND {day_predicate} AND (part = 'daily' OR first_play IS NOT NULL)\n"
-            f"GROUP BY part, {keys}")
+    series = ", ".join(f"SUM({name}) FILTER (WHERE of_session = 0) AS {name}" for name in ENGAGEMENT_SERIES)
+    daily = filtered(_MEASURES, "part = 'daily'")
+    plays = filtered(engagement_plays("watched_events > 0"), "part = 'engagement'")
+    # The sessions once per part and their bucket rows in the engagement part, which counts sessions
+    # with playback only.
+    return (f"SELECT part, {keys}, CAST(bucket AS BIGINT) AS bucket,\n"
+            f"  {daily},\n  {plays},\n  {series}\n"
+            f"FROM ({rows}) AS sessions CROSS JOIN (VALUES ('daily'), ('engagement')) AS parts(part)\n"
+            f"WHERE tracked_events > 0 AND {day_predicate} AND (of_session = 1 OR bucket IS NOT NULL)\n"
+            "  AND ((part = 'daily' AND of_session = 1)\n"
+            "       OR (part = 'engagement' AND first_play IS NOT NULL))\n"
+            f"GROUP BY part, {keys}, bucket")

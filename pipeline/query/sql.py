@@ -102,44 +102,59 @@ def _breakdown() -> str:
 
 
 # The engagement curve (translator/engagement.py): per bucket, the plays that watched it and watched it
-# again, and the plays that carried watched buckets or not. Wide on purpose: one row per day, project
-# and template is the whole curve.
+# again, and the plays that carried watched buckets or not. Long, not wide: per day, project and
+# template one row of plays (`bucket` null) and one row per bucket, so a query names four counts, not
+# one column per bucket and series (planning 200 columns cost DuckDB most of a second a query).
 ENGAGEMENT_SERIES = ("watched", "watched_again")
-ENGAGEMENT_COUNTS = ("plays_with_data", "plays_without_data",
-                     *(f"{series}_{bucket:02d}" for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS)))
+ENGAGEMENT_PLAYS = ("plays_with_data", "plays_without_data")
+ENGAGEMENT_COUNTS = (*ENGAGEMENT_PLAYS, *ENGAGEMENT_SERIES)
+
+# The buckets as a relation: per bucket the 1-based position of its hex character in a bucket set and
+# the digits that set its bit, each between commas (so an empty character never matches).
+BUCKET_BITS = "(VALUES " + ", ".join(
+    f"({bucket}, {position}, ',{','.join(digits)},')"
+    for bucket, (position, digits) in ((bucket, hex_digits_with_bit(bucket)) for bucket in range(BUCKETS))
+) + ") AS buckets(bucket, bucket_at, bucket_digits)"
 
 
-def _bucket_flag(column: str, bucket: int) -> str:
-    """1 when the bucket's bit is set in a bucket set's hex text, else 0 (also for null): a character
-    test, the same in DuckDB and Athena."""
-    position, digits = hex_digits_with_bit(bucket)
-    chars = ", ".join(f"'{digit}'" for digit in digits)
-    return f"CASE WHEN substr({column}, {position}, 1) IN ({chars}) THEN 1 ELSE 0 END"
+def bucket_bit(column: str) -> str:
+    """1 when the bit of the row's bucket (BUCKET_BITS) is set in a bucket set's hex text, else 0
+    (also for null): a character test, the same in DuckDB and Athena."""
+    return (f"CASE WHEN strpos(bucket_digits, ',' || substr({column}, bucket_at, 1) || ',') > 0 "
+            "THEN 1 ELSE 0 END")
 
 
-# The events carrying a session's watched buckets, and per session a flag per bucket of each series:
+# The events carrying a session's watched buckets, and per session and bucket a flag of each series:
 # a session's sets are cumulative, so the union of its events' sets is its last one, and the union
 # survives a lost or reordered last event.
 WATCHED_EVENT = ("watched IS NOT NULL AND COALESCE(consent_tracking, FALSE) "
                  "AND event_type IN ('video.paused', 'video.incomplete', 'video.completed')")
-WATCHED_FLAGS = ",\n  ".join(f"MAX({_bucket_flag(series, bucket)}) AS {series}_{bucket:02d}"
-                             for series in ENGAGEMENT_SERIES for bucket in range(BUCKETS))
+WATCHED_FLAGS = ", ".join(f"MAX({bucket_bit(series)}) AS {series}" for series in ENGAGEMENT_SERIES)
 
 
-def engagement_sums(has_data: str, flags: str = "") -> str:
-    """The engagement build's counts over sessions with playback: `has_data` tells a session whose
-    player sent watched buckets, `flags` prefixes its WATCHED_FLAGS columns (null without data)."""
-    sums = ",\n  ".join(f"SUM(COALESCE({flags}{name}, 0)) AS {name}" for name in ENGAGEMENT_COUNTS[2:])
+def engagement_plays(has_data: str) -> str:
+    """The plays row's counts over sessions with playback: `has_data` tells a session whose player
+    sent watched buckets."""
     return (f"SUM(CASE WHEN {has_data} THEN 1 ELSE 0 END) AS plays_with_data,\n"
-            f"  SUM(CASE WHEN {has_data} THEN 0 ELSE 1 END) AS plays_without_data,\n  {sums}")
+            f"  SUM(CASE WHEN {has_data} THEN 0 ELSE 1 END) AS plays_without_data")
+
+
+_NO_PLAYS = ", ".join(f"CAST(NULL AS BIGINT) AS {name}" for name in ENGAGEMENT_PLAYS)
+_NO_SERIES = ", ".join(f"CAST(NULL AS BIGINT) AS {name}" for name in ENGAGEMENT_SERIES)
 
 
 def _engagement() -> str:
-    per_session = (f"SELECT session_id,\n  {WATCHED_FLAGS}\n"
-                   f"FROM events WHERE {WATCHED_EVENT} GROUP BY session_id")
-    return (f"SELECT {_S_KEYS},\n  {engagement_sums('b.session_id IS NOT NULL', 'b.')}\n"
-            f"FROM sessions AS s LEFT JOIN (\n  {per_session}\n) AS b ON s.session_id = b.session_id\n"
-            f"WHERE s.first_play IS NOT NULL\nGROUP BY {_S_KEYS}")
+    with_data = f"SELECT DISTINCT session_id FROM events WHERE {WATCHED_EVENT}"
+    flags = (f"SELECT session_id, bucket, {WATCHED_FLAGS}\nFROM events CROSS JOIN {BUCKET_BITS}\n"
+             f"WHERE {WATCHED_EVENT} GROUP BY session_id, bucket")
+    series = ", ".join(f"SUM(b.{name}) AS {name}" for name in ENGAGEMENT_SERIES)
+    plays = engagement_plays("w.session_id IS NOT NULL")
+    return (f"SELECT {_S_KEYS}, CAST(NULL AS BIGINT) AS bucket,\n  {plays},\n  {_NO_SERIES}\n"
+            f"FROM sessions AS s LEFT JOIN ({with_data}) AS w ON s.session_id = w.session_id\n"
+            f"WHERE s.first_play IS NOT NULL\nGROUP BY {_S_KEYS}\nUNION ALL\n"
+            f"SELECT {_S_KEYS}, CAST(b.bucket AS BIGINT) AS bucket, {_NO_PLAYS}, {series}\n"
+            f"FROM sessions AS s JOIN (\n  {flags}\n) AS b ON s.session_id = b.session_id\n"
+            f"WHERE s.first_play IS NOT NULL\nGROUP BY {_S_KEYS}, b.bucket")
 
 
 # Per item rollup: the event that is an entry of the item, the item's id and name columns, and the

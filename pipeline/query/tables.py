@@ -112,7 +112,7 @@ ROLLUPS: dict[str, Table] = {name: _rollup(name, columns) for name, columns in (
                   pa.field("entries", pa.int64()), pa.field("sessions", pa.int64())]),
     ("errors", [pa.field("error_code", pa.string()), pa.field("errors", pa.int64()),
                 pa.field("sessions", pa.int64())]),
-    ("engagement", [pa.field(name, pa.int64()) for name in ENGAGEMENT_COUNTS]),
+    ("engagement", [pa.field(name, pa.int64()) for name in ("bucket", *ENGAGEMENT_COUNTS)]),
 )}
 # The daily table is written last for a day: its presence means the whole day is rolled up.
 COMMIT_ROLLUP = "daily"

@@ -24,6 +24,7 @@ from pipeline.query.single_scan import SUMMARY_PARTS, engagement_build, item_bui
 from pipeline.query.sql import (
     DIMENSIONS,
     ENGAGEMENT_COUNTS,
+    ENGAGEMENT_PLAYS,
     ENGAGEMENT_SERIES,
     ROLLUP_BUILDS,
     SESSION_MEASURES,
@@ -308,7 +309,10 @@ def errors(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     return {"errors": total, "codes": [{**row, "share": round(row["errors"] / total, 6)} for row in rows]}
 
 
-_ENGAGEMENT_SUMS = ", ".join(f"SUM({name}) AS {name}" for name in ENGAGEMENT_COUNTS)
+_ENGAGEMENT_SUMS = ", ".join(f"SUM({name}) AS {name}"
+                             for name in (*ENGAGEMENT_COUNTS, "plays", "sum_max_percent"))
+_NO_ENGAGEMENT = ", ".join(f"CAST(NULL AS BIGINT) AS {name}" for name in ("bucket", *ENGAGEMENT_COUNTS))
+_KEYS = "project_id, template_id, is_bot"
 
 
 def engagement(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
@@ -318,25 +322,30 @@ def engagement(engine: QueryEngine, org: str, selection: Selection = DEFAULT, *,
     days = plan(engine, org, selection.date_from, selection.date_to, today=today)
     where, params = selection_where(selection)
     if engine.billed_by_scan:
-        relation, sources = _tagged(days, ("engagement", "daily"), engagement_build)
-        sums = ", ".join(f"SUM({name}) FILTER (WHERE part = 'engagement' AND {where}) AS {name}"
-                         for name in ENGAGEMENT_COUNTS)
-        daily = ", ".join(f"SUM({name}) FILTER (WHERE part = 'daily' AND {where}) AS {name}"
-                          for name in ("plays", "sum_max_percent"))
-        text = f"SELECT {sums}, {daily} FROM {relation}"
+        head, (relation, sources) = "", _tagged(days, ("engagement", "daily"), engagement_build)
     else:
         head, sources = _with(days, "engagement", "daily")
-        text = (f"{head}\nSELECT * FROM (SELECT {_ENGAGEMENT_SUMS} FROM engagement WHERE {where}) AS g\n"
-                f"CROSS JOIN (SELECT SUM(plays) AS plays, SUM(sum_max_percent) AS sum_max_percent FROM daily "
-                f"WHERE {where}) AS d")
-    counts = engine.query(text, org=org, sources=sources, params=params)[0]
-    counts = {name: value or 0 for name, value in counts.items()}
-    counts["sum_watched"] = sum(counts[f"watched_{bucket:02d}"] for bucket in range(BUCKETS))
+        relation = (f"(SELECT 'engagement' AS part, {_KEYS}, bucket, {', '.join(ENGAGEMENT_COUNTS)}, "
+                    "CAST(NULL AS BIGINT) AS plays, CAST(NULL AS DOUBLE) AS sum_max_percent FROM engagement\n"
+                    f"UNION ALL SELECT 'daily' AS part, {_KEYS}, {_NO_ENGAGEMENT}, plays, sum_max_percent "
+                    "FROM daily) AS parts")
+    rows = engine.query(f"{head}\nSELECT part, bucket, {_ENGAGEMENT_SUMS} FROM {relation} WHERE {where} "
+                        "GROUP BY part, bucket", org=org, sources=sources, params=params)
+    counts: dict[str, Any] = {name: 0 for name in (*ENGAGEMENT_PLAYS, "plays", "sum_max_percent")}
+    curve = {bucket: dict.fromkeys(ENGAGEMENT_SERIES, 0) for bucket in range(BUCKETS)}
+    for row in rows:
+        if row["part"] == "daily":
+            counts |= {name: row[name] or 0 for name in ("plays", "sum_max_percent")}
+        elif row["bucket"] is None:
+            counts |= {name: row[name] or 0 for name in ENGAGEMENT_PLAYS}
+        else:
+            curve[row["bucket"]] = {name: row[name] or 0 for name in ENGAGEMENT_SERIES}
+    counts["sum_watched"] = sum(curve[bucket]["watched"] for bucket in range(BUCKETS))
     totals = metrics.compute(counts, metrics.ENGAGEMENT)
     shares = {metric.name: metric for metric in metrics.ENGAGEMENT if metric.scope == "bucket"}
     buckets = []
     for bucket in range(BUCKETS):
-        row = {series: counts[f"{series}_{bucket:02d}"] for series in ENGAGEMENT_SERIES}
+        row = curve[bucket]
         buckets.append({"bucket": bucket, **row, **{name: metric.value({**row, **counts})
                                                     for name, metric in shares.items()}})
     return {"plays": counts["plays"], **totals,

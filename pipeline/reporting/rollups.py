@@ -23,7 +23,8 @@ from pipeline.query.sql import DUCKDB_MACROS, ROLLUP_BUILDS, SESSIONS, literal
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.store.base import Store
 
-ROLLUP_VERSION = 3  # 2: engagement, 3: viewer_key; bump on a change of definition: every day goes stale
+ROLLUP_VERSION = 4  # 2: engagement, 3: viewer_key, 4: engagement by bucket rows; bump on a change of
+# definition: every day goes stale
 WINDOW = timedelta(days=1)  # curated days read on each side of the day rolled up
 ONE_DAY = timedelta(days=1)
 _ORDER = [name for name in ROLLUPS if name != COMMIT_ROLLUP] + [COMMIT_ROLLUP]
