@@ -17,11 +17,12 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from pipeline.governance.viewer_keys import ViewerKeys
 from pipeline.query.athena_engine import AthenaEngine
 from pipeline.query.base import Row, Source
 from pipeline.query.duckdb_engine import DuckDbEngine
 from pipeline.query.sql import DIMENSIONS
-from pipeline.reporting import outcomes, projects, reports
+from pipeline.reporting import outcomes, projects, reports, viewer_lookup
 from pipeline.reporting.rollups import build_rollups
 from pipeline.reporting.selection import Selection
 from pipeline.store.local import LocalStore
@@ -115,15 +116,13 @@ def data(request: pytest.FixtureRequest, curated_only: LocalStore,
 
 SELECTIONS = [RANGE, replace(RANGE, include_bots=True), replace(RANGE, project_id="p1"),
               replace(RANGE, date_to=D1), Selection()]
-# The engagement report takes seconds a query here (its buckets are decoded per event): two selections.
-FEWER = {"engagement": SELECTIONS[:3:2]}
 
 
 @pytest.mark.parametrize("name", sorted(REPORTS))
 def test_the_single_scan_shapes_give_the_numbers_of_the_layered_shapes(name: str, data: LocalStore) -> None:
     report, layered, billed = REPORTS[name], DuckDbEngine(data), ScanBilled(data)
     try:
-        for selection in FEWER.get(name, SELECTIONS):
+        for selection in SELECTIONS:
             expected = report(layered, "acme", selection, today=TODAY)
             assert report(billed, "acme", selection, today=TODAY) == expected, selection
     finally:
@@ -191,3 +190,10 @@ def test_a_table_without_days_to_read_is_an_empty_relation_not_a_read(curated_on
         sources=[Source("audiences", ())])
     assert '"percus"' not in statement and "AND FALSE" not in statement
     assert duckdb.sql(statement).fetchall() == [(0, 0)]
+
+
+def test_the_viewer_lookup_reads_curated_once_per_batch(curated_only: LocalStore) -> None:
+    engine = Rendering(curated_only)
+    keys = ViewerKeys.parse("v2:new-key,v1:old-key")
+    viewer_lookup.lookup(engine, "acme", [f"{n:064x}" for n in range(viewer_lookup.BATCH)], keys)
+    assert [curated_reads(statement) for statement in engine.statements] == [1, 1]  # two keys: two batches
