@@ -36,7 +36,7 @@ TEMPLATE = REPO / "deploy" / "template.yaml"
 BUCKET = "percus-data"
 # Written out here rather than taken from the code under test.
 HIVE = {pa.string(): "string", pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
-        pa.bool_(): "boolean", schema.TIMESTAMP: "timestamp"}
+        pa.bool_(): "boolean", schema.TIMESTAMP: "timestamp", pa.decimal128(38, 0): "decimal(38,0)"}
 
 
 @pytest.fixture(scope="module")
