@@ -35,7 +35,7 @@ from pipeline.query.sql import (
 from pipeline.query.tables import COMMIT_ROLLUP, CURATED, ROLLUPS
 from pipeline.reporting import metrics
 from pipeline.reporting.names import Names
-from pipeline.reporting.rollups import last_closed_day
+from pipeline.reporting.rollups import current_days, last_closed_day
 from pipeline.reporting.selection import DEFAULT, Selection
 from translator.canonical import format_timestamp
 from translator.engagement import BUCKETS
@@ -85,8 +85,12 @@ def plan(engine: QueryEngine, org: str, date_from: date | None = None, date_to: 
         starts = rolled_all[:1] + [day - ONE_DAY for day in curated_days[:1]]
         first = min(min(starts), last) if starts else last
     in_range = {first + n * ONE_DAY for n in range((last - first).days + 1)}
-    rolled = tuple(day for day in rolled_all if day in in_range)
-    return Plan(first, last, rolled, tuple(sorted(in_range - set(rolled))))
+    rolled = [day for day in rolled_all if day in in_range]
+    current = current_days(engine.store, org, rolled)
+    if len(current) < len(rolled):  # rolled up by an earlier version: from curated, while it has the day
+        curated = set(engine.partition_days(CURATED.name, org))
+        rolled = [day for day in rolled if day in current or day not in curated]
+    return Plan(first, last, tuple(rolled), tuple(sorted(in_range - set(rolled))))
 
 
 def _with(plan: Plan, *tables: str) -> tuple[str, list[Source]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypedDict
@@ -56,6 +57,28 @@ class _State(TypedDict):
     inputs: str  # _fingerprint of the curated days read
     window: list[str]  # the curated days read, ISO dates
     written: bool  # whether the day's files were written
+
+
+# Days known built by this version, by store: a day's record is read once per process, as a day
+# once current stays current (a rebuild writes the same version).
+_CURRENT: weakref.WeakKeyDictionary[Store, set[tuple[str, date]]] = weakref.WeakKeyDictionary()
+
+
+def current_days(store: Store, org: str, days: list[date]) -> set[date]:
+    """Those of `days` whose rollup was built by this ROLLUP_VERSION. A day built by an earlier one
+    holds the columns of its time (an upgrade, until the next rollup run rebuilds it): reports read
+    such a day from curated meanwhile."""
+    known = _CURRENT.setdefault(store, set())
+    for day in days:
+        if (org, day) in known:
+            continue
+        try:
+            record: _State = json.loads(store.get(layout.rollup_state_key(org, day)))
+        except KeyError:
+            continue
+        if record.get("version") == ROLLUP_VERSION:
+            known.add((org, day))
+    return {day for day in days if (org, day) in known}
 
 
 def build_rollups(store: Store, *, day: date | None = None, org: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline import parquet
 from pipeline.layout import rollup_key, rollup_state_key
 from pipeline.query import Source
 from pipeline.query.duckdb_engine import DuckDbEngine
@@ -116,6 +118,26 @@ def test_rollups_outlive_the_curated_data_they_came_from(store: LocalStore) -> N
     report = build_rollups(store, today=TODAY)
     assert ("acme", D1) not in report.days_built
     assert reports.summary(engine, "acme", Selection(date_from=D1, date_to=D2), today=TODAY) == before
+
+
+def test_a_day_rolled_up_by_an_earlier_version_is_read_from_curated_until_rebuilt(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    ingest(store, *known_sessions())
+    build_rollups(store, today=TODAY)
+    selection = Selection(date_from=D1, date_to=D2)
+    expected = reports.summary(DuckDbEngine(store), "acme", selection, today=TODAY)
+    # As an upgrade finds it: D1's record and files from version 2, whose viewers had no viewer_key.
+    record = json.loads(store.get(rollup_state_key("acme", D1)))
+    store.put(rollup_state_key("acme", D1), json.dumps({**record, "version": 2, "inputs": "v2"}).encode())
+    viewers = read(store, "viewers", "acme", D1).drop_columns(["viewer_key"])
+    store.put(rollup_key("viewers", "acme", D1), parquet.to_bytes(viewers))
+    upgraded = LocalStore(tmp_path / "data")  # a process started after the upgrade
+
+    assert reports.plan(DuckDbEngine(upgraded), "acme", D1, D2, today=TODAY).rolled == (D2,)
+    assert reports.summary(DuckDbEngine(upgraded), "acme", selection, today=TODAY) == expected
+    assert ("acme", D1) in build_rollups(upgraded, today=TODAY).days_built  # the next run rebuilds it
+    assert reports.plan(DuckDbEngine(upgraded), "acme", D1, D2, today=TODAY).rolled == (D1, D2)
+    assert reports.summary(DuckDbEngine(upgraded), "acme", selection, today=TODAY) == expected
 
 
 def test_a_day_without_curated_data_is_left_alone(store: LocalStore) -> None:
