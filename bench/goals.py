@@ -58,7 +58,7 @@ GOALS = (
          " µs", True, 10),
     Goal("compaction", "compact", "compact", ratio, "× pyarrow", False, 0.9),
     Goal("ingest Lambda cold import", "coldstart", "ingest Lambda cold import", value, " ms", True, 150),
-    Goal("summary over 30 days, from rollups", "query", "summary from rollups", value, " ms", True, 100),
+    Goal("summary from rollups (make bench: 10 M events, 30 days)", "query", "summary from rollups", value, " ms", True, 100),
     Goal("freshness POST → summary, p95", "freshness", "freshness POST to summary, p95", value, " s",
          True, 5),
     Goal("percus-embed-sdk.js gzipped", "bundles", "bundle percus-embed-sdk.js", value, " B", True, 3072),
