@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,8 +15,7 @@ import pytest
 from pipeline.queue import scrub
 from pipeline.queue._frames import frame
 from pipeline.queue.local import Backlog, LocalQueue, QueueLocked
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.pipeline._queue_sender import kill_sender_after
 
 
 def sender(directory: Path, **options: float) -> LocalQueue:
@@ -158,48 +154,6 @@ def test_a_record_torn_by_a_killed_sender_is_never_delivered_nor_set_aside(tmp_p
         assert b"torn again" not in every_byte(directory)
 
 
-# Sends batches as fast as it can and prints each batch's first id and size once send() has returned.
-_SENDER = r"""
-import json, random, sys
-from pathlib import Path
-from pipeline.queue.local import LocalQueue
-
-queue = LocalQueue(Path(sys.argv[1]), segment_bytes=64 * 1024, receives=False)
-rng = random.Random(int(sys.argv[2]))
-next_id = int(sys.argv[2])
-while True:
-    n = rng.randint(1, 50)
-    queue.send([json.dumps({"id": next_id + k, "pad": "x" * rng.randint(0, 400)}).encode()
-                for k in range(n)])
-    sys.stdout.write(f"{next_id} {n}\n")
-    sys.stdout.flush()
-    next_id += n
-"""
-
-
-def _kill_sender_after(directory: Path, first_id: int, count: int) -> set[int]:
-    """Start a sending process, let it acknowledge `count` events, kill -9 it; what it acknowledged."""
-    child = subprocess.Popen([sys.executable, "-c", _SENDER, str(directory), str(first_id)], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    acknowledged: set[int] = set()
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            first, n = map(int, line.split())
-            acknowledged.update(range(first, first + n))
-            if len(acknowledged) >= count:
-                break
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        rest, errors = child.communicate(timeout=30)
-    assert child.returncode == -signal.SIGKILL, errors
-    for line in rest.splitlines():
-        first, n = map(int, line.split())
-        acknowledged.update(range(first, first + n))
-    return acknowledged
-
-
 @pytest.mark.slow
 def test_a_receiving_process_gets_every_event_a_killed_sender_acknowledged(tmp_path: Path) -> None:
     directory = tmp_path / "q"
@@ -216,8 +170,10 @@ def test_a_receiving_process_gets_every_event_a_killed_sender_acknowledged(tmp_p
     thread = threading.Thread(target=receive)
     thread.start()
     try:
-        acknowledged = _kill_sender_after(directory, 0, 20_000)
-        acknowledged |= _kill_sender_after(directory, 1_000_000, 20_000)  # a restarted gateway
+        acknowledged = kill_sender_after(directory, 20_000, first_id=0, segment_bytes=64 * 1024,
+                                         receives=False)
+        acknowledged |= kill_sender_after(directory, 20_000, first_id=1_000_000,  # a restarted gateway
+                                          segment_bytes=64 * 1024, receives=False)
     finally:
         stop.set()
         thread.join()
