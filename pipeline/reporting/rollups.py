@@ -72,11 +72,8 @@ def current_days(store: Store, org: str, days: list[date]) -> set[date]:
     for day in days:
         if (org, day) in known:
             continue
-        try:
-            record: _State = json.loads(store.get(layout.rollup_state_key(org, day)))
-        except KeyError:
-            continue
-        if record.get("version") == ROLLUP_VERSION:
+        record = _record(store, org, day)
+        if record is not None and record.get("version") == ROLLUP_VERSION:
             known.add((org, day))
     return {day for day in days if (org, day) in known}
 
@@ -132,10 +129,18 @@ def _window(day: date) -> list[date]:
     return [day - WINDOW, day, day + WINDOW]
 
 
-def _stale(store: Store, org: str, day: date, received: set[date], rolled: bool) -> bool:
+def _record(store: Store, org: str, day: date) -> _State | None:
+    """The record of the day's last build; None before its first."""
     try:
         record: _State = json.loads(store.get(layout.rollup_state_key(org, day)))
     except KeyError:
+        return None
+    return record
+
+
+def _stale(store: Store, org: str, day: date, received: set[date], rolled: bool) -> bool:
+    record = _record(store, org, day)
+    if record is None:
         return True
     if set(record["window"]) - {d.isoformat() for d in received}:
         return False  # curated data it was built from is gone (retention): keep what was built
