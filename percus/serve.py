@@ -122,7 +122,8 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, access_log: bool = False) -> None:
     level = "WARNING" if quiet else "INFO"
-    logging.config.dictConfig(log_config(log_format(os.environ), level))
+    logging_config = log_config(log_format(os.environ), level)  # the writer process's too
+    logging.config.dictConfig(logging_config)
     sock = _listen(host, port)
     # What it makes there is 0700 or 0600 (pipeline/files.py); a data dir an older version made, or
     # the operator, was 0755: everything beneath goes private with it.
@@ -143,8 +144,7 @@ def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, acce
         threads.append(threading.Thread(target=loop.run, args=(stop,),
                                         name="percus-pipeline", daemon=True))
     # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
-    writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=log_config(log_format(os.environ),
-                                                                                     level),
+    writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=logging_config,
                            on_written=loop.nudge if loop is not None else None)
     # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
     # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
