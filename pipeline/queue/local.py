@@ -68,6 +68,17 @@ class _Scrub:
 _InFlight = tuple[bytes, int, float]
 
 
+def _whole_records_end(fd: int, pos: int) -> tuple[int, bool]:
+    """From `pos`, a record's start in a segment, the end of the whole records that follow it, and
+    whether damage (rather than the file's end or a torn record) stopped there."""
+    while True:
+        chunk = os.pread(fd, _READ_CHUNK, pos)
+        _, consumed, corrupt = scan(chunk, limit=len(chunk))
+        pos += consumed
+        if corrupt or len(chunk) < _READ_CHUNK:
+            return pos, corrupt
+
+
 class LocalQueue:
     io_bound = False
 
@@ -195,13 +206,7 @@ class LocalQueue:
 
     def _recover_tail(self, fd: int, base: int) -> int:
         """Length of the whole records at the start of the last segment; cut off a torn tail."""
-        pos = 0
-        while True:
-            chunk = os.pread(fd, _READ_CHUNK, pos)
-            _, consumed, corrupt = scan(chunk, limit=len(chunk))
-            pos += consumed
-            if corrupt or len(chunk) < _READ_CHUNK:
-                break
+        pos, _ = _whole_records_end(fd, 0)
         size = os.fstat(fd).st_size
         if size > pos:
             # A crash in the middle of an append: those records were never acknowledged.
@@ -333,22 +338,19 @@ class LocalQueue:
         """Roll the log without the sending side (its process is another; it follows `head`)."""
         with self._across_processes():
             last = self._bases[-1]
-            path = self._segment_path(last)
-            pos, size = max(self._read_pos, last) - last, path.stat().st_size
-            while True:  # from the read position, which is always at a record's start
-                with path.open("rb") as segment:
-                    segment.seek(pos)
-                    chunk = segment.read(_READ_CHUNK)
-                _, consumed, corrupt = scan(chunk, limit=len(chunk))
-                pos += consumed
-                if corrupt or len(chunk) < _READ_CHUNK:
-                    break
-            if corrupt:
-                pos = size  # damage on disk, not a torn append: the reader sets it aside
-            elif size > pos:  # the tail of a sender killed while appending: never acknowledged
-                log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
-                            self.directory, size - pos, last + pos)
-                os.truncate(path, pos)
+            fd = os.open(self._segment_path(last), os.O_RDWR)
+            try:
+                size = os.fstat(fd).st_size
+                # From the read position, which is always at a record's start.
+                pos, corrupt = _whole_records_end(fd, max(self._read_pos, last) - last)
+                if corrupt:
+                    pos = size  # damage on disk, not a torn append: the reader sets it aside
+                elif size > pos:  # the tail of a sender killed while appending: never acknowledged
+                    log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
+                                self.directory, size - pos, last + pos)
+                    os.ftruncate(fd, pos)
+            finally:
+                os.close(fd)
             self._write_end = last + pos
             if self._write_end > last:
                 self._roll()
