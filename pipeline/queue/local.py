@@ -93,11 +93,16 @@ class LocalQueue:
         fsync: bool = False,
         sends: bool = True,
         receives: bool = True,
+        sole_sender: bool = True,
     ) -> None:
         """`sends` and `receives` say which side of the queue this object is: both (one process uses
-        the queue), or one of them, the other being another process's (docs/architecture.md)."""
+        the queue), or one of them, the other being another process's (docs/architecture.md). A
+        sending side that is not the `sole_sender` shares the queue with other sending processes
+        (`percus serve --workers`): each appends in turn, under the append lock across processes."""
         if not (sends or receives):
             raise ValueError("a queue sends, receives, or both")
+        if not sole_sender and (not sends or receives):
+            raise ValueError("only a sending side shares the queue with other senders")
         if visibility_timeout <= 0 or max_receives < 1 or segment_bytes < 1 or segment_max_age <= 0:
             raise ValueError("visibility_timeout, max_receives, segment_bytes and segment_max_age must be "
                              "positive")
@@ -134,7 +139,8 @@ class LocalQueue:
             if receives:
                 self._fds.append(_lock_directory(self.directory, "lock", "receives from"))
             if sends:
-                self._fds.append(_lock_directory(self.directory, "send.lock", "sends to"))
+                self._fds.append(_lock_directory(self.directory, "send.lock", "sends to",
+                                                 shared=not sole_sender))
             self._head_fd = os.open(self.directory / "head", os.O_RDWR | os.O_CREAT, files.FILE_MODE)
             self._fds.append(self._head_fd)
             self._open()
@@ -164,13 +170,19 @@ class LocalQueue:
         finally:
             fcntl.flock(self._head_fd, fcntl.LOCK_UN)
 
-    def _head(self) -> int | None:
-        """The base of the segment written, as `head` says (None: not said yet, an older queue)."""
-        text = os.pread(self._head_fd, 32, 0).strip()
-        return int(text) if text.isdigit() else None
+    def _head(self) -> tuple[int, int | None] | None:
+        """The base of the segment written and the end of the whole records appended to it, as
+        `head` says (None: not said yet; no end: said by an older version)."""
+        parts = os.pread(self._head_fd, 64, 0).split()
+        if not parts or not all(part.isdigit() for part in parts) or len(parts) > 2:
+            return None
+        base = int(parts[0])
+        end = int(parts[1]) if len(parts) == 2 and int(parts[1]) >= base else None
+        return base, end
 
-    def _set_head(self, base: int) -> None:
-        os.pwrite(self._head_fd, f"{base:020d}\n".encode(), 0)
+    def _set_head(self, base: int, end: int) -> None:
+        # Always 42 bytes, written over the last: nothing of an older, longer text is left behind.
+        os.pwrite(self._head_fd, f"{base:020d} {end:020d}\n".encode(), 0)
 
     def _open(self) -> None:
         with self._across_processes():
@@ -180,16 +192,18 @@ class LocalQueue:
                 self._create_segment(0)
             self._bases = bases
             last = bases[-1]
-            # Whoever holds the append lock may cut a torn tail: the sender leaves none while alive.
+            # Whoever holds the append lock may cut a torn tail: a sender leaves none while alive.
             fd = os.open(self._segment_path(last), os.O_RDWR)
             try:
-                self._write_end = last + self._recover_tail(fd, last)
+                head = self._head()
+                whole = head[1] - last if head is not None and head[0] == last and head[1] is not None else 0
+                self._write_end = last + self._recover_tail(fd, last, whole)
             finally:
                 if self.sends:
                     self._write_fd = fd
                 else:
                     os.close(fd)
-            self._set_head(last)
+            self._set_head(last, self._write_end)
         if self._write_end > last:
             self._segment_since = time.monotonic()  # its age is not on disk: counted from this start
         if self.receives:
@@ -204,10 +218,13 @@ class LocalQueue:
         if self.fsync:
             files.fsync_directory(self.directory)
 
-    def _recover_tail(self, fd: int, base: int) -> int:
-        """Length of the whole records at the start of the last segment; cut off a torn tail."""
-        pos, _ = _whole_records_end(fd, 0)
+    def _recover_tail(self, fd: int, base: int, whole: int = 0) -> int:
+        """Length of the whole records at the start of the last segment, known whole up to `whole`;
+        cut off a torn tail."""
         size = os.fstat(fd).st_size
+        if whole == size:  # the usual case: the last append completed
+            return size
+        pos, _ = _whole_records_end(fd, whole if whole < size else 0)
         if size > pos:
             # A crash in the middle of an append: those records were never acknowledged.
             log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
@@ -258,8 +275,8 @@ class LocalQueue:
         with self._append_lock, self._across_processes():
             if self._closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
-            if self._shared and (head := self._head()) is not None and head != self._bases[-1]:
-                self._follow(head)
+            if self._shared:
+                self._find_end()
             base = self._bases[-1]
             if self._write_end > base and self._write_end - base + len(data) > self.segment_bytes:
                 self._roll()
@@ -277,6 +294,8 @@ class LocalQueue:
                     os.ftruncate(self._write_fd, start)
                 raise QueueUnavailable(f"cannot append to queue {self.directory}: {exc.strerror}") from exc
             self._write_end += len(data)
+            if self._shared:
+                self._set_head(base, self._write_end)
             if self._receivers:  # Condition.notify_all costs a microsecond even with nobody waiting
                 self._appended.notify_all()
 
@@ -299,7 +318,7 @@ class LocalQueue:
         try:
             self._create_segment(self._write_end)
             fd = os.open(self._segment_path(self._write_end), os.O_RDWR) if self.sends else -1
-            self._set_head(self._write_end)
+            self._set_head(self._write_end, self._write_end)
         except OSError as exc:
             raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
         if self.sends:
@@ -311,13 +330,25 @@ class LocalQueue:
             self._bases = [self._write_end]
         self._segment_since = None
 
-    def _follow(self, head: int) -> None:
-        """The receiving process rolled the log: append to the segment it started."""
-        fd = os.open(self._segment_path(head), os.O_RDWR)
-        os.close(self._write_fd)
-        self._write_fd = fd
-        self._bases = [head]
-        self._write_end = head + os.fstat(fd).st_size  # the roller cut any torn tail
+    def _find_end(self) -> None:
+        """Where the sending side appends (the append lock across processes held): the segment `head`
+        names, which the receiving process or another sender may have rolled to, after the whole
+        records there. Another sender killed while appending may have left a torn record: it was never
+        acknowledged, and is cut."""
+        head = self._head()
+        if head is None:
+            return
+        base, end = head
+        if base != self._bases[-1]:
+            fd = os.open(self._segment_path(base), os.O_RDWR)
+            os.close(self._write_fd)
+            self._write_fd = fd
+            self._bases = [base]
+            self._write_end = base  # the roller left the segment it started empty or whole
+        elif end is None:
+            return  # an older sender's head: this side alone appends
+        whole = (self._write_end if end is None else end) - base
+        self._write_end = base + self._recover_tail(self._write_fd, base, whole)
 
     def _see_end(self) -> None:
         """The receiving process's view of the log: its segments and its end (append lock held). A
@@ -327,7 +358,7 @@ class LocalQueue:
             return
         with self._across_processes():
             head = self._head()
-            if head is not None and head != self._bases[-1]:
+            if head is not None and head[0] != self._bases[-1]:
                 self._bases = [base for base in self._segment_bases() if base >= self._bases[0]]
             with contextlib.suppress(FileNotFoundError):  # removed by hand: nothing more to read there
                 self._write_end = self._bases[-1] + os.stat(self._segment_path(self._bases[-1])).st_size
@@ -391,7 +422,7 @@ class LocalQueue:
         while not self._closed and (now := time.monotonic()) < until:
             head = self._head()
             try:
-                if head is not None and head != self._bases[-1]:
+                if head is not None and head[0] != self._bases[-1]:
                     return
                 last = self._bases[-1]
                 if last + os.stat(self._segment_path(last)).st_size > seen:
@@ -628,7 +659,10 @@ class LocalQueue:
             if self._closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
             with self._append_lock, self._across_processes():
-                bases, end = self._segment_bases(), self._write_end
+                bases = self._segment_bases()
+                head = self._head()
+                # Other senders may have appended since this one did: `head` says how far.
+                end = head[1] if head is not None and head[1] is not None else self._write_end
             cursor, deleted, _ = self._saved_state()
             cursor = min(max(cursor, bases[0]), end)
             deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
@@ -739,11 +773,12 @@ class LocalQueue:
         self.close()
 
 
-def _lock_directory(directory: Path, name: str, does: str) -> int:
+def _lock_directory(directory: Path, name: str, does: str, *, shared: bool = False) -> int:
+    """The lock of one side of the queue: held by one process, or `shared` by several of a kind."""
     path = directory / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)

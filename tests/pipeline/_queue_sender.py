@@ -14,13 +14,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Sends batches of random size and prints each batch's first id and size once send() has returned,
 # i.e. once the events count as acknowledged. Arguments: directory, first id, segment bytes, whether
-# it also receives (one process doing both) or only sends (another process receives).
+# it also receives (one process doing both) or only sends (another process receives), whether other
+# processes send too.
 _SENDER = r"""
 import json, random, sys
 from pathlib import Path
 from pipeline.queue.local import LocalQueue
 
-queue = LocalQueue(Path(sys.argv[1]), segment_bytes=int(sys.argv[3]), receives=sys.argv[4] == "1")
+queue = LocalQueue(Path(sys.argv[1]), segment_bytes=int(sys.argv[3]), receives=sys.argv[4] == "1",
+                   sole_sender=sys.argv[5] == "1")
 next_id = int(sys.argv[2])
 rng = random.Random(next_id)
 while True:
@@ -34,10 +36,12 @@ while True:
 
 
 def kill_sender_after(directory: Path, count: int, *, first_id: int = 0, segment_bytes: int,
-                      receives: bool, while_running: Callable[[int], None] | None = None) -> set[int]:
+                      receives: bool, sole_sender: bool = True,
+                      while_running: Callable[[int], None] | None = None) -> set[int]:
     """Start a sending process, let it acknowledge `count` events, call `while_running(pid)`, kill -9
     it; the ids it acknowledged."""
-    arguments = [str(directory), str(first_id), str(segment_bytes), "1" if receives else "0"]
+    arguments = [str(directory), str(first_id), str(segment_bytes), "1" if receives else "0",
+                 "1" if sole_sender else "0"]
     child = subprocess.Popen([sys.executable, "-c", _SENDER, *arguments], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     acknowledged: set[int] = set()

@@ -1,6 +1,6 @@
-"""One local queue directory used by two processes: a sending one (the gateway) and a receiving one
-(the writer), each holding its own lock. Two LocalQueue objects in one process hold their flocks
-apart just as two processes do; the kill -9 tests use a real second process."""
+"""One local queue directory used by several processes: sending ones (the gateway's workers) and a
+receiving one (the writer), each side holding its own lock. Two LocalQueue objects in one process hold
+their flocks apart just as two processes do; the kill -9 tests use real other processes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from tests.pipeline._queue_sender import kill_sender_after
 
 def sender(directory: Path, **options: float) -> LocalQueue:
     return LocalQueue(directory, receives=False, **options)  # type: ignore[arg-type]
+
+
+def one_of_senders(directory: Path, **options: float) -> LocalQueue:
+    return LocalQueue(directory, receives=False, sole_sender=False, **options)  # type: ignore[arg-type]
 
 
 def receiver(directory: Path, **options: float) -> LocalQueue:
@@ -181,3 +185,70 @@ def test_a_receiving_process_gets_every_event_a_killed_sender_acknowledged(tmp_p
     assert len(delivered) == len(set(delivered))  # nothing delivered twice
     assert not list(directory.glob("corrupt-*"))  # a torn append is never taken for damage
     assert len(list(directory.glob("*.seg"))) <= 2  # consumed segments were deleted along the way
+
+
+def test_senders_that_share_the_queue_append_in_turn(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with one_of_senders(directory, segment_bytes=300) as one, \
+            one_of_senders(directory, segment_bytes=300) as two:
+        with pytest.raises(QueueLocked, match="sends to"):  # the sole sender excludes them, and they it
+            sender(directory)
+        with receiver(directory, segment_bytes=300) as into:
+            sent = []
+            for i in range(40):  # each rolls segments the other then follows
+                body = f"{'one' if i % 3 else 'two'} {i:03d}".encode()
+                (one if i % 3 else two).send([body])
+                sent.append(body)
+            assert drain(into) == sent
+            assert into.backlog() == Backlog(0, None)
+    with pytest.raises(ValueError, match="only a sending side"):
+        LocalQueue(directory, sole_sender=False)
+
+
+def test_a_record_torn_by_a_killed_sender_is_cut_by_the_next_append_of_another(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with one_of_senders(directory) as one, one_of_senders(directory) as two, receiver(directory) as into:
+        one.send([b"first"])
+        [segment] = directory.glob("*.seg")
+        with segment.open("ab") as torn:  # `one` killed in the middle of its next append
+            torn.write(frame(b"never acknowledged")[:-3])
+        two.send([b"second"])
+        one.send([b"third"])
+        assert drain(into) == [b"first", b"second", b"third"]
+        with segment.open("ab") as whole:  # killed after its record, before it said so in `head`
+            whole.write(frame(b"written whole"))
+        two.send([b"fourth"])
+        assert drain(into) == [b"written whole", b"fourth"]  # never acknowledged, but whole: kept
+        assert two.backlog() == Backlog(0, None)
+    assert not list(directory.glob("corrupt-*"))
+    assert b"never acknowledged" not in every_byte(directory)
+
+
+@pytest.mark.slow
+def test_a_receiving_process_gets_every_event_senders_acknowledged_when_one_is_killed(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    directory.mkdir()
+    delivered: list[int] = []
+    acknowledged: set[int] = set()
+    others_done = threading.Event()
+
+    def send(first_id: int, count: int, until: threading.Event | None = None) -> None:
+        acknowledged.update(kill_sender_after(
+            directory, count, first_id=first_id, segment_bytes=64 * 1024, receives=False,
+            sole_sender=False, while_running=None if until is None else lambda _: until.wait(60)))
+
+    # One sends all along; another is killed mid-stream beside it, and a third (its restart) follows.
+    along = threading.Thread(target=send, args=(1_000_000, 1, others_done))
+    with receiver(directory, segment_bytes=64 * 1024) as into:
+        along.start()
+        send(0, 20_000)
+        send(2_000_000, 5_000)
+        others_done.set()
+        along.join()
+        while messages := into.receive(1000, 0.05):
+            delivered.extend(json.loads(m.body)["id"] for m in messages)
+            into.delete([m.receipt for m in messages])
+    assert len({i // 1_000_000 for i in acknowledged}) == 3
+    assert acknowledged <= set(delivered)
+    assert len(delivered) == len(set(delivered))
+    assert not list(directory.glob("corrupt-*"))
