@@ -1,36 +1,45 @@
-"""`percus serve`: the gateway and (on a local store) the background pipeline in one process, the raw
-writer in another it supervises (percus/writer_process.py), on one data dir."""
+"""`percus serve`: the gateway on every core, the raw writer and (on a local store) the background
+pipeline, on one data dir.
+
+This process binds the listening socket, prints the banner, runs the pipeline loop and supervises the
+others (percus/supervised.py): `--workers` gateway workers answering on that socket
+(percus/gateway_worker.py) and the writer process (percus/writer_process.py). Stopping (Ctrl-C or
+SIGTERM), it tells the workers to answer what they have begun and exit, then the writer to write what
+is queued, then it stops the pipeline loop.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import errno
+import fcntl
 import logging
 import logging.config
 import os
+import shutil
+import signal
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
-import uvicorn
-
-from gateway.app import create_app
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
-from gateway.instruments import Metrics
 from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
-from percus._slow_clients import protocol as slow_client_protocol
 from percus.background import PipelineLoop
-from percus.logs import AccessLog, log_config, log_format
+from percus.gateway_worker import Options
+from percus.logs import log_config, log_format
+from percus.supervised import Supervised
 from percus.writer_process import WriterProcess
 from pipeline import files
-from pipeline.backends import open_mailer, open_queue, open_store
+from pipeline.backends import open_mailer, open_store
 from pipeline.config import Settings
 from pipeline.governance.registry import OrganizationRegistry
 
 log = logging.getLogger("percus.serve")
 
-KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
+BACKLOG = 2048  # connections the kernel holds for the workers to accept (uvicorn's default)
+
 WRITER_WAIT = 1.0  # a batch closes 1 s after its first event: freshness at low traffic (bench/freshness.py)
 
 
@@ -80,12 +89,12 @@ def _demo_api_key(settings: Settings, registry: OrganizationRegistry) -> str:
     return key
 
 
-def _banner(settings: Settings, base: str, registry: OrganizationRegistry) -> str:
+def _banner(settings: Settings, base: str, registry: OrganizationRegistry, workers: int) -> str:
     token = issue_token(settings.token_keys, organization_id=DEMO_ORG, project_id=DEMO_PROJECT,
                         ttl=parse_ttl("30d"))
     return "\n".join([
         f"Percus analytics on {base}  (data: {settings.data_dir}, queue: {settings.queue}, "
-        f"store: {settings.store})",
+        f"store: {settings.store}, {workers} gateway worker{'s' if workers > 1 else ''})",
         f"  demo page   {base}/demo",
         f"  dashboard   {base}/dashboard",
         f"  ingest      POST {base}/analytics/v1/events",
@@ -100,73 +109,99 @@ def _banner(settings: Settings, base: str, registry: OrganizationRegistry) -> st
     ])
 
 
-class _Server(uvicorn.Server):
-    """Stops the writer process and the background threads as part of the graceful shutdown, once the
-    last request is answered: uvicorn re-raises SIGTERM or SIGINT once `run()` returns, which would end
-    the process before a `finally` could flush."""
-
-    def __init__(self, config: uvicorn.Config, stop: threading.Event,
-                 threads: list[threading.Thread], writer: WriterProcess) -> None:
-        super().__init__(config)
-        self._stop = stop
-        self._threads = threads
-        self._writer = writer
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().shutdown(sockets)
-        self._stop.set()
-        await asyncio.to_thread(self._writer.stop)  # it writes what is queued first
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join)
+class AlreadyServing(Exception):
+    """Another `percus serve` runs on the data dir."""
 
 
-def serve(settings: Settings, *, host: str, port: int, quiet: bool = False, access_log: bool = False) -> None:
+def default_workers() -> int:
+    """One gateway worker per core this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+@contextmanager
+def _only_serve(data_dir: Path) -> Iterator[None]:
+    """Held while serving: one `percus serve` at a time on a data dir (its workers share the queue as
+    senders, so the queue's own locks no longer tell)."""
+    path = data_dir / "serve.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyServing(f"another percus serve uses {data_dir / 'queue'}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_dir(data_dir: Path) -> Path:
+    """What the processes of this `percus serve` share while it runs; nothing in it outlives it."""
+    path = data_dir / "run"
+    shutil.rmtree(path, ignore_errors=True)
+    files.make_dirs(path)
+    return path
+
+
+def _until_stopped() -> None:
+    """Wait for SIGTERM (then return) or SIGINT (then raise KeyboardInterrupt, as Python does)."""
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1.0):  # a timeout: the wait then returns to let SIGINT raise
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int | None = None, quiet: bool = False,
+          access_log: bool = False) -> None:
     level = "WARNING" if quiet else "INFO"
-    logging_config = log_config(log_format(os.environ), level)  # the writer process's too
+    logging_config = log_config(log_format(os.environ), level)  # every process's
     logging.config.dictConfig(logging_config)
+    options = Options(level, access_log, _seconds(os.environ, "PERCUS_READ_TIMEOUT", READ_TIMEOUT),
+                      _seconds(os.environ, "PERCUS_WRITE_TIMEOUT", WRITE_TIMEOUT))
     sock = _listen(host, port)
     # What it makes there is 0700 or 0600 (pipeline/files.py); a data dir an older version made, or
     # the operator, was 0755: everything beneath goes private with it.
     files.make_dirs(settings.data_dir)
     settings.data_dir.chmod(files.DIR_MODE)
-    store = open_store(settings)
-    OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
-    queue = open_queue(settings, receives=False)  # the writer process receives
-    stop = threading.Event()
-    threads = []
-    loop = None
-    metrics = Metrics()  # GET /metrics (docs/operations.md)
-    if settings.store.startswith("file://"):
-        # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
-        loop = PipelineLoop(store, mailer=open_mailer(settings),  # with the weekly digest (PERCUS_MAIL)
-                            freshness=metrics.observe_freshness)
-        metrics.watch_compaction(loop.compaction_lag)
-        threads.append(threading.Thread(target=loop.run, args=(stop,),
-                                        name="percus-pipeline", daemon=True))
-    # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
-    writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=logging_config,
-                           on_written=loop.nudge if loop is not None else None)
-    # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Logging is set
-    # up above (log_config=None). Slow clients are cut off: see percus/_slow_clients.py and
-    # docs/operations.md ("Slow and idle clients").
-    app = create_app(settings, queue, instruments=metrics)
-    server = _Server(uvicorn.Config(
-        AccessLog(app) if access_log else app, host=host, port=port, access_log=False, log_config=None,
-        log_level=level.lower(), loop="uvloop",
-        http=slow_client_protocol(_seconds(os.environ, "PERCUS_READ_TIMEOUT", READ_TIMEOUT),
-                                  _seconds(os.environ, "PERCUS_WRITE_TIMEOUT", WRITE_TIMEOUT)),
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    ), stop, threads, writer)
-    if not quiet:
-        print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store)), flush=True)
-    writer.start()
-    for thread in threads:
-        thread.start()
-    try:
-        server.run(sockets=[sock])
-    finally:
-        stop.set()  # also when startup failed (port taken): the writer must not outlive the server
-        writer.stop()
+    with sock, _only_serve(settings.data_dir):
+        sock.listen(BACKLOG)  # connections wait there while the workers start
+        _run_dir(settings.data_dir)
+        store = open_store(settings)
+        OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
+        stop = threading.Event()
+        threads = []
+        loop = None
+        if settings.store.startswith("file://"):
+            # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
+            loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
+            threads.append(threading.Thread(target=loop.run, args=(stop,), name="percus-pipeline",
+                                            daemon=True))
+        # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
+        writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=logging_config,
+                               on_written=loop.nudge if loop is not None else None)
+        gateways = [Supervised("percus.gateway_worker", f"gateway worker {k}",
+                               (settings, options, logging_config), pass_fds=(sock.fileno(),))
+                    for k in range(workers or default_workers())]
+        if not quiet:
+            print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store), len(gateways)),
+                  flush=True)
+        writer.start()
         for thread in threads:
-            thread.join()
-        queue.close()
+            thread.start()
+        for gateway in gateways:
+            gateway.start()
+        try:
+            _until_stopped()
+        finally:
+            for gateway in gateways:  # all at once: each answers what it has begun
+                gateway.tell_stop()
+            for gateway in gateways:
+                gateway.wait()
+            writer.stop()  # it writes what is queued first
+            stop.set()
+            for thread in threads:
+                thread.join()

@@ -16,15 +16,17 @@ if TYPE_CHECKING:
 # ingest Lambda (bench/coldstart.py) never loads the local queue, store or mail.
 
 
-def open_queue(settings: Settings, *, sends: bool = True, receives: bool = True) -> Queue:
+def open_queue(settings: Settings, *, sends: bool = True, receives: bool = True,
+               sole_sender: bool = True) -> Queue:
     """PERCUS_QUEUE: `local` (a durable log in the data dir) or an SQS queue URL. A local queue may be
-    opened for one side only, the other being another process's (`percus serve`'s writer process)."""
+    opened for one side only, the other being other processes' (`percus serve`'s writer process, its
+    gateway workers: not the `sole_sender`)."""
     value = settings.queue
     if value == "local":
         from pipeline.queue.local import LocalQueue
 
         return LocalQueue(settings.data_dir / "queue", segment_max_age=settings.queue_segment_max_age,
-                          sends=sends, receives=receives)
+                          sends=sends, receives=receives, sole_sender=sole_sender)
     if value.startswith(("https://", "http://")):
         from pipeline.queue.sqs import SqsQueue
 

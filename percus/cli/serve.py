@@ -1,4 +1,4 @@
-"""`percus serve`: the gateway with the writer process, on the embedded default."""
+"""`percus serve`: the gateway on every core with the writer process, on the embedded default."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 def add(commands: Commands) -> None:
     serve = shared.command(commands, "serve", run, "run the gateway with the writer process on the "
                            "embedded default")
+    serve.add_argument("--workers", type=_workers, default=None,
+                       help="gateway processes answering requests (default: one per core)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)")
     serve.add_argument("--port", type=shared.port, default=8000, help="port to listen on (default: 8000)")
@@ -23,18 +25,21 @@ def add(commands: Commands) -> None:
                 "duration; never the client's address or User-Agent")
 
 
+def _workers(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"a number of workers is from 1 to 256, not {text!r}")
+    return int(text)
+
+
 def run(args: argparse.Namespace) -> int:
-    from percus.serve import PortUnavailable, serve
-    from pipeline.queue.local import QueueLocked
+    from percus.serve import AlreadyServing, PortUnavailable, serve
 
     settings = shared.settings(args)
     try:
-        serve(settings, host=args.host, port=args.port, quiet=args.quiet, access_log=args.access_log)
-    except PortUnavailable as error:
+        serve(settings, host=args.host, port=args.port, workers=args.workers, quiet=args.quiet,
+              access_log=args.access_log)
+    except (PortUnavailable, AlreadyServing) as error:
         print(f"percus: error: {error}", file=sys.stderr)
-        return 1
-    except QueueLocked:  # the local queue's lock: one process at a time writes it
-        print(f"percus: error: another percus serve uses {settings.data_dir / 'queue'}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C, once the shutdown it asked for is done: no traceback
         return 130
