@@ -73,15 +73,17 @@ def server(argv: list[str], ready_path: str, port: int,
             proc.kill()
 
 
-def bare_server(port: int) -> contextmanager:  # type: ignore[type-arg]
+def bare_server(port: int, workers: int = 1) -> contextmanager:  # type: ignore[type-arg]
     return server([str(VENV_BIN / "uvicorn"), "bench._bare_app:app", "--port", str(port),
-                   "--no-access-log", "--log-level", "warning", "--http", "httptools", "--loop", "uvloop"],
+                   "--no-access-log", "--log-level", "warning", "--http", "httptools", "--loop", "uvloop",
+                   *(["--workers", str(workers)] if workers > 1 else [])],
                   "/analytics/v1/events", port)
 
 
 @contextmanager
-def percus_server(port: int) -> Iterator[tuple[ServerURL, str, str]]:
-    """`percus serve` on a fresh data dir; yields (base URL, share token, data dir)."""
+def percus_server(port: int, workers: int | None = None) -> Iterator[tuple[ServerURL, str, str]]:
+    """`percus serve` (with `workers` gateway workers, default its own) on a fresh data dir; yields
+    (base URL, share token, data dir)."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = {"PERCUS_DATA_DIR": data_dir}
         # `percus report …` refuses an organization the registry does not know.
@@ -90,15 +92,16 @@ def percus_server(port: int) -> Iterator[tuple[ServerURL, str, str]]:
         token = subprocess.run([str(VENV_BIN / "percus"), "token", "issue", "--org", "bench",
                                 "--project", "p1"], env={**os.environ, **env}, check=True,
                                capture_output=True, text=True).stdout.strip()
-        with server([str(VENV_BIN / "percus"), "serve", "--port", str(port), "--quiet"],
-                    "/readyz", port, env) as base:
+        with server([str(VENV_BIN / "percus"), "serve", "--port", str(port), "--quiet",
+                     *(["--workers", str(workers)] if workers else [])], "/readyz", port, env) as base:
             yield base, token, data_dir
 
 
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds (user + system) of a server: its main thread (the event loop) and in all, the
-    processes it started (`percus serve`'s writer) included."""
+    """CPU seconds (user + system) of a server: the main threads of the processes that answer requests
+    (the event loops: the server itself, or its workers) and in all, every process it started
+    (`percus serve`'s writer) included."""
 
     main: float
     total: float
@@ -133,14 +136,17 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu(pid: int) -> Cpu:
-    proc = Path(f"/proc/{pid}")
-    total = _stat_cpu(proc / "stat")
-    for child in descendants(pid):
+    total = main = 0.0
+    children = descendants(pid)
+    workers = [child for child in children if _is_worker(child, pid)]
+    for process in [pid, *children]:
         try:
-            total += _stat_cpu(Path(f"/proc/{child}/stat"))
+            total += _stat_cpu(Path(f"/proc/{process}/stat"))
+            if process in (workers or [pid]):
+                main += _stat_cpu(Path(f"/proc/{process}/task/{process}/stat"))
         except OSError:  # ended meanwhile
             continue
-    return Cpu(main=_stat_cpu(proc / "task" / str(pid) / "stat"), total=total)
+    return Cpu(main=main, total=total)
 
 
 def _rss(pid: int) -> int:
@@ -150,17 +156,30 @@ def _rss(pid: int) -> int:
     return 0  # a zombie has none
 
 
+WORKER = "gateway worker"
+
+
+def _is_worker(pid: int, server_pid: int) -> bool:
+    try:
+        return _role(pid, server_pid) == WORKER
+    except OSError:  # ended meanwhile
+        return False
+
+
 def _role(pid: int, server_pid: int) -> str:
     """What a server's process is, from its command line."""
     if pid == server_pid:
         return "server"
     command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    return "writer" if b"percus.writer_process" in command else f"child {pid}"
+    if b"percus.gateway_worker" in command or b"spawn_main" in command:  # uvicorn --workers spawns
+        return WORKER
+    return "writer" if b"percus.writer_process" in command else "other"  # uvicorn's resource tracker
 
 
 class Resident:
-    """The peak resident memory of each of a server's processes, by role, sampled every `every`
-    seconds while in the `with` block (once when the block is empty: the idle figure)."""
+    """The peak resident memory of each of a server's processes, by role (the largest of a role's
+    processes), sampled every `every` seconds while in the `with` block (once when the block is
+    empty: the idle figure)."""
 
     def __init__(self, server_pid: int, every: float = 0.1) -> None:
         self.server_pid, self.every = server_pid, every

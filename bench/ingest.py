@@ -7,6 +7,9 @@ process included), and until the server is idle again, which counts the writer's
 fell behind the load. And the resident memory of each of the servers' processes, idle (once ready)
 and under load (the peak while loaded).
 
+With one worker and with `percus serve`'s default, one per core, each against bare Starlette with as
+many uvicorn workers: the default's figures carry the plain names (`ingest single`, …).
+
     python -m bench.ingest [--quick] [--json FILE]
 """
 
@@ -16,6 +19,7 @@ import argparse
 from pathlib import Path
 
 from bench._harness import Report, Resident, WrkResult, bare_server, free_port, percus_server, wrk
+from percus.serve import default_workers
 
 # Each request carries fresh event ids, so the gateway's dedup never short-cuts the work.
 LUA = r"""
@@ -59,24 +63,33 @@ def script(token: str, batch: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2-second runs (about 15 s in all)")
+    parser.add_argument("--quick", action="store_true", help="2-second runs (about 40 s in all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     seconds = 2 if args.quick else 10
     report = Report("ingest")
-    url = "/analytics/v1/events"
+    cores = default_workers()
+    # One worker, then `percus serve`'s default (one per core), each against bare Starlette under
+    # uvicorn with as many workers. The default's figures carry the plain names the goals read.
+    for workers in sorted({1, cores}):
+        _compare(report, seconds, workers, "" if workers == cores else f" ({workers} worker)")
+    report.write_json(args.json)
 
-    with bare_server(free_port()) as bare:
+
+def _compare(report: Report, seconds: float, workers: int, label: str) -> None:
+    url = "/analytics/v1/events"
+    with bare_server(free_port(), workers) as bare:
         with Resident(bare.pid) as bare_idle:
             pass
         wrk(bare + url, script("x", 0), 1)  # warm-up
         with Resident(bare.pid) as bare_loaded:
             bare_single = wrk(bare + url, script("x", 0), seconds, server_pid=bare.pid)
             bare_batch = wrk(bare + url, script("x", 100), seconds, connections=8, server_pid=bare.pid)
-    report.add("bare starlette single", bare_single.requests_per_s, "requests/s", p99_ms=bare_single.p99_ms,
-               **_cpu(bare_single))
+    print(f"{workers} worker{'s' if workers > 1 else ''}:", flush=True)
+    report.add(f"bare starlette single{label}", bare_single.requests_per_s, "requests/s",
+               p99_ms=bare_single.p99_ms, workers=workers, **_cpu(bare_single))
 
-    with percus_server(free_port()) as (percus, token, _):
+    with percus_server(free_port(), workers) as (percus, token, _):
         with Resident(percus.pid) as idle:
             pass
         wrk(percus + url, script(token, 0), 1)
@@ -87,29 +100,28 @@ def main() -> None:
         if result.errors:
             raise SystemExit(f"ingest {name}: {result.errors} requests were not answered 2xx")
 
-    report.add("ingest single", single.requests_per_s, "events/s",
-               single.requests_per_s / bare_single.requests_per_s, "bare starlette",
+    report.add(f"ingest single{label}", single.requests_per_s, "events/s",
+               single.requests_per_s / bare_single.requests_per_s, "bare starlette", workers=workers,
                p50_ms=single.p50_ms, p99_ms=single.p99_ms, **_cpu(single))
-    report.add("ingest single p99", single.p99_ms, "ms", single.p99_ms / bare_single.p99_ms,
-               "bare starlette")
-    report.add("ingest batch(100)", batch.requests_per_s * 100, "events/s",
+    report.add(f"ingest single p99{label}", single.p99_ms, "ms", single.p99_ms / bare_single.p99_ms,
+               "bare starlette", workers=workers)
+    report.add(f"ingest batch(100){label}", batch.requests_per_s * 100, "events/s",
                batch.requests_per_s / bare_batch.requests_per_s, "bare starlette, same requests",
-               p50_ms=batch.p50_ms, p99_ms=batch.p99_ms, **_cpu(batch, events=100))
+               workers=workers, p50_ms=batch.p50_ms, p99_ms=batch.p99_ms, **_cpu(batch, events=100))
     for name, result, events in (("bare single", bare_single, 1), ("bare batch(100)", bare_batch, 100),
                                  ("ingest single", single, 1), ("ingest batch(100)", batch, 100)):
         unit = "event" if events > 1 else "request"
         during, settled = result.cpu_us(settled=False, events=events), result.cpu_us(events=events)
         print(f"  {name}: server CPU per {unit} {during['total']:.1f} us during the load "
-              f"(event loop thread {during['main']:.1f}), {settled['total']:.1f} us until idle "
+              f"(event loop threads {during['main']:.1f}), {settled['total']:.1f} us until idle "
               f"{result.settle_s:.1f} s later; wrk used {result.client_cpu_s / result.requests * 1e6:.1f} us "
               "per request", flush=True)
     for server_name, idle_rss, loaded_rss in (("bare starlette", bare_idle, bare_loaded),
-                                   ("percus serve", idle, loaded)):
+                                              ("percus serve", idle, loaded)):
         for role in sorted(loaded_rss.peak):
-            name = f"{server_name} {role} resident memory"
+            name = f"{server_name} {role} resident memory{label}"
             report.add(f"{name} idle", idle_rss.peak.get(role, 0) / 2**20, "MiB")
             report.add(f"{name} under load", loaded_rss.peak[role] / 2**20, "MiB")
-    report.write_json(args.json)
 
 
 def _cpu(result: WrkResult, events: int = 1) -> dict[str, object]:

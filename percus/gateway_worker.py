@@ -15,13 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
-from gateway.app import create_app
 from percus import supervised
-from percus._slow_clients import protocol as slow_client_protocol
-from percus.logs import AccessLog
-from pipeline.backends import open_queue
 from pipeline.config import Settings
 
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this (uvicorn's default)
@@ -36,6 +30,14 @@ class Options:
 
 
 def _main(stop_heard: int, listening: int) -> None:
+    # Here: `percus serve` imports this module for Options, and serves nothing itself.
+    import uvicorn
+
+    from gateway.app import create_app
+    from percus._slow_clients import protocol as slow_client_protocol
+    from percus.logs import AccessLog
+    from pipeline.backends import open_queue
+
     settings: Settings
     options: Options
     logging_config: dict[str, Any]

@@ -32,6 +32,7 @@ class Answers:
     accepted: int = 0
     duplicates: int = 0
     failures: list[str] = field(default_factory=list)
+    retries: int = 0  # requests sent again after their connection broke
 
     @property
     def requests(self) -> int:
@@ -55,7 +56,7 @@ def cut(events: Sequence[dict[str, Any]], rng: random.Random, *, singles: int, r
 
 
 async def _post_all(bases: Sequence[str], share: str, requests: Sequence[Request], answers: Answers,
-                    clients: int) -> None:
+                    clients: int, retry: bool) -> None:
     pending = iter(requests)
     headers = {"Authorization": f"Bearer {share}", "Content-Type": "application/json"}
 
@@ -63,7 +64,14 @@ async def _post_all(bases: Sequence[str], share: str, requests: Sequence[Request
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60,
                                      limits=httpx.Limits(max_connections=1)) as http:
             for request in pending:  # one shared iterator: each request is taken by one client
-                response = await http.post(EVENTS, content=request.body)
+                while True:
+                    try:
+                        response = await http.post(EVENTS, content=request.body)
+                        break
+                    except httpx.TransportError:  # the connection's server process was killed
+                        if not retry:
+                            raise
+                        answers.retries += 1
                 answers.statuses[response.status_code] += 1
                 if response.status_code != 202:
                     answers.failures.append(f"{response.status_code} {response.text[:200]}")
@@ -81,6 +89,7 @@ async def _post_all(bases: Sequence[str], share: str, requests: Sequence[Request
 
 
 def post(bases: Sequence[str], share: str, requests: Sequence[Request], answers: Answers, *,
-         clients: int = 8) -> None:
-    """Post every request once over `clients` connections, spread over the servers at `bases`."""
-    asyncio.run(_post_all(bases, share, requests, answers, clients))
+         clients: int = 8, retry: bool = False) -> None:
+    """Post every request once over `clients` connections, spread over the servers at `bases`; with
+    `retry`, a request whose connection broke is sent again, as a client with a retry policy does."""
+    asyncio.run(_post_all(bases, share, requests, answers, clients, retry))

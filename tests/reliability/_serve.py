@@ -54,11 +54,31 @@ class Server:
         return self.log.read_text(errors="replace")
 
     def rss_bytes(self) -> int:
-        """Resident memory of the server process, from /proc."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+        """Resident memory of `percus serve`'s processes together (its gateway workers, its writer),
+        from /proc."""
+        return sum(_rss(pid) for pid in [self.proc.pid, *self.children()])
+
+    def children(self, command: bytes = b"") -> list[int]:
+        """The processes `percus serve` started whose command line holds `command`."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if (int(stat.read_text().rpartition(")")[2].split()[1]) == self.proc.pid
+                        and command in (stat.parent / "cmdline").read_bytes()):
+                    found.append(int(stat.parent.name))
+            except (OSError, ValueError):  # gone meanwhile
+                continue
+        return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS in /proc status")
+    except FileNotFoundError:  # ended meanwhile
+        pass
+    return 0
 
 
 def _as_at_a_terminal() -> None:

@@ -1,6 +1,7 @@
-"""`kill -9` of `percus serve`'s writer process alone, in the middle of concurrent load: the gateway
-keeps answering, a new writer process takes over, and every event answered 202 is in curated after a
-graceful stop and a compaction, once."""
+"""`kill -9` of one of `percus serve`'s child processes alone, in the middle of concurrent load: the
+writer, or one of two gateway workers. The gateway keeps answering (clients whose connection the
+killed worker held send again, as clients with a retry policy do), a new process takes over, and every
+event answered 202 is in curated after a graceful stop and a compaction, once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from tests.gateway._events import PAYLOADS
 from tests.gateway._events import event as make_event
 from tests.reliability._load import Answers, cut, post
-from tests.reliability._serve import compact, curated_ids, local_store, serving, token
+from tests.reliability._serve import Server, compact, curated_ids, local_store, serving, token
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +27,7 @@ KILL_AFTER = 10_000  # events acknowledged before the writer is killed
 EVENT_TYPES = sorted(PAYLOADS)
 
 
-def writer_pid(data_dir: Path) -> int | None:
+def writer_pid(data_dir: Path, server: Server) -> int | None:
     """The pid of the process receiving from the queue (it holds `queue/lock`), once it does."""
     try:
         text = (data_dir / "queue" / "lock").read_text().strip()
@@ -34,34 +36,41 @@ def writer_pid(data_dir: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def test_events_answered_202_before_and_after_a_kill_9_of_the_writer_all_land_once(tmp_path: Path) -> None:
+def worker_pid(data_dir: Path, server: Server) -> int | None:
+    """The pid of one of the gateway workers, once two run."""
+    workers = sorted(server.children(b"percus.gateway_worker"))
+    return workers[0] if len(workers) == 2 else None
+
+
+@pytest.mark.parametrize("victim", [writer_pid, worker_pid], ids=["writer", "gateway worker"])
+def test_events_answered_202_before_and_after_a_kill_9_of_a_child_all_land_once(
+        tmp_path: Path, victim: Callable[[Path, Server], int | None]) -> None:
     rng = random.Random(20261207)
     data_dir, log = tmp_path / "data", tmp_path / "serve.log"
     share = token(data_dir)
     events = [make_event(EVENT_TYPES[i % len(EVENT_TYPES)]) for i in range(EVENTS)]
     answers = Answers()
 
-    with serving(data_dir, log) as server:
+    with serving(data_dir, log, options=["--workers", "2"]) as server:
         deadline = time.monotonic() + 60
-        while (writer := writer_pid(data_dir)) is None:  # the writer process is starting
+        while (killed := victim(data_dir, server)) is None:  # starting
             assert server.proc.poll() is None and time.monotonic() < deadline, server.output()
             time.sleep(0.05)
-        assert writer != server.proc.pid
         clients = threading.Thread(target=post, args=([server.base], share, cut(events, rng, singles=500),
-                                                      answers))
+                                                      answers), kwargs={"retry": True})
         clients.start()
         deadline = time.monotonic() + 120
         while len(answers.acknowledged) < KILL_AFTER:
             assert clients.is_alive() and time.monotonic() < deadline, answers.failures
             time.sleep(0.01)
-        os.kill(writer, signal.SIGKILL)  # mid-batch: it holds events received and not yet deleted
-        while writer_pid(data_dir) in (writer, None):  # the supervisor starts another
+        os.kill(killed, signal.SIGKILL)  # mid-batch, or mid-request
+        while victim(data_dir, server) in (killed, None):  # the supervisor starts another
             assert server.proc.poll() is None and time.monotonic() < deadline, server.output()
             time.sleep(0.05)
         assert len(answers.acknowledged) < EVENTS  # killed under load
         clients.join(120)
         assert not clients.is_alive()
-        assert server.stop() in (0, -signal.SIGTERM), server.output()  # the new writer flushes the queue
+        assert server.stop() in (0, -signal.SIGTERM), server.output()  # the writer flushes the queue
     assert answers.failures == [] and len(answers.acknowledged) == EVENTS  # the gateway never stopped
 
     compact(data_dir)
