@@ -1,0 +1,109 @@
+"""The raw writer's CPU per event: `Writer` (pipeline/raw/writer.py) draining a local queue filled with
+the gateway's stored events into a local store, as `percus serve`'s writer process does.
+
+    python -m bench.writer [--quick] [--json FILE]
+
+The queue is filled by a sending side and drained by a receiving side (two objects, as the gateway's
+and the writer process's are), in batches of 1000 events. Baselines in the same run: the queue alone
+(receive and delete the same events, nothing written) and the compression alone (`rawfile.encode` of
+the same lines), the two parts of the writer's work it does not do itself. Each figure is the least
+process CPU time of several rounds, so a busy machine inflates it less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import Report
+from bench.rawfile import stored_events
+from pipeline.queue.local import LocalQueue
+from pipeline.raw import rawfile
+from pipeline.raw.writer import MAX_EVENTS, Writer
+from pipeline.store.local import LocalStore
+
+SEND = 100  # bodies per send: a gateway's batch request
+
+
+def _filled(directory: Path, bodies: list[bytes]) -> LocalQueue:
+    """The receiving side of a queue in `directory` holding `bodies`."""
+    with LocalQueue(directory, receives=False) as sender:
+        for start in range(0, len(bodies), SEND):
+            sender.send(bodies[start : start + SEND])
+    return LocalQueue(directory, sends=False)
+
+
+def _least_cpu(rounds: int, run: Callable[[Path], tuple[int, float]], events: int) -> float:
+    """Least process CPU microseconds per event of `run` over `rounds`; `run` is given a fresh directory
+    and returns how many events it handled and the CPU seconds of the part measured."""
+    best = float("inf")
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="percus-bench-writer-") as tmp:
+            done, cpu = run(Path(tmp))
+        if done != events:
+            raise SystemExit(f"writer bench: {done} of {events} events handled")
+        best = min(best, cpu)
+    return best * 1e6 / events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20,000 events, 3 rounds (about 5 s)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    events, rounds = (20_000, 3) if args.quick else (100_000, 5)
+    bodies = stored_events(events, sessions=max(150, events // 7))
+    batches = [bodies[start : start + MAX_EVENTS] for start in range(0, events, MAX_EVENTS)]
+
+    def writer(tmp: Path) -> tuple[int, float]:
+        queue = _filled(tmp / "queue", bodies)
+        stop = threading.Event()
+        stop.set()  # run() then writes what is queued and returns
+        try:
+            started = time.process_time()
+            totals = Writer(queue, LocalStore(tmp / "store")).run(stop)
+            return totals.events_written, time.process_time() - started
+        finally:
+            queue.close()
+
+    def queue_alone(tmp: Path) -> tuple[int, float]:
+        queue = _filled(tmp / "queue", bodies)
+        done = 0
+        try:
+            started = time.process_time()
+            while messages := queue.receive(MAX_EVENTS, 0):
+                queue.delete([message.receipt for message in messages])
+                done += len(messages)
+            return done, time.process_time() - started
+        finally:
+            queue.close()
+
+    def compression_alone(_: Path) -> tuple[int, float]:
+        started = time.process_time()
+        for batch in batches:
+            rawfile.encode(batch)
+        return events, time.process_time() - started
+
+    report = Report("writer")
+    total = _least_cpu(rounds, writer, events)
+    queue = _least_cpu(rounds, queue_alone, events)
+    gzip = _least_cpu(rounds, compression_alone, events)
+    own = total - queue - gzip
+    report.add("writer CPU", total, "us/event", events=events)
+    report.add("queue alone (receive, delete)", queue, "us/event", queue / total, "writer CPU")
+    report.add(f"compression alone (ISA-L level {rawfile.LEVEL})", gzip, "us/event", gzip / total,
+               "writer CPU")
+    report.add("the rest: routing, grouping, store", own, "us/event", own / total, "writer CPU")
+    report.write_json(args.json)
+
+
+if __name__ == "__main__":
+    main()
