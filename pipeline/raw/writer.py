@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
@@ -59,38 +59,43 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
     # Messages are referred to by their index: the garbage collector stops tracking tuples of plain
     # values, where per-message tuples holding Messages were promoted to its old generation and made
     # its full collections (tens of ms with a gateway's heap, GIL held) more frequent.
-    groups: dict[tuple[str, datetime], list[int]] = {}
-    routed: dict[int, tuple[bytes, str]] = {}  # index -> (NDJSON line, identity)
+    groups: dict[tuple[str, datetime], _Group] = {}
     poison: list[int] = []
     first: dict[bytes, int] = {}  # body -> index of its first message
     repeats: dict[int, list[int]] = {}  # index of a first message -> indexes of the same body after it
-    for index, message in enumerate(messages):
+    bodies = [message.body for message in messages]
+    line_breaks = _has_line_break(b"".join(bodies))  # one look at the batch spares each body its own
+    for index, body in enumerate(bodies):
         # A body seen twice in one batch (a redelivery, or a sender's retry) is written once; all
         # its receipts are deleted with it.
-        seen = first.setdefault(message.body, index)
+        seen = first.setdefault(body, index)
         if seen != index:
             repeats.setdefault(seen, []).append(index)
             continue
         try:
-            org, hour, line, identity = _route(message.body)
+            partition, line, identity = _route(body, line_breaks and _has_line_break(body))
         except ValueError as exc:
             # The reason is our own text, never a piece of the body, which may be anything.
             log.error("raw writer: a %d-byte message (receive %d) can never be written: %s; it stays "
-                      "queued until the dead-letter queue takes it", len(message.body),
-                      message.receive_count, exc)
+                      "queued until the dead-letter queue takes it", len(body), messages[index].receive_count,
+                      exc)
             poison.append(index)
             continue
-        groups.setdefault((org, hour), []).append(index)
-        routed[index] = (line, identity)
+        group = groups.get(partition)
+        if group is None:
+            group = groups[partition] = ([], [], [])
+        group[0].append(index)
+        group[1].append(line)
+        group[2].append(identity)
     written: list[int] = []
     failed: list[int] = []
     keys = []
     lines = 0
-    for (org, hour), indexes in groups.items():
-        batch_id = uuid.uuid5(_BATCH_IDS, "\n".join(sorted(routed[index][1] for index in indexes)))
-        key = raw_key(org, hour, str(batch_id))
+    for (org, hour), (indexes, group_lines, identities) in groups.items():
+        identities.sort()
+        key = raw_key(org, hour, str(uuid.uuid5(_BATCH_IDS, "\n".join(identities))))
         try:
-            store.put(key, rawfile.encode(routed[index][0] for index in indexes))
+            store.put(key, rawfile.encode(group_lines))
         except Exception as exc:  # whatever the store raised, these messages must stay queued
             log.warning("raw writer: cannot write %s (%d events); they stay queued: %s", key, len(indexes),
                         exc)
@@ -107,25 +112,31 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
     return WriteOutcome(with_repeats(written), with_repeats(failed), with_repeats(poison), keys, lines)
 
 
-def _route(body: bytes) -> tuple[str, datetime, bytes, str]:
-    """(organization, hour, NDJSON line, identity) of a stored event; ValueError when it has none."""
-    # The gateway enqueues compact JSON, written as it came; only a multi-line body is re-serialised,
-    # because an NDJSON line cannot hold a line break.
-    multi_line = b"\n" in body or b"\r" in body
+def _has_line_break(text: bytes) -> bool:
+    # JSON allows them as whitespace, and an NDJSON line cannot hold one.
+    return b"\n" in text or b"\r" in text
+
+
+# One object's events in a batch, in delivery order: their messages' indexes, NDJSON lines, identities.
+_Group = tuple[list[int], list[bytes], list[str]]
+
+
+def _route(body: bytes, multi_line: bool) -> tuple[tuple[str, datetime], bytes, str]:
+    """((organization, hour), NDJSON line, identity) of a stored event; ValueError when it has none."""
+    # The gateway enqueues compact JSON, written as it came; only a multi-line body is re-serialised.
     event = None if multi_line else _routing_fields(body)
     if event is None:
         event = _decode(body)
     org = event.get("organization_id")
     received_at = event.get("received_at")
-    if not isinstance(org, str) or not _is_slug(org):
+    if not isinstance(org, str) or (org not in _SLUGS and not _is_slug(org)):
         raise ValueError("organization_id is missing or not a valid identifier")
     if not isinstance(received_at, str):
         raise ValueError("received_at is missing")
-    hour = _hour(received_at)
     event_id = event.get("event_id")
     identity = event_id if isinstance(event_id, str) else hashlib.sha256(body).hexdigest()
     line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() if multi_line else body
-    return org, hour, line, identity
+    return (org, _hour(received_at)), line, identity
 
 
 # The three fields routing reads, from a JSON object. pydantic-core checks the whole body's syntax but
@@ -141,9 +152,10 @@ _ROUTING = SchemaValidator(core_schema.typed_dict_schema(
 
 def _routing_fields(body: bytes) -> dict[str, Any] | None:
     try:
-        return cast(dict[str, Any], _ROUTING.validate_json(body))  # a typed_dict_schema validates to a dict
+        fields: dict[str, Any] = _ROUTING.validate_json(body)  # a typed_dict_schema validates to a dict
     except ValidationError:
         return None
+    return fields
 
 
 def _decode(body: bytes) -> dict[str, Any]:
@@ -156,20 +168,25 @@ def _decode(body: bytes) -> dict[str, Any]:
     return event
 
 
-_HOURS: dict[str, datetime] = {}  # "YYYY-MM-DDTHH" of a time in the wire form -> its hour
-_WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{3}Z")  # format_timestamp's form
+# "YYYY-MM-DDTHH:MM:SS" of a time in the wire form (format_timestamp's) -> its hour, and what may
+# follow it in that form. A second, once resolved, needs no pattern nor parse for its other events:
+# the milliseconds of a UTC time cannot move it to another hour.
+_SECONDS: dict[str, datetime] = {}
+_MILLIS = frozenset(f".{millis:03d}Z" for millis in range(1000))
+_WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{3}Z")
 
 
 def _hour(received_at: str) -> datetime:
-    """The UTC hour of received_at. The gateway's form is resolved by its first 13 characters, from
-    a cache: valid minutes and seconds of a UTC time cannot move it to another hour."""
-    if not _WIRE_TIME.fullmatch(received_at):
-        return _exact_hour(received_at)
-    hour = _HOURS.get(received_at[:13])
-    if hour is None:
-        if len(_HOURS) >= 10_000:
-            _HOURS.clear()
-        hour = _HOURS[received_at[:13]] = _exact_hour(received_at)
+    """The UTC hour of received_at."""
+    second = received_at[:19]
+    hour = _SECONDS.get(second)
+    if hour is not None and received_at[19:] in _MILLIS:
+        return hour
+    hour = _exact_hour(received_at)
+    if _WIRE_TIME.fullmatch(received_at):
+        if len(_SECONDS) >= 10_000:
+            _SECONDS.clear()
+        _SECONDS[second] = hour
     return hour
 
 

@@ -193,14 +193,19 @@ def test_bodies_are_routed_as_json_loads_reads_them(tmp_path: Path) -> None:
 
 
 def test_a_multi_line_body_becomes_one_ndjson_line(tmp_path: Path) -> None:
+    # Among compact bodies, written as they came: line breaks are looked for in the whole batch first.
     store = LocalStore(tmp_path / "bucket")
+    compact = [event("acme", "2026-11-25T10:00:00.000Z") for _ in range(2)]
     pretty = json.dumps(json.loads(event("acme", "2026-11-25T10:00:00.000Z")), indent=2).encode()
+    carriage = b'{"schema_version":"1",\r' + event("acme", "2026-11-25T10:00:00.000Z")[1:]
     with LocalQueue(tmp_path / "queue") as queue:
-        queue.send([pretty])
-        assert drain_batch(queue, store, max_wait=0).events_written == 1
+        queue.send([compact[0], pretty, carriage, compact[1]])
+        assert drain_batch(queue, store, max_wait=0).events_written == 4
     ((key, lines),) = raw_objects(store).items()
-    assert [json.loads(line) for line in lines] == [json.loads(pretty)]
-    assert list(rawfile.decode(store.get(key))) == [json.loads(pretty)]
+    assert lines[0] == compact[0] and lines[3] == compact[1]
+    assert [json.loads(line) for line in lines[1:3]] == [json.loads(pretty), json.loads(carriage)]
+    assert list(rawfile.decode(store.get(key))) == [json.loads(body) for body in
+                                                    (compact[0], pretty, carriage, compact[1])]
 
 
 def test_batches_close_at_max_events(tmp_path: Path) -> None:
