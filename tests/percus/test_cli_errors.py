@@ -65,6 +65,8 @@ def test_a_file_that_cannot_be_written_is_one_line(acme: str, tmp_path: Path,
 @pytest.mark.parametrize(("argv", "message"), [
     (["serve", "--port", "99999"], "argument --port: a port is a number from 1 to 65535, not '99999'"),
     (["serve", "--port", "-1"], "argument --port: a port is a number from 1 to 65535"),
+    (["serve", "--workers", "0"], "argument --workers: a number of workers is from 1 to 256, not '0'"),
+    (["serve", "--workers", "two"], "argument --workers: a number of workers is from 1 to 256"),
     (["org", "create", "x", "--retention-days", "0"], "argument --retention-days: a number of days is"),
     (["org", "create", "x", "--retention-days", "ten"], "argument --retention-days: a number of days is"),
     (["org", "set", "acme"], "say what to change: --retention-days N, --no-retention-override or"),

@@ -45,8 +45,14 @@ def raw_event_ids(data_dir: Path) -> list[str]:
 
 def test_banner_names_the_urls_and_a_working_demo_token(tmp_path: Path) -> None:
     with serving(tmp_path, quiet=False) as server:
+        cores = len(os.sched_getaffinity(0))
+        deadline = time.monotonic() + 30
+        while len(server.children(b"percus.gateway_worker")) != cores:  # one gateway worker per core
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
         server.stop(timeout=30)
     out, base = server.output(), server.base
+    assert f"{cores} gateway worker{'s' if cores > 1 else ''})" in out
     assert f"{base}/analytics/v1/events" in out
     assert f"{base}/demo" in out and f"{base}/dashboard" in out
     demo_token = next(line.strip() for line in out.splitlines() if line.strip().startswith("pt1."))
