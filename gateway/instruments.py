@@ -1,20 +1,25 @@
 """The instruments of GET /metrics (gateway/metrics.py defines them): counts and histograms updated
 where things happen (ingest, the report routes, compaction), and gauges of state (the queue, the
 webhook outboxes, compaction lag) read when scraped. One registry per app: tests build many apps in
-one process, and `percus serve` runs one."""
+one process, each counting on its own; `percus serve`'s processes share a run directory where each
+counts in a slot of its own and a scrape sums them all (gateway/metric_slots.py)."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.metric_slots import Layout, Slot, Snapshot, read_all
 from gateway.metrics import (
     ACCEPTED,
     COMPACTION_LAG,
@@ -36,67 +41,141 @@ from pipeline.queue.local import LocalQueue
 from pipeline.store.base import Store
 from pipeline.webhooks.outbox import dead_prefix, outbox_prefix
 
-
-def _histogram(definition: Definition, registry: CollectorRegistry, buckets: tuple[float, ...]) -> Histogram:
-    return Histogram(definition.name, definition.help, definition.labels, registry=registry, buckets=buckets)
+# The cells of a slot. A histogram takes a count per bucket, +Inf's last, then its sum.
+_ACCEPTED, _DUPLICATES = 0, 1
+_WAITING = 2  # since when landed raw objects wait for compaction (monotonic); inf: none; 0: not told
+_FRESHNESS_BOUNDS = freshness.BUCKETS
+_REPORT_BOUNDS = tuple(bound for bound in Histogram.DEFAULT_BUCKETS if bound != math.inf)
+_FRESHNESS = 3
+_FIRST_REPORT = _FRESHNESS + len(_FRESHNESS_BOUNDS) + 2
+_REPORTS = {name: _FIRST_REPORT + index * (len(_REPORT_BOUNDS) + 2) for index, name in enumerate(REPORTS)}
+LAYOUT = Layout(_FIRST_REPORT + len(REPORTS) * (len(_REPORT_BOUNDS) + 2),
+                f"accepted duplicates waiting freshness{_FRESHNESS_BOUNDS} {list(REPORTS)}{_REPORT_BOUNDS}")
 
 
 class Metrics:
-    """One app's instruments, in a registry of its own.
+    """One app's instruments, in a registry of its own, counting in `slot` (in memory unless given);
+    a scrape sums the slots of `run_dir` (this one's alone unless given). `Metrics.shared` is a
+    process's of `percus serve`.
 
-    The ingest counts are plain integers, exposed when scraped: prometheus-client's Counter takes a
-    lock, about 1.5 µs an increment here (an accepted event costs the gateway about 25 µs), and they
-    are only ever added to from the event loop's thread (the ingest routes run there)."""
+    The ingest counts are stores to the slot's memory, exposed when scraped: prometheus-client's
+    Counter takes a lock, about 1.5 µs an increment here (an accepted event costs the gateway about
+    25 µs). Each cell is updated from one thread at a time: the ingest counts and the report durations
+    from the event loop's, the freshness from the background pipeline's, the compaction lag under its
+    lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, slot: Slot | None = None, run_dir: Path | None = None) -> None:
+        self._slot = slot or Slot.in_memory(LAYOUT)
+        self._run_dir = run_dir
+        self._ints = self._slot.ints
+        self.freshness = _Histogram(self._slot, _FRESHNESS, _FRESHNESS_BOUNDS)
+        self.report_seconds = {name: _Histogram(self._slot, first, _REPORT_BOUNDS)
+                               for name, first in _REPORTS.items()}
         self.registry = CollectorRegistry(auto_describe=True)
-        self.accepted = 0
-        self.duplicates = 0
-        self.rejections: dict[str, int] = {}  # by error code
-        self.registry.register(_Counts(self))
-        self.freshness = _histogram(FRESHNESS, self.registry, freshness.BUCKETS)
-        self.report_seconds = _histogram(REPORT_SECONDS, self.registry, Histogram.DEFAULT_BUCKETS)
+        self.registry.register(_Counts(self._snapshots))
+
+    @classmethod
+    def shared(cls, run_dir: Path, slot: str) -> Metrics:
+        """A process's of `percus serve`: it counts in slot `slot` of `run_dir` (continuing from what
+        the slot holds, when restarted), and its scrapes sum every slot there. One process per slot
+        (metric_slots.SlotInUse otherwise)."""
+        return cls(Slot.open(run_dir, slot, LAYOUT), run_dir)
 
     def answered(self, accepted: int, duplicates: int = 0, rejected: tuple[str, ...] = ()) -> None:
         """An ingest request answered 202: its events enqueued, its duplicates and, in a batch, the
         error codes of its rejected events."""
-        self.accepted += accepted
-        self.duplicates += duplicates
-        for code in rejected:
-            self.rejected(code)
+        self._ints[_ACCEPTED] += accepted
+        if duplicates:
+            self._ints[_DUPLICATES] += duplicates
+        if rejected:  # iterating over nothing costs more than the rest (callgrind)
+            for code in rejected:
+                self.rejected(code)
 
     def rejected(self, code: str) -> None:
         """One refusal: an event of a batch, or a request refused whole."""
-        self.rejections[code] = self.rejections.get(code, 0) + 1
+        self._ints[self._slot.label(code)] += 1
 
     def observe_freshness(self, seconds: list[float]) -> None:
         for value in seconds:
             self.freshness.observe(value)
+
+    def compaction_waiting(self, since: float | None) -> None:
+        """Raw objects landed at `since` (time.monotonic(), the same clock in every process) wait for
+        compaction, or none (None): the background pipeline says so as it changes (percus/background.py),
+        and the lag is exposed from then on."""
+        self._slot.floats[_WAITING] = math.inf if since is None else since
 
     def watch(self, *, queue: Queue, store: Store) -> None:
         """Read `queue`'s backlog (a local queue's) and `store`'s webhook outboxes when scraped."""
         self.registry.register(_State(queue, store))
 
     def watch_compaction(self, lag: Callable[[], float]) -> None:
-        """Read the background pipeline's compaction lag (percus/background.py) when scraped."""
+        """Read the background pipeline's compaction lag (percus/background.py) when scraped, in its own
+        process (`compaction_waiting` tells every process's scrapes)."""
         self.registry.register(_Lag(lag))
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format, and its media type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
+    def _snapshots(self) -> list[Snapshot]:
+        if self._run_dir is None:
+            return [self._slot.snapshot()]
+        return list(read_all(self._run_dir, LAYOUT))
+
+
+class _Histogram:
+    """A histogram's cells, from `first`: a count per bucket of `bounds` and +Inf's, then the sum."""
+
+    def __init__(self, slot: Slot, first: int, bounds: tuple[float, ...]) -> None:
+        self._ints, self._floats = slot.ints, slot.floats
+        self._first, self._sum, self._bounds = first, first + len(bounds) + 1, bounds
+
+    def observe(self, value: float) -> None:
+        self._ints[self._first + bisect_left(self._bounds, value)] += 1  # bisect_left: `le` includes
+        self._floats[self._sum] += value
+
 
 class _Counts(Collector):
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
+    """What the slots hold, summed."""
+
+    def __init__(self, snapshots: Callable[[], list[Snapshot]]) -> None:
+        self.snapshots = snapshots
 
     def collect(self) -> Iterator[Metric]:
-        yield _counter(ACCEPTED, self.metrics.accepted)
-        yield _counter(DUPLICATES, self.metrics.duplicates)
+        slots = self.snapshots()
+        yield _counter(ACCEPTED, sum(slot.ints[_ACCEPTED] for slot in slots))
+        yield _counter(DUPLICATES, sum(slot.ints[_DUPLICATES] for slot in slots))
         rejected = CounterMetricFamily(REJECTED.name, REJECTED.help, labels=REJECTED.labels)
-        for code, count in sorted(self.metrics.rejections.copy().items()):  # copied: it may grow meanwhile
+        codes: dict[str, int] = {}
+        for slot in slots:
+            for code, count in slot.labels.items():
+                codes[code] = codes.get(code, 0) + count
+        for code, count in sorted(codes.items()):
             rejected.add_metric([code], count)
         yield rejected
+        waiting = [slot.floats[_WAITING] for slot in slots if slot.floats[_WAITING] != 0.0]
+        if waiting:
+            now = time.monotonic()
+            yield _gauge(COMPACTION_LAG, max(0.0 if since == math.inf else max(0.0, now - since)
+                                             for since in waiting))
+        yield _histogram(FRESHNESS, slots, {(): _FRESHNESS}, _FRESHNESS_BOUNDS)
+        yield _histogram(REPORT_SECONDS, slots, {(name,): first for name, first in _REPORTS.items()},
+                         _REPORT_BOUNDS)
+
+
+def _histogram(definition: Definition, slots: list[Snapshot], cells: dict[tuple[str, ...], int],
+               bounds: tuple[float, ...]) -> HistogramMetricFamily:
+    """The histograms of `cells` (the first cell of each, by its labels' values), summed."""
+    family = HistogramMetricFamily(definition.name, definition.help, labels=definition.labels)
+    for labels, first in cells.items():
+        cumulative, buckets = 0, []
+        for index, bound in enumerate((*bounds, math.inf)):
+            cumulative += sum(slot.ints[first + index] for slot in slots)
+            buckets.append(("+Inf" if bound == math.inf else repr(bound), float(cumulative)))
+        family.add_metric(list(labels), buckets,
+                          sum_value=sum(slot.floats[first + len(bounds) + 1] for slot in slots))
+    return family
 
 
 class _State(Collector):
@@ -142,7 +221,7 @@ class ReportTimer:
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
-        self.timers = {f"{REPORTS_PREFIX}/{name}": metrics.report_seconds.labels(name) for name in REPORTS}
+        self.timers = {f"{REPORTS_PREFIX}/{name}": metrics.report_seconds[name] for name in REPORTS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         timer = self.timers.get(scope["path"]) if scope["type"] == "http" else None

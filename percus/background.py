@@ -50,12 +50,15 @@ WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoin
 
 class PipelineLoop:
     """`freshness`, when given, is handed the freshness of the events each compaction counted
-    (pipeline/freshness.py); `compaction_lag()` says how long landed raw objects have waited for one."""
+    (pipeline/freshness.py); `compaction_lag()` says how long landed raw objects have waited for one,
+    and `waiting`, when given, is told since when (time.monotonic(), None when none wait) at the start
+    and whenever that changes: the gateway processes compute the lag from it (Metrics.compaction_waiting)."""
 
     def __init__(self, store: Store, *, interval: float = DEFAULT_INTERVAL,
                  steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None,
                  landed: Callable[[Store], None] | None = None,
-                 freshness: Callable[[list[float]], None] | None = None) -> None:
+                 freshness: Callable[[list[float]], None] | None = None,
+                 waiting: Callable[[float | None], None] | None = None) -> None:
         self.store = store
         self.interval = interval
         self._compact = compaction(freshness) if freshness is not None else compact_step
@@ -69,13 +72,16 @@ class PipelineLoop:
         self._lag_lock = threading.Lock()
         self._landings = 0  # nudges so far
         self._landed_since: float | None = None  # monotonic time of the oldest landing not compacted
+        self._waiting = waiting
+        if waiting is not None:
+            waiting(None)
 
     def nudge(self) -> None:
         """The writer landed raw objects: run `landed` (compaction) soon, not at the next tick."""
         with self._lag_lock:
             self._landings += 1
             if self._landed_since is None:
-                self._landed_since = time.monotonic()
+                self._landed(time.monotonic())
         self._nudged.set()
 
     def compaction_lag(self) -> float:
@@ -119,7 +125,15 @@ class PipelineLoop:
             if step is self.landed:  # took in what had landed
                 with self._lag_lock:
                     # What landed during the run may have been listed after it: it has waited since then.
-                    self._landed_since = None if self._landings == landings else started
+                    self._landed(None if self._landings == landings else started)
+
+    def _landed(self, since: float | None) -> None:
+        """The oldest landing not compacted is now `since` (called holding the lag lock, so that
+        `waiting` hears the changes in order)."""
+        if since != self._landed_since:
+            self._landed_since = since
+            if self._waiting is not None:
+                self._waiting(since)
 
 
 def compaction(freshness: Callable[[list[float]], None] | None = None) -> Callable[[Store], None]:

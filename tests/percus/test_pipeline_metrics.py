@@ -37,8 +37,7 @@ def test_compaction_lag_and_freshness_follow_what_the_writer_landed(tmp_path: Pa
     registry.create("acme")
     key = registry.create_api_key("acme")
     metrics = Metrics()
-    loop = PipelineLoop(store, freshness=metrics.observe_freshness)
-    metrics.watch_compaction(loop.compaction_lag)
+    loop = PipelineLoop(store, freshness=metrics.observe_freshness, waiting=metrics.compaction_waiting)
     token = issue_token(settings.token_keys, "acme", "p1")
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     with LocalQueue(tmp_path / "queue") as queue, TestClient(create_app(
