@@ -109,11 +109,6 @@ class Metrics:
         """Read `queue`'s backlog (a local queue's) and `store`'s webhook outboxes when scraped."""
         self.registry.register(_State(queue, store))
 
-    def watch_compaction(self, lag: Callable[[], float]) -> None:
-        """Read the background pipeline's compaction lag (percus/background.py) when scraped, in its own
-        process (`compaction_waiting` tells every process's scrapes)."""
-        self.registry.register(_Lag(lag))
-
     def exposition(self) -> tuple[bytes, str]:
         """The text format, and its media type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -189,14 +184,6 @@ class _State(Collector):
             yield _gauge(QUEUE_AGE, 0.0 if backlog.oldest is None else _age(backlog.oldest))
         yield _gauge(OUTBOX, sum(1 for _ in self.store.list(outbox_prefix())))
         yield _gauge(DEAD_LETTERS, sum(1 for _ in self.store.list(dead_prefix())))
-
-
-class _Lag(Collector):
-    def __init__(self, lag: Callable[[], float]) -> None:
-        self.lag = lag
-
-    def collect(self) -> Iterator[Metric]:
-        yield _gauge(COMPACTION_LAG, self.lag())
 
 
 def _gauge(definition: Definition, value: float) -> GaugeMetricFamily:

@@ -50,9 +50,10 @@ WEBHOOK_BUDGET = 30.0  # seconds of requests per tick at most, so a slow endpoin
 
 class PipelineLoop:
     """`freshness`, when given, is handed the freshness of the events each compaction counted
-    (pipeline/freshness.py); `compaction_lag()` says how long landed raw objects have waited for one,
-    and `waiting`, when given, is told since when (time.monotonic(), None when none wait) at the start
-    and whenever that changes: the gateway processes compute the lag from it (Metrics.compaction_waiting)."""
+    (pipeline/freshness.py); `waiting`, when given, is told since when landed raw objects have waited
+    for a compaction (time.monotonic(), None when none wait; what landed before this process started
+    counts from its first compaction) at the start and whenever that changes: the gateway processes
+    compute the compaction lag from it (Metrics.compaction_waiting)."""
 
     def __init__(self, store: Store, *, interval: float = DEFAULT_INTERVAL,
                  steps: tuple[Callable[[Store], None], ...] | None = None, mailer: Mailer | None = None,
@@ -83,13 +84,6 @@ class PipelineLoop:
             if self._landed_since is None:
                 self._landed(time.monotonic())
         self._nudged.set()
-
-    def compaction_lag(self) -> float:
-        """Seconds since the writer landed the oldest raw objects no compaction has taken in since (0
-        when none wait; what landed before this process started counts from its first compaction)."""
-        with self._lag_lock:
-            since = self._landed_since
-        return 0.0 if since is None else max(0.0, time.monotonic() - since)
 
     def run(self, stop: threading.Event) -> None:
         due = time.monotonic() + self.interval

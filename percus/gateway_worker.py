@@ -13,6 +13,7 @@ import logging.config
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from percus import supervised
@@ -34,6 +35,7 @@ def _main(stop_heard: int, listening: int) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.instruments import Metrics
     from percus._slow_clients import protocol as slow_client_protocol
     from percus.logs import AccessLog
     from pipeline.backends import open_queue
@@ -41,11 +43,14 @@ def _main(stop_heard: int, listening: int) -> None:
     settings: Settings
     options: Options
     logging_config: dict[str, Any]
-    settings, options, logging_config = supervised.arguments()
+    run_dir: Path
+    index: int
+    settings, options, logging_config, run_dir, index = supervised.arguments()
     logging.config.dictConfig(logging_config)
     queue = open_queue(settings, receives=False, sole_sender=False)
     try:
-        app = create_app(settings, queue)
+        # Its counts continue those of the worker it replaces, if any: GET /metrics sums every slot.
+        app = create_app(settings, queue, instruments=Metrics.shared(run_dir, f"worker-{index}"))
         # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Slow clients
         # are cut off: see percus/_slow_clients.py and docs/operations.md ("Slow and idle clients").
         server = uvicorn.Server(uvicorn.Config(

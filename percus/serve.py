@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
+from gateway.instruments import Metrics
 from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus.background import PipelineLoop
@@ -137,7 +138,8 @@ def _only_serve(data_dir: Path) -> Iterator[None]:
 
 
 def _run_dir(data_dir: Path) -> Path:
-    """What the processes of this `percus serve` share while it runs; nothing in it outlives it."""
+    """What the processes of this `percus serve` share while it runs (GET /metrics's counts, …);
+    nothing in it outlives it."""
     path = data_dir / "run"
     shutil.rmtree(path, ignore_errors=True)
     files.make_dirs(path)
@@ -169,7 +171,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
     settings.data_dir.chmod(files.DIR_MODE)
     with sock, _only_serve(settings.data_dir):
         sock.listen(BACKLOG)  # connections wait there while the workers start
-        _run_dir(settings.data_dir)
+        run_dir = _run_dir(settings.data_dir)
         store = open_store(settings)
         OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
         stop = threading.Event()
@@ -177,14 +179,16 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
         loop = None
         if settings.store.startswith("file://"):
             # On S3 the scheduled Lambdas compact: the compactor assumes a single writer there.
-            loop = PipelineLoop(store, mailer=open_mailer(settings))  # with the weekly digest (PERCUS_MAIL)
+            metrics = Metrics.shared(run_dir, "pipeline")  # GET /metrics (docs/operations.md)
+            loop = PipelineLoop(store, mailer=open_mailer(settings),  # with the weekly digest (PERCUS_MAIL)
+                                freshness=metrics.observe_freshness, waiting=metrics.compaction_waiting)
             threads.append(threading.Thread(target=loop.run, args=(stop,), name="percus-pipeline",
                                             daemon=True))
         # What the writer lands is compacted right away (within the loop's duty cycle), not at the next tick.
         writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=logging_config,
                                on_written=loop.nudge if loop is not None else None)
         gateways = [Supervised("percus.gateway_worker", f"gateway worker {k}",
-                               (settings, options, logging_config), pass_fds=(sock.fileno(),))
+                               (settings, options, logging_config, run_dir, k), pass_fds=(sock.fileno(),))
                     for k in range(workers or default_workers())]
         if not quiet:
             print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store), len(gateways)),

@@ -66,17 +66,19 @@ def test_compaction_lag_and_freshness_follow_what_the_writer_landed(tmp_path: Pa
 
 
 def test_what_lands_during_a_compaction_waits_for_the_next(tmp_path: Path) -> None:
-    lags: list[float] = []  # the compaction lag as each run starts
+    waiting: list[float | None] = []  # what the loop said, in order: since when landed objects wait
+    lags: list[float | None] = []  # what it had said as each run started
     second = threading.Event()
 
     def compaction(store: Store) -> None:
-        lags.append(loop.compaction_lag())
+        lags.append(waiting[-1])
         if len(lags) == 1:
             loop.nudge()  # the writer lands more while this run is under way
         else:
             second.set()
 
-    loop = PipelineLoop(LocalStore(tmp_path), interval=3600, steps=(), landed=compaction)
+    loop = PipelineLoop(LocalStore(tmp_path), interval=3600, steps=(), landed=compaction,
+                        waiting=waiting.append)
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,))
     thread.start()
@@ -86,5 +88,5 @@ def test_what_lands_during_a_compaction_waits_for_the_next(tmp_path: Path) -> No
     finally:
         stop.set()
         thread.join()
-    assert lags[0] > 0.0 and lags[1] > 0.0  # the second run still had the late landing to take in
-    assert loop.compaction_lag() == 0.0  # and nothing landed after it
+    assert lags[0] is not None and lags[1] is not None  # the second run still had the late landing
+    assert waiting[-1] is None  # and nothing landed after it
