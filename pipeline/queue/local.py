@@ -232,22 +232,25 @@ class LocalQueue:
             os.ftruncate(fd, pos)
         return pos
 
-    def _saved_state(self) -> tuple[int, Ranges, dict[int, int]]:
-        """The receiving side's cursor, deleted ranges and receive counts, as last saved."""
+    def _saved_state(self) -> tuple[int, Ranges, dict[int, int], int]:
+        """The receiving side's cursor, deleted ranges, receive counts and end of what was delivered,
+        as last saved."""
         try:
             state = json.loads((self.directory / "state.json").read_bytes())
-            return (int(state["cursor"]), Ranges((int(a), int(b)) for a, b in state["deleted"]),
-                    {int(off): int(n) for off, n in state["receive_counts"]})
+            cursor = int(state["cursor"])
+            return (cursor, Ranges((int(a), int(b)) for a, b in state["deleted"]),
+                    {int(off): int(n) for off, n in state["receive_counts"]},
+                    int(state.get("delivered_until", cursor)))  # an older version's: every count listed
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError):
             # Starting over from the oldest segment only redelivers; it never loses a message.
             log.warning("queue %s: unreadable state.json, delivering again from the oldest segment",
                         self.directory)
-        return self._bases[0], Ranges(), {}
+        return self._bases[0], Ranges(), {}, self._bases[0]
 
     def _load_state(self) -> None:
-        cursor, deleted, counts = self._saved_state()
+        cursor, deleted, counts, delivered_until = self._saved_state()
         if cursor > self._write_end:
             log.warning("queue %s: cursor %d is past the end of the log %d", self.directory, cursor,
                         self._write_end)
@@ -256,8 +259,11 @@ class LocalQueue:
         cursor = min(max(cursor, self._bases[0]), self._write_end)
         self._deleted = Ranges((max(a, cursor), min(b, self._write_end)) for a, b in deleted.pairs())
         self._cursor = self._deleted.advance(cursor)
+        # Receive counts: a record before `_delivered_until` was received once unless `_counts` says
+        # otherwise, one after it never: the counts of a batch received once are not listed one by one.
         self._counts = {off: n for off, n in counts.items()
                         if self._cursor <= off < self._write_end and off not in self._deleted}
+        self._delivered_until = min(max(delivered_until, self._cursor), self._write_end)
         self._read_pos = self._cursor
 
     # -- sending --------------------------------------------------------------------------------
@@ -468,8 +474,9 @@ class LocalQueue:
             candidates += self._read(limit - len(candidates))
         delivered: list[tuple[int, int, bytes, int]] = []  # (offset, end, body, receive count)
         dead: list[tuple[int, int, bytes, int]] = []
+        counts, once_before = self._counts, self._delivered_until
         for off, end, body in candidates:
-            count = self._counts.get(off, 0) + 1
+            count = counts.get(off, 1 if off < once_before else 0) + 1
             (dead if count > self.max_receives else delivered).append((off, end, body, count))
         if dead:
             try:
@@ -488,8 +495,11 @@ class LocalQueue:
         for off, end, body, count in delivered:
             self._inflight.pop(off, None)  # re-insert: the dict stays in delivery order
             self._inflight[off] = (body, end, now + self.visibility_timeout)
-            self._counts[off] = count
+            if count > 1 or off < once_before:
+                counts[off] = count
             messages.append(Message(body=body, receipt=str(off), receive_count=count))
+        # Everything read is delivered (or buried): the records before the read position were received.
+        self._delivered_until = max(self._delivered_until, self._read_pos)
         if candidates:
             self._settle()
         return messages
@@ -663,7 +673,7 @@ class LocalQueue:
                 head = self._head()
                 # Other senders may have appended since this one did: `head` says how far.
                 end = head[1] if head is not None and head[1] is not None else self._write_end
-            cursor, deleted, _ = self._saved_state()
+            cursor, deleted, _, _ = self._saved_state()
             cursor = min(max(cursor, bases[0]), end)
             deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
             try:
@@ -710,8 +720,9 @@ class LocalQueue:
                 if entry is None:  # deleted, dead-lettered, or already visible again and taken
                     continue
                 self._inflight[off] = (entry[0], entry[1], visible_at)
-                if self._counts.get(off, 0) > 0:
-                    self._counts[off] -= 1
+                count = self._counts.get(off, 1 if off < self._delivered_until else 0)
+                if count > 0:
+                    self._counts[off] = count - 1
             self._save_state()
 
     def _offsets(self, receipts: Sequence[str]) -> list[int]:
@@ -732,6 +743,7 @@ class LocalQueue:
             "cursor": self._cursor,
             "deleted": self._deleted.pairs(),
             "receive_counts": list(self._counts.items()),
+            "delivered_until": self._delivered_until,
         }
         try:
             files.replace(self.directory / "state.json", json.dumps(state, separators=(",", ":")).encode(),

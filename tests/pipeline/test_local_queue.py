@@ -166,6 +166,32 @@ def test_cursor_and_receive_counts_survive_reopening(tmp_path: Path) -> None:
         assert queue.receive(10, 0) == []
 
 
+def test_a_batch_received_once_is_saved_without_a_count_per_record(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with LocalQueue(directory) as queue:
+        queue.send([f"m{i}".encode() for i in range(1000)])
+        assert len(queue.receive(1000, 0)) == 1000
+        state = json.loads((directory / "state.json").read_bytes())
+        assert state["receive_counts"] == []  # each received once: said by where delivery ended
+        queue.send([b"later"])
+    with LocalQueue(directory) as queue:
+        again = queue.receive(2000, 0)
+        assert [m.receive_count for m in again] == [2] * 1000 + [1]  # "later" was never received
+
+
+def test_receive_counts_an_older_version_saved_one_by_one_still_count(tmp_path: Path) -> None:
+    directory = tmp_path / "q"
+    with LocalQueue(directory) as queue:
+        queue.send([b"a", b"b", b"c"])
+        offsets = [int(m.receipt) for m in queue.receive(3, 0)]
+    state = json.loads((directory / "state.json").read_bytes())
+    del state["delivered_until"]  # as an older version wrote it: every count listed
+    state["receive_counts"] = [[offsets[0], 1], [offsets[1], 3]]
+    (directory / "state.json").write_text(json.dumps(state))
+    with LocalQueue(directory) as queue:
+        assert [(m.body, m.receive_count) for m in queue.receive(3, 0)] == [(b"a", 2), (b"b", 4), (b"c", 1)]
+
+
 def test_unreadable_state_redelivers_rather_than_loses(tmp_path: Path) -> None:
     directory = tmp_path / "q"
     with LocalQueue(directory) as queue:
