@@ -66,10 +66,14 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Loads ua-parser's rules (~0.2 s of CPU) before the first request, in an app that takes events:
-        # only events are enriched. The ingest Lambda runs no lifespan (gateway/lambda_ingest.py).
+        # Loads ua-parser's rules (~0.2 s of CPU) and builds the route modules' validators (`warm_up`)
+        # before the first request, in an app that takes events: only events are enriched. The ingest
+        # Lambda runs no lifespan (gateway/lambda_ingest.py): its first request builds what it needs.
         if services.enqueuer is not None:
             device_from_user_agent(_WARM_UP_AGENT)
+            for module in modules:
+                if hasattr(module, "warm_up"):
+                    module.warm_up()
         _freeze_startup_heap()
         yield
 

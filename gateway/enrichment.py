@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import ua_parser
-
 from translator.canonical import Device, Geo
+
+if TYPE_CHECKING:
+    import ua_parser
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _HOST = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
@@ -37,6 +39,10 @@ def device_from_user_agent(user_agent: str) -> Device:
 
 @lru_cache(maxsize=8192)  # a few browser builds make most traffic; a hit costs well under a microsecond
 def _device(user_agent: str) -> Device:
+    # Imported with its rules, on the first parse: not at import, which a Lambda's health check or CORS
+    # preflight would pay for nothing (the import alone, PyYAML with it, is some 20 ms).
+    import ua_parser
+
     result = ua_parser.parse(user_agent)
     browser = result.user_agent.family if result.user_agent else None
     os = result.os.family if result.os else None

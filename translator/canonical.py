@@ -137,8 +137,10 @@ Percent = Annotated[float, Field(strict=True, ge=0, le=100)]  # strict: an int, 
 
 class _Model(BaseModel):
     # Unknown fields are dropped, never stored: a newer client may add fields, and a careless one
-    # must not be able to smuggle identifiers into storage through them.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # must not be able to smuggle identifiers into storage through them. Deferred: the validators that
+    # take events (translator/event_parser.py, gateway/ingest.py) build these schemas when first used, so
+    # importing the events builds none (the ingest Lambda's cold import, bench/coldstart.py).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Device(_Model):

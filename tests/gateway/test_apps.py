@@ -45,6 +45,16 @@ def test_the_ingest_function_imports_nothing_of_the_reporting_side_nor_boto3() -
     assert json.loads(done.stdout) == []
 
 
+def test_the_ingest_functions_import_builds_no_event_schema_and_loads_no_ua_parser() -> None:
+    # The validators and ua-parser load on the first request that needs them (bench/coldstart.py).
+    probe = ("import gateway.lambda_ingest, json, sys; from translator.canonical import EVENT_MODELS; "
+             "print(json.dumps([[m.__name__ for m in EVENT_MODELS.values() if m.__pydantic_complete__], "
+             "[m for m in ('ua_parser', 'yaml') if m in sys.modules]]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert json.loads(done.stdout) == [[], []]
+
+
 def test_the_lambda_functions_skip_pydantics_plugin_search() -> None:
     # Without PYDANTIC_DISABLE_PLUGINS, the first model built at import searches the entry points of
     # every installed package (bench/coldstart.py); the template's environment turns that off.
@@ -56,25 +66,31 @@ def test_the_lambda_functions_skip_pydantics_plugin_search() -> None:
     assert done.stdout.strip() == "True"
 
 
-def test_only_apps_that_take_events_load_ua_parsers_rules_at_startup(tmp_path: Path) -> None:
+def test_only_apps_that_take_events_load_ua_parsers_rules_and_build_the_validators_at_startup(
+        tmp_path: Path) -> None:
     # A fresh interpreter: this one may have parsed a User-Agent already. The API app enriches no event.
     probe = """if True:
-        import sys, ua_parser
+        import json, sys, ua_parser
         from starlette.testclient import TestClient
         from gateway.app import create_api_app
         from gateway.ingest_app import create_ingest_app
         from pipeline.config import load_settings
         from pipeline.queue.local import LocalQueue
+        from translator.canonical import EVENT_MODELS
+        from translator.event_parser import v1_adapter
+        def started():
+            return ["parser" in vars(ua_parser), v1_adapter.cache_info().currsize == 1,
+                    all(model.__pydantic_complete__ for model in EVENT_MODELS.values())]
         settings = load_settings({"PERCUS_DATA_DIR": sys.argv[1], "PERCUS_TOKEN_KEYS": "k:s"})
         with TestClient(create_api_app(settings)):
-            loaded = ["parser" in vars(ua_parser)]
+            loaded = [started()]
         with LocalQueue(settings.data_dir / "queue") as queue, TestClient(create_ingest_app(settings, queue)):
-            loaded.append("parser" in vars(ua_parser))
-        print(loaded)
+            loaded.append(started())
+        print(json.dumps(loaded))
     """
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], cwd=REPO, capture_output=True,
                           text=True, timeout=60, check=True)
-    assert done.stdout.split() == ["[False,", "True]"]
+    assert json.loads(done.stdout) == [[False, False, False], [True, True, True]]
 
 
 def test_each_app_serves_its_routes(tmp_path: Path) -> None:

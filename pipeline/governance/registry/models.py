@@ -8,7 +8,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.governance.value_policy import ValuePolicy
 
@@ -24,7 +24,13 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class ApiKey(BaseModel):
+class _Record(BaseModel):
+    # Built when first read, not at import: the ingest Lambda imports the registry, reads an organization
+    # on its first event and never reads a key, a webhook or an attachment (bench/coldstart.py).
+    model_config = ConfigDict(defer_build=True)
+
+
+class ApiKey(_Record):
     key_id: str
     sha256: str  # the key itself is shown once and never stored
     created_at: datetime
@@ -34,12 +40,12 @@ class ApiKey(BaseModel):
         return hmac.compare_digest(self.sha256, sha256_hex(key))
 
 
-class Digest(BaseModel):
+class Digest(_Record):
     enabled: bool = False
     recipients: list[str] = Field(default_factory=list)
 
 
-class Webhook(BaseModel):
+class Webhook(_Record):
     """Where the organization's events are POSTed (pipeline/webhooks/) and the key that signs them.
 
     The secret is kept as is (an HMAC needs it) and shown once, when it is made."""
@@ -53,7 +59,7 @@ class Webhook(BaseModel):
     previous_secret_expires_at: datetime | None = None
 
 
-class Organization(BaseModel):
+class Organization(_Record):
     organization_id: str
     created_at: datetime
     retention_days: int | None = Field(default=None, ge=1)  # None: the zone defaults
@@ -80,7 +86,7 @@ class Organization(BaseModel):
         return data
 
 
-class Attachment(BaseModel):
+class Attachment(_Record):
     """An Individeo attachment code made resolvable by the compat script."""
 
     attachment_code: str
