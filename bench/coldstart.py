@@ -1,12 +1,15 @@
 """Cold start of the ingest Lambda: what importing its handler module costs (the init phase), what its
 first request adds by building the app (settings, SQS queue, S3 store: clients made, nothing sent),
-and then by answering it and loading ua-parser's rules, as the first event's User-Agent does.
+and then by answering it and loading ua-parser's rules, as the first event's User-Agent does; and
+what a first event costs, validated and enqueued through the handler (the embedded default's queue and
+store stand in for SQS and S3, so nothing leaves the process: no boto3 in that figure).
 
     python -m bench.coldstart [--quick] [--rounds N] [--json FILE]
 
 Deferred from the import to the first request: Mangum, boto3/botocore (the SQS queue and S3 store,
-made by `adapter()`), ua-parser's rules (the first parse). Only what moves out of all three figures is
-saved: a Lambda's init phase is billed, and its first request waits on whatever was deferred.
+made by `adapter()`), ua-parser (the first parse) and the event validators (the first event builds
+the one its body needs). Only what moves out of all the figures is saved: a Lambda's init phase is
+billed, and its first request waits on whatever was deferred.
 
 Each figure is the median over `--rounds` fresh interpreters (15; quick: 5), run in turns so a
 busy machine slows them alike, all in the ingest function's environment (deploy/template.py). Import
@@ -22,7 +25,9 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,6 +48,25 @@ HEALTHZ = json.loads((REPO / "fixtures" / "aws" / "http-api-v2-event.json").read
 HEALTHZ.update(rawPath="/healthz", body=None)
 HEALTHZ["requestContext"]["http"].update(method="GET", path="/healthz")
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
+
+
+def first_event(data_dir: str) -> tuple[str, dict[str, str]]:
+    """The code and environment of a fresh process that imports the handler and sends it one event
+    (session.started, as the SDK's first), to be answered 202; `data_dir` holds the queue and store."""
+    env = {**LAMBDA_ENV, "PERCUS_QUEUE": "local", "PERCUS_STORE": f"file://{data_dir}/store",
+           "PERCUS_DATA_DIR": data_dir}
+    body = {"event_id": str(uuid.uuid4()), "schema_version": "1", "event_type": "session.started",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "session_id": str(uuid.uuid4()), "consent": {"tracking": True}}
+    post = json.loads(json.dumps(HEALTHZ))
+    post.update(rawPath="/analytics/v1/events", body=json.dumps(body))
+    post["requestContext"]["http"].update(method="POST", path="/analytics/v1/events")
+    post["headers"].update({"content-type": "application/json", "user-agent": UA})
+    code = (f"import {HANDLER}; from gateway.tokens import issue_token; event = {post!r}; "
+            f"event['headers']['authorization'] = 'Bearer ' + issue_token({HANDLER}.gateway_settings()"
+            ".token_keys, 'acme', 'web'); "
+            f"status = {HANDLER}.handler(event, None)['statusCode']; assert status == 202, status")
+    return code, env
 
 
 def import_ms(module: str) -> float:
@@ -74,26 +98,33 @@ def main(argv: list[str] | None = None) -> None:
               "assert status == 200, status; import gateway.enrichment as e; "
               f"e.device_from_user_agent({UA!r})")
     samples: dict[str, list[float]] = {name: [] for name in ("start", "framework", "handler", "first",
-                                                             "answer")}
-    for _ in range(rounds):
-        samples["start"].append(wall_ms("pass"))
-        samples["framework"].append(import_ms(FRAMEWORK))
-        samples["handler"].append(import_ms(HANDLER))
-        samples["first"].append(wall_ms(f"import {HANDLER}; {HANDLER}.adapter()", env=LAMBDA_ENV))
-        samples["answer"].append(wall_ms(answer, env=LAMBDA_ENV))
-    start, framework, handler, first, answered = (statistics.median(samples[name]) for name in samples)
+                                                             "answer", "event")}
+    with tempfile.TemporaryDirectory(prefix="percus-coldstart-") as data_dir:
+        event_code, event_env = first_event(data_dir)
+        for _ in range(rounds):
+            samples["start"].append(wall_ms("pass"))
+            samples["framework"].append(import_ms(FRAMEWORK))
+            samples["handler"].append(import_ms(HANDLER))
+            samples["first"].append(wall_ms(f"import {HANDLER}; {HANDLER}.adapter()", env=LAMBDA_ENV))
+            samples["answer"].append(wall_ms(answer, env=LAMBDA_ENV))
+            samples["event"].append(wall_ms(event_code, env=event_env))
+    start, framework, handler, first, answered, event = (statistics.median(samples[name])
+                                                         for name in samples)
     report = Report("coldstart")
     report.add("python -c pass", start, "ms")
     report.add(f"import {FRAMEWORK}", framework, "ms")
     report.add(f"ingest Lambda cold import ({HANDLER}; goal ≤{GOAL_MS} ms)", handler, "ms",
                ratio=handler / framework, baseline=f"import {FRAMEWORK}")
     print("deferred from the import to the first request: Mangum, boto3/botocore (SQS queue, S3 store), "
-          "ua-parser's rules", flush=True)
+          "ua-parser and its rules, the event validators", flush=True)
     report.add("ingest Lambda cold start to a built app (process, import, adapter())", first, "ms",
                ratio=first / start, baseline="python -c pass")
     report.add("ingest Lambda cold start to a first answer (process, import, adapter(), GET /healthz "
                "through the handler, ua-parser's rules)", answered, "ms", ratio=answered / start,
                baseline="python -c pass")
+    report.add("ingest Lambda cold start to a first event accepted (process, import, one event validated "
+               "and enqueued through the handler; the embedded default's queue and store, no boto3)", event,
+               "ms", ratio=event / start, baseline="python -c pass")
     report.write_json(args.json)
 
 
