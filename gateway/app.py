@@ -44,6 +44,8 @@ from pipeline.store.base import Store
 
 if TYPE_CHECKING:
     from gateway.instruments import Metrics
+    from gateway.recent_ids import RecentEventIds
+    from gateway.shared.buckets import SharedBuckets
 
 API = (legacy_embeds, health, sdk_files, player, reports_api, exports_api, outcomes_api, viewers_api,
        platform_events, dashboard)
@@ -59,16 +61,21 @@ def _document() -> dict[str, Any]:
 
 def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
                rate_limits: RateLimits | None = None, viewer_keys: ViewerKeys | None = None,
-               instruments: Metrics | None = None) -> Starlette:
+               instruments: Metrics | None = None, recent_ids: RecentEventIds | None = None,
+               shared_buckets: SharedBuckets | None = None) -> Starlette:
     """Everything in one app over `queue`, which the caller owns (opens and closes); `instruments`
-    (default: new ones) are what its GET /metrics shows, with the queue's and the store's state."""
+    (default: new ones) are what its GET /metrics shows, with the queue's and the store's state.
+    `recent_ids` and `shared_buckets` (default: the app's own) are the dedup memory and the rate
+    limits' buckets that the worker processes of `percus serve` share (gateway/shared/)."""
     # Here, not at the top: the API function imports this module and never loads prometheus-client.
     from gateway.instruments import Metrics, ReportTimer
 
     instruments = instruments or Metrics()
-    services = services_for(settings, queue, store=store, viewer_keys=viewer_keys, metrics=instruments)
+    services = services_for(settings, queue, store=store, viewer_keys=viewer_keys, metrics=instruments,
+                            recent_ids=recent_ids)
     instruments.watch(queue=queue, store=services.registry.store)
-    app = assemble(services, LOCAL, extra=openapi.routes(_document()), rate_limits=rate_limits)
+    app = assemble(services, LOCAL, extra=openapi.routes(_document()), rate_limits=rate_limits,
+                   shared_buckets=shared_buckets)
     app.add_middleware(ReportTimer, metrics=instruments)
     return app
 

@@ -23,7 +23,7 @@ from gateway.errors import ApiError, api_error, http_exception, server_error
 from gateway.middleware.body_limit import BodyLimitMiddleware
 from gateway.middleware.cors import CORSMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
-from gateway.recent_ids import RecentIds
+from gateway.recent_ids import RecentEventIds, RecentIds
 from gateway.services import Services
 from gateway.tokens import TokenVerifier
 from pipeline.backends import open_store
@@ -35,21 +35,24 @@ from pipeline.store.base import Store
 
 if TYPE_CHECKING:
     from gateway.instruments import Metrics
+    from gateway.shared.buckets import SharedBuckets
 
 _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1.0"
 
 
 def services_for(settings: Settings, queue: Queue | None, *, store: Store | None = None,
-                 viewer_keys: ViewerKeys | None = None, metrics: Metrics | None = None) -> Services:
+                 viewer_keys: ViewerKeys | None = None, metrics: Metrics | None = None,
+                 recent_ids: RecentEventIds | None = None) -> Services:
     """`store` (default: the configured one) holds the organization registry; `viewer_keys` default to
     PERCUS_VIEWER_KEYS, else the data dir's generated key; no queue: an app that enqueues nothing; no
-    `metrics`: an app that counts nothing (the Lambda functions')."""
+    `metrics`: an app that counts nothing (the Lambda functions'); `recent_ids` default to this
+    process's own (the worker processes of `percus serve` share theirs)."""
     return Services(
         settings=settings,
         registry=OrganizationRegistry(store if store is not None else open_store(settings)),
         tokens=TokenVerifier(settings.token_keys),
         enqueuer=Enqueuer(queue) if queue is not None else None,
-        recent_ids=RecentIds(),
+        recent_ids=recent_ids if recent_ids is not None else RecentIds(),
         # Generated into the data dir only on the embedded default's local store: a key made up beside
         # a shared bucket would key ids that no other process can look up.
         viewer_keys=viewer_keys or load_viewer_keys(
@@ -59,9 +62,10 @@ def services_for(settings: Settings, queue: Queue | None, *, store: Store | None
 
 
 def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequence[BaseRoute] = (),
-             rate_limits: RateLimits | None = None) -> Starlette:
+             rate_limits: RateLimits | None = None, shared_buckets: SharedBuckets | None = None) -> Starlette:
     """Each module exposes `routes(services) -> list[BaseRoute]`; `rate_limits` default to
-    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*)."""
+    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*), counted in this process's buckets unless
+    `shared_buckets` (those of every worker process of `percus serve`) are given."""
     routes = [route for module in modules for route in module.routes(services)] + list(extra)
 
     @asynccontextmanager
@@ -83,7 +87,7 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         middleware=[
             Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
             Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ),
-                       refused=refused),
+                       refused=refused, shared=shared_buckets),
             # 512 KB, the API's documented limit, unless a module raises it for its paths
             Middleware(BodyLimitMiddleware, path_limits={prefix: limit for module in modules
                                                          for prefix, limit in getattr(module, "BODY_LIMITS",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Collection, Sequence
 from starlette.concurrency import run_in_threadpool
 
 from gateway.errors import ApiError
-from gateway.recent_ids import RecentIds
+from gateway.recent_ids import RecentEventIds
 from pipeline.queue.base import Queue, QueueUnavailable
 
 RETRY_AFTER_SECONDS = 2
@@ -74,8 +74,8 @@ class Enqueuer:
         self._failed_at = None
 
 
-async def enqueue_new(enqueuer: Enqueuer, recent: RecentIds, organization: str, event_ids: Collection[int],
-                      bodies: Sequence[bytes]) -> None:
+async def enqueue_new(enqueuer: Enqueuer, recent: RecentEventIds, organization: str,
+                      event_ids: Collection[int], bodies: Sequence[bytes]) -> None:
     """Enqueue the bodies of events not seen recently. Their ids are remembered before the queue is
     awaited, so a concurrent request with the same ids is answered as a duplicate instead of
     enqueuing them again, and forgotten if the queue refuses them (ApiError 503), so that the

@@ -1,13 +1,29 @@
 """Event ids enqueued recently, so a client's retry is answered as a duplicate and not enqueued twice.
 
-Best effort and per process: the compactor removes whatever duplicates get past this.
+Best effort: the compactor removes whatever duplicates get past this. RecentIds holds them in this
+process; the worker processes of `percus serve` share theirs (gateway/shared/recent_ids.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable
+from typing import Protocol
 from uuid import UUID
+
+
+class RecentEventIds(Protocol):
+    """What the routes ask of recent ids, however they are held."""
+
+    def __contains__(self, key: tuple[str, UUID]) -> bool: ...
+
+    def among(self, organization: str, event_ids: Iterable[int]) -> set[int]: ...
+
+    def remember(self, organization: str, event_ids: Iterable[int]) -> None: ...
+
+    def forget(self, organization: str, event_ids: Collection[int]) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 class RecentIds:
@@ -42,6 +58,12 @@ class RecentIds:
         entry = event_id.int
         return (entry in self._current.get(organization, _NONE)
                 or entry in self._previous.get(organization, _NONE))
+
+    def among(self, organization: str, event_ids: Iterable[int]) -> set[int]:
+        """Which of these ids (UUID.int) are remembered: a batch's at once."""
+        self._rotate()
+        current, previous = self._current.get(organization, _NONE), self._previous.get(organization, _NONE)
+        return {event_id for event_id in event_ids if event_id in current or event_id in previous}
 
     def remember(self, organization: str, event_ids: Iterable[int]) -> None:
         """Remember ids, given as their 128-bit integers (UUID.int)."""

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gateway.enqueuer import Enqueuer
-from gateway.recent_ids import RecentIds
+from gateway.recent_ids import RecentEventIds
 from gateway.tokens import TokenVerifier
 from gateway.value_policies import ValuePolicies
 from pipeline.config import Settings
@@ -25,7 +25,7 @@ class Services:
     registry: OrganizationRegistry  # reads the store: call it from a worker thread
     tokens: TokenVerifier
     enqueuer: Enqueuer | None  # None in an app that serves no ingest (the API function has no queue)
-    recent_ids: RecentIds
+    recent_ids: RecentEventIds
     viewer_keys: ViewerKeys  # the stored viewer_hash is keyed with these (docs/privacy.md)
     metrics: Metrics | None = None  # GET /metrics: the local app's alone (gateway/metrics.py)
 

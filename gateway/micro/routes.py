@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.errors import ApiError, error_doc
 from gateway.micro.recorder import Recorder
-from gateway.recent_ids import RecentIds
+from gateway.recent_ids import RecentEventIds
 
 MAX_WAIT_SECONDS = 300.0
 _WAIT_OPTIONS = ("count", "timeout")
@@ -22,7 +22,7 @@ MAX_PAGE_BYTES = 256 * 1024
 _PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def routes(recorder: Recorder, recent_ids: RecentIds, token: dict[str, str]) -> list[BaseRoute]:
+def routes(recorder: Recorder, recent_ids: RecentEventIds, token: dict[str, str]) -> list[BaseRoute]:
     pages: dict[str, bytes] = {}
 
     async def share_token(request: Request) -> Response:

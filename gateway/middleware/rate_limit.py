@@ -1,7 +1,8 @@
 """Token-bucket rate limits on POST requests, per client address and per share token (429 + Retry-After).
 
 Buckets are keyed by a salted hash made fresh at every start: neither the address nor the token is
-kept in a form that could be logged or correlated later.
+kept in a form that could be logged or correlated later. They live in this process, or, given shared
+ones (gateway/shared/buckets.py), in a file every worker process of `percus serve` maps.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway._request import share_token
 from gateway.errors import ApiError, send_error
+
+if TYPE_CHECKING:
+    from gateway.shared.buckets import SharedBuckets
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,12 @@ class RateLimits:
         )
 
 
+class TokenBuckets(Protocol):
+    def take(self, key: bytes, now: float) -> float:
+        """0 when a request may pass, else the seconds until it would."""
+        ...
+
+
 class Buckets:
     """Token buckets by key, the least recently used forgotten beyond `capacity`."""
 
@@ -88,14 +99,16 @@ class Buckets:
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limits: RateLimits | None = None, capacity: int = 100_000,
                  clock: Callable[[], float] = time.monotonic,
-                 refused: Callable[[Scope, str], None] | None = None) -> None:
+                 refused: Callable[[Scope, str], None] | None = None, shared: SharedBuckets | None = None
+                 ) -> None:
+        """`shared`: buckets every worker process uses (their own capacity), instead of this process's."""
         self.app = app
         self.refused = refused  # told of each request refused here, with the error code (for metrics)
         self.limits = limits or RateLimits()
-        self._salt = secrets.token_bytes(16)
         self._clock = clock
-        self._address = Buckets(self.limits.per_address, capacity) if self.limits.per_address else None
-        self._token = Buckets(self.limits.per_token, capacity) if self.limits.per_token else None
+        self._salt = secrets.token_bytes(16) if shared is None else shared.salt
+        self._address = self._buckets("address", self.limits.per_address, capacity, shared)
+        self._token = self._buckets("token", self.limits.per_token, capacity, shared)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -120,6 +133,13 @@ class RateLimitMiddleware:
                                             "seconds", headers={"Retry-After": str(max(1, math.ceil(wait)))}))
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _buckets(kind: str, limit: Limit | None, capacity: int, shared: SharedBuckets | None
+                 ) -> TokenBuckets | None:
+        if limit is None:
+            return None
+        return Buckets(limit, capacity) if shared is None else shared.buckets(kind, limit)
 
     def _key(self, kind: bytes, value: str) -> bytes:
         return hashlib.blake2b(kind + value.encode(), key=self._salt, digest_size=16).digest()

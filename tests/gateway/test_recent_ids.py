@@ -57,3 +57,13 @@ def test_forgotten_ids_are_new_again_and_others_stay() -> None:
     recent.forget("globex", [kept.int])  # another organization's ids are not touched
     assert ("acme", kept) in recent and ("acme", failed) not in recent
     assert len(recent) == 1
+
+
+def test_among_tells_which_ids_of_a_batch_are_remembered() -> None:
+    recent = RecentIds(ttl_seconds=60, clock=(clock := Clock()))
+    old, new, unseen = (uuid.uuid4().int for _ in range(3))
+    recent.remember("acme", [old])
+    clock.now += 31
+    recent.remember("acme", [new])  # old is in the previous generation now
+    assert recent.among("acme", [old, new, unseen]) == {old, new}
+    assert recent.among("globex", [old, new]) == set()

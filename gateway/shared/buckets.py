@@ -1,0 +1,110 @@
+"""The rate limits' token buckets for every worker at once, in one file of the run directory, so a
+client gets its limit once whichever workers its connections reach."""
+
+from __future__ import annotations
+
+import secrets
+import struct
+from pathlib import Path
+
+from gateway.middleware.rate_limit import Limit
+from gateway.shared.mapped_file import MappedFile
+
+FILE_NAME = "rate_limits"
+KINDS = ("address", "token")  # one table each, in this order
+_MAGIC = b"PRCSRLB1"
+_HEADER = struct.Struct("<8sI")  # magic, slot bits
+_TABLES_AT = 4096
+_SLOT = struct.Struct("<16sdd")  # key (a salted hash), tokens, when they were counted
+_WINDOW = 8  # the slots from a key's home slot where its bucket may be
+_FREE = bytes(16)
+
+
+class SharedBuckets:
+    """One table of buckets per kind, `capacity` buckets each at most half filling it (32 bytes a
+    slot: 100,000 buckets per kind take 8 MiB of the file per kind). A bucket lives in one of the
+    `_WINDOW` slots from its home slot (its key's first bytes: the keys are salted hashes, so clients
+    cannot aim at a slot); with the window full, its least recently used bucket makes room. A
+    forgotten bucket starts full, as in the in-process Buckets.
+
+    The salt the keys are hashed with is made by create() and handed to every worker, so that all
+    of them key a client alike; it is never written down, so the file, on disk, holds keys that
+    cannot be tied back to an address or a token (an IPv4 address, hashed with a known salt, is
+    found again by trying them all)."""
+
+    def __init__(self, file: MappedFile, salt: bytes) -> None:
+        magic, bits = _HEADER.unpack_from(file.memory)
+        if magic != _MAGIC:
+            raise ValueError(f"{file.path} holds no rate limit buckets")
+        self.salt = salt
+        self._file = file
+        self._mask = (1 << bits) - 1
+        self._table_bytes = _SLOT.size * ((1 << bits) + _WINDOW - 1)  # windows never wrap
+
+    @classmethod
+    def create(cls, run_dir: Path, capacity: int = 100_000) -> bytes:
+        """A new file in `run_dir`, every bucket full (for the supervisor, before it starts the
+        workers), and the salt to give each of them for attach(): keep it in memory only."""
+        bits = max(4, (2 * capacity - 1).bit_length())
+        header = bytearray(_TABLES_AT)
+        _HEADER.pack_into(header, 0, _MAGIC, bits)
+        size = _TABLES_AT + len(KINDS) * _SLOT.size * ((1 << bits) + _WINDOW - 1)
+        MappedFile.create(run_dir / FILE_NAME, size, bytes(header))
+        return secrets.token_bytes(16)
+
+    @classmethod
+    def attach(cls, run_dir: Path, salt: bytes) -> SharedBuckets:
+        """The file create() made in `run_dir`, with the salt it returned (for each worker)."""
+        return cls(MappedFile(run_dir / FILE_NAME), salt)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def buckets(self, kind: str, limit: Limit) -> KindBuckets:
+        return KindBuckets(self, _TABLES_AT + KINDS.index(kind) * self._table_bytes, limit)
+
+    def take(self, table: int, limit: Limit, key: bytes, now: float) -> float:
+        """Buckets.take() on the bucket of `key` in the table at offset `table`."""
+        memory, size = self._file.memory, _SLOT.size
+        start = table + (int.from_bytes(key[:8], "little") & self._mask) * size
+        self._file.lock()
+        try:
+            window = memory[start:start + _WINDOW * size]
+            offset = _slot_of(window, key)
+            if offset >= 0:
+                _, tokens, at = _SLOT.unpack_from(window, offset)
+            else:
+                offset = _slot_of(window, _FREE)
+                if offset < 0:
+                    offset = min(range(0, len(window), size),
+                                 key=lambda used: float(_SLOT.unpack_from(window, used)[2]))
+                tokens, at = limit.burst, now
+            # max(): another worker may have counted this bucket at a later `now` than ours.
+            tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.rate)
+            wait = 0.0
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / limit.rate
+            _SLOT.pack_into(memory, start + offset, key, tokens, max(now, at))
+        finally:
+            self._file.unlock()
+        return wait
+
+
+class KindBuckets:
+    """The buckets of one kind, as Buckets (gateway/middleware/rate_limit.py) takes from them."""
+
+    def __init__(self, shared: SharedBuckets, table: int, limit: Limit) -> None:
+        self._shared, self._table, self._limit = shared, table, limit
+
+    def take(self, key: bytes, now: float) -> float:
+        return self._shared.take(self._table, self._limit, key, now)
+
+
+def _slot_of(window: bytes, key: bytes) -> int:
+    """The offset of the slot in `window` whose key is `key`, or -1 (a match across slots is none)."""
+    offset = window.find(key)
+    while offset > 0 and offset % _SLOT.size:
+        offset = window.find(key, offset + 1)
+    return offset
