@@ -231,20 +231,23 @@ class Ingest:
         if len(events) > MAX_BATCH_EVENTS:
             message = f"a batch holds at most {MAX_BATCH_EVENTS} events, not {len(events)}"
             raise ApiError(413, "too_many_events", message, "events")
-        bodies: list[bytes] = []
-        ids: dict[int, None] = {}  # the batch's accepted event ids, in order
+        valid: list[tuple[Envelope, dict[str, None]]] = []  # with the fields the consent gate blanks
         rejected: list[dict[str, Any]] = []
-        duplicates = 0
-        heads: dict[str | None, bytes] = {}  # a batch mostly comes from one viewer: keyed once
         for index, item in enumerate(events):
             try:
                 event = item if isinstance(item, Envelope) else parse_event(item)
                 check_event_time(event, stamp.received_at)
-                blank = gate(event)
+                valid.append((event, gate(event)))
             except EventError as exc:
                 rejected.append({"index": index, "event_id": _sent_id(item), "error": exc.as_json()})
-                continue
-            if event.event_id.int in ids or (organization, event.event_id) in self._recent:
+        # One question for the whole batch: shared recent ids take a lock per question.
+        recent = self._recent.among(organization, [event.event_id.int for event, _ in valid])
+        bodies: list[bytes] = []
+        ids: dict[int, None] = {}  # the batch's accepted event ids, in order
+        duplicates = 0
+        heads: dict[str | None, bytes] = {}  # a batch mostly comes from one viewer: keyed once
+        for event, blank in valid:
+            if event.event_id.int in ids or event.event_id.int in recent:
                 duplicates += 1
                 continue
             ids[event.event_id.int] = None
