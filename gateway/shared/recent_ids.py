@@ -14,35 +14,42 @@ from uuid import UUID
 from gateway.shared.mapped_file import MappedFile
 
 FILE_NAME = "recent_ids"
-_MAGIC = b"PRCSRID1"
+_MAGIC = b"PRCSRID2"
 _FIXED = struct.Struct("<8sIQd32s")  # magic, slot bits, generation size, generation seconds, secret
-# The current table, its ids, its used slots (tombstones too), the previous table's ids, when it started
-_STATE = struct.Struct("<QQQQd")
+_STATE = struct.Struct("<QQQQdQQ")  # see _State
 _STATE_AT = 64
 _TABLES_AT = 4096
-_SLOT = 16
+_KEY = 16
+_SLOT = _KEY + 4  # the key, then the epoch of the table it was written in (32 bits, little-endian)
 _M128 = (1 << 128) - 1
-_TOMBSTONE = 1  # a forgotten id's slot; 0 is an empty one. No key of these values is ever stored.
-_EMPTY = bytes(_SLOT)
-_TOMBSTONE_SLOT = _TOMBSTONE.to_bytes(_SLOT, "little")
+_TOMBSTONE = 1  # the key of a forgotten id's slot: no id whose key is this is ever remembered
 _NOWHERE = -(1 << 62)  # _probe() found neither the key nor a free slot
+
+# current table (0 or 1), its ids, its used slots (tombstones too), the previous table's ids, when the
+# current one started, the epochs of tables 0 and 1
+_State = tuple[int, int, int, int, float, int, int]
 
 
 class SharedRecentIds:
     """RecentIds' rules (gateway/recent_ids.py) over two open-addressing hash tables in a mapped file,
     one per generation: at most `capacity` ids, each remembered for between `ttl_seconds / 2` and
-    `ttl_seconds`. Each table has the next power of two at or above `capacity` slots of 16 bytes,
-    so at most half full: 1,000,000 ids take 32 MiB of the file, shared by all the workers.
+    `ttl_seconds`. Each table has the next power of two at or above `capacity` slots of 20 bytes, so
+    it is at most half full: 1,000,000 ids take 40 MiB of the file, shared by all the workers.
 
     A slot holds the id's 128-bit integer XOR a 128-bit hash of its organization keyed with a secret
     made by create(): for one organization the map is one-to-one, so a stored key says exactly which
     id was enqueued (a false duplicate would lose an event); another organization's id could only
     match by a 128-bit hash collision, which no client can aim at without the secret. The slot is
     found by a keyed multiplicative hash of the key, so ids chosen to collide do not pile up either.
-    Forgotten ids leave tombstones; a table whose slots are three quarters used also rotates.
 
-    Every operation takes the file's lock once (remember() and forget() once for a whole batch);
-    `time.monotonic()` is system-wide on Linux, so the generations' ages read alike in every process.
+    A slot also holds its table's epoch when it was written; a slot of another epoch is free. So a
+    rotation clears a table by giving it a new epoch, and holds the lock no longer than any other
+    operation (zeroing a table of 16 MiB took 15-60 ms). Forgotten ids leave tombstones; a table whose
+    slots are three quarters used rotates too.
+
+    Every operation takes the file's lock once (among(), remember() and forget() once for a whole
+    batch); `time.monotonic()` is system-wide on Linux, so the generations' ages read alike in every
+    process.
     """
 
     def __init__(self, file: MappedFile, clock: Callable[[], float] = time.monotonic) -> None:
@@ -55,8 +62,7 @@ class SharedRecentIds:
         self._generation_size: int = generation_size
         self._generation_seconds: float = generation_seconds
         self._slots: int = 1 << bits
-        self._table_bytes = _SLOT << bits
-        self._starts = (_TABLES_AT, _TABLES_AT + self._table_bytes)  # of the two tables
+        self._starts = (_TABLES_AT, _TABLES_AT + _SLOT * self._slots)  # of the two tables
         self._shift: int = 128 - bits
         self._rotate_used = self._slots * 3 // 4
         self._secret = secret
@@ -72,7 +78,8 @@ class SharedRecentIds:
         bits = max(4, (2 * generation_size - 1).bit_length())
         header = bytearray(_TABLES_AT)
         _FIXED.pack_into(header, 0, _MAGIC, bits, generation_size, ttl_seconds / 2, secrets.token_bytes(32))
-        _STATE.pack_into(header, _STATE_AT, 0, 0, 0, 0, clock())
+        # Epochs 1 and 2: the file's zeroed slots are of epoch 0, so free.
+        _STATE.pack_into(header, _STATE_AT, 0, 0, 0, 0, clock(), 1, 2)
         MappedFile.create(run_dir / FILE_NAME, _TABLES_AT + 2 * (_SLOT << bits), bytes(header))
 
     @classmethod
@@ -86,10 +93,10 @@ class SharedRecentIds:
     def __len__(self) -> int:
         self._file.lock()
         try:
-            _, size, _, previous_size, _ = _STATE.unpack_from(self._memory, _STATE_AT)
+            state = self._state()
         finally:
             self._file.unlock()
-        return int(size + previous_size)
+        return state[1] + state[3]
 
     def __contains__(self, key: tuple[str, UUID]) -> bool:
         organization, event_id = key
@@ -101,12 +108,12 @@ class SharedRecentIds:
         seen = set()
         self._file.lock()
         try:
-            current, _, _, previous_size, _ = self._rotated()
-            probe, previous = self._probe, 1 - current
+            state = self._rotated()
+            probe, current, previous = self._probe, self._table(state, 0), self._table(state, 1)
             for event_id in event_ids:
                 entry = event_id ^ mixed
-                if entry > _TOMBSTONE and (probe(current, entry) >= 0
-                                           or (previous_size and probe(previous, entry) >= 0)):
+                if entry != _TOMBSTONE and (probe(current, entry) >= 0
+                                           or (state[3] and probe(previous, entry) >= 0)):
                     seen.add(event_id)
         finally:
             self._file.unlock()
@@ -117,20 +124,22 @@ class SharedRecentIds:
         mixed, memory = self._organization(organization), self._memory
         self._file.lock()
         try:
-            current, size, used, previous_size, started = self._rotated()
+            state = self._rotated()
+            size, used, current = state[1], state[2], self._table(state, 0)
             for event_id in event_ids:
                 if size >= self._generation_size or used >= self._rotate_used:
-                    self._store(current, size, used, previous_size, started)
-                    current, size, used, previous_size, started = self._rotate(self._clock())
+                    self._store(state[0], size, used, *state[3:])
+                    state = self._rotate(self._clock())
+                    size, used, current = state[1], state[2], self._table(state, 0)
                 entry = event_id ^ mixed
-                if entry <= _TOMBSTONE:
-                    continue  # a key the table cannot tell from a free slot: not remembered
+                if entry == _TOMBSTONE:
+                    continue  # a key that could not be told from a tombstone: not remembered
                 at = self._probe(current, entry)
                 if at < 0 and at != _NOWHERE:
-                    memory[~at:~at + _SLOT] = entry.to_bytes(_SLOT, "little")
+                    memory[~at:~at + _SLOT] = entry.to_bytes(_KEY, "little") + current[1]
                     size += 1
                     used += 1
-            self._store(current, size, used, previous_size, started)
+            self._store(state[0], size, used, *state[3:])
         finally:
             self._file.unlock()
 
@@ -140,18 +149,17 @@ class SharedRecentIds:
         mixed, memory = self._organization(organization), self._memory
         self._file.lock()
         try:
-            current, size, used, previous_size, started = _STATE.unpack_from(memory, _STATE_AT)
+            state = self._state()
+            sizes = [state[1], state[3]]  # of the current table and the previous one
+            tables = (self._table(state, 0), self._table(state, 1))
             for event_id in event_ids:
                 entry = event_id ^ mixed
-                for table in (current, 1 - current):
-                    at = self._probe(table, entry) if entry > _TOMBSTONE else -1
+                for which, table in enumerate(tables):
+                    at = self._probe(table, entry) if entry != _TOMBSTONE else -1
                     if at >= 0:
-                        memory[at:at + _SLOT] = _TOMBSTONE_SLOT
-                        if table == current:
-                            size -= 1
-                        else:
-                            previous_size -= 1
-            self._store(current, size, used, previous_size, started)
+                        memory[at:at + _SLOT] = _TOMBSTONE.to_bytes(_KEY, "little") + table[1]
+                        sizes[which] -= 1
+            self._store(state[0], sizes[0], state[2], sizes[1], *state[4:])
         finally:
             self._file.unlock()
 
@@ -159,60 +167,63 @@ class SharedRecentIds:
         """Forget every id (Percus Micro's reset)."""
         self._file.lock()
         try:
-            self._clear(0)
-            self._clear(1)
-            self._store(0, 0, 0, 0, self._clock())
+            epoch = max(self._state()[5:])
+            self._store(0, 0, 0, 0, self._clock(), epoch + 1, epoch + 2)
         finally:
             self._file.unlock()
 
-    def _probe(self, table: int, entry: int) -> int:
-        """The offset of `entry`'s slot in a table; else, bitwise inverted (so negative), the offset of
-        the free slot where it would go; else _NOWHERE. Linear probing from a slot picked by the top
-        bits of `entry` times an odd multiplier made of the secret."""
-        memory, slot, slots = self._memory, entry.to_bytes(_SLOT, "little"), self._slots
-        start, last = self._starts[table], slots - 1
-        index = ((entry * self._multiplier) & _M128) >> self._shift
+    def _probe(self, table: tuple[int, bytes], entry: int) -> int:
+        """The offset of `entry`'s slot in a table (its start and epoch); else, bitwise inverted (so
+        negative), the offset of the free slot where it would go; else _NOWHERE. Linear probing from
+        a slot picked by the top bits of `entry` times an odd multiplier made of the secret."""
+        start, epoch = table
+        memory, slot, slots = self._memory, entry.to_bytes(_KEY, "little") + epoch, self._slots
+        index, last = ((entry * self._multiplier) & _M128) >> self._shift, slots - 1
         for _ in range(slots):  # bounded, should a writer killed mid-write have left the counts short
-            at = start + (index << 4)
+            at = start + index * _SLOT
             found = memory[at:at + _SLOT]
             if found == slot:
                 return at
-            if found == _EMPTY:
+            if not found.endswith(epoch):
                 return ~at
             index = (index + 1) & last
         return _NOWHERE
 
-    def _rotated(self) -> tuple[int, int, int, int, float]:
+    def _table(self, state: _State, age: int) -> tuple[int, bytes]:
+        """The start and the epoch's bytes of the current table (age 0) or the previous one (1)."""
+        table = state[0] ^ age
+        epoch = state[6] if table else state[5]
+        # Modulo 2**32: a run directory made anew at every start sees no more rotations than that.
+        return self._starts[table], (epoch & 0xFFFFFFFF).to_bytes(4, "little")
+
+    def _state(self) -> _State:
+        state: _State = _STATE.unpack_from(self._memory, _STATE_AT)
+        return state
+
+    def _rotated(self) -> _State:
         """The state, after a rotation if one is due. Called holding the lock, as all below."""
-        state = _STATE.unpack_from(self._memory, _STATE_AT)
-        _, size, used, _, started = state
+        state = self._state()
         now = self._clock()
-        if (now - started >= self._generation_seconds or size >= self._generation_size
-                or used >= self._rotate_used):
+        if (now - state[4] >= self._generation_seconds or state[1] >= self._generation_size
+                or state[2] >= self._rotate_used):
             return self._rotate(now)
         return state
 
-    def _rotate(self, now: float) -> tuple[int, int, int, int, float]:
+    def _rotate(self, now: float) -> _State:
         """Drops the previous generation: the current one takes its place."""
-        current, size, _, _, started = _STATE.unpack_from(self._memory, _STATE_AT)
-        fresh = 1 - current
-        # Cleared before the state names it current: a writer killed while clearing leaves the
-        # previous table with holes, which only make probes stop early (never a false duplicate).
-        self._clear(fresh)
-        previous_size = size
+        current, size, _, _, started, *epochs = self._state()
+        fresh, epoch = 1 - current, max(epochs) + 1
+        epochs[fresh] = epoch  # clears it
         if now - started >= 2 * self._generation_seconds:  # two generations idle for a TTL: both stale
-            self._clear(current)
-            previous_size = 0
-        state = (fresh, 0, 0, previous_size, now)
+            epochs[current], size = epoch + 1, 0
+        state = (fresh, 0, 0, size, now, epochs[0], epochs[1])
         self._store(*state)
         return state
 
-    def _clear(self, table: int) -> None:
-        start = self._starts[table]
-        self._memory[start:start + self._table_bytes] = bytes(self._table_bytes)
-
-    def _store(self, current: int, size: int, used: int, previous_size: int, started: float) -> None:
-        _STATE.pack_into(self._memory, _STATE_AT, current, size, used, previous_size, started)
+    def _store(self, current: int, size: int, used: int, previous_size: int, started: float,
+               epoch_0: int, epoch_1: int) -> None:
+        _STATE.pack_into(self._memory, _STATE_AT, current, size, used, previous_size, started, epoch_0,
+                         epoch_1)
 
     def _organization(self, organization: str) -> int:
         mixed = self._organizations.get(organization)
