@@ -66,16 +66,16 @@ def create_app(settings: Settings, queue: Queue, *, store: Store | None = None,
     """Everything in one app over `queue`, which the caller owns (opens and closes); `instruments`
     (default: new ones) are what its GET /metrics shows, with the queue's and the store's state.
     `recent_ids` and `shared_buckets` (default: the app's own) are the dedup memory and the rate
-    limits' buckets that the worker processes of `percus serve` share (gateway/shared/)."""
+    limits' buckets (the POST limits' and the viewer lookups') that the worker processes of `percus
+    serve` share (gateway/shared/)."""
     # Here, not at the top: the API function imports this module and never loads prometheus-client.
     from gateway.instruments import Metrics, ReportTimer
 
     instruments = instruments or Metrics()
     services = services_for(settings, queue, store=store, viewer_keys=viewer_keys, metrics=instruments,
-                            recent_ids=recent_ids)
+                            recent_ids=recent_ids, shared_buckets=shared_buckets)
     instruments.watch(queue=queue, store=services.registry.store)
-    app = assemble(services, LOCAL, extra=openapi.routes(_document()), rate_limits=rate_limits,
-                   shared_buckets=shared_buckets)
+    app = assemble(services, LOCAL, extra=openapi.routes(_document()), rate_limits=rate_limits)
     app.add_middleware(ReportTimer, metrics=instruments)
     return app
 

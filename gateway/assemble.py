@@ -42,11 +42,13 @@ _WARM_UP_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (
 
 def services_for(settings: Settings, queue: Queue | None, *, store: Store | None = None,
                  viewer_keys: ViewerKeys | None = None, metrics: Metrics | None = None,
-                 recent_ids: RecentEventIds | None = None) -> Services:
+                 recent_ids: RecentEventIds | None = None, shared_buckets: SharedBuckets | None = None
+                 ) -> Services:
     """`store` (default: the configured one) holds the organization registry; `viewer_keys` default to
     PERCUS_VIEWER_KEYS, else the data dir's generated key; no queue: an app that enqueues nothing; no
-    `metrics`: an app that counts nothing (the Lambda functions'); `recent_ids` default to this
-    process's own (the worker processes of `percus serve` share theirs)."""
+    `metrics`: an app that counts nothing (the Lambda functions'); `recent_ids` and the rate limits'
+    buckets default to this process's own (the worker processes of `percus serve` share theirs:
+    gateway/shared/)."""
     return Services(
         settings=settings,
         registry=OrganizationRegistry(store if store is not None else open_store(settings)),
@@ -58,14 +60,15 @@ def services_for(settings: Settings, queue: Queue | None, *, store: Store | None
         viewer_keys=viewer_keys or load_viewer_keys(
             os.environ, data_dir=settings.data_dir if settings.store.startswith("file://") else None),
         metrics=metrics,
+        shared_buckets=shared_buckets,
     )
 
 
 def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequence[BaseRoute] = (),
-             rate_limits: RateLimits | None = None, shared_buckets: SharedBuckets | None = None) -> Starlette:
+             rate_limits: RateLimits | None = None) -> Starlette:
     """Each module exposes `routes(services) -> list[BaseRoute]`; `rate_limits` default to
-    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*), counted in this process's buckets unless
-    `shared_buckets` (those of every worker process of `percus serve`) are given."""
+    RateLimits.from_env(os.environ) (PERCUS_RATE_LIMIT_*), counted in the services' shared buckets if
+    they have some."""
     routes = [route for module in modules for route in module.routes(services)] + list(extra)
 
     @asynccontextmanager
@@ -87,7 +90,7 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         middleware=[
             Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
             Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ),
-                       refused=refused, shared=shared_buckets),
+                       refused=refused, shared=services.shared_buckets),
             # 512 KB, the API's documented limit, unless a module raises it for its paths
             Middleware(BodyLimitMiddleware, path_limits={prefix: limit for module in modules
                                                          for prefix, limit in getattr(module, "BODY_LIMITS",

@@ -16,6 +16,7 @@ from pipeline.governance.viewer_keys import ViewerKeys
 
 if TYPE_CHECKING:
     from gateway.instruments import Metrics
+    from gateway.shared.buckets import SharedBuckets
     from pipeline.query import QueryEngine
 
 
@@ -28,6 +29,8 @@ class Services:
     recent_ids: RecentEventIds
     viewer_keys: ViewerKeys  # the stored viewer_hash is keyed with these (docs/privacy.md)
     metrics: Metrics | None = None  # GET /metrics: the local app's alone (gateway/metrics.py)
+    # The rate limits' buckets of every worker process of `percus serve`; None: each limit its own.
+    shared_buckets: SharedBuckets | None = None
 
     def require_enqueuer(self) -> Enqueuer:
         if self.enqueuer is None:

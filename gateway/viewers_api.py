@@ -7,7 +7,9 @@ count, never by hash, and limited per API key (LIMIT: 10 requests a minute, a bu
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import time
 from typing import Any
 
@@ -19,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import api_keys
 from gateway._request import MALFORMED_JSON, bearer, json_body
 from gateway.errors import ApiError, error_doc
-from gateway.middleware.rate_limit import Buckets, Limit
+from gateway.middleware.rate_limit import Buckets, Limit, TokenBuckets
 from gateway.services import Services
 from pipeline.governance import audit
 from pipeline.outcomes.rows import parse_member
@@ -34,7 +36,9 @@ clock = time.monotonic  # the rate limit's clock (tests stop it)
 
 def routes(services: Services) -> list[BaseRoute]:
     registry, keys = services.registry, services.viewer_keys
-    buckets = Buckets(LIMIT, capacity=10_000)
+    shared = services.shared_buckets
+    buckets: TokenBuckets = Buckets(LIMIT, capacity=10_000) if shared is None else shared.limited(LIMIT)
+    salt = secrets.token_bytes(16) if shared is None else shared.salt
 
     def authorised(key: str | None, named: str | None) -> tuple[api_keys.Principal, str]:
         principal = api_keys.authenticate(registry, key)
@@ -70,7 +74,8 @@ def routes(services: Services) -> list[BaseRoute]:
             raise ApiError(400, "unknown_parameter", message, unknown[0])
         principal, org = await run_in_threadpool(authorised, bearer(request.headers.get("authorization")),
                                                  request.query_params.get("organization_id"))
-        wait = buckets.take(principal.key_id.encode(), clock())  # on the event loop: one at a time
+        key = hashlib.blake2b(b"v" + principal.key_id.encode(), key=salt, digest_size=16).digest()
+        wait = buckets.take(key, clock())  # on the event loop: one at a time
         if wait:
             retry = {"Retry-After": str(max(1, math.ceil(wait)))}
             raise ApiError(429, "rate_limited", f"at most {LIMIT.burst:g} lookups a minute per API key; "

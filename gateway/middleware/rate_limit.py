@@ -107,8 +107,8 @@ class RateLimitMiddleware:
         self.limits = limits or RateLimits()
         self._clock = clock
         self._salt = secrets.token_bytes(16) if shared is None else shared.salt
-        self._address = self._buckets("address", self.limits.per_address, capacity, shared)
-        self._token = self._buckets("token", self.limits.per_token, capacity, shared)
+        self._address = self._buckets(self.limits.per_address, capacity, shared)
+        self._token = self._buckets(self.limits.per_token, capacity, shared)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -135,11 +135,10 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _buckets(kind: str, limit: Limit | None, capacity: int, shared: SharedBuckets | None
-                 ) -> TokenBuckets | None:
+    def _buckets(limit: Limit | None, capacity: int, shared: SharedBuckets | None) -> TokenBuckets | None:
         if limit is None:
             return None
-        return Buckets(limit, capacity) if shared is None else shared.buckets(kind, limit)
+        return Buckets(limit, capacity) if shared is None else shared.limited(limit)
 
     def _key(self, kind: bytes, value: str) -> bytes:
         return hashlib.blake2b(kind + value.encode(), key=self._salt, digest_size=16).digest()

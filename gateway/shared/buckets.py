@@ -11,18 +11,18 @@ from gateway.middleware.rate_limit import Limit
 from gateway.shared.mapped_file import MappedFile
 
 FILE_NAME = "rate_limits"
-KINDS = ("address", "token")  # one table each, in this order
-_MAGIC = b"PRCSRLB1"
+_MAGIC = b"PRCSRLB2"
 _HEADER = struct.Struct("<8sI")  # magic, slot bits
-_TABLES_AT = 4096
+_TABLE_AT = 4096
 _SLOT = struct.Struct("<16sdd")  # key (a salted hash), tokens, when they were counted
 _WINDOW = 8  # the slots from a key's home slot where its bucket may be
 _FREE = bytes(16)
 
 
 class SharedBuckets:
-    """One table of buckets per kind, `capacity` buckets each at most half filling it (32 bytes a
-    slot: 100,000 buckets per kind take 8 MiB of the file per kind). A bucket lives in one of the
+    """One table of buckets of every kind (the keys are hashed with their kind, the limit is the
+    caller's), `capacity` buckets at most half filling it: 32 bytes a slot, so the default 200,000
+    (100,000 client addresses and as many share tokens) take 16 MiB. A bucket lives in one of the
     `_WINDOW` slots from its home slot (its key's first bytes: the keys are salted hashes, so clients
     cannot aim at a slot); with the window full, its least recently used bucket makes room. A
     forgotten bucket starts full, as in the in-process Buckets.
@@ -39,16 +39,15 @@ class SharedBuckets:
         self.salt = salt
         self._file = file
         self._mask = (1 << bits) - 1
-        self._table_bytes = _SLOT.size * ((1 << bits) + _WINDOW - 1)  # windows never wrap
 
     @classmethod
-    def create(cls, run_dir: Path, capacity: int = 100_000) -> bytes:
+    def create(cls, run_dir: Path, capacity: int = 200_000) -> bytes:
         """A new file in `run_dir`, every bucket full (for the supervisor, before it starts the
         workers), and the salt to give each of them for attach(): keep it in memory only."""
         bits = max(4, (2 * capacity - 1).bit_length())
-        header = bytearray(_TABLES_AT)
+        header = bytearray(_TABLE_AT)
         _HEADER.pack_into(header, 0, _MAGIC, bits)
-        size = _TABLES_AT + len(KINDS) * _SLOT.size * ((1 << bits) + _WINDOW - 1)
+        size = _TABLE_AT + _SLOT.size * ((1 << bits) + _WINDOW - 1)  # windows never wrap
         MappedFile.create(run_dir / FILE_NAME, size, bytes(header))
         return secrets.token_bytes(16)
 
@@ -60,13 +59,14 @@ class SharedBuckets:
     def close(self) -> None:
         self._file.close()
 
-    def buckets(self, kind: str, limit: Limit) -> KindBuckets:
-        return KindBuckets(self, _TABLES_AT + KINDS.index(kind) * self._table_bytes, limit)
+    def limited(self, limit: Limit) -> LimitedBuckets:
+        """The buckets, as Buckets (gateway/middleware/rate_limit.py) with this limit takes from them."""
+        return LimitedBuckets(self, limit)
 
-    def take(self, table: int, limit: Limit, key: bytes, now: float) -> float:
-        """Buckets.take() on the bucket of `key` in the table at offset `table`."""
+    def take(self, limit: Limit, key: bytes, now: float) -> float:
+        """Buckets.take() on the bucket of `key`, a salted hash of 16 bytes."""
         memory, size = self._file.memory, _SLOT.size
-        start = table + (int.from_bytes(key[:8], "little") & self._mask) * size
+        start = _TABLE_AT + (int.from_bytes(key[:8], "little") & self._mask) * size
         self._file.lock()
         try:
             window = memory[start:start + _WINDOW * size]
@@ -92,14 +92,12 @@ class SharedBuckets:
         return wait
 
 
-class KindBuckets:
-    """The buckets of one kind, as Buckets (gateway/middleware/rate_limit.py) takes from them."""
-
-    def __init__(self, shared: SharedBuckets, table: int, limit: Limit) -> None:
-        self._shared, self._table, self._limit = shared, table, limit
+class LimitedBuckets:
+    def __init__(self, shared: SharedBuckets, limit: Limit) -> None:
+        self._shared, self._limit = shared, limit
 
     def take(self, key: bytes, now: float) -> float:
-        return self._shared.take(self._table, self._limit, key, now)
+        return self._shared.take(self._limit, key, now)
 
 
 def _slot_of(window: bytes, key: bytes) -> int:

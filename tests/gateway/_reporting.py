@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.middleware.rate_limit import RateLimits
+from gateway.shared.buckets import SharedBuckets
 from pipeline.config import Settings, load_settings
 from pipeline.governance.registry import OrganizationRegistry
 from pipeline.query.duckdb_engine import DuckDbEngine
@@ -152,19 +153,34 @@ Served = TypeVar("Served", bound=OutcomesApp)
 
 
 @contextmanager
-def open_outcomes(root: Path, served: type[Served]) -> Iterator[Served]:
+def open_outcomes(root: Path, served: type[Served], shared_buckets: SharedBuckets | None = None
+                  ) -> Iterator[Served]:
     store = LocalStore(root / "bucket")
     known_outcomes(store)
     describe(store, "acme", projects={"p1": "Renewals"})
     registry = OrganizationRegistry(store)
     for org in ("acme", "globex"):
         registry.create(org)
+    with _served(root, store, shared_buckets) as client:
+        yield served(client, store, root, registry.create_api_key("acme"), registry.create_api_key("globex"))
+
+
+@contextmanager
+def another_worker(app: Served, shared_buckets: SharedBuckets) -> Iterator[Served]:
+    """A second app over the same outcomes, as another worker process of `percus serve` would be."""
+    with _served(app.root, app.store, shared_buckets, queue="queue-2") as client:
+        yield replace(app, client=client)
+
+
+@contextmanager
+def _served(root: Path, store: LocalStore, shared_buckets: SharedBuckets | None, queue: str = "queue"
+            ) -> Iterator[TestClient]:
     settings = load_settings({"PERCUS_DATA_DIR": str(root), "PERCUS_TOKEN_KEYS": f"k1:{root.name}"})
-    queue = LocalQueue(root / "queue")
+    local = LocalQueue(root / queue)
     try:
-        app = create_app(settings, queue, store=store, rate_limits=RateLimits(), viewer_keys=KEYS)
+        app = create_app(settings, local, store=store, rate_limits=RateLimits(), viewer_keys=KEYS,
+                         shared_buckets=shared_buckets)
         with TestClient(app) as client:
-            yield served(client, store, root, registry.create_api_key("acme"),
-                         registry.create_api_key("globex"))
+            yield client
     finally:
-        queue.close()
+        local.close()

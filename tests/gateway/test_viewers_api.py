@@ -7,14 +7,16 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway import viewers_api
+from gateway.shared.buckets import SharedBuckets
 from pipeline.governance import audit
-from tests.gateway._reporting import OutcomesApp, open_outcomes
+from tests.gateway._reporting import OutcomesApp, another_worker, open_outcomes
 from tests.pipeline._outcomes import client
 
 PATH = "/analytics/v1/viewers/lookup"
@@ -102,3 +104,16 @@ def test_at_most_ten_lookups_a_minute_per_key(served: Served, monkeypatch: pytes
     refused = served.post(served.acme, [client(1)])
     assert refused.json()["error"]["code"] == "rate_limited" and refused.headers["Retry-After"] == "6"
     assert served.post(served.globex, [client(1)]).status_code == 200  # another key, its own bucket
+
+
+def test_the_limit_counts_the_lookups_of_every_worker_process(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(viewers_api, "clock", lambda: 10**9)  # the clock stands still
+    run = tmp_path / "run"
+    run.mkdir()
+    salt = SharedBuckets.create(run)  # two attachments lock each other out as two processes do
+    with open_outcomes(tmp_path / "outcomes", Served, SharedBuckets.attach(run, salt)) as first, \
+            another_worker(first, SharedBuckets.attach(run, salt)) as second:
+        answers = [(first, second)[n % 2].post(first.acme, [client(1)]).status_code for n in range(11)]
+        assert answers == [200] * 10 + [429]
+        assert first.post(first.acme, [client(1)]).status_code == 429
