@@ -58,6 +58,9 @@ def _run(command: str, args: list[Any], client: TestClient, recent: SharedRecent
         return sorted(format(event_id, "032x") for event_id in found)
     if command == "len":
         return len(recent)
+    if command == "clear":
+        recent.clear()
+        return None
     if command == "lock":  # [file name]: takes that file's lock and keeps it
         HELD.append(MappedFile(run_dir / args[0]))
         HELD[-1].lock()

@@ -56,22 +56,35 @@ class Worker:
         self.process.stdout.close()
 
 
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
+def made(run: Path) -> Path:
     """What the supervisor makes before it starts the workers: small tables, a 60-second TTL."""
-    run = tmp_path / "run"
     run.mkdir()
     SharedRecentIds.create(run, capacity=100, ttl_seconds=60, clock=lambda: 1000.0)
     (run / "test-salt").write_text(SharedBuckets.create(run, capacity=100).hex())  # for Worker to pass on
     return run
 
 
-@pytest.fixture
-def workers(tmp_path: Path, run_dir: Path) -> Iterator[tuple[Worker, Worker]]:
-    pair = Worker(run_dir, tmp_path / "a"), Worker(run_dir, tmp_path / "b")
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return made(tmp_path_factory.mktemp("shared") / "run")
+
+
+@pytest.fixture(scope="module")
+def started(run_dir: Path) -> Iterator[tuple[Worker, Worker]]:
+    """Two workers for the module: a worker takes seconds to start."""
+    pair = Worker(run_dir, run_dir.parent / "a"), Worker(run_dir, run_dir.parent / "b")
     yield pair
     for worker in pair:
         worker.stop()
+
+
+@pytest.fixture
+def workers(started: tuple[Worker, Worker]) -> tuple[Worker, Worker]:
+    """The two workers, their clocks at 1000 and no id remembered, the tables' generation begun then."""
+    for worker in started:
+        worker.ask("now", 1000.0)
+    started[0].ask("clear")
+    return started
 
 
 def ids(count: int) -> list[str]:
@@ -148,9 +161,10 @@ def test_a_table_that_fills_keeps_the_newest_ids(workers: tuple[Worker, Worker])
     assert a.ask("among", "acme", [*last, *sent[-50:]]) == last
 
 
-def test_the_rate_limit_counts_every_workers_requests(tmp_path: Path, run_dir: Path) -> None:
+def test_the_rate_limit_counts_every_workers_requests(tmp_path: Path) -> None:
     # 3 requests per address, refilled at 0.001 per second: a refused request stays refused meanwhile.
     env = {"PERCUS_RATE_LIMIT_PER_ADDRESS": "0.001:3", "PERCUS_RATE_LIMIT_EXEMPT": ""}
+    run_dir = made(tmp_path / "run")
     a, b = Worker(run_dir, tmp_path / "a", env), Worker(run_dir, tmp_path / "b", env)
     try:
         _three_pass_then_refused(a, b)
@@ -173,7 +187,7 @@ def _three_pass_then_refused(a: Worker, b: Worker) -> None:
 def test_a_worker_killed_holding_the_lock_wedges_nobody(tmp_path: Path, run_dir: Path,
                                                         workers: tuple[Worker, Worker], name: str) -> None:
     a, _ = workers
-    holder = Worker(run_dir, tmp_path / "holder")
+    holder = Worker(run_dir, tmp_path / "holder")  # its own data dir: its own queue
     assert holder.ask("lock", name) == "locked"
     fd = os.open(run_dir / name, os.O_RDWR)
     try:
