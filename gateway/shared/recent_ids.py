@@ -16,18 +16,18 @@ from gateway.shared.mapped_file import MappedFile
 FILE_NAME = "recent_ids"
 _MAGIC = b"PRCSRID2"
 _FIXED = struct.Struct("<8sIQd32s")  # magic, slot bits, generation size, generation seconds, secret
-_STATE = struct.Struct("<QQQQdQQ")  # see _State
+_STATE = struct.Struct("<QQQQd4s4s")  # see _State
 _STATE_AT = 64
 _TABLES_AT = 4096
 _KEY = 16
-_SLOT = _KEY + 4  # the key, then the epoch of the table it was written in (32 bits, little-endian)
+_SLOT = _KEY + 4  # the key, then the epoch of the table it was written in
 _M128 = (1 << 128) - 1
 _TOMBSTONE = 1  # the key of a forgotten id's slot: no id whose key is this is ever remembered
 _NOWHERE = -(1 << 62)  # _probe() found neither the key nor a free slot
 
 # current table (0 or 1), its ids, its used slots (tombstones too), the previous table's ids, when the
-# current one started, the epochs of tables 0 and 1
-_State = tuple[int, int, int, int, float, int, int]
+# current one started, the epochs of tables 0 and 1 (32-bit little-endian, never 0: a zeroed slot's)
+_State = tuple[int, int, int, int, float, bytes, bytes]
 
 
 class SharedRecentIds:
@@ -78,8 +78,7 @@ class SharedRecentIds:
         bits = max(4, (2 * generation_size - 1).bit_length())
         header = bytearray(_TABLES_AT)
         _FIXED.pack_into(header, 0, _MAGIC, bits, generation_size, ttl_seconds / 2, secrets.token_bytes(32))
-        # Epochs 1 and 2: the file's zeroed slots are of epoch 0, so free.
-        _STATE.pack_into(header, _STATE_AT, 0, 0, 0, 0, clock(), 1, 2)
+        _STATE.pack_into(header, _STATE_AT, 0, 0, 0, 0, clock(), _epoch(1), _epoch(2))
         MappedFile.create(run_dir / FILE_NAME, _TABLES_AT + 2 * (_SLOT << bits), bytes(header))
 
     @classmethod
@@ -109,11 +108,12 @@ class SharedRecentIds:
         self._file.lock()
         try:
             state = self._rotated()
-            probe, current, previous = self._probe, self._table(state, 0), self._table(state, 1)
+            probe, current = self._probe, self._table(state, 0)
+            previous = self._table(state, 1) if state[3] else None
             for event_id in event_ids:
                 entry = event_id ^ mixed
                 if entry != _TOMBSTONE and (probe(current, entry) >= 0
-                                           or (state[3] and probe(previous, entry) >= 0)):
+                                           or (previous is not None and probe(previous, entry) >= 0)):
                     seen.add(event_id)
         finally:
             self._file.unlock()
@@ -167,8 +167,8 @@ class SharedRecentIds:
         """Forget every id (Percus Micro's reset)."""
         self._file.lock()
         try:
-            epoch = max(self._state()[5:])
-            self._store(0, 0, 0, 0, self._clock(), epoch + 1, epoch + 2)
+            epoch = max(_number(epoch) for epoch in self._state()[5:])
+            self._store(0, 0, 0, 0, self._clock(), _epoch(epoch + 1), _epoch(epoch + 2))
         finally:
             self._file.unlock()
 
@@ -192,9 +192,7 @@ class SharedRecentIds:
     def _table(self, state: _State, age: int) -> tuple[int, bytes]:
         """The start and the epoch's bytes of the current table (age 0) or the previous one (1)."""
         table = state[0] ^ age
-        epoch = state[6] if table else state[5]
-        # Modulo 2**32: a run directory made anew at every start sees no more rotations than that.
-        return self._starts[table], (epoch & 0xFFFFFFFF).to_bytes(4, "little")
+        return self._starts[table], state[6] if table else state[5]
 
     def _state(self) -> _State:
         state: _State = _STATE.unpack_from(self._memory, _STATE_AT)
@@ -212,16 +210,16 @@ class SharedRecentIds:
     def _rotate(self, now: float) -> _State:
         """Drops the previous generation: the current one takes its place."""
         current, size, _, _, started, *epochs = self._state()
-        fresh, epoch = 1 - current, max(epochs) + 1
-        epochs[fresh] = epoch  # clears it
+        fresh, epoch = 1 - current, max(_number(epoch) for epoch in epochs) + 1
+        epochs[fresh] = _epoch(epoch)  # clears it
         if now - started >= 2 * self._generation_seconds:  # two generations idle for a TTL: both stale
-            epochs[current], size = epoch + 1, 0
+            epochs[current], size = _epoch(epoch + 1), 0
         state = (fresh, 0, 0, size, now, epochs[0], epochs[1])
         self._store(*state)
         return state
 
     def _store(self, current: int, size: int, used: int, previous_size: int, started: float,
-               epoch_0: int, epoch_1: int) -> None:
+               epoch_0: bytes, epoch_1: bytes) -> None:
         _STATE.pack_into(self._memory, _STATE_AT, current, size, used, previous_size, started, epoch_0,
                          epoch_1)
 
@@ -232,6 +230,16 @@ class SharedRecentIds:
                 self._organizations.clear()
             mixed = self._organizations[organization] = _keyed(self._secret, b"org:" + organization.encode())
         return mixed
+
+
+def _epoch(number: int) -> bytes:
+    """An epoch as stored: modulo 2**32 - 1, plus 1, so never 0 (a run directory made anew at every
+    start sees no more rotations than that)."""
+    return ((number - 1) % 0xFFFFFFFF + 1).to_bytes(4, "little")
+
+
+def _number(epoch: bytes) -> int:
+    return int.from_bytes(epoch, "little")
 
 
 def _keyed(secret: bytes, data: bytes) -> int:
