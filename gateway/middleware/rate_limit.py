@@ -101,7 +101,8 @@ class RateLimitMiddleware:
                  clock: Callable[[], float] = time.monotonic,
                  refused: Callable[[Scope, str], None] | None = None, shared: SharedBuckets | None = None
                  ) -> None:
-        """`shared`: buckets every worker process uses (their own capacity), instead of this process's."""
+        """`shared`: the buckets of every worker process (with the capacity they were made with), instead
+        of this process's own."""
         self.app = app
         self.refused = refused  # told of each request refused here, with the error code (for metrics)
         self.limits = limits or RateLimits()
