@@ -12,15 +12,19 @@ from pathlib import Path
 from uuid import UUID
 
 from gateway.shared.mapped_file import MappedFile
+from gateway.shared.owners import Owners
 
 FILE_NAME = "recent_ids"
-_MAGIC = b"PRCSRID2"
+_MAGIC = b"PRCSRID3"
 _FIXED = struct.Struct("<8sIQd32s")  # magic, slot bits, generation size, generation seconds, secret
 _STATE = struct.Struct("<QQQQd4s4s")  # see _State
 _STATE_AT = 64
+_NEXT_OWNER = struct.Struct("<I")  # the number the next process to attach takes
+_NEXT_OWNER_AT = 128
 _TABLES_AT = 4096
 _KEY = 16
-_SLOT = _KEY + 4  # the key, then the epoch of the table it was written in
+_OWNER = 4
+_SLOT = _KEY + 4 + _OWNER  # the key, the epoch of the table it was written in, the process that wrote it
 _M128 = (1 << 128) - 1
 _TOMBSTONE = 1  # the key of a forgotten id's slot: no id whose key is this is ever remembered
 _NOWHERE = -(1 << 62)  # _probe() found neither the key nor a free slot
@@ -33,14 +37,19 @@ _State = tuple[int, int, int, int, float, bytes, bytes]
 class SharedRecentIds:
     """RecentIds' rules (gateway/recent_ids.py) over two open-addressing hash tables in a mapped file,
     one per generation: at most `capacity` ids, each remembered for between `ttl_seconds / 2` and
-    `ttl_seconds`. Each table has the next power of two at or above `capacity` slots of 20 bytes, so
-    it is at most half full: 1,000,000 ids take 40 MiB of the file, shared by all the workers.
+    `ttl_seconds`. Each table has the next power of two at or above `capacity` slots of 24 bytes, so
+    it is at most half full: 1,000,000 ids take 48 MiB of the file, shared by all the workers.
 
     A slot holds the id's 128-bit integer XOR a 128-bit hash of its organization keyed with a secret
     made by create(): for one organization the map is one-to-one, so a stored key says exactly which
     id was enqueued (a false duplicate would lose an event); another organization's id could only
     match by a 128-bit hash collision, which no client can aim at without the secret. The slot is
     found by a keyed multiplicative hash of the key, so ids chosen to collide do not pile up either.
+
+    A slot also holds the number of the process that remembered it (gateway/shared/owners.py): an id
+    whose process has died since is not a duplicate. That process may have died before it enqueued
+    the event, and the client, whose connection it reset, resends it; the id the dead process
+    remembered must not answer the resend (an event enqueued twice is one the compactor drops).
 
     A slot also holds its table's epoch when it was written; a slot of another epoch is free. So a
     rotation clears a table by giving it a new epoch, and holds the lock no longer than any other
@@ -69,6 +78,14 @@ class SharedRecentIds:
         self._multiplier = _keyed(secret, b"slot") | 1
         self._organizations: dict[str, int] = {}
         self._clock = clock
+        file.lock()
+        try:
+            (number,) = _NEXT_OWNER.unpack_from(memory, _NEXT_OWNER_AT)
+            _NEXT_OWNER.pack_into(memory, _NEXT_OWNER_AT, number + 1)
+        finally:
+            file.unlock()
+        self._owners = Owners(_owners_directory(file.path), number)
+        self._owner = number.to_bytes(_OWNER, "little")
 
     @classmethod
     def create(cls, run_dir: Path, capacity: int = 1_000_000, ttl_seconds: float = 15 * 60,
@@ -79,6 +96,7 @@ class SharedRecentIds:
         header = bytearray(_TABLES_AT)
         _FIXED.pack_into(header, 0, _MAGIC, bits, generation_size, ttl_seconds / 2, secrets.token_bytes(32))
         _STATE.pack_into(header, _STATE_AT, 0, 0, 0, 0, clock(), _epoch(1), _epoch(2))
+        _owners_directory(run_dir / FILE_NAME).mkdir(mode=0o700, exist_ok=True)
         MappedFile.create(run_dir / FILE_NAME, _TABLES_AT + 2 * (_SLOT << bits), bytes(header))
 
     @classmethod
@@ -87,6 +105,7 @@ class SharedRecentIds:
         return cls(MappedFile(run_dir / FILE_NAME), clock)
 
     def close(self) -> None:
+        self._owners.close()
         self._file.close()
 
     def __len__(self) -> int:
@@ -108,12 +127,15 @@ class SharedRecentIds:
         self._file.lock()
         try:
             state = self._rotated()
-            probe, current = self._probe, self._table(state, 0)
+            probe, alive, current = self._probe, self._alive, self._table(state, 0)
             previous = self._table(state, 1) if state[3] else None
             for event_id in event_ids:
                 entry = event_id ^ mixed
-                if entry != _TOMBSTONE and (probe(current, entry) >= 0
-                                           or (previous is not None and probe(previous, entry) >= 0)):
+                if entry == _TOMBSTONE:
+                    continue
+                at = probe(current, entry)
+                if (at >= 0 and alive(at)) or (previous is not None and (at := probe(previous, entry)) >= 0
+                                               and alive(at)):
                     seen.add(event_id)
         finally:
             self._file.unlock()
@@ -135,8 +157,10 @@ class SharedRecentIds:
                 if entry == _TOMBSTONE:
                     continue  # a key that could not be told from a tombstone: not remembered
                 at = self._probe(current, entry)
-                if at < 0 and at != _NOWHERE:
-                    memory[~at:~at + _SLOT] = entry.to_bytes(_KEY, "little") + current[1]
+                if at >= 0:  # remembered already; by a process that has died since, it is ours now
+                    memory[at + _SLOT - _OWNER:at + _SLOT] = self._owner
+                elif at != _NOWHERE:
+                    memory[~at:~at + _SLOT] = entry.to_bytes(_KEY, "little") + current[1] + self._owner
                     size += 1
                     used += 1
             self._store(state[0], size, used, *state[3:])
@@ -157,7 +181,7 @@ class SharedRecentIds:
                 for which, table in enumerate(tables):
                     at = self._probe(table, entry) if entry != _TOMBSTONE else -1
                     if at >= 0:
-                        memory[at:at + _SLOT] = _TOMBSTONE.to_bytes(_KEY, "little") + table[1]
+                        memory[at:at + _SLOT] = _TOMBSTONE.to_bytes(_KEY, "little") + table[1] + self._owner
                         sizes[which] -= 1
             self._store(state[0], sizes[0], state[2], sizes[1], *state[4:])
         finally:
@@ -177,17 +201,21 @@ class SharedRecentIds:
         negative), the offset of the free slot where it would go; else _NOWHERE. Linear probing from
         a slot picked by the top bits of `entry` times an odd multiplier made of the secret."""
         start, epoch = table
-        memory, slot, slots = self._memory, entry.to_bytes(_KEY, "little") + epoch, self._slots
+        memory, keyed, slots = self._memory, entry.to_bytes(_KEY, "little") + epoch, self._slots
         index, last = ((entry * self._multiplier) & _M128) >> self._shift, slots - 1
         for _ in range(slots):  # bounded, should a writer killed mid-write have left the counts short
             at = start + index * _SLOT
             found = memory[at:at + _SLOT]
-            if found == slot:
+            if found.startswith(keyed):
                 return at
-            if not found.endswith(epoch):
+            if not found.startswith(epoch, _KEY):
                 return ~at
             index = (index + 1) & last
         return _NOWHERE
+
+    def _alive(self, at: int) -> bool:
+        """Whether the process that wrote the slot at `at` is still alive."""
+        return self._owners.alive(int.from_bytes(self._memory[at + _SLOT - _OWNER:at + _SLOT], "little"))
 
     def _table(self, state: _State, age: int) -> tuple[int, bytes]:
         """The start and the epoch's bytes of the current table (age 0) or the previous one (1)."""
@@ -230,6 +258,10 @@ class SharedRecentIds:
                 self._organizations.clear()
             mixed = self._organizations[organization] = _keyed(self._secret, b"org:" + organization.encode())
         return mixed
+
+
+def _owners_directory(path: Path) -> Path:
+    return path.with_name(path.name + ".owners")
 
 
 def _epoch(number: int) -> bytes:

@@ -114,6 +114,23 @@ def test_forgetting_in_one_process_undoes_remembering_in_another(workers: tuple[
     assert b.ask("among", "acme", [failed]) == [failed]
 
 
+def test_ids_a_worker_remembered_before_it_died_are_new_again(tmp_path: Path, run_dir: Path,
+                                                              workers: tuple[Worker, Worker]) -> None:
+    a, b = workers
+    dying = Worker(run_dir, tmp_path / "dying")
+    try:
+        sent = ids(3)
+        dying.ask("remember", "acme", sent)  # then killed before it enqueued them, say
+        assert a.ask("among", "acme", sent) == sorted(sent)  # while it lives, they are duplicates
+        dying.process.send_signal(signal.SIGKILL)
+        assert dying.process.wait() == -signal.SIGKILL
+        assert a.ask("among", "acme", sent) == []  # the client's resend is accepted
+        b.ask("remember", "acme", sent[:1])  # by b
+        assert a.ask("among", "acme", sent) == sent[:1]
+    finally:
+        dying.stop()
+
+
 def test_one_organizations_ids_never_mark_anothers(workers: tuple[Worker, Worker]) -> None:
     a, b = workers
     sent = ids(50)
