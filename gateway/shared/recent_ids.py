@@ -71,7 +71,9 @@ class SharedRecentIds:
         self._generation_size: int = generation_size
         self._generation_seconds: float = generation_seconds
         self._slots: int = 1 << bits
-        self._starts = (_TABLES_AT, _TABLES_AT + _SLOT * self._slots)  # of the two tables
+        self._table_bytes = _SLOT * self._slots
+        self._starts = (_TABLES_AT, _TABLES_AT + self._table_bytes)  # of the two tables
+        self._bound = range(self._slots)
         self._shift: int = 128 - bits
         self._rotate_used = self._slots * 3 // 4
         self._secret = secret
@@ -201,16 +203,17 @@ class SharedRecentIds:
         negative), the offset of the free slot where it would go; else _NOWHERE. Linear probing from
         a slot picked by the top bits of `entry` times an odd multiplier made of the secret."""
         start, epoch = table
-        memory, keyed, slots = self._memory, entry.to_bytes(_KEY, "little") + epoch, self._slots
-        index, last = ((entry * self._multiplier) & _M128) >> self._shift, slots - 1
-        for _ in range(slots):  # bounded, should a writer killed mid-write have left the counts short
-            at = start + index * _SLOT
+        memory, keyed, end = self._memory, entry.to_bytes(_KEY, "little") + epoch, start + self._table_bytes
+        at = start + (((entry * self._multiplier) & _M128) >> self._shift) * _SLOT
+        for _ in self._bound:  # bounded, should a writer killed mid-write have left the counts short
             found = memory[at:at + _SLOT]
             if found.startswith(keyed):
                 return at
             if not found.startswith(epoch, _KEY):
                 return ~at
-            index = (index + 1) & last
+            at += _SLOT
+            if at == end:
+                at = start
         return _NOWHERE
 
     def _alive(self, at: int) -> bool:
