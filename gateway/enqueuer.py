@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 
@@ -75,12 +75,20 @@ class Enqueuer:
 
 
 async def enqueue_new(enqueuer: Enqueuer, recent: RecentEventIds, organization: str,
-                      event_ids: Collection[int], bodies: Sequence[bytes]) -> None:
-    """Enqueue the bodies of events not seen recently. Their ids are remembered before the queue is
-    awaited, so a concurrent request with the same ids is answered as a duplicate instead of
-    enqueuing them again, and forgotten if the queue refuses them (ApiError 503), so that the
-    client's retry is not a duplicate."""
-    recent.remember(organization, event_ids)
+                      event_ids: Sequence[int], bodies: Sequence[bytes]) -> int:
+    """Enqueue the bodies (one per id) of events not seen recently, and return how many turned out to
+    be duplicates after all: ids another request claimed since they were looked up (in another
+    process, say), whose bodies are left out. The others are claimed before the queue is awaited,
+    so a concurrent request with the same ids is answered as a duplicate instead of enqueuing them
+    again, and forgotten if the queue refuses them (ApiError 503), so that the client's retry is not
+    a duplicate."""
+    taken = recent.claim(organization, event_ids)
+    if taken:
+        kept = [(event_id, body) for event_id, body in zip(event_ids, bodies, strict=True)
+                if event_id not in taken]
+        event_ids, bodies = [event_id for event_id, _ in kept], [body for _, body in kept]
+        if not bodies:
+            return len(taken)
     try:
         await enqueuer.send(bodies)
     except BaseException as exc:
@@ -89,6 +97,7 @@ async def enqueue_new(enqueuer: Enqueuer, recent: RecentEventIds, organization: 
             raise ApiError(503, "queue_unavailable", "events cannot be stored right now; retry later",
                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         raise
+    return len(taken)
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:

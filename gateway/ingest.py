@@ -110,9 +110,11 @@ class _Decision(NamedTuple):
     answer: bytes
     duplicates: int = 0
     rejected: tuple[str, ...] = ()  # the error codes of a batch's rejected events
+    refusals: tuple[dict[str, Any], ...] = ()  # the batch's rejected events, as answered
 
-
-_DUPLICATE = _Decision([], "", [], _ONE_DUPLICATE, duplicates=1)
+    def recounted(self, late: int) -> bytes:
+        """The answer once `late` of the events to store turned out to be duplicates when claimed."""
+        return _answer(len(self.bodies) - late, self.duplicates + late, list(self.refusals))
 
 
 class _Stamp(NamedTuple):
@@ -171,12 +173,13 @@ class Ingest:
         # Decided without awaiting, so the validated models are gone before the queue is awaited: a
         # request waiting for the queue holds bytes and integers, which the garbage collector skips.
         decision = self._decide(body, share.organization_id, _Stamp(received, stamp, policy))
+        late = 0  # duplicates only found out when their ids were claimed
         if decision.bodies:  # else nothing to store: duplicates, or a batch's events all rejected
-            await enqueue_new(self._enqueuer, self._recent, decision.organization, decision.event_ids,
-                              decision.bodies)
+            late = await enqueue_new(self._enqueuer, self._recent, decision.organization, decision.event_ids,
+                                     decision.bodies)
         if self._metrics is not None:
-            self._metrics.answered(len(decision.bodies), decision.duplicates, decision.rejected)
-        return decision.answer
+            self._metrics.answered(len(decision.bodies) - late, decision.duplicates + late, decision.rejected)
+        return decision.recounted(late) if late else decision.answer
 
     def _decide(self, body: bytes, organization: str, stamp: _Stamp) -> _Decision:
         # Happy paths: one event, or a batch of valid events, validated straight from the bytes. The
@@ -217,8 +220,8 @@ class Ingest:
             blank = gate(event)
         except EventError as exc:
             raise ApiError(400, exc.code, exc.message, exc.field) from None
-        if (organization, event.event_id) in self._recent:
-            return _DUPLICATE
+        # Whether it is a duplicate is found out when its id is claimed (enqueue_new): one question
+        # of the recent ids, which shared ones answer under a lock (wasted work for a duplicate only).
         event = apply_value_policy(event, stamp.policy, self._viewer_keys)
         stored = _stored(event, stamp.json, blank, self._viewer_keys, {})
         return _Decision([stored], organization, [event.event_id.int], _ONE_ACCEPTED)
@@ -253,14 +256,18 @@ class Ingest:
             ids[event.event_id.int] = None
             event = apply_value_policy(event, stamp.policy, self._viewer_keys)
             bodies.append(_stored(event, stamp.json, blank, self._viewer_keys, heads))
-        answer = json.dumps({"accepted": len(bodies), "duplicates": duplicates, "rejected": rejected},
-                            separators=(",", ":")).encode()
         codes = tuple(item["error"]["code"] for item in rejected) if rejected else ()
-        return _Decision(bodies, organization, list(ids), answer, duplicates, codes)
+        return _Decision(bodies, organization, list(ids), _answer(len(bodies), duplicates, rejected),
+                         duplicates, codes, tuple(rejected))
 
 
 def routes(services: Services) -> list[BaseRoute]:
     return [Route(PATH, Ingest(services), methods=["POST"])]
+
+
+def _answer(accepted: int, duplicates: int, rejected: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"accepted": accepted, "duplicates": duplicates, "rejected": rejected},
+                      separators=(",", ":")).encode()
 
 
 def _validated(validator: Callable[[], Callable[[bytes], _T]], body: bytes) -> _T | None:

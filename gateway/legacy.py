@@ -95,11 +95,11 @@ def routes(services: Services) -> list[BaseRoute]:
             ids.append(event.event_id.int)
             event = apply_value_policy(event, policy, viewer_keys)
             bodies.append(event.model_copy(update={**stamp, **blank}).model_dump_json().encode())
-        if bodies:
-            await enqueue_new(enqueuer, recent, organization, ids, bodies)
-        return JSONResponse({"accepted": len(bodies), "duplicates": duplicates, "rejected": [],
+        late = await enqueue_new(enqueuer, recent, organization, ids, bodies) if bodies else 0
+        accepted, duplicates = len(bodies) - late, duplicates + late
+        return JSONResponse({"accepted": accepted, "duplicates": duplicates, "rejected": [],
                              "audited": False, "warnings": list(result.warnings)}, status_code=202), \
-            len(bodies), duplicates
+            accepted, duplicates
 
     return [Route(path, track, methods=["POST"]) for path in PATHS_TRACK]
 

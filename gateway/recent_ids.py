@@ -21,6 +21,8 @@ class RecentEventIds(Protocol):
 
     def remember(self, organization: str, event_ids: Iterable[int]) -> None: ...
 
+    def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]: ...
+
     def forget(self, organization: str, event_ids: Collection[int]) -> None: ...
 
     def clear(self) -> None: ...
@@ -76,8 +78,23 @@ class RecentIds:
             ids[event_id] = None
             self._current_size += len(ids) - size
 
+    def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]:
+        """Remembers the ids not remembered yet, and returns the others: they are another request's.
+        An id given twice is claimed once."""
+        seen = set()
+        for event_id in dict.fromkeys(event_ids):
+            self._rotate()
+            if (event_id in self._current.get(organization, _NONE)
+                    or event_id in self._previous.get(organization, _NONE)):
+                seen.add(event_id)
+            else:
+                self._current.setdefault(organization, {})[event_id] = None
+                self._current_size += 1
+        return seen
+
     def forget(self, organization: str, event_ids: Collection[int]) -> None:
-        """Undo remember(): for ids whose enqueue failed, so that the client's retry is not a duplicate."""
+        """Undo remember() or claim(): for ids whose enqueue failed, so that the client's retry is not
+        a duplicate."""
         for generation in (self._current, self._previous):
             ids = generation.get(organization)
             if ids:

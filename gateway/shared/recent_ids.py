@@ -145,22 +145,37 @@ class SharedRecentIds:
 
     def remember(self, organization: str, event_ids: Iterable[int]) -> None:
         """Remember ids, given as their 128-bit integers (UUID.int)."""
-        mixed, memory = self._organization(organization), self._memory
+        self._remember(organization, event_ids, claim=False)
+
+    def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]:
+        """Remembers the ids not remembered yet, and returns the others: they are another request's
+        (in this process or another). One lock for both. An id given twice is claimed once."""
+        return self._remember(organization, dict.fromkeys(event_ids), claim=True)
+
+    def _remember(self, organization: str, event_ids: Iterable[int], claim: bool) -> set[int]:
+        mixed, memory, seen = self._organization(organization), self._memory, set()
         self._file.lock()
         try:
             state = self._rotated()
             size, used, current = state[1], state[2], self._table(state, 0)
+            previous = self._table(state, 1) if claim and state[3] else None
             for event_id in event_ids:
                 if size >= self._generation_size or used >= self._rotate_used:
                     self._store(state[0], size, used, *state[3:])
                     state = self._rotate(self._clock())
                     size, used, current = state[1], state[2], self._table(state, 0)
+                    previous = self._table(state, 1) if claim and state[3] else None
                 entry = event_id ^ mixed
                 if entry == _TOMBSTONE:
                     continue  # a key that could not be told from a tombstone: not remembered
                 at = self._probe(current, entry)
-                if at >= 0:  # remembered already; by a process that has died since, it is ours now
-                    memory[at + _SLOT - _OWNER:at + _SLOT] = self._owner
+                if at >= 0:
+                    if claim and self._alive(at):
+                        seen.add(event_id)
+                    else:  # remembered already; by a process that has died since, it is ours now
+                        memory[at + _SLOT - _OWNER:at + _SLOT] = self._owner
+                elif previous is not None and self._alive(self._probe(previous, entry)):
+                    seen.add(event_id)
                 elif at != _NOWHERE:
                     memory[~at:~at + _SLOT] = entry.to_bytes(_KEY, "little") + current[1] + self._owner
                     size += 1
@@ -168,10 +183,12 @@ class SharedRecentIds:
             self._store(state[0], size, used, *state[3:])
         finally:
             self._file.unlock()
+        return seen
 
     def forget(self, organization: str, event_ids: Collection[int]) -> None:
-        """Undo remember(): for ids whose enqueue failed, so that the client's retry is not a duplicate.
-        A forgotten id's slot becomes a tombstone, which probes pass over and nothing reuses."""
+        """Undo remember() or claim(): for ids whose enqueue failed, so that the client's retry is not
+        a duplicate. A forgotten id's slot becomes a tombstone, which probes pass over and nothing
+        reuses."""
         mixed, memory = self._organization(organization), self._memory
         self._file.lock()
         try:
@@ -217,8 +234,9 @@ class SharedRecentIds:
         return _NOWHERE
 
     def _alive(self, at: int) -> bool:
-        """Whether the process that wrote the slot at `at` is still alive."""
-        return self._owners.alive(int.from_bytes(self._memory[at + _SLOT - _OWNER:at + _SLOT], "little"))
+        """Whether _probe() found a slot (`at` >= 0), written by a process still alive."""
+        owner = self._memory[at + _SLOT - _OWNER:at + _SLOT] if at >= 0 else b""
+        return bool(owner) and self._owners.alive(int.from_bytes(owner, "little"))
 
     def _table(self, state: _State, age: int) -> tuple[int, bytes]:
         """The start and the epoch's bytes of the current table (age 0) or the previous one (1)."""

@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.enqueuer import Enqueuer
+import pytest
+
+from gateway.enqueuer import Enqueuer, enqueue_new
+from gateway.recent_ids import RecentIds
 from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue
 
@@ -62,3 +65,23 @@ def test_an_unavailable_queue_fails_every_request_of_the_group(tmp_path: Path) -
     outcomes = asyncio.run(_send_all(enqueuer, [[b"a"], [b"b"]]))
     assert all(isinstance(outcome, QueueUnavailable) for outcome in outcomes)
     assert not enqueuer.ready
+
+
+def test_enqueue_new_leaves_out_the_events_another_request_claimed(tmp_path: Path) -> None:
+    with Recording(tmp_path / "q") as queue:
+        recent = RecentIds()
+        recent.remember("acme", [2])  # claimed by another request since this one looked (elsewhere, say)
+        bodies = [b"one", b"two", b"three"]
+        late = asyncio.run(enqueue_new(Enqueuer(queue), recent, "acme", [1, 2, 3], bodies))
+        assert late == 1
+        assert _queued(queue) == [b"one", b"three"]
+        assert recent.among("acme", [1, 2, 3]) == {1, 2, 3}
+
+
+def test_a_refused_enqueue_forgets_its_own_claims_only(tmp_path: Path) -> None:
+    with Recording(tmp_path / "q") as queue:
+        recent = RecentIds()
+        recent.remember("acme", [2])  # another request's
+        with pytest.raises(ValueError, match="refused"):
+            asyncio.run(enqueue_new(Enqueuer(queue), recent, "acme", [1, 2], [b"refused", b"two"]))
+        assert recent.among("acme", [1, 2]) == {2}

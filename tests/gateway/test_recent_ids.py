@@ -67,3 +67,12 @@ def test_among_tells_which_ids_of_a_batch_are_remembered() -> None:
     recent.remember("acme", [new])  # old is in the previous generation now
     assert recent.among("acme", [old, new, unseen]) == {old, new}
     assert recent.among("globex", [old, new]) == set()
+
+
+def test_claim_remembers_the_new_ids_and_returns_the_others() -> None:
+    recent = RecentIds(clock=Clock())
+    taken, new = uuid.uuid4().int, uuid.uuid4().int
+    recent.remember("acme", [taken])
+    assert recent.claim("acme", [taken, new]) == {taken}
+    assert recent.among("acme", [taken, new]) == {taken, new}
+    assert recent.claim("globex", [taken]) == set()

@@ -19,7 +19,7 @@ ORGS = ("acme", "globex")
 SPREAD = 0x9E3779B97F4A7C15_F39CC0605CEDC835  # odd: n -> n * SPREAD is one-to-one on 128 bits
 IDS = st.integers(min_value=0, max_value=40).map(lambda n: n * SPREAD % (1 << 128))
 STEPS = st.lists(st.tuples(
-    st.sampled_from(["remember", "forget", "among", "later"]),
+    st.sampled_from(["remember", "claim", "forget", "among", "later"]),
     st.integers(min_value=0, max_value=1),  # which of the two attachments
     st.sampled_from(ORGS),
     st.lists(IDS, min_size=1, max_size=12),
@@ -45,6 +45,11 @@ def test_never_a_false_duplicate_and_always_the_id_just_remembered(
                     recent.remember(org, ids)
                     remembered.update((org, event_id) for event_id in ids)
                     assert attached[1 - which].among(org, ids[-1:]) == set(ids[-1:])
+                elif step == "claim":
+                    taken = recent.claim(org, ids)
+                    assert taken <= {event_id for event_id in ids if (org, event_id) in remembered}
+                    remembered.update((org, event_id) for event_id in ids)
+                    assert attached[1 - which].claim(org, ids[-1:]) == set(ids[-1:])
                 elif step == "forget":
                     recent.forget(org, ids)
                     remembered.difference_update((org, event_id) for event_id in ids)

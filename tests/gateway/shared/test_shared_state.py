@@ -125,10 +125,19 @@ def test_ids_a_worker_remembered_before_it_died_are_new_again(tmp_path: Path, ru
         dying.process.send_signal(signal.SIGKILL)
         assert dying.process.wait() == -signal.SIGKILL
         assert a.ask("among", "acme", sent) == []  # the client's resend is accepted
-        b.ask("remember", "acme", sent[:1])  # by b
+        assert b.ask("claim", "acme", sent[:1]) == []  # b enqueues it
         assert a.ask("among", "acme", sent) == sent[:1]
     finally:
         dying.stop()
+
+
+def test_each_id_is_claimed_by_one_process(workers: tuple[Worker, Worker]) -> None:
+    a, b = workers
+    first, second = ids(2)
+    assert a.ask("claim", "acme", [first]) == []
+    assert b.ask("claim", "acme", [first, second]) == [first]  # a's stands; second is b's now
+    assert a.ask("claim", "acme", [second]) == [second]
+    assert a.ask("claim", "globex", [first, second]) == []
 
 
 def test_one_organizations_ids_never_mark_anothers(workers: tuple[Worker, Worker]) -> None:
