@@ -19,8 +19,6 @@ class RecentEventIds(Protocol):
 
     def among(self, organization: str, event_ids: Iterable[int]) -> set[int]: ...
 
-    def remember(self, organization: str, event_ids: Iterable[int]) -> None: ...
-
     def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]: ...
 
     def forget(self, organization: str, event_ids: Collection[int]) -> None: ...
@@ -67,17 +65,6 @@ class RecentIds:
         current, previous = self._current.get(organization, _NONE), self._previous.get(organization, _NONE)
         return {event_id for event_id in event_ids if event_id in current or event_id in previous}
 
-    def remember(self, organization: str, event_ids: Iterable[int]) -> None:
-        """Remember ids, given as their 128-bit integers (UUID.int)."""
-        for event_id in event_ids:
-            self._rotate()
-            ids = self._current.get(organization)
-            if ids is None:
-                ids = self._current[organization] = {}
-            size = len(ids)
-            ids[event_id] = None
-            self._current_size += len(ids) - size
-
     def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]:
         """Remembers the ids not remembered yet, and returns the others: they are another request's.
         An id given twice is claimed once."""
@@ -93,7 +80,7 @@ class RecentIds:
         return seen
 
     def forget(self, organization: str, event_ids: Collection[int]) -> None:
-        """Undo remember() or claim(): for ids whose enqueue failed, so that the client's retry is not
+        """Undo claim(): for ids whose enqueue failed, so that the client's retry is not
         a duplicate."""
         for generation in (self._current, self._previous):
             ids = generation.get(organization)

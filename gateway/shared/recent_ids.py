@@ -56,7 +56,7 @@ class SharedRecentIds:
     operation (zeroing a table of 16 MiB took 15-60 ms). Forgotten ids leave tombstones; a table whose
     slots are three quarters used rotates too.
 
-    Every operation takes the file's lock once (among(), remember() and forget() once for a whole
+    Every operation takes the file's lock once (among(), claim() and forget() once for a whole
     batch); `time.monotonic()` is system-wide on Linux, so the generations' ages read alike in every
     process.
     """
@@ -143,34 +143,28 @@ class SharedRecentIds:
             self._file.unlock()
         return seen
 
-    def remember(self, organization: str, event_ids: Iterable[int]) -> None:
-        """Remember ids, given as their 128-bit integers (UUID.int)."""
-        self._remember(organization, event_ids, claim=False)
-
     def claim(self, organization: str, event_ids: Iterable[int]) -> set[int]:
-        """Remembers the ids not remembered yet, and returns the others: they are another request's
-        (in this process or another). One lock for both. An id given twice is claimed once."""
-        return self._remember(organization, dict.fromkeys(event_ids), claim=True)
-
-    def _remember(self, organization: str, event_ids: Iterable[int], claim: bool) -> set[int]:
+        """Remembers the ids (UUID.int) not remembered yet, and returns the others: they are another
+        request's (in this process or another). One lock for the whole batch. An id given twice is
+        claimed once."""
         mixed, memory, seen = self._organization(organization), self._memory, set()
         self._file.lock()
         try:
             state = self._rotated()
             size, used, current = state[1], state[2], self._table(state, 0)
-            previous = self._table(state, 1) if claim and state[3] else None
-            for event_id in event_ids:
+            previous = self._table(state, 1) if state[3] else None
+            for event_id in dict.fromkeys(event_ids):
                 if size >= self._generation_size or used >= self._rotate_used:
                     self._store(state[0], size, used, *state[3:])
                     state = self._rotate(self._clock())
                     size, used, current = state[1], state[2], self._table(state, 0)
-                    previous = self._table(state, 1) if claim and state[3] else None
+                    previous = self._table(state, 1) if state[3] else None
                 entry = event_id ^ mixed
                 if entry == _TOMBSTONE:
                     continue  # a key that could not be told from a tombstone: not remembered
                 at = self._probe(current, entry)
                 if at >= 0:
-                    if claim and self._alive(at):
+                    if self._alive(at):
                         seen.add(event_id)
                     else:  # remembered already; by a process that has died since, it is ours now
                         memory[at + _SLOT - _OWNER:at + _SLOT] = self._owner
@@ -186,7 +180,7 @@ class SharedRecentIds:
         return seen
 
     def forget(self, organization: str, event_ids: Collection[int]) -> None:
-        """Undo remember() or claim(): for ids whose enqueue failed, so that the client's retry is not
+        """Undo claim(): for ids whose enqueue failed, so that the client's retry is not
         a duplicate. A forgotten id's slot becomes a tombstone, which probes pass over and nothing
         reuses."""
         mixed, memory = self._organization(organization), self._memory

@@ -70,7 +70,7 @@ def test_an_unavailable_queue_fails_every_request_of_the_group(tmp_path: Path) -
 def test_enqueue_new_leaves_out_the_events_another_request_claimed(tmp_path: Path) -> None:
     with Recording(tmp_path / "q") as queue:
         recent = RecentIds()
-        recent.remember("acme", [2])  # claimed by another request since this one looked (elsewhere, say)
+        recent.claim("acme", [2])  # claimed by another request since this one looked (elsewhere, say)
         bodies = [b"one", b"two", b"three"]
         late = asyncio.run(enqueue_new(Enqueuer(queue), recent, "acme", [1, 2, 3], bodies))
         assert late == 1
@@ -81,7 +81,7 @@ def test_enqueue_new_leaves_out_the_events_another_request_claimed(tmp_path: Pat
 def test_a_refused_enqueue_forgets_its_own_claims_only(tmp_path: Path) -> None:
     with Recording(tmp_path / "q") as queue:
         recent = RecentIds()
-        recent.remember("acme", [2])  # another request's
+        recent.claim("acme", [2])  # another request's
         with pytest.raises(ValueError, match="refused"):
             asyncio.run(enqueue_new(Enqueuer(queue), recent, "acme", [1, 2], [b"refused", b"two"]))
         assert recent.among("acme", [1, 2]) == {2}

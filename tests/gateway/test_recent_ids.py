@@ -16,7 +16,7 @@ class Clock:
 def test_ids_remembered_as_integers_are_found_as_uuids_per_organization() -> None:
     recent = RecentIds(clock=Clock())
     event_id = uuid.uuid4()
-    recent.remember("acme", [event_id.int])
+    recent.claim("acme", [event_id.int])
     assert ("acme", event_id) in recent
     assert ("globex", event_id) not in recent
     assert ("acme", uuid.uuid4()) not in recent
@@ -26,11 +26,11 @@ def test_ids_are_forgotten_after_the_ttl_but_not_before_half_of_it() -> None:
     clock = Clock()
     recent = RecentIds(ttl_seconds=60, clock=clock)
     old, new = uuid.uuid4(), uuid.uuid4()
-    recent.remember("acme", [old.int])
+    recent.claim("acme", [old.int])
     clock.now += 29
     assert ("acme", old) in recent
     clock.now += 2  # a new generation starts: the old id is in the previous one, still remembered
-    recent.remember("acme", [new.int])
+    recent.claim("acme", [new.int])
     assert ("acme", old) in recent
     clock.now += 31
     assert ("acme", old) not in recent
@@ -43,7 +43,7 @@ def test_ids_are_forgotten_after_the_ttl_but_not_before_half_of_it() -> None:
 def test_memory_is_bounded_by_capacity() -> None:
     recent = RecentIds(capacity=100, clock=Clock())
     ids = [uuid.uuid4() for _ in range(1000)]
-    recent.remember("acme", [event_id.int for event_id in ids])
+    recent.claim("acme", [event_id.int for event_id in ids])
     assert len(recent) <= 100
     assert ("acme", ids[-1]) in recent  # the newest are the ones kept
     assert ("acme", ids[0]) not in recent
@@ -52,7 +52,7 @@ def test_memory_is_bounded_by_capacity() -> None:
 def test_forgotten_ids_are_new_again_and_others_stay() -> None:
     recent = RecentIds(capacity=100, clock=Clock())
     kept, failed = uuid.uuid4(), uuid.uuid4()
-    recent.remember("acme", [kept.int, failed.int])
+    recent.claim("acme", [kept.int, failed.int])
     recent.forget("acme", [failed.int])
     recent.forget("globex", [kept.int])  # another organization's ids are not touched
     assert ("acme", kept) in recent and ("acme", failed) not in recent
@@ -62,9 +62,9 @@ def test_forgotten_ids_are_new_again_and_others_stay() -> None:
 def test_among_tells_which_ids_of_a_batch_are_remembered() -> None:
     recent = RecentIds(ttl_seconds=60, clock=(clock := Clock()))
     old, new, unseen = (uuid.uuid4().int for _ in range(3))
-    recent.remember("acme", [old])
+    recent.claim("acme", [old])
     clock.now += 31
-    recent.remember("acme", [new])  # old is in the previous generation now
+    recent.claim("acme", [new])  # old is in the previous generation now
     assert recent.among("acme", [old, new, unseen]) == {old, new}
     assert recent.among("globex", [old, new]) == set()
 
@@ -72,7 +72,7 @@ def test_among_tells_which_ids_of_a_batch_are_remembered() -> None:
 def test_claim_remembers_the_new_ids_and_returns_the_others() -> None:
     recent = RecentIds(clock=Clock())
     taken, new = uuid.uuid4().int, uuid.uuid4().int
-    recent.remember("acme", [taken])
+    recent.claim("acme", [taken])
     assert recent.claim("acme", [taken, new]) == {taken}
     assert recent.among("acme", [taken, new]) == {taken, new}
     assert recent.claim("globex", [taken]) == set()

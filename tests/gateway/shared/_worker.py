@@ -47,10 +47,7 @@ def _run(command: str, args: list[Any], client: TestClient, recent: SharedRecent
     if command == "now":
         NOW[0] = args[0]
         return None
-    if command == "remember":  # [organization, [id, …]] with ids as hex
-        recent.remember(args[0], [int(event_id, 16) for event_id in args[1]])
-        return None
-    if command == "claim":  # the ids already claimed, as hex
+    if command == "claim":  # [organization, [id, …]] with ids as hex: the ids already claimed
         return sorted(format(event_id, "032x")
                       for event_id in recent.claim(args[0], [int(event_id, 16) for event_id in args[1]]))
     if command == "forget":

@@ -104,13 +104,13 @@ def test_an_event_enqueued_by_one_worker_is_a_duplicate_at_the_other(workers: tu
 def test_forgetting_in_one_process_undoes_remembering_in_another(workers: tuple[Worker, Worker]) -> None:
     a, b = workers
     kept, failed = ids(2)
-    a.ask("remember", "acme", [kept, failed])
+    a.ask("claim", "acme", [kept, failed])
     assert b.ask("among", "acme", [kept, failed]) == sorted([kept, failed])
     b.ask("forget", "acme", [failed])
     b.ask("forget", "globex", [kept])  # another organization's ids are not touched
     assert a.ask("among", "acme", [kept, failed]) == [kept]
     assert a.ask("len") == 1
-    a.ask("remember", "acme", [failed])  # a forgotten id can be remembered again
+    a.ask("claim", "acme", [failed])  # a forgotten id can be remembered again
     assert b.ask("among", "acme", [failed]) == [failed]
 
 
@@ -120,7 +120,7 @@ def test_ids_a_worker_remembered_before_it_died_are_new_again(tmp_path: Path, ru
     dying = Worker(run_dir, tmp_path / "dying")
     try:
         sent = ids(3)
-        dying.ask("remember", "acme", sent)  # then killed before it enqueued them, say
+        dying.ask("claim", "acme", sent)  # then killed before it enqueued them, say
         assert a.ask("among", "acme", sent) == sorted(sent)  # while it lives, they are duplicates
         dying.process.send_signal(signal.SIGKILL)
         assert dying.process.wait() == -signal.SIGKILL
@@ -143,7 +143,7 @@ def test_each_id_is_claimed_by_one_process(workers: tuple[Worker, Worker]) -> No
 def test_one_organizations_ids_never_mark_anothers(workers: tuple[Worker, Worker]) -> None:
     a, b = workers
     sent = ids(50)
-    a.ask("remember", "acme", sent)
+    a.ask("claim", "acme", sent)
     assert b.ask("among", "globex", sent) == []
     assert b.ask("among", "acme", sent) == sorted(sent)
 
@@ -151,13 +151,13 @@ def test_one_organizations_ids_never_mark_anothers(workers: tuple[Worker, Worker
 def test_generations_rotate_alike_in_every_process(workers: tuple[Worker, Worker]) -> None:
     a, b = workers  # the tables were created at 1000 with a 60-second TTL
     old, new = ids(2)
-    a.ask("remember", "acme", [old])
+    a.ask("claim", "acme", [old])
     for worker in workers:
         worker.ask("now", 1029.0)
     assert b.ask("among", "acme", [old]) == [old]
     for worker in workers:
         worker.ask("now", 1031.0)
-    b.ask("remember", "acme", [new])  # a new generation starts: the old id is in the previous one
+    b.ask("claim", "acme", [new])  # a new generation starts: the old id is in the previous one
     assert a.ask("among", "acme", [old, new]) == sorted([old, new])
     for worker in workers:
         worker.ask("now", 1062.0)
@@ -173,17 +173,17 @@ def test_a_table_that_fills_keeps_the_newest_ids(workers: tuple[Worker, Worker])
     a, b = workers  # capacity 100
     sent = ids(1000)
     for start in range(0, 1000, 50):
-        (a if start % 100 else b).ask("remember", "acme", sent[start:start + 50])
+        (a if start % 100 else b).ask("claim", "acme", sent[start:start + 50])
     assert a.ask("len") <= 100
     assert b.ask("among", "acme", sent[-50:]) == sorted(sent[-50:])
     assert a.ask("among", "acme", sent[:100]) == []
     # Forgotten ids leave tombstones: a table three quarters full of them rotates (40 at a time never
     # make the 50 ids of a generation), and remembering still works.
     for start in range(0, 1000, 40):
-        a.ask("remember", "acme", sent[start:start + 40])
+        a.ask("claim", "acme", sent[start:start + 40])
         b.ask("forget", "acme", sent[start:start + 40])
     last = ids(1)
-    b.ask("remember", "acme", last)
+    b.ask("claim", "acme", last)
     assert a.ask("among", "acme", [*last, *sent[-50:]]) == last
 
 
