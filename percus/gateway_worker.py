@@ -36,6 +36,8 @@ def _main(stop_heard: int, listening: int) -> None:
 
     from gateway.app import create_app
     from gateway.instruments import Metrics
+    from gateway.shared.buckets import SharedBuckets
+    from gateway.shared.recent_ids import SharedRecentIds
     from percus._slow_clients import protocol as slow_client_protocol
     from percus.logs import AccessLog
     from pipeline.backends import open_queue
@@ -45,12 +47,15 @@ def _main(stop_heard: int, listening: int) -> None:
     logging_config: dict[str, Any]
     run_dir: Path
     index: int
-    settings, options, logging_config, run_dir, index = supervised.arguments()
+    salt: bytes  # of the shared rate-limit buckets: kept in memory only
+    settings, options, logging_config, run_dir, index, salt = supervised.arguments()
     logging.config.dictConfig(logging_config)
     queue = open_queue(settings, receives=False, sole_sender=False)
     try:
         # Its counts continue those of the worker it replaces, if any: GET /metrics sums every slot.
-        app = create_app(settings, queue, instruments=Metrics.shared(run_dir, f"worker-{index}"))
+        app = create_app(settings, queue, instruments=Metrics.shared(run_dir, f"worker-{index}"),
+                         recent_ids=SharedRecentIds.attach(run_dir),
+                         shared_buckets=SharedBuckets.attach(run_dir, salt))
         # uvicorn's access log stays off (it writes client addresses); ours is AccessLog. Slow clients
         # are cut off: see percus/_slow_clients.py and docs/operations.md ("Slow and idle clients").
         server = uvicorn.Server(uvicorn.Config(

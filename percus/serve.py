@@ -25,6 +25,8 @@ from pathlib import Path
 
 from gateway.demo import DEMO_ORG, DEMO_PROJECT
 from gateway.instruments import Metrics
+from gateway.shared.buckets import SharedBuckets
+from gateway.shared.recent_ids import SharedRecentIds
 from gateway.tokens import issue_token, parse_ttl
 from percus._slow_clients import READ_TIMEOUT, WRITE_TIMEOUT
 from percus.background import PipelineLoop
@@ -172,6 +174,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
     with sock, _only_serve(settings.data_dir):
         sock.listen(BACKLOG)  # connections wait there while the workers start
         run_dir = _run_dir(settings.data_dir)
+        # What every worker must see alike (gateway/shared/): a resent event is a duplicate, and a client
+        # has its rate limit once, whichever worker answers. The buckets' salt is never on disk.
+        SharedRecentIds.create(run_dir)
+        salt = SharedBuckets.create(run_dir)
         store = open_store(settings)
         OrganizationRegistry(store).hash_legacy_group_keys()  # those an earlier version stored in plaintext
         stop = threading.Event()
@@ -188,7 +194,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
         writer = WriterProcess(settings, max_wait=WRITER_WAIT, logging_config=logging_config,
                                on_written=loop.nudge if loop is not None else None)
         gateways = [Supervised("percus.gateway_worker", f"gateway worker {k}",
-                               (settings, options, logging_config, run_dir, k), pass_fds=(sock.fileno(),))
+                               (settings, options, logging_config, run_dir, k, salt),
+                               pass_fds=(sock.fileno(),))
                     for k in range(workers or default_workers())]
         if not quiet:
             print(_banner(settings, f"http://{host}:{port}", OrganizationRegistry(store), len(gateways)),
