@@ -1,5 +1,5 @@
-"""The rate limits' token buckets for every worker at once, in one file of the run directory, so a
-client gets its limit once whichever workers its connections reach."""
+"""The rate limits' token buckets for every worker at once, in one table linked from the run
+directory, so a client gets its limit once whichever workers its connections reach."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ class SharedBuckets:
     forgotten bucket starts full, as in the in-process Buckets.
 
     The salt the keys are hashed with is made by create() and handed to every worker, so that all
-    of them key a client alike; it is never written down, so the file, on disk, holds keys that
-    cannot be tied back to an address or a token (an IPv4 address, hashed with a known salt, is
-    found again by trying them all)."""
+    of them key a client alike; it is never written down, so the table (in memory, but readable by
+    whoever may open the link to it) holds keys that cannot be tied back to an address or a token
+    (an IPv4 address, hashed with a known salt, is found again by trying them all)."""
 
     def __init__(self, file: MappedFile, salt: bytes) -> None:
         magic, bits = _HEADER.unpack_from(file.memory)

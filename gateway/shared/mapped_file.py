@@ -27,16 +27,18 @@ class MappedFile:
 
     @staticmethod
     def create(path: Path, size: int, header: bytes) -> None:
-        """A new file of `size` bytes, zero but for `header`, put in place whole: a process attaching
-        meanwhile sees the old file or the new one, never half of one."""
+        """A new file of `size` bytes, zero but for `header`, kept in memory (a memfd), never on disk:
+        a data dir on a small or full disk must not stop `percus serve`, and a page of a file mapped
+        from a full disk would kill its writer (SIGBUS). `path` becomes a link to this process's
+        descriptor of it, which stays open for the process's life: processes attach through it (a
+        fresh open file, whose flock is its own), and the memory goes with the last one of them.
+        The link replaces an older one whole: a process attaching meanwhile opens one or the other."""
+        fd = os.memfd_create(path.name)  # close-on-exec: attached through the link, never inherited
+        os.ftruncate(fd, size)  # pages are taken as they are first written
+        os.pwrite(fd, header, 0)
         partial = path.with_name(path.name + ".partial")
-        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            # Allocated now, not at each first write of a page under the lock.
-            os.posix_fallocate(fd, 0, size)
-            os.pwrite(fd, header, 0)
-        finally:
-            os.close(fd)
+        partial.unlink(missing_ok=True)
+        os.symlink(f"/proc/{os.getpid()}/fd/{fd}", partial)
         os.replace(partial, path)
 
     def lock(self) -> None:

@@ -1,4 +1,4 @@
-"""RecentIds for every worker at once: the event ids enqueued recently, in one file of the run
+"""RecentIds for every worker at once: the event ids enqueued recently, in one table linked from the run
 directory, so a client's retry is answered as a duplicate whichever worker its connection reaches."""
 
 from __future__ import annotations
