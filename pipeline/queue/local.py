@@ -22,6 +22,7 @@ from pathlib import Path
 from pipeline import files
 from pipeline.queue import dead_letters, scrub
 from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
+from pipeline.queue._head import Head
 from pipeline.queue._ranges import Ranges
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.dead_letters import DeadLetterLog
@@ -135,18 +136,18 @@ class LocalQueue:
         # the sending side's is `send.lock`. `head` says which segment is written; flocked, it is the
         # append lock between the two processes.
         self._fds: list[int] = []
+        self._head = Head(self.directory)
         try:
             if receives:
                 self._fds.append(_lock_directory(self.directory, "lock", "receives from"))
             if sends:
                 self._fds.append(_lock_directory(self.directory, "send.lock", "sends to",
                                                  shared=not sole_sender))
-            self._head_fd = os.open(self.directory / "head", os.O_RDWR | os.O_CREAT, files.FILE_MODE)
-            self._fds.append(self._head_fd)
             self._open()
         except BaseException:
             for fd in self._fds:
                 os.close(fd)
+            self._head.close()
             raise
 
     # -- opening ------------------------------------------------------------------------------
@@ -164,25 +165,11 @@ class LocalQueue:
         if not self._shared:
             yield
             return
-        fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+        self._head.lock()
         try:
             yield
         finally:
-            fcntl.flock(self._head_fd, fcntl.LOCK_UN)
-
-    def _head(self) -> tuple[int, int | None] | None:
-        """The base of the segment written and the end of the whole records appended to it, as
-        `head` says (None: not said yet; no end: said by an older version)."""
-        parts = os.pread(self._head_fd, 64, 0).split()
-        if not parts or not all(part.isdigit() for part in parts) or len(parts) > 2:
-            return None
-        base = int(parts[0])
-        end = int(parts[1]) if len(parts) == 2 and int(parts[1]) >= base else None
-        return base, end
-
-    def _set_head(self, base: int, end: int) -> None:
-        # Always 42 bytes, written over the last: nothing of an older, longer text is left behind.
-        os.pwrite(self._head_fd, f"{base:020d} {end:020d}\n".encode(), 0)
+            self._head.unlock()
 
     def _open(self) -> None:
         with self._across_processes():
@@ -195,15 +182,16 @@ class LocalQueue:
             # Whoever holds the append lock may cut a torn tail: a sender leaves none while alive.
             fd = os.open(self._segment_path(last), os.O_RDWR)
             try:
-                head = self._head()
-                whole = head[1] - last if head is not None and head[0] == last and head[1] is not None else 0
+                self._head.map()
+                head = self._head.read()
+                whole = head[1] - last if head is not None and head[0] == last else 0
                 self._write_end = last + self._recover_tail(fd, last, whole)
             finally:
                 if self.sends:
                     self._write_fd = fd
                 else:
                     os.close(fd)
-            self._set_head(last, self._write_end)
+            self._head.write(last, self._write_end)
         if self._write_end > last:
             self._segment_since = time.monotonic()  # its age is not on disk: counted from this start
         if self.receives:
@@ -290,6 +278,8 @@ class LocalQueue:
             if self._write_end == base:
                 self._segment_since = time.monotonic()
             start = self._write_end - base
+            if self._shared:
+                self._head.intend(self._write_end + len(data))
             try:
                 self._write_all(data, start)
                 if self.fsync:
@@ -298,10 +288,12 @@ class LocalQueue:
                 # Leave no partial record behind: the log stays exactly as it was before this call.
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._write_fd, start)
+                    if self._shared:
+                        self._head.write(base, self._write_end)
                 raise QueueUnavailable(f"cannot append to queue {self.directory}: {exc.strerror}") from exc
             self._write_end += len(data)
             if self._shared:
-                self._set_head(base, self._write_end)
+                self._head.write(base, self._write_end)
             if self._receivers:  # Condition.notify_all costs a microsecond even with nobody waiting
                 self._appended.notify_all()
 
@@ -324,7 +316,7 @@ class LocalQueue:
         try:
             self._create_segment(self._write_end)
             fd = os.open(self._segment_path(self._write_end), os.O_RDWR) if self.sends else -1
-            self._set_head(self._write_end, self._write_end)
+            self._head.write(self._write_end, self._write_end)
         except OSError as exc:
             raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
         if self.sends:
@@ -341,20 +333,20 @@ class LocalQueue:
         names, which the receiving process or another sender may have rolled to, after the whole
         records there. Another sender killed while appending may have left a torn record: it was never
         acknowledged, and is cut."""
-        head = self._head()
-        if head is None:
+        head = self._head.read()
+        if head is None:  # only ever after _open() wrote it, unless mangled by hand
             return
-        base, end = head
+        base, end, intended = head
         if base != self._bases[-1]:
             fd = os.open(self._segment_path(base), os.O_RDWR)
             os.close(self._write_fd)
             self._write_fd = fd
             self._bases = [base]
-            self._write_end = base  # the roller left the segment it started empty or whole
-        elif end is None:
-            return  # an older sender's head: this side alone appends
-        whole = (self._write_end if end is None else end) - base
-        self._write_end = base + self._recover_tail(self._write_fd, base, whole)
+        if end == intended:  # the last append completed
+            self._write_end = end
+        else:
+            self._write_end = base + self._recover_tail(self._write_fd, base, end - base)
+            self._head.write(base, self._write_end)
 
     def _see_end(self) -> None:
         """The receiving process's view of the log: its segments and its end (append lock held). A
@@ -363,7 +355,7 @@ class LocalQueue:
         if not self._shared:
             return
         with self._across_processes():
-            head = self._head()
+            head = self._head.read()
             if head is not None and head[0] != self._bases[-1]:
                 self._bases = [base for base in self._segment_bases() if base >= self._bases[0]]
             with contextlib.suppress(FileNotFoundError):  # removed by hand: nothing more to read there
@@ -426,7 +418,7 @@ class LocalQueue:
         """Wait until the sending process appends past `seen`, looking at the size of the segment it
         writes every APPEND_POLL seconds (a stat; no lock): that much latency, no busy loop."""
         while not self._closed and (now := time.monotonic()) < until:
-            head = self._head()
+            head = self._head.read()  # without the lock: a hint that the log was rolled
             try:
                 if head is not None and head[0] != self._bases[-1]:
                     return
@@ -670,9 +662,9 @@ class LocalQueue:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
             with self._append_lock, self._across_processes():
                 bases = self._segment_bases()
-                head = self._head()
+                head = self._head.read()
                 # Other senders may have appended since this one did: `head` says how far.
-                end = head[1] if head is not None and head[1] is not None else self._write_end
+                end = head[1] if head is not None else self._write_end
             cursor, deleted, _, _ = self._saved_state()
             cursor = min(max(cursor, bases[0]), end)
             deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
@@ -777,6 +769,7 @@ class LocalQueue:
                 os.close(self._write_fd)
             for fd in self._fds:
                 os.close(fd)  # releases the flocks
+            self._head.close()
 
     def __enter__(self) -> LocalQueue:
         return self

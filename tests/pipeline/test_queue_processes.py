@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.queue import scrub
 from pipeline.queue._frames import frame
+from pipeline.queue._head import Head
 from pipeline.queue.local import Backlog, LocalQueue, QueueLocked
 from tests.pipeline._queue_sender import kill_sender_after
 
@@ -205,18 +206,29 @@ def test_senders_that_share_the_queue_append_in_turn(tmp_path: Path) -> None:
         LocalQueue(directory, sole_sender=False)
 
 
+def killed_appending(directory: Path, record: bytes) -> None:
+    """What a sender killed in the middle of an append leaves: `head` says where the append would
+    end, and the segment holds `record`, all of it or part."""
+    [segment] = directory.glob("*.seg")
+    head = Head(directory)
+    head.map()
+    state = head.read()
+    assert state is not None
+    head.intend(state[1] + len(record))  # at least: a torn record's whole length is more
+    head.close()
+    with segment.open("ab") as tail:
+        tail.write(record)
+
+
 def test_a_record_torn_by_a_killed_sender_is_cut_by_the_next_append_of_another(tmp_path: Path) -> None:
     directory = tmp_path / "q"
     with one_of_senders(directory) as one, one_of_senders(directory) as two, receiver(directory) as into:
         one.send([b"first"])
-        [segment] = directory.glob("*.seg")
-        with segment.open("ab") as torn:  # `one` killed in the middle of its next append
-            torn.write(frame(b"never acknowledged")[:-3])
+        killed_appending(directory, frame(b"never acknowledged")[:-3])  # `one`, in its next append
         two.send([b"second"])
         one.send([b"third"])
         assert drain(into) == [b"first", b"second", b"third"]
-        with segment.open("ab") as whole:  # killed after its record, before it said so in `head`
-            whole.write(frame(b"written whole"))
+        killed_appending(directory, frame(b"written whole"))  # after its record, before `head` said so
         two.send([b"fourth"])
         assert drain(into) == [b"written whole", b"fourth"]  # never acknowledged, but whole: kept
         assert two.backlog() == Backlog(0, None)
