@@ -51,6 +51,14 @@ _FACTS = ("started_at", "day", "project_id", "template_id", "is_bot", "viewer_ha
 _SESSION_FACTS = ", ".join(column.sql("duckdb") for column in parse(f"SELECT {SESSION_FACTS}").expressions
                            if column.alias_or_name in _FACTS)
 # A viewer's rows, its person rows (one per outcome it converted with) first, earliest outcome first.
+# The outcomes called :name, each stored copy of an outcome_id counted once (the first received): both
+# query shapes read them so.
+_CONVERTING = """converting AS (
+  SELECT outcome_id, viewer_hash, value, currency, occurred_at FROM (
+    SELECT outcome_id, viewer_hash, value, currency, occurred_at,
+      ROW_NUMBER() OVER (PARTITION BY outcome_id ORDER BY received_at) AS copy
+    FROM outcomes WHERE name = :name) AS stored
+  WHERE copy = 1),"""
 _PERSON = "(PARTITION BY viewer_hash ORDER BY of_session DESC, seconds NULLS LAST)"
 # The columns of a chosen row, and of an audience member's row (NULL where not given).
 _MEMBER = {"of_session": "1", "viewed": "0", "viewer_hash": "viewer_hash"}
@@ -117,12 +125,7 @@ viewed AS (
     MAX(completed) AS completed
   FROM chosen GROUP BY viewer_hash),
 people AS (SELECT viewer_hash, start_at, {_COHORT} AS cohort FROM viewed{baseline}),
-converting AS (
-  SELECT outcome_id, viewer_hash, value, currency, occurred_at FROM (
-    SELECT outcome_id, viewer_hash, value, currency, occurred_at,
-      ROW_NUMBER() OVER (PARTITION BY outcome_id ORDER BY received_at) AS copy
-    FROM outcomes WHERE name = :name) AS stored
-  WHERE copy = 1),
+{_CONVERTING}
 hits AS (
   SELECT p.viewer_hash, p.cohort, o.value, o.currency,
     date_diff('second', p.start_at, o.occurred_at) AS seconds
@@ -193,12 +196,7 @@ people AS (
   SELECT of_session, viewer_hash, {_CTA}, {_CTA_NAME}, start_at,
     CASE WHEN of_session = 0 THEN NULL WHEN viewed = 0 THEN '{NOT_VIEWED}' ELSE {_COHORT} END AS cohort
   FROM grouped),
-converting AS (
-  SELECT outcome_id, viewer_hash, value, currency, occurred_at FROM (
-    SELECT outcome_id, viewer_hash, value, currency, occurred_at,
-      ROW_NUMBER() OVER (PARTITION BY outcome_id ORDER BY received_at) AS copy
-    FROM outcomes WHERE name = :name) AS stored
-  WHERE copy = 1),
+{_CONVERTING}
 hits AS (
   SELECT p.of_session, p.viewer_hash, p.{_CTA}, p.{_CTA_NAME}, p.cohort, o.value, o.currency,
     date_diff('second', p.start_at, o.occurred_at) AS seconds
