@@ -227,6 +227,7 @@ class WrkResult:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
+    p999_ms: float  # from the script's done(): wrk --latency prints no 99.9th percentile
     errors: int
     server_cpu: Cpu | None = None  # during the load
     server_cpu_settled: Cpu | None = None  # during the load and until the server was idle again
@@ -275,6 +276,7 @@ def wrk(url: str, lua: str, seconds: float, connections: int = 32,
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         p50_ms=_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
         p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p999_ms=int(re.search(r"p999_us (\d+)", out).group(1)) / 1000,  # type: ignore[union-attr]
         errors=errors,
         server_cpu=during,
         server_cpu_settled=settled,
