@@ -4,8 +4,8 @@ pipeline, on one data dir.
 This process binds the listening socket, prints the banner, runs the pipeline loop and supervises the
 others (percus/supervised.py): `--workers` gateway workers answering on that socket
 (percus/gateway_worker.py) and the writer process (percus/writer_process.py). Stopping (Ctrl-C or
-SIGTERM), it tells the workers to answer what they have begun and exit, then the writer to write what
-is queued, then it stops the pipeline loop.
+SIGTERM), it tells the workers to answer what they have begun and exit, then the pipeline loop to stop
+(what the writer lands last is compacted at the next start), then the writer to write what is queued.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
                 gateway.tell_stop()
             for gateway in gateways:
                 gateway.wait()
+            stop.set()  # before the writer's last batches: they are compacted at the next start
             writer.stop()  # it writes what is queued first
-            stop.set()
             for thread in threads:
                 thread.join()
