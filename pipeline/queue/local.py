@@ -173,17 +173,13 @@ class LocalQueue:
 
     def _open(self) -> None:
         with self._across_processes():
-            bases = self._segment_bases()
-            if not bases:
-                bases = [0]
-                self._create_segment(0)
-            self._bases = bases
+            self._head.map()
+            head = self._head.read()
+            self._bases = bases = self._segments(head)
             last = bases[-1]
             # Whoever holds the append lock may cut a torn tail: a sender leaves none while alive.
             fd = os.open(self._segment_path(last), os.O_RDWR)
             try:
-                self._head.map()
-                head = self._head.read()
                 whole = head[1] - last if head is not None and head[0] == last else 0
                 self._write_end = last + self._recover_tail(fd, last, whole)
             finally:
@@ -200,11 +196,37 @@ class LocalQueue:
         else:
             self._bases = [last]  # the sender needs only the segment it writes
 
-    def _create_segment(self, base: int) -> None:
-        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
-        os.close(fd)
+    def _segments(self, head: tuple[int, int, int] | None) -> list[int]:
+        """The segments on disk (the append lock across processes held), once a roll that a process
+        killed midway left half done is finished: `head` names a new segment before it is made, so
+        the one it names is made here if missing. A made segment that `head` never named is empty
+        (a roll requires records, so no other segment is): left by an older version, which made the
+        segment first, it is removed, or the records appended after it to the segment before would
+        be read from it."""
+        bases = self._segment_bases()
+        if head is None:
+            if not bases:
+                os.close(self._create_segment(0))
+                bases = [0]
+            return bases
+        named = head[0]
+        for base in [base for base in bases if base != named]:
+            if os.stat(self._segment_path(base)).st_size == 0:
+                log.warning("queue %s: removing segment %d, made by a roll cut short", self.directory, base)
+                self._segment_path(base).unlink()
+                bases.remove(base)
+        if not bases or named > bases[-1]:
+            os.close(self._create_segment(named))
+            bases.append(named)
+        return bases
+
+    def _create_segment(self, base: int) -> int:
+        """Make the segment at `base` unless it is there (named by `head` first: see _segments); its
+        file descriptor, open for writing."""
+        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT, files.FILE_MODE)
         if self.fsync:
             files.fsync_directory(self.directory)
+        return fd
 
     def _recover_tail(self, fd: int, base: int, whole: int = 0) -> int:
         """Length of the whole records at the start of the last segment, known whole up to `whole`;
@@ -313,11 +335,15 @@ class LocalQueue:
     def _roll(self) -> None:
         """Start a new segment at the log's end (the append lock and, when shared, the one across
         processes held). The receiving side alone rolls too: for age and scrubs (_roll_from_receiver)."""
+        # Named before it is made: a process killed in between leaves `head` naming a segment that
+        # whoever holds the append lock next makes (_find_end, _segments).
+        self._head.write(self._write_end, self._write_end)
         try:
-            self._create_segment(self._write_end)
-            fd = os.open(self._segment_path(self._write_end), os.O_RDWR) if self.sends else -1
-            self._head.write(self._write_end, self._write_end)
+            fd = self._create_segment(self._write_end)
+            if not self.sends:
+                os.close(fd)
         except OSError as exc:
+            self._head.write(self._bases[-1], self._write_end)  # still appended to: never made
             raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
         if self.sends:
             os.close(self._write_fd)
@@ -338,7 +364,7 @@ class LocalQueue:
             return
         base, end, intended = head
         if base != self._bases[-1]:
-            fd = os.open(self._segment_path(base), os.O_RDWR)
+            fd = self._create_segment(base)  # made if its roller was killed before it could
             os.close(self._write_fd)
             self._write_fd = fd
             self._bases = [base]
@@ -357,7 +383,7 @@ class LocalQueue:
         with self._across_processes():
             head = self._head.read()
             if head is not None and head[0] != self._bases[-1]:
-                self._bases = [base for base in self._segment_bases() if base >= self._bases[0]]
+                self._bases = [base for base in self._segments(head) if base >= self._bases[0]]
             with contextlib.suppress(FileNotFoundError):  # removed by hand: nothing more to read there
                 self._write_end = self._bases[-1] + os.stat(self._segment_path(self._bases[-1])).st_size
         if self._segment_since is None and self._write_end > self._bases[-1]:

@@ -236,6 +236,46 @@ def test_a_record_torn_by_a_killed_sender_is_cut_by_the_next_append_of_another(t
     assert b"never acknowledged" not in every_byte(directory)
 
 
+def killed_rolling(directory: Path, *, named: bool) -> None:
+    """What a process killed in the middle of a roll leaves (a sender's when its segment is full, the
+    receiving process's when the log is old or scrubbed): either the new segment at the log's end made
+    while `head` still names the old one, or `head` naming it while the file is not made yet."""
+    head = Head(directory)
+    head.map()
+    state = head.read()
+    assert state is not None and state[1] == state[2]
+    if named:
+        head.write(state[1], state[1])
+    else:
+        (directory / f"{state[1]:020d}.seg").touch()
+    head.close()
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["segment made", "head changed"])
+@pytest.mark.parametrize("rolls", [False, True], ids=["next send appends", "next send rolls"])
+def test_a_roll_cut_short_by_a_kill_loses_no_acknowledged_event(tmp_path: Path, named: bool,
+                                                                rolls: bool) -> None:
+    directory = tmp_path / "q"
+    small = {"segment_bytes": 64}
+    second = b"second" * (20 if rolls else 1)
+    with one_of_senders(directory, **small) as one, one_of_senders(directory, **small) as two, \
+            receiver(directory, **small) as into:
+        one.send([b"first"])
+        assert drain(into) == [b"first"]
+        killed_rolling(directory, named=named)
+        two.send([second])
+        one.send([b"third" * 20])  # rolls: past segment_bytes
+        two.send([b"fourth"])
+        assert drain(into) == [second, b"third" * 20, b"fourth"]
+        assert two.backlog() == Backlog(0, None)
+    killed_rolling(directory, named=named)  # then every process starts again
+    with receiver(directory, **small) as into, one_of_senders(directory, **small) as one:
+        one.send([b"fifth"])
+        one.send([b"sixth" * 20])
+        assert drain(into) == [b"fifth", b"sixth" * 20]
+    assert not list(directory.glob("corrupt-*"))
+
+
 @pytest.mark.slow
 def test_a_receiving_process_gets_every_event_senders_acknowledged_when_one_is_killed(tmp_path: Path) -> None:
     directory = tmp_path / "q"
