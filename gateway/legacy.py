@@ -83,13 +83,16 @@ def routes(services: Services) -> list[BaseRoute]:
             "referrer_host": referrer_host(request.headers.get("referer")),
         }
         policy = await policies.of(organization)
+        # One question for the post: shared recent ids take a lock per question.
+        seen = recent.among(organization, [event.event_id.int for event in result.events]
+                            + [retry_of.int for retry_of in result.retry_of])
         bodies, ids, duplicates = [], [], 0
         for event, retry_of in zip(result.events, result.retry_of, strict=True):
             try:
                 blank = gate(event)
             except EventError as exc:  # the translator sets consent; a refusal here is a table bug
                 raise ApiError(400, exc.code, exc.message, exc.field) from None
-            if (organization, event.event_id) in recent or (organization, retry_of) in recent:
+            if event.event_id.int in seen or retry_of.int in seen:
                 duplicates += 1
                 continue
             ids.append(event.event_id.int)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
-from uuid import UUID
 
 
 class RecentEventIds(Protocol):
     """What the routes ask of recent ids, however they are held."""
-
-    def __contains__(self, key: tuple[str, UUID]) -> bool: ...
 
     def among(self, organization: str, event_ids: Iterable[int]) -> set[int]: ...
 
@@ -51,13 +48,6 @@ class RecentIds:
 
     def __len__(self) -> int:
         return sum(len(ids) for generation in (self._current, self._previous) for ids in generation.values())
-
-    def __contains__(self, key: tuple[str, UUID]) -> bool:
-        organization, event_id = key
-        self._rotate()
-        entry = event_id.int
-        return (entry in self._current.get(organization, _NONE)
-                or entry in self._previous.get(organization, _NONE))
 
     def among(self, organization: str, event_ids: Iterable[int]) -> set[int]:
         """Which of these ids (UUID.int) are remembered: a batch's at once."""

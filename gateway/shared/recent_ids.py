@@ -9,7 +9,6 @@ import struct
 import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from uuid import UUID
 
 from gateway.shared.mapped_file import MappedFile
 from gateway.shared.owners import Owners
@@ -117,10 +116,6 @@ class SharedRecentIds:
         finally:
             self._file.unlock()
         return state[1] + state[3]
-
-    def __contains__(self, key: tuple[str, UUID]) -> bool:
-        organization, event_id = key
-        return bool(self.among(organization, (event_id.int,)))
 
     def among(self, organization: str, event_ids: Iterable[int]) -> set[int]:
         """Which of these ids (UUID.int) are remembered: a batch's, with the lock taken once."""
