@@ -5,8 +5,6 @@ docs/architecture.md (Queue, raw writer, the store).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import fcntl
 import json
 import logging
@@ -22,21 +20,18 @@ from pathlib import Path
 from pipeline import files
 from pipeline.queue import dead_letters, scrub
 from pipeline.queue._frames import HEADER, MAX_BODY, frame, scan
-from pipeline.queue._head import Head
 from pipeline.queue._ranges import Ranges
+from pipeline.queue._segments import READ_CHUNK, Segments
 from pipeline.queue.base import Message, QueueUnavailable
 from pipeline.queue.dead_letters import DeadLetterLog
 
 log = logging.getLogger(__name__)
 
-_SEGMENT = re.compile(r"^(\d{20})\.seg$")
 _CORRUPT = re.compile(r"^corrupt-\d{20}\.bin$")
-_READ_CHUNK = 1 << 20  # larger than any record, so one read always holds at least one whole record
 # Dead letters and bytes set aside as corrupt are kept for inspection as long as the SQS dead-letter
 # queue keeps a message (deploy/template.py), then expire; looked for at most this often.
 DEAD_LETTER_SECONDS = 7 * 86400
 _EXPIRE_EVERY = 3600.0
-APPEND_POLL = 0.01  # seconds between a receiving process's looks for another process's appends
 
 
 @dataclass(frozen=True)
@@ -67,17 +62,6 @@ class _Scrub:
 # becomes visible again). A plain tuple of atomic values, which the garbage collector stops tracking: a
 # writer's batch of in-flight records then never makes the collector walk the whole heap.
 _InFlight = tuple[bytes, int, float]
-
-
-def _whole_records_end(fd: int, pos: int) -> tuple[int, bool]:
-    """From `pos`, a record's start in a segment, the end of the whole records that follow it, and
-    whether damage (rather than the file's end or a torn record) stopped there."""
-    while True:
-        chunk = os.pread(fd, _READ_CHUNK, pos)
-        _, consumed, corrupt = scan(chunk, limit=len(chunk))
-        pos += consumed
-        if corrupt or len(chunk) < _READ_CHUNK:
-            return pos, corrupt
 
 
 class LocalQueue:
@@ -117,26 +101,19 @@ class LocalQueue:
         self.segment_max_age = segment_max_age
         self.fsync = fsync
         self.sends, self.receives = sends, receives
-        self._shared = not (sends and receives)  # the other side is another process's
-        # send() takes only the append lock; receive()/delete() take the consume lock and the append
-        # lock briefly inside it (never the other way round).
-        self._append_lock = threading.Lock()
-        self._appended = threading.Condition(self._append_lock)
-        self._receivers = 0  # threads waiting on _appended (guarded by the append lock)
+        # send() takes only the log's lock; receive()/delete() take the consume lock and the log's
+        # briefly inside it (never the other way round).
+        self._log = Segments(self.directory, segment_bytes=segment_bytes, fsync=fsync, sends=sends,
+                             receives=receives)
         self._consume_lock = threading.Lock()
-        self._closed = False
         self._inflight: dict[int, _InFlight] = {}
         self._reader: tuple[int, int] | None = None  # (segment base, fd) of the segment being read
-        self._segment_since: float | None = None  # monotonic time of the write segment's first record
         self._next_expiry = 0.0  # monotonic time to look for expired dead letters next
         self._scrubs: dict[str, _Scrub] = {}  # scrub requests taken up, by name
         self._dead_letters = DeadLetterLog(self.directory, fsync=fsync)
-        self._write_fd = -1
         # The receiving side's lock is `lock`, as it always was (a scrub request names its holder);
-        # the sending side's is `send.lock`. `head` says which segment is written; flocked, it is the
-        # append lock between the two processes.
+        # the sending side's is `send.lock`.
         self._fds: list[int] = []
-        self._head = Head(self.directory)
         try:
             if receives:
                 self._fds.append(_lock_directory(self.directory, "lock", "receives from"))
@@ -147,100 +124,16 @@ class LocalQueue:
         except BaseException:
             for fd in self._fds:
                 os.close(fd)
-            self._head.close()
+            self._log.head.close()
             raise
 
     # -- opening ------------------------------------------------------------------------------
 
-    def _segment_path(self, base: int) -> Path:
-        return self.directory / f"{base:020d}.seg"
-
-    def _segment_bases(self) -> list[int]:
-        return sorted(int(m[1]) for p in self.directory.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
-
-    @contextlib.contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        """The append lock between the sending and the receiving process (none is needed when this
-        object is both): held by each append, and by the receiver to see the log's end or roll it."""
-        if not self._shared:
-            yield
-            return
-        self._head.lock()
-        try:
-            yield
-        finally:
-            self._head.unlock()
-
     def _open(self) -> None:
-        with self._across_processes():
-            self._head.map()
-            head = self._head.read()
-            self._bases = bases = self._segments(head)
-            last = bases[-1]
-            # Whoever holds the append lock may cut a torn tail: a sender leaves none while alive.
-            fd = os.open(self._segment_path(last), os.O_RDWR)
-            try:
-                whole = head[1] - last if head is not None and head[0] == last else 0
-                self._write_end = last + self._recover_tail(fd, last, whole)
-            finally:
-                if self.sends:
-                    self._write_fd = fd
-                else:
-                    os.close(fd)
-            self._head.write(last, self._write_end)
-        if self._write_end > last:
-            self._segment_since = time.monotonic()  # its age is not on disk: counted from this start
+        self._log.open()
         if self.receives:
             self._load_state()
             self._drop_segments()
-        else:
-            self._bases = [last]  # the sender needs only the segment it writes
-
-    def _segments(self, head: tuple[int, int, int] | None) -> list[int]:
-        """The segments on disk (the append lock across processes held), once a roll that a process
-        killed midway left half done is finished: `head` names a new segment before it is made, so
-        the one it names is made here if missing. A made segment that `head` never named is empty
-        (a roll requires records, so no other segment is): left by an older version, which made the
-        segment first, it is removed, or the records appended after it to the segment before would
-        be read from it."""
-        bases = self._segment_bases()
-        if head is None:
-            if not bases:
-                os.close(self._create_segment(0))
-                bases = [0]
-            return bases
-        named = head[0]
-        for base in [base for base in bases if base != named]:
-            if os.stat(self._segment_path(base)).st_size == 0:
-                log.warning("queue %s: removing segment %d, made by a roll cut short", self.directory, base)
-                self._segment_path(base).unlink()
-                bases.remove(base)
-        if not bases or named > bases[-1]:
-            os.close(self._create_segment(named))
-            bases.append(named)
-        return bases
-
-    def _create_segment(self, base: int) -> int:
-        """Make the segment at `base` unless it is there (named by `head` first: see _segments); its
-        file descriptor, open for writing."""
-        fd = os.open(self._segment_path(base), os.O_RDWR | os.O_CREAT, files.FILE_MODE)
-        if self.fsync:
-            files.fsync_directory(self.directory)
-        return fd
-
-    def _recover_tail(self, fd: int, base: int, whole: int = 0) -> int:
-        """Length of the whole records at the start of the last segment, known whole up to `whole`;
-        cut off a torn tail."""
-        size = os.fstat(fd).st_size
-        if whole == size:  # the usual case: the last append completed
-            return size
-        pos, _ = _whole_records_end(fd, whole if whole < size else 0)
-        if size > pos:
-            # A crash in the middle of an append: those records were never acknowledged.
-            log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
-                        self.directory, size - pos, base + pos)
-            os.ftruncate(fd, pos)
-        return pos
 
     def _saved_state(self) -> tuple[int, Ranges, dict[int, int], int]:
         """The receiving side's cursor, deleted ranges, receive counts and end of what was delivered,
@@ -257,23 +150,23 @@ class LocalQueue:
             # Starting over from the oldest segment only redelivers; it never loses a message.
             log.warning("queue %s: unreadable state.json, delivering again from the oldest segment",
                         self.directory)
-        return self._bases[0], Ranges(), {}, self._bases[0]
+        return self._log.bases[0], Ranges(), {}, self._log.bases[0]
 
     def _load_state(self) -> None:
         cursor, deleted, counts, delivered_until = self._saved_state()
-        if cursor > self._write_end:
-            log.warning("queue %s: cursor %d is past the end of the log %d", self.directory, cursor,
-                        self._write_end)
+        start, end = self._log.bases[0], self._log.write_end
+        if cursor > end:
+            log.warning("queue %s: cursor %d is past the end of the log %d", self.directory, cursor, end)
         # Segments may have been removed after the state was last written, and the log may have
         # lost a torn tail: keep the state inside the log that exists.
-        cursor = min(max(cursor, self._bases[0]), self._write_end)
-        self._deleted = Ranges((max(a, cursor), min(b, self._write_end)) for a, b in deleted.pairs())
+        cursor = min(max(cursor, start), end)
+        self._deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
         self._cursor = self._deleted.advance(cursor)
         # Receive counts: a record before `_delivered_until` was received once unless `_counts` says
         # otherwise, one after it never: the counts of a batch received once are not listed one by one.
         self._counts = {off: n for off, n in counts.items()
-                        if self._cursor <= off < self._write_end and off not in self._deleted}
-        self._delivered_until = min(max(delivered_until, self._cursor), self._write_end)
+                        if self._cursor <= off < end and off not in self._deleted}
+        self._delivered_until = min(max(delivered_until, self._cursor), end)
         self._read_pos = self._cursor
 
     # -- sending --------------------------------------------------------------------------------
@@ -288,127 +181,10 @@ class LocalQueue:
         if not self.sends:
             raise TypeError(f"this queue on {self.directory} only receives")
         data = frame(bodies[0]) if len(bodies) == 1 else b"".join([frame(body) for body in bodies])
-        with self._append_lock, self._across_processes():
-            if self._closed:
+        with self._log.lock:
+            if self._log.closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
-            if self._shared:
-                self._find_end()
-            base = self._bases[-1]
-            if self._write_end > base and self._write_end - base + len(data) > self.segment_bytes:
-                self._roll()
-                base = self._bases[-1]
-            if self._write_end == base:
-                self._segment_since = time.monotonic()
-            start = self._write_end - base
-            if self._shared:
-                self._head.intend(self._write_end + len(data))
-            try:
-                self._write_all(data, start)
-                if self.fsync:
-                    os.fdatasync(self._write_fd)
-            except OSError as exc:
-                # Leave no partial record behind: the log stays exactly as it was before this call.
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._write_fd, start)
-                    if self._shared:
-                        self._head.write(base, self._write_end)
-                raise QueueUnavailable(f"cannot append to queue {self.directory}: {exc.strerror}") from exc
-            self._write_end += len(data)
-            if self._shared:
-                self._head.write(base, self._write_end)
-            if self._receivers:  # Condition.notify_all costs a microsecond even with nobody waiting
-                self._appended.notify_all()
-
-    def _write_all(self, data: bytes, position: int) -> None:
-        written = os.pwrite(self._write_fd, data, position)
-        if written == len(data):
-            return  # the usual case: one call, no memoryview
-        view = memoryview(data)
-        while True:
-            if written == 0:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            view, position = view[written:], position + written
-            if not view:
-                return
-            written = os.pwrite(self._write_fd, view, position)
-
-    def _roll(self) -> None:
-        """Start a new segment at the log's end (the append lock and, when shared, the one across
-        processes held). The receiving side alone rolls too: for age and scrubs (_roll_from_receiver)."""
-        # Named before it is made: a process killed in between leaves `head` naming a segment that
-        # whoever holds the append lock next makes (_find_end, _segments).
-        self._head.write(self._write_end, self._write_end)
-        try:
-            fd = self._create_segment(self._write_end)
-            if not self.sends:
-                os.close(fd)
-        except OSError as exc:
-            self._head.write(self._bases[-1], self._write_end)  # still appended to: never made
-            raise QueueUnavailable(f"cannot start a new segment in {self.directory}: {exc.strerror}") from exc
-        if self.sends:
-            os.close(self._write_fd)
-            self._write_fd = fd
-        if self.receives:
-            self._bases.append(self._write_end)
-        else:
-            self._bases = [self._write_end]
-        self._segment_since = None
-
-    def _find_end(self) -> None:
-        """Where the sending side appends (the append lock across processes held): the segment `head`
-        names, which the receiving process or another sender may have rolled to, after the whole
-        records there. Another sender killed while appending may have left a torn record: it was never
-        acknowledged, and is cut."""
-        head = self._head.read()
-        if head is None:  # only ever after _open() wrote it, unless mangled by hand
-            return
-        base, end, intended = head
-        if base != self._bases[-1]:
-            fd = self._create_segment(base)  # made if its roller was killed before it could
-            os.close(self._write_fd)
-            self._write_fd = fd
-            self._bases = [base]
-        if end == intended:  # the last append completed
-            self._write_end = end
-        else:
-            self._write_end = base + self._recover_tail(self._write_fd, base, end - base)
-            self._head.write(base, self._write_end)
-
-    def _see_end(self) -> None:
-        """The receiving process's view of the log: its segments and its end (append lock held). A
-        dead sender may have left a torn record at the end: it reads as not there yet, and whoever
-        next holds the append lock across processes cuts it."""
-        if not self._shared:
-            return
-        with self._across_processes():
-            head = self._head.read()
-            if head is not None and head[0] != self._bases[-1]:
-                self._bases = [base for base in self._segments(head) if base >= self._bases[0]]
-            with contextlib.suppress(FileNotFoundError):  # removed by hand: nothing more to read there
-                self._write_end = self._bases[-1] + os.stat(self._segment_path(self._bases[-1])).st_size
-        if self._segment_since is None and self._write_end > self._bases[-1]:
-            self._segment_since = time.monotonic()  # first seen now: aged from here
-
-    def _roll_from_receiver(self) -> None:
-        """Roll the log without the sending side (its process is another; it follows `head`)."""
-        with self._across_processes():
-            last = self._bases[-1]
-            fd = os.open(self._segment_path(last), os.O_RDWR)
-            try:
-                size = os.fstat(fd).st_size
-                # From the read position, which is always at a record's start.
-                pos, corrupt = _whole_records_end(fd, max(self._read_pos, last) - last)
-                if corrupt:
-                    pos = size  # damage on disk, not a torn append: the reader sets it aside
-                elif size > pos:  # the tail of a sender killed while appending: never acknowledged
-                    log.warning("queue %s: cutting %d bytes of an unfinished record at offset %d",
-                                self.directory, size - pos, last + pos)
-                    os.ftruncate(fd, pos)
-            finally:
-                os.close(fd)
-            self._write_end = last + pos
-            if self._write_end > last:
-                self._roll()
+            self._log.append(data)
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -420,7 +196,7 @@ class LocalQueue:
         while True:
             with self._consume_lock:
                 self._check_open()
-                self._see_end()
+                self._log.see_end()
                 self._maintain()
                 messages = self._collect(max_messages)
                 seen = self._read_pos
@@ -428,35 +204,10 @@ class LocalQueue:
             now = time.monotonic()
             if messages or now >= deadline:
                 return messages
-            timeout = deadline - now if expiry is None else min(deadline, expiry) - now
-            if self._shared:
-                self._await_append(seen, now + timeout)
-                continue
-            with self._appended:
-                if self._write_end <= seen and not self._closed:
-                    self._receivers += 1
-                    try:
-                        self._appended.wait(max(0.0, timeout))
-                    finally:
-                        self._receivers -= 1
-
-    def _await_append(self, seen: int, until: float) -> None:
-        """Wait until the sending process appends past `seen`, looking at the size of the segment it
-        writes every APPEND_POLL seconds (a stat; no lock): that much latency, no busy loop."""
-        while not self._closed and (now := time.monotonic()) < until:
-            head = self._head.read()  # without the lock: a hint that the log was rolled
-            try:
-                if head is not None and head[0] != self._bases[-1]:
-                    return
-                last = self._bases[-1]
-                if last + os.stat(self._segment_path(last)).st_size > seen:
-                    return
-            except FileNotFoundError:
-                return
-            time.sleep(min(APPEND_POLL, until - now))
+            self._log.wait_for_append(seen, deadline - now if expiry is None else min(deadline, expiry) - now)
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._log.closed:
             raise QueueUnavailable(f"queue {self.directory} is closed")
         if not self.receives:
             raise TypeError(f"this queue on {self.directory} only sends")
@@ -467,12 +218,13 @@ class LocalQueue:
         (percus serve's writer at least every 0.5 s), so a consumed record goes within about
         segment_max_age, once the records beside it are consumed too."""
         now = time.monotonic()
-        with self._append_lock:
-            aged = (self._segment_since is not None and now - self._segment_since >= self.segment_max_age
-                    and self._write_end > self._bases[-1])
+        segments = self._log
+        with segments.lock:
+            aged = (segments.since is not None and now - segments.since >= self.segment_max_age
+                    and segments.write_end > segments.bases[-1])
             if aged:
                 try:
-                    self._roll_from_receiver() if self._shared else self._roll()
+                    segments.roll_written(self._read_pos)
                 except QueueUnavailable as exc:  # the next receive tries again
                     log.warning("%s", exc)
                     aged = False
@@ -524,22 +276,22 @@ class LocalQueue:
 
     def _read(self, limit: int) -> list[tuple[int, int, bytes]]:
         """Records never delivered in this session, from the read position on (skipping deleted ones)."""
-        with self._append_lock:
-            bases, write_end = list(self._bases), self._write_end
+        with self._log.lock:
+            bases, write_end = list(self._log.bases), self._log.write_end
         out: list[tuple[int, int, bytes]] = []
         while len(out) < limit and self._read_pos < write_end:
             i = bisect_right(bases, self._read_pos) - 1
             base = bases[i]
             segment_end = bases[i + 1] if i + 1 < len(bases) else write_end
             fd = self._reader_fd(base)
-            chunk = os.pread(fd, min(_READ_CHUNK, segment_end - self._read_pos), self._read_pos - base)
+            chunk = os.pread(fd, min(READ_CHUNK, segment_end - self._read_pos), self._read_pos - base)
             records, consumed, corrupt = scan(chunk, limit - len(out))
             deleted = self._deleted if self._deleted else ()  # usually none beyond the cursor
             for pos, body in records:
                 off = self._read_pos + pos
                 if off not in deleted:
                     out.append((off, off + HEADER.size + len(body), body))
-            if not corrupt and consumed == 0 and self._shared and i == len(bases) - 1:
+            if not corrupt and consumed == 0 and self._log.shared and i == len(bases) - 1:
                 break  # a record being written, or torn by a sender killed while writing it
             if corrupt or consumed == 0:
                 # Every byte below the write end was written whole, so this is damage on disk.
@@ -551,7 +303,7 @@ class LocalQueue:
     def _reader_fd(self, base: int) -> int:
         if self._reader is None or self._reader[0] != base:
             self._close_reader()
-            self._reader = (base, os.open(self._segment_path(base), os.O_RDONLY))
+            self._reader = (base, os.open(self._log.path(base), os.O_RDONLY))
         return self._reader[1]
 
     def _close_reader(self) -> None:
@@ -625,12 +377,9 @@ class LocalQueue:
         scrub.reply(self.directory, name, scrub.ScrubResult(job.records, buried, len(corrupt)))
 
     def _take_up(self, needles: tuple[bytes, ...]) -> _Scrub:
-        with self._append_lock:
-            if self._shared:
-                self._roll_from_receiver()
-            elif self._write_end > self._bases[-1]:
-                self._roll()
-            until, bases = self._write_end, list(self._bases)
+        with self._log.lock:
+            self._log.roll_written(self._read_pos)
+            until, bases = self._log.write_end, list(self._log.bases)
         now = time.monotonic()
         removed = 0
         for off, end, body in self._records(self._cursor, until, bases):
@@ -662,7 +411,7 @@ class LocalQueue:
             i = bisect_right(bases, pos) - 1
             segment_end = min(bases[i + 1], end) if i + 1 < len(bases) else end
             stop = segment_end if gap is None else min(segment_end, gap[0])
-            chunk = os.pread(self._reader_fd(bases[i]), min(_READ_CHUNK, stop - pos), pos - bases[i])
+            chunk = os.pread(self._reader_fd(bases[i]), min(READ_CHUNK, stop - pos), pos - bases[i])
             records, consumed, corrupt = scan(chunk, limit=len(chunk))
             for at, body in records:
                 yield pos + at, pos + at + HEADER.size + len(body), body
@@ -675,22 +424,22 @@ class LocalQueue:
             return self._backlog_as_saved()
         with self._consume_lock:
             self._check_open()
-            self._see_end()
-            with self._append_lock:
-                bases, end = list(self._bases), self._write_end
+            self._log.see_end()
+            with self._log.lock:
+                bases, end = list(self._log.bases), self._log.write_end
             deleted = sum(stop - start for start, stop in self._deleted.pairs())
             oldest = next(self._records(self._cursor, end, bases), None)
             return Backlog(end - self._cursor - deleted, oldest[2] if oldest is not None else None)
 
     def _backlog_as_saved(self) -> Backlog:
         with self._consume_lock:  # the reader's file descriptor, unused otherwise on this side
-            if self._closed:
+            if self._log.closed:
                 raise QueueUnavailable(f"queue {self.directory} is closed")
-            with self._append_lock, self._across_processes():
-                bases = self._segment_bases()
-                head = self._head.read()
+            with self._log.lock, self._log.across_processes():
+                bases = self._log.listed()
+                head = self._log.head.read()
                 # Other senders may have appended since this one did: `head` says how far.
-                end = head[1] if head is not None else self._write_end
+                end = head[1] if head is not None else self._log.write_end
             cursor, deleted, _, _ = self._saved_state()
             cursor = min(max(cursor, bases[0]), end)
             deleted = Ranges((max(a, cursor), min(b, end)) for a, b in deleted.pairs())
@@ -771,31 +520,23 @@ class LocalQueue:
             log.warning("queue %s: cannot save state.json: %s", self.directory, exc.strerror)
 
     def _drop_segments(self) -> None:
-        with self._append_lock:
-            doomed = []
-            while len(self._bases) > 1 and self._bases[1] <= self._cursor:
-                doomed.append(self._bases.pop(0))
-        for base in doomed:
+        for base in self._log.drop_below(self._cursor):
             if self._reader is not None and self._reader[0] == base:
                 self._close_reader()
-            self._segment_path(base).unlink(missing_ok=True)
+            self._log.path(base).unlink(missing_ok=True)
 
     # -- closing --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._consume_lock, self._append_lock:
-            if self._closed:
+        with self._consume_lock, self._log.lock:
+            if self._log.closed:
                 return
-            self._closed = True
-            self._appended.notify_all()
             if self.receives:
                 self._save_state()
                 self._close_reader()
-            if self.sends:
-                os.close(self._write_fd)
+            self._log.close()
             for fd in self._fds:
                 os.close(fd)  # releases the flocks
-            self._head.close()
 
     def __enter__(self) -> LocalQueue:
         return self
