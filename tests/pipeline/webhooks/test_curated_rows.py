@@ -14,7 +14,7 @@ from pipeline.layout import curated_key
 from pipeline.store.local import LocalStore
 from pipeline.webhooks.curated_rows import canonical_event
 from tests.pipeline._sessions import write_raw
-from tests.pipeline.curated.test_compactor import PAYLOADS, stored
+from tests.pipeline.curated._raw import PAYLOADS, stored
 
 
 def test_every_event_type_goes_out_as_the_canonical_event_that_was_stored(tmp_path: Path) -> None:
