@@ -100,14 +100,17 @@ def percus_server(port: int, workers: int | None = None) -> Iterator[tuple[Serve
 @dataclass(frozen=True)
 class Cpu:
     """CPU seconds (user + system) of a server: the main threads of the processes that answer requests
-    (the event loops: the server itself, or its workers) and in all, every process it started
-    (`percus serve`'s writer) included."""
+    (the event loops: the server itself, or its workers), in all, every process it started
+    (`percus serve`'s writer) included, and by role (_role: the server process itself, which in
+    `percus serve` runs the pipeline loop, its gateway workers, its writer)."""
 
     main: float
     total: float
+    roles: dict[str, float] = field(default_factory=dict)
 
     def __sub__(self, other: Cpu) -> Cpu:
-        return Cpu(self.main - other.main, self.total - other.total)
+        return Cpu(self.main - other.main, self.total - other.total,
+                   {role: used - other.roles.get(role, 0.0) for role, used in self.roles.items()})
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -137,16 +140,20 @@ def descendants(pid: int) -> list[int]:
 
 def cpu(pid: int) -> Cpu:
     total = main = 0.0
+    roles: dict[str, float] = {}
     children = descendants(pid)
     workers = [child for child in children if _is_worker(child, pid)]
     for process in [pid, *children]:
         try:
-            total += _stat_cpu(Path(f"/proc/{process}/stat"))
+            used = _stat_cpu(Path(f"/proc/{process}/stat"))
+            role = _role(process, pid)
             if process in (workers or [pid]):
                 main += _stat_cpu(Path(f"/proc/{process}/task/{process}/stat"))
         except OSError:  # ended meanwhile
             continue
-    return Cpu(main=main, total=total)
+        total += used
+        roles[role] = roles.get(role, 0.0) + used
+    return Cpu(main=main, total=total, roles=roles)
 
 
 def _rss(pid: int) -> int:
@@ -235,12 +242,13 @@ class WrkResult:
     client_cpu_s: float = 0.0
 
     def cpu_us(self, settled: bool = True, events: int = 1) -> dict[str, float]:
-        """Server CPU microseconds per request (or per event), main thread and whole process."""
+        """Server CPU microseconds per request (or per event): main threads, in all, and by role."""
         used = self.server_cpu_settled if settled else self.server_cpu
         if used is None or not self.requests:
             return {}
         per = 1e6 / (self.requests * events)
-        return {"main": round(used.main * per, 1), "total": round(used.total * per, 1)}
+        return {"main": round(used.main * per, 1), "total": round(used.total * per, 1),
+                **{role: round(seconds * per, 1) for role, seconds in sorted(used.roles.items())}}
 
 
 def _ms(text: str) -> float:

@@ -4,7 +4,8 @@ Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk 
 Also the servers' CPU per request (from /proc, so it holds on a busy machine where throughput does
 not): during the load, split into the event-loop thread and the whole server (`percus serve`'s writer
 process included), and until the server is idle again, which counts the writer's backlog when it
-fell behind the load. And the resident memory of each of the servers' processes, idle (once ready)
+fell behind the load and what the pipeline loop compacts, that figure also split by process (gateway
+workers, writer, the server process itself, which runs the pipeline loop). And the resident memory of each of the servers' processes, idle (once ready)
 and under load (the peak while loaded).
 
 With one worker and with `percus serve`'s default, one per core, each against bare Starlette with as
@@ -118,16 +119,23 @@ def _compare(report: Report, seconds: float, workers: int, label: str) -> None:
                                  ("ingest single", single, 1), ("ingest batch(100)", batch, 100)):
         unit = "event" if events > 1 else "request"
         during, settled = result.cpu_us(settled=False, events=events), result.cpu_us(events=events)
+        roles = ", ".join(f"{_ROLES.get(role, role)} {settled[role]:.1f}"
+                          for role in sorted(settled.keys() - {"main", "total"}))
         print(f"  {name}: server CPU per {unit} {during['total']:.1f} us during the load "
               f"(event loop threads {during['main']:.1f}), {settled['total']:.1f} us until idle "
-              f"{result.settle_s:.1f} s later; wrk used {result.client_cpu_s / result.requests * 1e6:.1f} us "
-              "per request", flush=True)
+              f"{result.settle_s:.1f} s later ({roles}); wrk used "
+              f"{result.client_cpu_s / result.requests * 1e6:.1f} us per request", flush=True)
     for server_name, idle_rss, loaded_rss in (("bare starlette", bare_idle, bare_loaded),
                                               ("percus serve", idle, loaded)):
         for role in sorted(loaded_rss.peak):
             name = f"{server_name} {role} resident memory{label}"
             report.add(f"{name} idle", idle_rss.peak.get(role, 0) / 2**20, "MiB")
             report.add(f"{name} under load", loaded_rss.peak[role] / 2**20, "MiB")
+
+
+# What each process of a server does, as the figures name them (bench/_harness.py `_role`).
+_ROLES = {"server": "server process (percus serve: pipeline loop)", "gateway worker": "gateway workers",
+          "writer": "writer", "other": "other"}
 
 
 def _cpu(result: WrkResult, events: int = 1) -> dict[str, object]:
