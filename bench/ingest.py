@@ -4,9 +4,9 @@ Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk 
 Also the servers' CPU per request (from /proc, so it holds on a busy machine where throughput does
 not): during the load, split into the event-loop thread and the whole server (`percus serve`'s writer
 process included), and until the server is idle again, which counts the writer's backlog when it
-fell behind the load and what the pipeline loop compacts, that figure also split by process (gateway
-workers, writer, the server process itself, which runs the pipeline loop). And the resident memory of each of the servers' processes, idle (once ready)
-and under load (the peak while loaded).
+fell behind the load and what the pipeline loop compacts, that figure also split by process
+(gateway workers, writer, the server process itself, which runs the pipeline loop). And the resident
+memory of each of the servers' processes, idle (once ready) and under load (the peak while loaded).
 
 With one worker and with `percus serve`'s default, one per core, each against bare Starlette with as
 many uvicorn workers: the default's figures carry the plain names (`ingest single`, …).

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class QueueUnavailable(Exception):
     """The queue cannot take or give messages right now (disk full, SQS down): retry later."""
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):  # a tuple: a writer's batch makes a thousand, at half a frozen dataclass's cost
     body: bytes
     receipt: str  # opaque handle for delete()
     receive_count: int  # 1 on first delivery

@@ -237,11 +237,29 @@ class LocalQueue:
 
     def _collect(self, limit: int) -> list[Message]:
         now = time.monotonic()
-        candidates = [(off, end, body) for off, (body, end, visible_at) in self._inflight.items()
-                      if visible_at <= now]
-        candidates = candidates[:limit]
-        if len(candidates) < limit:
-            candidates += self._read(limit - len(candidates))
+        inflight = self._inflight
+        candidates = [(off, end, body) for off, (body, end, visible_at) in inflight.items()
+                      if visible_at <= now][:limit] if inflight else []
+        fresh = self._read(limit - len(candidates)) if len(candidates) < limit else []
+        # Records never received before (the usual case, taken in bulk), and the others: received before
+        # this session's reading or visible again, whose receive counts decide their fate.
+        once_before, counts = self._delivered_until, self._counts
+        if fresh and (fresh[0][0] < once_before or counts):
+            candidates += [record for record in fresh if record[0] < once_before or record[0] in counts]
+            fresh = [record for record in fresh if record[0] >= once_before and record[0] not in counts]
+        messages = self._deliver_again(candidates, now) if candidates else []
+        visible_at = now + self.visibility_timeout
+        for off, end, body in fresh:
+            inflight[off] = (body, end, visible_at)
+            messages.append(Message(body, str(off), 1))
+        # Everything read is delivered (or buried): the records before the read position were received.
+        self._delivered_until = max(self._delivered_until, self._read_pos)
+        if candidates or fresh:
+            self._settle()
+        return messages
+
+    def _deliver_again(self, candidates: list[tuple[int, int, bytes]], now: float) -> list[Message]:
+        """Records received before: delivered with their receive count, or buried once past max_receives."""
         delivered: list[tuple[int, int, bytes, int]] = []  # (offset, end, body, receive count)
         dead: list[tuple[int, int, bytes, int]] = []
         counts, once_before = self._counts, self._delivered_until
@@ -267,11 +285,7 @@ class LocalQueue:
             self._inflight[off] = (body, end, now + self.visibility_timeout)
             if count > 1 or off < once_before:
                 counts[off] = count
-            messages.append(Message(body=body, receipt=str(off), receive_count=count))
-        # Everything read is delivered (or buried): the records before the read position were received.
-        self._delivered_until = max(self._delivered_until, self._read_pos)
-        if candidates:
-            self._settle()
+            messages.append(Message(body, str(off), count))
         return messages
 
     def _read(self, limit: int) -> list[tuple[int, int, bytes]]:
@@ -458,11 +472,13 @@ class LocalQueue:
         with self._consume_lock:
             self._check_open()
             spans = []
+            inflight, counts = self._inflight, self._counts
             for off in self._offsets(receipts):
-                entry = self._inflight.pop(off, None)
+                entry = inflight.pop(off, None)
                 if entry is None:  # already deleted or dead-lettered
                     continue
-                self._counts.pop(off, None)
+                if counts:  # mostly empty: records received once are not listed
+                    counts.pop(off, None)
                 spans.append((off, entry[1]))
             if spans:
                 # A batch's records are mostly adjacent: merge them first, then add a few ranges.
