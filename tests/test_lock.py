@@ -73,3 +73,9 @@ def test_this_environment_runs_exactly_the_locked_versions() -> None:
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
     expected = applicable("test")
     assert {name: installed.get(name) for name in expected} == expected, "run `make test` to reinstall"
+
+
+def test_the_image_installs_no_pyyaml() -> None:
+    # The Lambda image installs the run lock; ua-parser imports PyYAML whenever it is installed, which
+    # the ingest function's first event would pay for (bench/coldstart.py). uvicorn[standard] brings it.
+    assert "pyyaml" not in applicable("run")
