@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +249,21 @@ class WrkResult:
         per = 1e6 / (self.requests * events)
         return {"main": round(used.main * per, 1), "total": round(used.total * per, 1),
                 **{role: round(seconds * per, 1) for role, seconds in sorted(used.roles.items())}}
+
+
+def least_cpu_us(rounds: int, measure: Callable[[], float], per: int = 1) -> float:
+    """The least of `rounds` figures of `measure` (process CPU seconds of the work it timed, see
+    `cpu_seconds`), in microseconds per `per` items: other processes on a busy machine only ever add
+    to a figure, so the least is the one they inflate least."""
+    return min(measure() for _ in range(rounds)) * 1e6 / per
+
+
+def cpu_seconds(work: Callable[[], object], repeat: int = 1) -> float:
+    """Process CPU seconds of one call of `work`, the mean of `repeat` calls in a row."""
+    started = time.process_time()
+    for _ in range(repeat):
+        work()
+    return (time.process_time() - started) / repeat
 
 
 def _ms(text: str) -> float:

@@ -15,7 +15,6 @@ import gzip
 import json
 import random
 import sys
-import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import Report
+from bench._harness import Report, cpu_seconds, least_cpu_us
 from pipeline.raw import rawfile
 
 EVENTS = 1000
@@ -54,17 +53,6 @@ def stored_events(count: int = EVENTS, sessions: int = 150) -> list[bytes]:
     return lines
 
 
-def cpu_us(work: Callable[[], object], rounds: int, per: int) -> float:
-    """Least process CPU microseconds of one call of `work`, over `rounds`, divided by `per`."""
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(10):
-            work()
-        best = min(best, (time.process_time() - started) / 10)
-    return best * 1e6 / per
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,28 +64,31 @@ def main() -> None:
     text = b"\n".join(lines) + b"\n"
     report = Report("rawfile")
 
+    def per_event(work: Callable[[], object]) -> float:
+        """CPU microseconds per event of one call of `work` on the object, 10 calls a round."""
+        return least_cpu_us(rounds, lambda: cpu_seconds(work, 10), EVENTS)
+
     baselines = {}
     for level in (1, 3, 6):
         data = gzip.compress(text, compresslevel=level, mtime=0)
-        compress = cpu_us(lambda level=level: gzip.compress(text, compresslevel=level, mtime=0), rounds,
-                          EVENTS)
+        compress = per_event(lambda level=level: gzip.compress(text, compresslevel=level, mtime=0))
         baselines[level] = (compress, len(data) / EVENTS)
         report.add(f"zlib level {level} compress", compress, "us CPU/event",
                    bytes_per_event=len(data) / EVENTS)
         print(f"  zlib level {level}: {len(data) / EVENTS:.1f} B/event stored", flush=True)
     zlib3_data = gzip.compress(text, compresslevel=3, mtime=0)
-    zlib_inflate = cpu_us(lambda: zlib.decompress(zlib3_data, wbits=31), rounds, EVENTS)
+    zlib_inflate = per_event(lambda: zlib.decompress(zlib3_data, wbits=31))
 
     stored = rawfile.encode(lines)
     if rawfile.inflate(stored) != (text, None):
         raise SystemExit("rawfile: an object does not inflate to what was encoded")
-    compress = cpu_us(lambda: rawfile.encode(lines), rounds, EVENTS)
+    compress = per_event(lambda: rawfile.encode(lines))
     zlib3, zlib3_bytes = baselines[3]
     report.add(f"rawfile compress (ISA-L level {rawfile.LEVEL})", compress, "us CPU/event", compress / zlib3,
                "zlib level 3")
     report.add("rawfile bytes stored", len(stored) / EVENTS, "B/event", len(stored) / EVENTS / zlib3_bytes,
                "zlib level 3", text_bytes_per_event=len(text) / EVENTS)
-    inflate = cpu_us(lambda: rawfile.inflate(stored), rounds, EVENTS)
+    inflate = per_event(lambda: rawfile.inflate(stored))
     report.add("rawfile inflate", inflate, "us CPU/event", inflate / zlib_inflate, "zlib")
     report.write_json(args.json)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import Report
+from bench._harness import Report, cpu_seconds, least_cpu_us
 from bench.rawfile import stored_events
 from pipeline.queue.local import LocalQueue
 from pipeline.raw import rawfile
@@ -40,17 +40,16 @@ def _filled(directory: Path, bodies: list[bytes]) -> LocalQueue:
     return LocalQueue(directory, sends=False)
 
 
-def _least_cpu(rounds: int, run: Callable[[Path], tuple[int, float]], events: int) -> float:
-    """Least process CPU microseconds per event of `run` over `rounds`; `run` is given a fresh directory
-    and returns how many events it handled and the CPU seconds of the part measured."""
-    best = float("inf")
-    for _ in range(rounds):
+def _fresh(run: Callable[[Path], tuple[int, float]], events: int) -> Callable[[], float]:
+    """A measure for `least_cpu_us`: `run` in a fresh directory, which returns how many events it handled
+    (all of them, or the bench stops) and the CPU seconds of the part it measured."""
+    def measure() -> float:
         with tempfile.TemporaryDirectory(prefix="percus-bench-writer-") as tmp:
             done, cpu = run(Path(tmp))
         if done != events:
             raise SystemExit(f"writer bench: {done} of {events} events handled")
-        best = min(best, cpu)
-    return best * 1e6 / events
+        return cpu
+    return measure
 
 
 def main() -> None:
@@ -86,16 +85,14 @@ def main() -> None:
         finally:
             queue.close()
 
-    def compression_alone(_: Path) -> tuple[int, float]:
-        started = time.process_time()
+    def compression_alone() -> None:
         for batch in batches:
             rawfile.encode(batch)
-        return events, time.process_time() - started
 
     report = Report("writer")
-    total = _least_cpu(rounds, writer, events)
-    queue = _least_cpu(rounds, queue_alone, events)
-    gzip = _least_cpu(rounds, compression_alone, events)
+    total = least_cpu_us(rounds, _fresh(writer, events), events)
+    queue = least_cpu_us(rounds, _fresh(queue_alone, events), events)
+    gzip = least_cpu_us(rounds, lambda: cpu_seconds(compression_alone), events)
     own = total - queue - gzip
     report.add("writer CPU", total, "us/event", events=events)
     report.add("queue alone (receive, delete)", queue, "us/event", queue / total, "writer CPU")
