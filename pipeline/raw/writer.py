@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from pydantic_core import SchemaValidator, ValidationError, core_schema
@@ -59,43 +60,46 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
     # Messages are referred to by their index: the garbage collector stops tracking tuples of plain
     # values, where per-message tuples holding Messages were promoted to its old generation and made
     # its full collections (tens of ms with a gateway's heap, GIL held) more frequent.
-    groups: dict[tuple[str, datetime], _Group] = {}
-    poison: list[int] = []
-    first: dict[bytes, int] = {}  # body -> index of its first message
-    repeats: dict[int, list[int]] = {}  # index of a first message -> indexes of the same body after it
     bodies = [message.body for message in messages]
-    line_breaks = _has_line_break(b"".join(bodies))  # one look at the batch spares each body its own
-    for index, body in enumerate(bodies):
-        # A body seen twice in one batch (a redelivery, or a sender's retry) is written once; all
-        # its receipts are deleted with it.
-        seen = first.setdefault(body, index)
-        if seen != index:
-            repeats.setdefault(seen, []).append(index)
-            continue
-        try:
-            partition, line, identity = _route(body, line_breaks and _has_line_break(body))
-        except ValueError as exc:
-            # The reason is our own text, never a piece of the body, which may be anything.
-            log.error("raw writer: a %d-byte message (receive %d) can never be written: %s; it stays "
-                      "queued until the dead-letter queue takes it", len(body), messages[index].receive_count,
-                      exc)
-            poison.append(index)
-            continue
-        group = groups.get(partition)
-        if group is None:
-            group = groups[partition] = ([], [], [])
-        group[0].append(index)
-        group[1].append(line)
-        group[2].append(identity)
+    # A body seen twice in one batch (a redelivery, or a sender's retry) is written once; all its
+    # receipts are deleted with it.
+    first = dict(zip(reversed(bodies), range(len(bodies) - 1, -1, -1), strict=True))  # body -> index
+    repeats: dict[int, list[int]] = {}  # index of a first message -> indexes of the same body after it
+    unique = list(range(len(bodies)))  # indexes of the bodies routed
+    if len(first) < len(bodies):
+        for index, body in enumerate(bodies):
+            if first[body] != index:
+                repeats.setdefault(first[body], []).append(index)
+        unique = sorted(first.values())
+        bodies = [bodies[index] for index in unique]
+    partitions, lines, identities = _routes(bodies)
+    groups: dict[tuple[str, datetime], list[int]] = {}  # partition -> positions in unique, in order
+    poison: list[int] = []
+    if partitions and isinstance(partitions[0], tuple) and partitions.count(partitions[0]) == len(partitions):
+        groups[partitions[0]] = list(range(len(partitions)))  # the common batch: one object
+    else:
+        for position, partition in enumerate(partitions):
+            if isinstance(partition, str):
+                # The reason is our own text, never a piece of the body, which may be anything.
+                log.error("raw writer: a %d-byte message (receive %d) can never be written: %s; it "
+                          "stays queued until the dead-letter queue takes it", len(bodies[position]),
+                          messages[unique[position]].receive_count, partition)
+                poison.append(unique[position])
+                continue
+            members = groups.get(partition)
+            if members is None:
+                members = groups[partition] = []
+            members.append(position)
     written: list[int] = []
     failed: list[int] = []
     keys = []
-    lines = 0
-    for (org, hour), (indexes, group_lines, identities) in groups.items():
-        identities.sort()
-        key = raw_key(org, hour, str(uuid.uuid5(_BATCH_IDS, "\n".join(identities))))
+    events = 0
+    for (org, hour), positions in groups.items():
+        indexes = [unique[position] for position in positions]
+        names = sorted([identities[position] for position in positions])
+        key = raw_key(org, hour, str(uuid.uuid5(_BATCH_IDS, "\n".join(names))))
         try:
-            store.put(key, rawfile.encode(group_lines))
+            store.put(key, rawfile.encode([lines[position] for position in positions]))
         except Exception as exc:  # whatever the store raised, these messages must stay queued
             log.warning("raw writer: cannot write %s (%d events); they stay queued: %s", key, len(indexes),
                         exc)
@@ -103,13 +107,13 @@ def write_messages(store: Store, messages: Sequence[Message]) -> WriteOutcome:
         else:
             written.extend(indexes)
             keys.append(key)
-            lines += len(indexes)
+            events += len(indexes)
 
     def with_repeats(firsts: list[int]) -> list[Message]:
-        indexes = firsts + [repeat for index in firsts for repeat in repeats.get(index, ())]
+        indexes = firsts + [again for index in firsts for again in repeats.get(index, ())]
         return [messages[index] for index in indexes]
 
-    return WriteOutcome(with_repeats(written), with_repeats(failed), with_repeats(poison), keys, lines)
+    return WriteOutcome(with_repeats(written), with_repeats(failed), with_repeats(poison), keys, events)
 
 
 def _has_line_break(text: bytes) -> bool:
@@ -117,40 +121,91 @@ def _has_line_break(text: bytes) -> bool:
     return b"\n" in text or b"\r" in text
 
 
-# One object's events in a batch, in delivery order: their messages' indexes, NDJSON lines, identities.
-_Group = tuple[list[int], list[bytes], list[str]]
+# A stored event's partition (organization, hour), or why it has none.
+_Partition = tuple[str, datetime] | str
 
 
-def _route(body: bytes, multi_line: bool) -> tuple[tuple[str, datetime], bytes, str]:
-    """((organization, hour), NDJSON line, identity) of a stored event; ValueError when it has none."""
+def _routes(bodies: list[bytes]) -> tuple[list[_Partition], list[bytes], list[str]]:
+    """Each body's partition (or why it has none), NDJSON line and identity (what names it in its
+    batch's key), in the order of the bodies."""
+    # The common batch with as little Python per event as can be (a loop turn costs more than the
+    # work): every step a builtin mapped over the batch. Its bodies are compact, the routing parser
+    # takes them, and their received_at are in the wire form (format_timestamp's): then an
+    # organization's second, once routed, routes its other events. Any other batch is routed event by
+    # event, and so are the events of a second not routed yet.
+    if not _has_line_break(b"".join(bodies)):  # one look at the batch spares each body its own
+        try:
+            # KeyError: a body lacks one of the fields.
+            orgs, times, event_ids = zip(*map(_FIELDS, map(_ROUTING.validate_json, bodies)), strict=True)
+            # A time that is not a string raises TypeError, in the slicing or the set's hashing.
+            wire = all(map(_MILLIS.__contains__, map(_AFTER_SECOND, times)))
+            # An organization that is not a string is never a key: not found, or TypeError.
+            partitions: list[_Partition | None] = list(map(_PARTITIONS.get, zip(
+                orgs, map(_TO_SECOND, times), strict=True)))
+        except (ValidationError, KeyError, TypeError):
+            pass
+        else:
+            if wire:
+                identities = list(event_ids)
+                if set(map(type, identities)) != {str}:
+                    identities = list(map(_identity, event_ids, bodies))
+                lines = bodies
+                if None in partitions:  # the first events of a second
+                    lines = list(bodies)
+                    for position in [position for position, partition in enumerate(partitions)
+                                     if partition is None]:
+                        body = bodies[position]
+                        partitions[position], lines[position], identities[position] = _route(
+                            body, _routing_fields(body))
+                return partitions, lines, identities  # type: ignore[return-value]  # no None left
+    routes = [_route(body, _routing_fields(body)) for body in bodies]
+    return [route[0] for route in routes], [route[1] for route in routes], [route[2] for route in routes]
+
+
+def _route(body: bytes, fields: dict[str, Any] | None) -> tuple[_Partition, bytes, str]:
+    """(partition or why it has none, NDJSON line, identity) of a stored event, given what the routing
+    parser read of it (None: a multi-line body, or one it refused)."""
     # The gateway enqueues compact JSON, written as it came; only a multi-line body is re-serialised.
-    event = None if multi_line else _routing_fields(body)
-    if event is None:
-        event = _decode(body)
-    org = event.get("organization_id")
-    received_at = event.get("received_at")
-    if not isinstance(org, str) or (org not in _SLUGS and not _is_slug(org)):
-        raise ValueError("organization_id is missing or not a valid identifier")
-    if not isinstance(received_at, str):
-        raise ValueError("received_at is missing")
-    event_id = event.get("event_id")
-    identity = event_id if isinstance(event_id, str) else hashlib.sha256(body).hexdigest()
+    multi_line = fields is None and _has_line_break(body)
+    try:
+        event = fields if fields is not None else _decode(body)
+        org = event.get("organization_id")
+        received_at = event.get("received_at")
+        if not isinstance(org, str) or not _is_slug(org):
+            raise ValueError("organization_id is missing or not a valid identifier")
+        if not isinstance(received_at, str):
+            raise ValueError("received_at is missing")
+        hour = _exact_hour(received_at)
+    except ValueError as exc:
+        return str(exc), body, ""
+    if _WIRE_TIME.fullmatch(received_at):  # its second then routes this organization's other events
+        if len(_PARTITIONS) >= 10_000:
+            _PARTITIONS.clear()
+        _PARTITIONS[org, received_at[:19]] = (org, hour)
     line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() if multi_line else body
-    return (org, _hour(received_at)), line, identity
+    return (org, hour), line, _identity(event.get("event_id"), body)
+
+
+def _identity(event_id: object, body: bytes) -> str:
+    """What names an event in its batch's key: its id, or for a body without one, its digest."""
+    return event_id if isinstance(event_id, str) else hashlib.sha256(body).hexdigest()
 
 
 # The three fields routing reads, from a JSON object. pydantic-core checks the whole body's syntax but
 # builds Python objects for these three only: a quarter of json.loads' time. Its parser (jiter) refuses
 # everything json.loads refuses, and more (a byte-order mark, UTF-16, lone surrogates, deep nesting),
 # and a repeated key keeps its last value as in json.loads; so json.loads decides only what it refuses.
+_ROUTED_FIELDS = ("organization_id", "received_at", "event_id")
 _ROUTING = SchemaValidator(core_schema.typed_dict_schema(
-    {name: core_schema.typed_dict_field(core_schema.any_schema(), required=False)
-     for name in ("organization_id", "received_at", "event_id")},
+    {name: core_schema.typed_dict_field(core_schema.any_schema(), required=False) for name in _ROUTED_FIELDS},
     extra_behavior="ignore",
 ))
+_FIELDS = itemgetter(*_ROUTED_FIELDS)
 
 
 def _routing_fields(body: bytes) -> dict[str, Any] | None:
+    if _has_line_break(body):
+        return None
     try:
         fields: dict[str, Any] = _ROUTING.validate_json(body)  # a typed_dict_schema validates to a dict
     except ValidationError:
@@ -168,26 +223,14 @@ def _decode(body: bytes) -> dict[str, Any]:
     return event
 
 
-# "YYYY-MM-DDTHH:MM:SS" of a time in the wire form (format_timestamp's) -> its hour, and what may
-# follow it in that form. A second, once resolved, needs no pattern nor parse for its other events:
-# the milliseconds of a UTC time cannot move it to another hour.
-_SECONDS: dict[str, datetime] = {}
+# (organization, "YYYY-MM-DDTHH:MM:SS" of a time in the wire form, format_timestamp's) -> the partition of
+# its events, for an organization found valid: a second, once resolved, needs no pattern nor parse for
+# its other events (the milliseconds of a UTC time cannot move it to another hour), nor its organization
+# another check. What may follow the second in that form:
+_PARTITIONS: dict[tuple[str, str], tuple[str, datetime]] = {}
 _MILLIS = frozenset(f".{millis:03d}Z" for millis in range(1000))
+_TO_SECOND, _AFTER_SECOND = itemgetter(slice(None, 19)), itemgetter(slice(19, None))
 _WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{3}Z")
-
-
-def _hour(received_at: str) -> datetime:
-    """The UTC hour of received_at."""
-    second = received_at[:19]
-    hour = _SECONDS.get(second)
-    if hour is not None and received_at[19:] in _MILLIS:
-        return hour
-    hour = _exact_hour(received_at)
-    if _WIRE_TIME.fullmatch(received_at):
-        if len(_SECONDS) >= 10_000:
-            _SECONDS.clear()
-        _SECONDS[second] = hour
-    return hour
 
 
 def _exact_hour(received_at: str) -> datetime:
@@ -200,19 +243,11 @@ def _exact_hour(received_at: str) -> datetime:
     return received.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-_SLUGS: set[str] = set()  # organizations already found valid: a handful make all traffic
-
-
 def _is_slug(value: str) -> bool:
-    if value in _SLUGS:
-        return True
     try:
         check_slug(value)
     except ValueError:
         return False
-    if len(_SLUGS) >= 10_000:
-        _SLUGS.clear()
-    _SLUGS.add(value)
     return True
 
 

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from pipeline.layout import parse_raw_key
+from pipeline.queue.base import Message
 from pipeline.queue.local import LocalQueue
 from pipeline.queue.sqs import SqsQueue
 from pipeline.raw import rawfile
@@ -190,6 +191,36 @@ def test_bodies_are_routed_as_json_loads_reads_them(tmp_path: Path) -> None:
     assert (result.events_written, result.poison) == (len(routed), len(poison))
     groups = {partition(key): lines for key, lines in raw_objects(store).items()}
     assert groups == {("acme", 10): routed[:3], ("acme", 8): routed[3:]}
+
+
+def test_an_event_routes_in_a_batch_as_it_would_alone(tmp_path: Path) -> None:
+    # A batch is routed at once, but for the events that cannot be (a second not seen before, a field
+    # of another type than a string, no event id…), routed one by one: no event's route depends on
+    # the others in its batch.
+    at = "2026-11-25T10:00:00.000Z"
+    odd = [
+        event("acme", "2026-11-25T10:00:00.001Z", event_id=7),  # named by its digest
+        event("acme", "2026-11-25T10:00:00.002Z", organization_id=5),
+        json.dumps({**json.loads(event("acme", at)), "received_at": [at]}, separators=(",", ":")).encode(),
+        event("acme", at, organization_id=["acme"]),
+        event("globex", "2026-11-25T11:59:59.999Z"),  # a second not routed before
+        event("ac me", at),
+        event("acme", "2026-11-25T10:00:00.000+00:00"),  # not the wire form
+    ]
+    bodies = [event("acme", at) for _ in range(5)] + odd + [event("acme", at) for _ in range(5)]
+    alone: dict[tuple[str, int], list[bytes]] = {}
+    poison_alone = []
+    for number, body in enumerate(bodies):
+        store = LocalStore(tmp_path / f"alone-{number}")
+        outcome = write_messages(store, [Message(body, str(number), 1)])
+        poison_alone += [message.body for message in outcome.poison]
+        for key, lines in raw_objects(store).items():
+            alone.setdefault(partition(key), []).extend(lines)
+    store = LocalStore(tmp_path / "batch")
+    outcome = write_messages(store, [Message(body, str(number), 1) for number, body in enumerate(bodies)])
+    assert [message.body for message in outcome.poison] == poison_alone == [odd[1], odd[2], odd[3], odd[5]]
+    assert {partition(key): lines for key, lines in raw_objects(store).items()} == alone
+    assert set(alone) == {("acme", 10), ("globex", 11)}
 
 
 def test_a_multi_line_body_becomes_one_ndjson_line(tmp_path: Path) -> None:
