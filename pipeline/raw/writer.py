@@ -7,6 +7,7 @@ key is derived from its event ids, so a redelivered identical batch overwrites i
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -14,7 +15,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -135,8 +137,9 @@ def _routes(bodies: list[bytes]) -> tuple[list[_Partition], list[bytes], list[st
     # event, and so are the events of a second not routed yet.
     if not _has_line_break(b"".join(bodies)):  # one look at the batch spares each body its own
         try:
-            # KeyError: a body lacks one of the fields.
-            orgs, times, event_ids = zip(*map(_FIELDS, map(_ROUTING.validate_json, bodies)), strict=True)
+            with _collection_paused():  # KeyError: a body lacks one of the fields
+                orgs, times, event_ids = zip(*map(_FIELDS, map(_ROUTING.validate_json, bodies)),
+                                             strict=True)
             # A time that is not a string raises TypeError, in the slicing or the set's hashing.
             wire = all(map(_MILLIS.__contains__, map(_AFTER_SECOND, times)))
             # An organization that is not a string is never a key: not found, or TypeError.
@@ -160,6 +163,24 @@ def _routes(bodies: list[bytes]) -> tuple[list[_Partition], list[bytes], list[st
                 return partitions, lines, identities  # type: ignore[return-value]  # no None left
     routes = [_route(body, _routing_fields(body)) for body in bodies]
     return [route[0] for route in routes], [route[1] for route in routes], [route[2] for route in routes]
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No garbage collection inside. The batch's fields, a tuple per event held until all are read,
+    would start one of the young generation every 700, each moving them on toward the old one, whose
+    collections walk the whole heap (bench.writer: 36-43 young and 0-1 full collections per 20,000
+    events, 0.7-1.6 us of CPU per event; paused, 18-19 and none, 0.4 us, as before the batch was
+    routed at once). They hold no cycle: freed as soon as the batch is read, they leave nothing to
+    collect."""
+    if not gc.isenabled():  # paused by someone else, who resumes it
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _route(body: bytes, fields: dict[str, Any] | None) -> tuple[_Partition, bytes, str]:
