@@ -4,10 +4,12 @@ the gateway's stored events into a local store, as `percus serve`'s writer proce
     python -m bench.writer [--quick] [--json FILE]
 
 The queue is filled by a sending side and drained by a receiving side (two objects, as the gateway's
-and the writer process's are), in batches of 1000 events. Baselines in the same run: the queue alone
-(receive and delete the same events, nothing written) and the compression alone (`rawfile.encode` of
-the same lines), the two parts of the writer's work it does not do itself. Each figure is the least
-process CPU time of several rounds, so a busy machine inflates it less.
+and the writer process's are), in batches of 1000 events. Baselines in the same run, the parts of
+the writer's work done by code it calls: the queue alone (receive and delete the same events, nothing
+written), the compression alone (`rawfile.encode` of the same lines), the routing parser alone (the
+pydantic-core call that checks each body is JSON and reads its organization, received_at and event id)
+and the store alone (`LocalStore.put` of the same objects). What is left is the writer's own Python.
+Each figure is the least process CPU time of several rounds, so a busy machine inflates it less.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._harness import Report, cpu_seconds, least_cpu_us
 from bench.rawfile import stored_events
+from pipeline.layout import raw_key
 from pipeline.queue.local import LocalQueue
 from pipeline.raw import rawfile
-from pipeline.raw.writer import MAX_EVENTS, Writer
+from pipeline.raw.writer import MAX_EVENTS, ROUTING_PARSER, Writer
 from pipeline.store.local import LocalStore
 
 SEND = 100  # bodies per send: a gateway's batch request
@@ -89,16 +95,35 @@ def main() -> None:
         for batch in batches:
             rawfile.encode(batch)
 
+    def parser_alone() -> None:
+        for batch in batches:
+            deque(map(ROUTING_PARSER.validate_json, batch), maxlen=0)  # each result dropped at once
+
+    objects = [(raw_key("acme", datetime(2026, 11, 25, 10, tzinfo=UTC), str(uuid.UUID(int=number))),
+                rawfile.encode(batch)) for number, batch in enumerate(batches)]
+
+    def store_alone(tmp: Path) -> tuple[int, float]:
+        store = LocalStore(tmp / "store")
+        started = time.process_time()
+        for key, data in objects:
+            store.put(key, data)
+        return events, time.process_time() - started
+
     report = Report("writer")
     total = least_cpu_us(rounds, _fresh(writer, events), events)
     queue = least_cpu_us(rounds, _fresh(queue_alone, events), events)
     gzip = least_cpu_us(rounds, lambda: cpu_seconds(compression_alone), events)
-    own = total - queue - gzip
+    parse = least_cpu_us(rounds, lambda: cpu_seconds(parser_alone), events)
+    put = least_cpu_us(rounds, _fresh(store_alone, events), events)
+    own = total - queue - gzip - parse - put
     report.add("writer CPU", total, "us/event", events=events)
     report.add("queue alone (receive, delete)", queue, "us/event", queue / total, "writer CPU")
     report.add(f"compression alone (ISA-L level {rawfile.LEVEL})", gzip, "us/event", gzip / total,
                "writer CPU")
-    report.add("the rest: routing, grouping, store", own, "us/event", own / total, "writer CPU")
+    report.add("routing parser alone (pydantic-core: syntax, 3 fields)", parse, "us/event", parse / total,
+               "writer CPU")
+    report.add("store alone (LocalStore.put of the same objects)", put, "us/event", put / total, "writer CPU")
+    report.add("the rest: routing and grouping in Python", own, "us/event", own / total, "writer CPU")
     report.write_json(args.json)
 
 
