@@ -135,7 +135,7 @@ def _routes(bodies: list[bytes]) -> tuple[list[_Partition], list[bytes], list[st
     # takes them, and their received_at are in the wire form (format_timestamp's): then an
     # organization's second, once routed, routes its other events. Any other batch is routed event by
     # event, and so are the events of a second not routed yet.
-    if not _has_line_break(b"".join(bodies)):  # one look at the batch spares each body its own
+    if bodies and not _has_line_break(b"".join(bodies)):  # one look at the batch spares each body its own
         try:
             with _collection_paused():  # KeyError: a body lacks one of the fields
                 orgs, times, event_ids = zip(*map(_FIELDS, map(ROUTING_PARSER.validate_json, bodies)),

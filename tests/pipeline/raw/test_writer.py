@@ -19,7 +19,7 @@ from pipeline.queue.base import Message
 from pipeline.queue.local import LocalQueue
 from pipeline.queue.sqs import SqsQueue
 from pipeline.raw import rawfile
-from pipeline.raw.writer import Writer, drain_batch, write_messages
+from pipeline.raw.writer import WriteOutcome, Writer, drain_batch, write_messages
 from pipeline.store.base import Store
 from pipeline.store.local import LocalStore
 from pipeline.store.s3 import S3Store
@@ -221,6 +221,7 @@ def test_an_event_routes_in_a_batch_as_it_would_alone(tmp_path: Path) -> None:
     assert [message.body for message in outcome.poison] == poison_alone == [odd[1], odd[2], odd[3], odd[5]]
     assert {partition(key): lines for key, lines in raw_objects(store).items()} == alone
     assert set(alone) == {("acme", 10), ("globex", 11)}
+    assert write_messages(store, []) == WriteOutcome([], [], [], [], 0)
 
 
 def test_a_multi_line_body_becomes_one_ndjson_line(tmp_path: Path) -> None:
