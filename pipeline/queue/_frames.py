@@ -7,16 +7,20 @@ never reads as a valid empty record.
 from __future__ import annotations
 
 import struct
-import zlib
+
+from isal import isal_zlib
 
 HEADER = struct.Struct("<II")
 LENGTH = struct.Struct("<I")
 MAX_BODY = 262_144  # the same per-message ceiling as SQS, so both backends accept the same bodies
+# ISA-L's CRC32: zlib's values (the frames on disk are unchanged) at a third of its CPU (740 bytes:
+# 0.18 against 0.47 us); a record's two are most of what reading it costs the writer.
+crc32 = isal_zlib.crc32
 
 
 def frame(body: bytes) -> bytes:
     head = LENGTH.pack(len(body))
-    return head + LENGTH.pack(zlib.crc32(body, zlib.crc32(head))) + body
+    return head + LENGTH.pack(crc32(body, crc32(head))) + body
 
 
 def scan(data: bytes, limit: int) -> tuple[list[tuple[int, bytes]], int, bool]:
@@ -35,7 +39,7 @@ def scan(data: bytes, limit: int) -> tuple[list[tuple[int, bytes]], int, bool]:
         if end > size:
             break
         body = data[pos + HEADER.size : end]
-        if zlib.crc32(body, zlib.crc32(data[pos : pos + LENGTH.size])) != crc:
+        if crc32(body, crc32(data[pos : pos + LENGTH.size])) != crc:
             return records, pos, True
         records.append((pos, body))
         pos = end

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 
 from pipeline import files
 from pipeline.queue import scrub
-from pipeline.queue._frames import frame
+from pipeline.queue._frames import frame, scan
 from pipeline.queue.base import QueueUnavailable
 from pipeline.queue.local import LocalQueue, QueueLocked
 
@@ -443,3 +445,11 @@ def test_backlog_is_what_the_writer_has_not_deleted_and_survives_a_reopen(tmp_pa
         assert (queue.backlog().size, queue.backlog().oldest) == (len(frame(b"third")), b"third")
     with LocalQueue(tmp_path) as queue:
         assert (queue.backlog().size, queue.backlog().oldest) == (len(frame(b"third")), b"third")
+
+
+def test_a_frame_is_its_length_then_zlibs_crc32_of_length_and_body() -> None:
+    body = bytes(range(256)) * 3
+    length = struct.pack("<I", len(body))
+    assert frame(body) == length + struct.pack("<I", zlib.crc32(body, zlib.crc32(length))) + body
+    assert scan(frame(body) + frame(b"x"), limit=5) == ([(0, body), (len(frame(body)), b"x")],
+                                                        len(frame(body) + frame(b"x")), False)
