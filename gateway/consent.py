@@ -17,11 +17,15 @@ def gate(event: Envelope) -> dict[str, None]:
     (session_id stays: it is a random id per page load that lets errors be grouped, and links to
     nothing outside that page load).
     """
-    event_type: str = event.event_type  # type: ignore[attr-defined]  # every concrete event has one
+    consent = event.consent
+    return gate_type(event.event_type, consent is not None and consent.tracking)  # type: ignore[attr-defined]
+
+
+def gate_type(event_type: str, tracking: bool) -> dict[str, None]:
+    """gate of an event of `event_type` sent with consent.tracking = `tracking` (False: without consent)."""
     if event_type == "consent.declined":
         return _STRIPPED
-    consent = event.consent
-    if consent is not None and consent.tracking:
+    if tracking:
         return {}
     if event_type not in CONSENT_FREE_TYPES:
         raise EventError(

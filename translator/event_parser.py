@@ -87,7 +87,11 @@ def check_event_time(event: Envelope, received_at: datetime) -> None:
     """Refuse an event whose time, corrected for the client's clock skew (`received_at - sent_at`), lies
     more than MAX_AHEAD after `received_at` or before EARLIEST_TIME: no clock explains it, and stored,
     it would sit in a day no report ever reads."""
-    occurred, sent = event.occurred_at, event.sent_at
+    check_times(event.occurred_at, event.sent_at, received_at)
+
+
+def check_times(occurred: datetime, sent: datetime | None, received_at: datetime) -> None:
+    """check_event_time of an event's occurred_at and sent_at."""
     ahead = occurred - (sent if sent is not None else received_at)
     if ahead > MAX_AHEAD:
         since = "sent_at" if sent is not None else "the time the server received it"

@@ -13,17 +13,24 @@ ValuePolicy = Literal["store", "hash", "drop"]
 VALUE_POLICIES: tuple[ValuePolicy, ...] = ("store", "hash", "drop")
 
 
+# The event types with a free value, and its field in their payload.
+VALUE_FIELDS = {"cta.clicked": "cta_value", "interaction.engaged": "interaction_value"}
+
+
 def apply_value_policy(event: Envelope, policy: ValuePolicy, keys: ViewerKeys) -> Envelope:
     """`event` as `policy` stores it: under hash and drop, nothing of the value is left."""
-    if policy == "store":
+    if policy == "store" or not isinstance(event, CtaClicked | InteractionEngaged):
         return event
-    if isinstance(event, CtaClicked):
-        field, value = "cta_value", event.payload.cta_value
-    elif isinstance(event, InteractionEngaged):
-        field, value = "interaction_value", event.payload.interaction_value
-    else:
-        return event
+    field = VALUE_FIELDS[event.event_type]
+    value = getattr(event.payload, field)
     if value is None:
         return event
-    payload = event.payload.model_copy(update={field: keys.keyed_value(value) if policy == "hash" else None})
+    payload = event.payload.model_copy(update={field: stored_value(value, policy, keys)})
     return event.model_copy(update={"payload": payload})
+
+
+def stored_value(value: str, policy: ValuePolicy, keys: ViewerKeys) -> str | None:
+    """What `policy` stores of a free value (cut to 64 characters on validation)."""
+    if policy == "store":
+        return value
+    return keys.keyed_value(value) if policy == "hash" else None
