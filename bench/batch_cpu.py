@@ -7,8 +7,9 @@ The body's events come in their stored form, as the SDK writes them, so `_decide
 
     python -m bench.batch_cpu [--quick] [--json FILE]
 
-Bodies are bench/ingest.py's (the same event, fresh event ids in every body). Each figure is the least
-process CPU time of several rounds, so a busy machine inflates it less.
+Bodies are bench/ingest.py's (the same event, fresh event ids in every body); the recent ids are the
+ones `percus serve`'s workers share. Each figure is the least process CPU time of several rounds, so a
+busy machine inflates it less.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._harness import Report
 from gateway import ingest
 from gateway.assemble import services_for
+from gateway.shared.recent_ids import SharedRecentIds
 from gateway.tokens import issue_token
 from pipeline.config import load_settings
 from pipeline.queue.local import LocalQueue
@@ -72,8 +74,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="percus-bench-batch-") as tmp:
         settings = load_settings({"PERCUS_DATA_DIR": tmp, "PERCUS_TOKEN_KEYS": "k1:bench-secret"})
+        SharedRecentIds.create(Path(tmp))
         with LocalQueue(Path(tmp) / "queue") as queue:
-            services = services_for(settings, queue)
+            services = services_for(settings, queue, recent_ids=SharedRecentIds.attach(Path(tmp)))
             route = ingest.Ingest(services)
             ingest.warm_up()
             share = services.tokens.verify(issue_token(settings.token_keys, "acme", "spring-campaign"))

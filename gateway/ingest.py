@@ -251,8 +251,12 @@ class Ingest:
         # An event that occurred before it was sent, sent before now, needs no arithmetic for its time:
         # stored-form times compare as text.
         now = format_timestamp(stamp.received_at)
-        valid: list[tuple[dict[str, Any], dict[str, None], int]] = []
         rejected: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = []
+        heads: list[bytes] = []  # of each kept event: the server's fields and the keyed viewer id
+        viewers: dict[str | None, bytes] = {}  # a batch mostly comes from one viewer: keyed once
+        ids: dict[int, None] = {}  # the batch's accepted event ids, in order
+        duplicates = 0
         for index, event in enumerate(batch["events"]):
             occurred, sent = event["occurred_at"], event["sent_at"]
             try:
@@ -264,15 +268,8 @@ class Ingest:
             except EventError as exc:
                 rejected.append({"index": index, "event_id": event["event_id"], "error": exc.as_json()})
                 continue
-            valid.append((event, blank, int(event["event_id"].replace("-", ""), 16)))
-        recent = self._recent.among(organization, [event_id for _, _, event_id in valid])
-        kept: list[dict[str, Any]] = []
-        heads: list[bytes] = []
-        viewers: dict[str | None, bytes] = {}
-        ids: dict[int, None] = {}
-        duplicates = 0
-        for event, blank, event_id in valid:
-            if event_id in ids or event_id in recent:
+            event_id = int(event["event_id"].replace("-", ""), 16)  # UUID(…).int
+            if event_id in ids:
                 duplicates += 1
                 continue
             ids[event_id] = None
@@ -312,14 +309,14 @@ class Ingest:
                 valid.append((event, gate(event)))
             except EventError as exc:
                 rejected.append({"index": index, "event_id": _sent_id(item), "error": exc.as_json()})
-        # One question for the whole batch: shared recent ids take a lock per question.
-        recent = self._recent.among(organization, [event.event_id.int for event, _ in valid])
+        # Ids sent before are found out when claimed (enqueue_new), as a single event's: one question
+        # of the recent ids for the batch, not two (shared ones probe a table in Python for every id).
         bodies: list[bytes] = []
         ids: dict[int, None] = {}  # the batch's accepted event ids, in order
         duplicates = 0
         heads: dict[str | None, bytes] = {}  # a batch mostly comes from one viewer: keyed once
         for event, blank in valid:
-            if event.event_id.int in ids or event.event_id.int in recent:
+            if event.event_id.int in ids:
                 duplicates += 1
                 continue
             ids[event.event_id.int] = None
