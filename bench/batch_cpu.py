@@ -39,19 +39,21 @@ USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHT
 VIEWER = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
+def event(session: str) -> str:
+    """bench/ingest.py's event: video.progressed, a fresh id."""
+    return (f'{{"event_id":"{uuid.uuid4()}","schema_version":"1","event_type":"video.progressed",'
+            '"occurred_at":"2026-11-25T10:00:00.123Z","sent_at":"2026-11-25T10:00:00.200Z",'
+            f'"session_id":"{session}","template_id":"t-1","locale":"es-CL","viewer_hash":"{VIEWER}",'
+            '"consent":{"tracking":true},"payload":{"position_ms":15000,"percent":25}}')
+
+
 def body(session: str) -> bytes:
-    """bench/ingest.py's batch body: 100 video.progressed events of one session, fresh ids."""
-    events = ",".join(
-        f'{{"event_id":"{uuid.uuid4()}","schema_version":"1","event_type":"video.progressed",'
-        '"occurred_at":"2026-11-25T10:00:00.123Z","sent_at":"2026-11-25T10:00:00.200Z",'
-        f'"session_id":"{session}","template_id":"t-1","locale":"es-CL","viewer_hash":"{VIEWER}",'
-        '"consent":{"tracking":true},"payload":{"position_ms":15000,"percent":25}}'
-        for _ in range(EVENTS))
-    return f'{{"events":[{events}]}}'.encode()
+    """bench/ingest.py's batch body: 100 events of one session."""
+    return f'{{"events":[{",".join(event(session) for _ in range(EVENTS))}]}}'.encode()
 
 
 def _least_us(rounds: int, bodies: list[list[bytes]], prepare: Callable[[bytes], object],
-              work: Callable[[object], object]) -> float:
+              work: Callable[[object], object], per_body: int = EVENTS) -> float:
     """Least process CPU microseconds per event of `work` over `rounds`, each on its own bodies,
     prepared (outside the time) by `prepare`."""
     best = float("inf")
@@ -61,7 +63,7 @@ def _least_us(rounds: int, bodies: list[list[bytes]], prepare: Callable[[bytes],
         for item in inputs:
             work(item)
         best = min(best, time.process_time() - started)
-    return best * 1e6 / (len(bodies[0]) * EVENTS)
+    return best * 1e6 / (len(bodies[0]) * per_body)
 
 
 def main() -> None:
@@ -100,6 +102,14 @@ def main() -> None:
             validation = _least_us(rounds, bodies["validation"], same, ingest._batch())  # type: ignore[arg-type]
             loop = _least_us(rounds, bodies["loop"], lambda item: ingest._batch()(item).events,
                              lambda events: route._batch(events, "acme", stamp))
+            # The same event alone, a request each: as many as the batches hold.
+            singles = {name: [[event(session).encode() for _ in range(per_round * EVENTS)]
+                              for _ in range(rounds)] for name in ("json.loads", "decide", "models")}
+            single_baseline = _least_us(rounds, singles["json.loads"], same, json.loads, 1)
+            single = _least_us(rounds, singles["decide"], same,
+                               lambda item: route._decide(item, "acme", stamp), 1)  # type: ignore[arg-type]
+            single_models = _least_us(rounds, singles["models"], same, lambda item: route._single(
+                ingest._event()(item), "acme", stamp), 1)  # type: ignore[arg-type]
     report = Report("batch_cpu")
     report.add("json.loads of a batch(100) body", baseline, "us/event")
     report.add("batch(100) decision (_decide)", decide, "us/event", decide / baseline, "json.loads")
@@ -114,6 +124,10 @@ def main() -> None:
     report.add("  validation into the models", validation, "us/event", validation / baseline, "json.loads")
     report.add("  per-event loop (times, consent, policy, stored form)", loop, "us/event", loop / baseline,
                "json.loads")
+    report.add("json.loads of one event's body", single_baseline, "us/event")
+    report.add("single event decision (_decide)", single, "us/event", single / single_baseline, "json.loads")
+    report.add("single event the models' way (an event in another form)", single_models, "us/event",
+               single_models / single_baseline, "json.loads")
     report.write_json(args.json)
 
 

@@ -31,7 +31,7 @@ from pipeline.governance.value_policy import VALUE_FIELDS, ValuePolicy, apply_va
 from pipeline.governance.viewer_keys import ViewerKeys
 from translator.canonical import EVENT_MODELS, CanonicalEvent, Envelope, format_timestamp
 from translator.event_parser import EventError, check_event_time, check_times, parse_event, v1_adapter
-from translator.stored_form import stored_form
+from translator.stored_form import stored_batch, stored_event
 
 PATH = "/analytics/v1/events"
 INGEST_PATHS = (PATH,)  # a request refused before it reaches the route is counted as a rejection too
@@ -78,7 +78,13 @@ def _mixed() -> Callable[[bytes], _MixedBatch]:
 @cache
 def _stored_batch() -> SchemaValidator:
     """A batch of events in their stored form, into dicts."""
-    return stored_form(v1_adapter().core_schema, MAX_BATCH_EVENTS)
+    return stored_batch(v1_adapter().core_schema, MAX_BATCH_EVENTS)
+
+
+@cache
+def _stored_event() -> SchemaValidator:
+    """One event in its stored form, into a dict."""
+    return stored_event(v1_adapter().core_schema)
 
 
 def warm_up() -> None:
@@ -87,7 +93,7 @@ def warm_up() -> None:
     validators built alone, each from scratch, would take twice that."""
     for model in EVENT_MODELS.values():
         model.model_rebuild()
-    for validator in (_event, _batch, _mixed, _stored_batch):
+    for validator in (_event, _batch, _mixed, _stored_batch, _stored_event):
         validator()
 
 
@@ -194,7 +200,10 @@ class Ingest:
     def _decide(self, body: bytes, organization: str, stamp: _Stamp) -> _Decision:
         # Happy paths: one event, or a batch of valid events, validated straight from the bytes. The
         # likelier shape goes first: a failed validation still parses the whole body.
-        if b'"events"' in body and (decision := self._stored_batch(body, organization, stamp)) is not None:
+        if b'"events"' in body:
+            if (decision := self._stored_batch(body, organization, stamp)) is not None:
+                return decision
+        elif (decision := self._stored_single(body, organization, stamp)) is not None:
             return decision
         batch = _validated(_batch, body) if b'"events"' in body else None
         if batch is not None and batch.event_type is None:
@@ -248,8 +257,6 @@ class Ingest:
             return None
         if batch["event_type"] is not None:  # a single event too: _decide's way
             return None
-        # An event that occurred before it was sent, sent before now, needs no arithmetic for its time:
-        # stored-form times compare as text.
         now = format_timestamp(stamp.received_at)
         rejected: list[dict[str, Any]] = []
         kept: list[dict[str, Any]] = []
@@ -258,31 +265,15 @@ class Ingest:
         ids: dict[int, None] = {}  # the batch's accepted event ids, in order
         duplicates = 0
         for index, event in enumerate(batch["events"]):
-            occurred, sent = event["occurred_at"], event["sent_at"]
             try:
-                if not (occurred <= sent <= now if sent is not None else occurred <= now):
-                    check_times(datetime.fromisoformat(occurred),
-                                None if sent is None else datetime.fromisoformat(sent), stamp.received_at)
-                consent = event["consent"]
-                blank = gate_type(event["event_type"], consent is not None and consent["tracking"])
+                event_id, head = self._prepared(event, now, stamp, viewers)
             except EventError as exc:
                 rejected.append({"index": index, "event_id": event["event_id"], "error": exc.as_json()})
                 continue
-            event_id = int(event["event_id"].replace("-", ""), 16)  # UUID(…).int
             if event_id in ids:
                 duplicates += 1
                 continue
             ids[event_id] = None
-            if stamp.policy != "store" and (field := VALUE_FIELDS.get(event["event_type"])) is not None:
-                payload = event["payload"]
-                if payload[field] is not None:
-                    payload[field] = stored_value(payload[field], stamp.policy, self._viewer_keys)
-            viewer = None if "viewer_hash" in blank else event["viewer_hash"]
-            head = _head(stamp.json, viewer, self._viewer_keys, viewers)
-            if blank:
-                head += _nulls(blank)
-                for name in blank:
-                    del event[name]
             kept.append(event)
             heads.append(head)
         bodies: list[bytes] = []
@@ -291,6 +282,44 @@ class Ingest:
             bodies = [head + b"," + _FIRST[1:] + event + b"}"
                       for head, event in zip(heads, events, strict=True)]
         return _decision(organization, bodies, ids, duplicates, rejected)
+
+    def _stored_single(self, body: bytes, organization: str, stamp: _Stamp) -> _Decision | None:
+        """_single's decision on one event in its stored form, None for any other body."""
+        try:
+            event = _stored_event().validate_json(body)
+        except ValidationError:
+            return None
+        try:
+            event_id, head = self._prepared(event, format_timestamp(stamp.received_at), stamp, {})
+        except EventError as exc:
+            raise ApiError(400, exc.code, exc.message, exc.field) from None
+        stored = head + b"," + to_json(event, exclude=_REWRITTEN)[1:]
+        return _Decision([stored], organization, [event_id], _ONE_ACCEPTED)
+
+    def _prepared(self, event: dict[str, Any], now: str, stamp: _Stamp, viewers: dict[str | None, bytes]
+                  ) -> tuple[int, bytes]:
+        """An event in its stored form checked as _single checks a model (EventError), its value policy
+        applied and the fields the consent gate blanks taken out: its id, and the start of its stored
+        form (`now`: the time received, as stored; `viewers`: the request's keyed viewer ids)."""
+        occurred, sent = event["occurred_at"], event["sent_at"]
+        # An event that occurred before it was sent, sent before now, needs no arithmetic for its time:
+        # stored-form times compare as text.
+        if not (occurred <= sent <= now if sent is not None else occurred <= now):
+            check_times(datetime.fromisoformat(occurred),
+                        None if sent is None else datetime.fromisoformat(sent), stamp.received_at)
+        consent = event["consent"]
+        blank = gate_type(event["event_type"], consent is not None and consent["tracking"])
+        if stamp.policy != "store" and (field := VALUE_FIELDS.get(event["event_type"])) is not None:
+            payload = event["payload"]
+            if payload[field] is not None:
+                payload[field] = stored_value(payload[field], stamp.policy, self._viewer_keys)
+        head = _head(stamp.json, None if "viewer_hash" in blank else event["viewer_hash"], self._viewer_keys,
+                     viewers)
+        if blank:
+            head += _nulls(blank)
+            for name in blank:
+                del event[name]
+        return int(event["event_id"].replace("-", ""), 16), head  # UUID(…).int
 
     def _batch(self, events: Any, organization: str, stamp: _Stamp) -> _Decision:
         if not isinstance(events, list):

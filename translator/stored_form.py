@@ -1,6 +1,6 @@
 """Canonical events already written in their stored form, validated by one native call into plain dicts
 of JSON values that `pydantic_core.to_json` writes as the models' serializers do: the ingest route's fast
-path for batches.
+path.
 
 Derived from the models' own core schema (translator/canonical.py), so the two never drift: each model
 becomes a TypedDict of the same fields in the same order, defaults included, and each Python validator
@@ -94,12 +94,17 @@ def _native(schema: CoreSchema, shared: dict[str, CoreSchema]) -> CoreSchema:
     raise KeyError(f"no native stored form for a {kind} schema")
 
 
-def stored_form(event_schema: CoreSchema, max_events: int) -> SchemaValidator:
+def stored_event(event_schema: CoreSchema) -> SchemaValidator:
+    """The validator of one event into a dict. `event_schema`: the models' core schema of one event."""
+    return SchemaValidator(_native(event_schema, {}))
+
+
+def stored_batch(event_schema: CoreSchema, max_events: int) -> SchemaValidator:
     """The validator of a batch body `{"events": [...]}` into dicts (with `event_type`, None unless the
-    body has one too). `event_schema`: the models' core schema of one event."""
-    event = _native(event_schema, {})
+    body has one too)."""
     body = cs.typed_dict_schema({
-        "events": cs.typed_dict_field(cs.list_schema(event, min_length=1, max_length=max_events)),
+        "events": cs.typed_dict_field(cs.list_schema(_native(event_schema, {}), min_length=1,
+                                                     max_length=max_events)),
         "event_type": cs.typed_dict_field(cs.with_default_schema(cs.any_schema(), default=None),
                                           required=False),
     }, extra_behavior="ignore")

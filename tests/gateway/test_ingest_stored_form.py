@@ -1,13 +1,13 @@
-"""The ingest route's fast path for batches (events in their stored form, validated natively into dicts:
-translator/stored_form.py) decides exactly as the models' path: the same bytes queued, the same ids,
-the same answer, the same refusals; and it takes only what the models take."""
+"""The ingest route's fast path (events in their stored form, validated natively into dicts:
+translator/stored_form.py) decides exactly as the models' path, for a batch and for one event: the same
+bytes queued, the same ids, the same answer, the same refusals; and it takes only what the models take."""
 
 from __future__ import annotations
 
 import calendar
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from pydantic_core import ValidationError
 
 from gateway import ingest
 from gateway.assemble import services_for
+from gateway.errors import ApiError
 from gateway.tokens import issue_token
 from pipeline.config import Settings
 from pipeline.governance.value_policy import VALUE_POLICIES
@@ -28,7 +29,7 @@ from pipeline.queue.local import LocalQueue
 from tests.translator._event_strategies import near_misses, valid_events
 from translator.canonical import LOCALE_PATTERN, _normalise_locale, format_timestamp
 from translator.event_parser import EventError, parse_event
-from translator.stored_form import STORED_LOCALE, STORED_TIMESTAMP, stored_form
+from translator.stored_form import STORED_LOCALE, STORED_TIMESTAMP, stored_batch
 
 ORG = "acme"
 RECEIVED = datetime(2026, 11, 20, 12, 30, 15, 250_000, tzinfo=UTC)  # after every strategy's occurred_at
@@ -99,6 +100,34 @@ def test_the_fast_path_decides_as_the_models(route: ingest.Ingest, settings: Set
     assert min(taken.values()) > 20, taken  # not vacuous
 
 
+def _outcome(decide: Callable[[], ingest._Decision | None]) -> Any:
+    try:
+        return decide()
+    except ApiError as error:
+        return (error.status, error.code, error.message, error.field)
+
+
+@pytest.mark.parametrize("policy", VALUE_POLICIES)
+def test_the_fast_path_decides_one_event_as_the_models(route: ingest.Ingest, settings: Settings,
+                                                       policy: Any) -> None:
+    stamp = _stamp(route, settings, policy)
+    taken = {"stored": 0, "refused": 0}
+
+    @examples(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(event=_events())
+    def decide(event: Any) -> None:
+        body = json.dumps(event).encode()
+        fast = _outcome(lambda: route._stored_single(body, ORG, stamp))
+        if fast is None:
+            return
+        model = ingest._event()(body)  # whatever the fast path takes, the models take
+        assert fast == _outcome(lambda: route._single(model, ORG, stamp))
+        taken["stored" if isinstance(fast, ingest._Decision) else "refused"] += 1
+
+    decide()
+    assert min(taken.values()) > 10, taken  # not vacuous
+
+
 def test_a_batch_of_sdk_events_takes_the_fast_path_and_keys_the_viewer(route: ingest.Ingest,
                                                                        settings: Settings) -> None:
     viewer = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -166,7 +195,7 @@ def test_a_validator_without_a_native_stored_form_fails_the_build() -> None:
             return value.lower()
 
     with pytest.raises(KeyError, match="_lower"):
-        stored_form(Event.__pydantic_core_schema__, 10)
+        stored_batch(Event.__pydantic_core_schema__, 10)
 
 
 def test_models_shared_by_reference_are_inlined() -> None:
@@ -179,7 +208,7 @@ def test_models_shared_by_reference_are_inlined() -> None:
 
     schema = TypeAdapter(Outer).core_schema
     assert schema["type"] == "definitions"  # as the events' before warm_up rebuilt them
-    batch = stored_form(schema, 10).validate_json(b'{"events": [{"a": {"x": 1}, "b": {"x": 2, "y": 3}}]}')
+    batch = stored_batch(schema, 10).validate_json(b'{"events": [{"a": {"x": 1}, "b": {"x": 2, "y": 3}}]}')
     assert batch["events"] == [{"a": {"x": 1}, "b": {"x": 2}}]
 
 
