@@ -52,6 +52,11 @@ def body(session: str) -> bytes:
     return f'{{"events":[{",".join(event(session) for _ in range(EVENTS))}]}}'.encode()
 
 
+def other_form(session: str) -> bytes:
+    """The same batch with its times written with an offset (+00:00): not their stored form."""
+    return body(session).replace(b'Z"', b'+00:00"')
+
+
 def _least_us(rounds: int, bodies: list[list[bytes]], prepare: Callable[[bytes], object],
               work: Callable[[object], object], per_body: int = EVENTS) -> float:
     """Least process CPU microseconds per event of `work` over `rounds`, each on its own bodies,
@@ -90,6 +95,7 @@ def main() -> None:
             figures = ("json.loads", "decide", "stored form", "validation", "loop")
             bodies = {name: [[body(session) for _ in range(per_round)] for _ in range(rounds)]
                       for name in figures}
+            bodies["other form"] = [[other_form(session) for _ in range(per_round)] for _ in range(rounds)]
 
             def same(item: bytes) -> bytes:
                 return item
@@ -102,6 +108,8 @@ def main() -> None:
             validation = _least_us(rounds, bodies["validation"], same, ingest._batch())  # type: ignore[arg-type]
             loop = _least_us(rounds, bodies["loop"], lambda item: ingest._batch()(item).events,
                              lambda events: route._batch(events, "acme", stamp))
+            other = _least_us(rounds, bodies["other form"], same,
+                              lambda item: route._decide(item, "acme", stamp))  # type: ignore[arg-type]
             # The same event alone, a request each: as many as the batches hold.
             singles = {name: [[event(session).encode() for _ in range(per_round * EVENTS)]
                               for _ in range(rounds)] for name in ("json.loads", "decide", "models")}
@@ -124,6 +132,8 @@ def main() -> None:
     report.add("  validation into the models", validation, "us/event", validation / baseline, "json.loads")
     report.add("  per-event loop (times, consent, policy, stored form)", loop, "us/event", loop / baseline,
                "json.loads")
+    report.add("batch(100) decision (_decide) on events in another form (times at +00:00)", other, "us/event",
+               other / baseline, "json.loads")
     report.add("json.loads of one event's body", single_baseline, "us/event")
     report.add("single event decision (_decide)", single, "us/event", single / single_baseline, "json.loads")
     report.add("single event the models' way (an event in another form)", single_models, "us/event",
