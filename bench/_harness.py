@@ -214,18 +214,33 @@ class Resident:
                 return
 
 
-def settle(pid: int, quiet_share: float = 0.05, window: float = 0.5, timeout: float = 60) -> float:
-    """Seconds until the server is idle (under quiet_share of a core for a window): a server that
-    answers faster than it stores leaves a backlog whose CPU belongs to the requests just sent."""
+def settle(pid: int, quiet_share: float = 0.05, window: float = 0.5, timeout: float = 120,
+           caught_up: Callable[[], bool] | None = None) -> float:
+    """Seconds until the server is idle (under quiet_share of a core for a window) and, if given,
+    `caught_up()`: a server that answers faster than it stores leaves a backlog whose CPU belongs to
+    the requests just sent, and a pipeline that compacts in bursts (percus serve's) is idle between
+    them with events still waiting."""
     started = time.monotonic()
     last = cpu(pid).total
     while time.monotonic() - started < timeout:
         time.sleep(window)
         now = cpu(pid).total
-        if now - last < quiet_share * window:
+        if now - last < quiet_share * window and (caught_up is None or caught_up()):
             break
         last = now
     return time.monotonic() - started
+
+
+def pipeline_caught_up(base: str) -> Callable[[], bool]:
+    """Whether `percus serve` at `base` has written and compacted every event it took (GET /metrics:
+    no queue backlog, no compaction lag)."""
+    def caught_up() -> bool:
+        text = httpx.get(base + "/metrics", timeout=10).text
+        values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                  if line.startswith(("percus_queue_backlog_bytes", "percus_compaction_lag_seconds"))}
+        return values.get("percus_queue_backlog_bytes", 0.0) == 0 and \
+            values.get("percus_compaction_lag_seconds", 0.0) == 0
+    return caught_up
 
 
 @dataclass
@@ -272,8 +287,9 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, lua: str, seconds: float, connections: int = 32,
-        server_pid: int | None = None) -> WrkResult:
-    """wrk with one thread; with server_pid, also the server's CPU during the load and until it settles."""
+        server_pid: int | None = None, caught_up: Callable[[], bool] | None = None) -> WrkResult:
+    """wrk with one thread; with server_pid, also the server's CPU during the load and until it settles
+    (and is `caught_up`, if given)."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `apt-get install -y wrk` (make bench does it)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
@@ -288,7 +304,7 @@ def wrk(url: str, lua: str, seconds: float, connections: int = 32,
         settle_s = 0.0
         if server_pid and before:
             during = cpu(server_pid) - before
-            settle_s = settle(server_pid)
+            settle_s = settle(server_pid, caught_up=caught_up)
             settled = cpu(server_pid) - before
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket_errors = re.search(r"Socket errors: (.*)", out)

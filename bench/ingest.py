@@ -3,10 +3,11 @@ Starlette endpoint answering 202, both under uvicorn on loopback, loaded by wrk 
 
 Also the servers' CPU per request (from /proc, so it holds on a busy machine where throughput does
 not): during the load, split into the event-loop thread and the whole server (`percus serve`'s writer
-process included), and until the server is idle again, which counts the writer's backlog when it
-fell behind the load and what the pipeline loop compacts, that figure also split by process
-(gateway workers, writer, the server process itself, which runs the pipeline loop). And the resident
-memory of each of the servers' processes, idle (once ready) and under load (the peak while loaded).
+process included), and until the server is idle again with every event sent written and compacted
+(/metrics: no queue backlog, no compaction lag), which counts the writer's backlog when it fell
+behind the load and the pipeline loop's compactions, that figure also split by process (gateway
+workers, writer, the server process itself, which runs the pipeline loop). And the resident memory
+of each of the servers' processes, idle (once ready) and under load (the peak while loaded).
 
 With one worker and with `percus serve`'s default, one per core, each against bare Starlette with as
 many uvicorn workers: the default's figures carry the plain names (`ingest single`, …).
@@ -19,7 +20,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench._harness import Report, Resident, WrkResult, bare_server, free_port, percus_server, wrk
+from bench._harness import (
+    Report,
+    Resident,
+    WrkResult,
+    bare_server,
+    free_port,
+    percus_server,
+    pipeline_caught_up,
+    wrk,
+)
 from percus.serve import default_workers
 
 # Each request carries fresh event ids, so the gateway's dedup never short-cuts the work.
@@ -97,9 +107,11 @@ def _compare(report: Report, seconds: float, workers: int, label: str) -> None:
         with Resident(percus.pid) as idle:
             pass
         wrk(percus + url, script(token, 0), 1)
+        caught_up = pipeline_caught_up(percus)  # "until idle": every event written and compacted
         with Resident(percus.pid) as loaded:
-            single = wrk(percus + url, script(token, 0), seconds, server_pid=percus.pid)
-            batch = wrk(percus + url, script(token, 100), seconds, connections=8, server_pid=percus.pid)
+            single = wrk(percus + url, script(token, 0), seconds, server_pid=percus.pid, caught_up=caught_up)
+            batch = wrk(percus + url, script(token, 100), seconds, connections=8, server_pid=percus.pid,
+                        caught_up=caught_up)
     for name, result in (("single", single), ("batch", batch)):
         if result.errors:
             raise SystemExit(f"ingest {name}: {result.errors} requests were not answered 2xx")
