@@ -98,7 +98,7 @@ clean:
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
-BENCHMARKS := ingest batch_cpu compact query freshness bundles coldstart rawfile writer
+BENCHMARKS := ingest batch_cpu request_cpu compact query freshness bundles coldstart rawfile writer
 
 bench: $(VENV)/.installed-test wrk
 	@for b in $(BENCHMARKS); do $(PY) -m bench.$$b --json bench/results/$$b.json || exit 1; done
