@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from gateway.enqueuer import Enqueuer
 from gateway.enrichment import device_from_user_agent
 from gateway.errors import ApiError, api_error, http_exception, server_error
-from gateway.middleware.body_limit import BodyLimitMiddleware
+from gateway.middleware.body_limit import BodyLimitMiddleware, limit_for
 from gateway.middleware.cors import CORSMiddleware
-from gateway.middleware.rate_limit import RateLimitMiddleware, RateLimits
+from gateway.middleware.hot_path import HotPath, Responder
+from gateway.middleware.rate_limit import RateLimiter, RateLimitMiddleware, RateLimits
 from gateway.recent_ids import RecentEventIds, RecentIds
 from gateway.services import Services
 from gateway.tokens import TokenVerifier
@@ -85,21 +86,38 @@ def assemble(services: Services, modules: Sequence[ModuleType], *, extra: Sequen
         yield
 
     refused = _ingest_refusals(services.metrics, modules)
-    return Starlette(
+    limiter = RateLimiter(rate_limits or RateLimits.from_env(os.environ), shared=services.shared_buckets)
+    # 512 KB, the API's documented limit, unless a module raises it for its paths
+    path_limits = {prefix: limit for module in modules for prefix, limit in getattr(module, "BODY_LIMITS",
+                                                                                   {}).items()}
+    app = _Gateway(
         routes=routes,
         middleware=[
             Middleware(CORSMiddleware),  # outermost: refusals from the limits below carry CORS headers too
-            Middleware(RateLimitMiddleware, limits=rate_limits or RateLimits.from_env(os.environ),
-                       refused=refused, shared=services.shared_buckets),
-            # 512 KB, the API's documented limit, unless a module raises it for its paths
-            Middleware(BodyLimitMiddleware, path_limits={prefix: limit for module in modules
-                                                         for prefix, limit in getattr(module, "BODY_LIMITS",
-                                                                                      {}).items()},
-                       refused=refused),
+            Middleware(RateLimitMiddleware, limiter=limiter, refused=refused),
+            Middleware(BodyLimitMiddleware, path_limits=path_limits, refused=refused),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )
+    # POSTs to a plain endpoint that can be served in one pass (the ingest's): without the chain.
+    app.hot_paths = {route.path: HotPath(route.endpoint, limiter, limit_for(route.path, path_limits), refused)
+                     for route in routes if isinstance(route, Route) and route.methods == {"POST"}
+                     and isinstance(route.endpoint, Responder)}
+    return app
+
+
+class _Gateway(Starlette):
+    """The app, which serves its hot paths (gateway/middleware/hot_path.py) before its middleware chain."""
+
+    hot_paths: dict[str, HotPath]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            hot = self.hot_paths.get(scope["path"])
+            if hot is not None and await hot(scope, receive, send):
+                return
+        await super().__call__(scope, receive, send)
 
 
 @cache  # once per process: the first app's start; a test process starts many

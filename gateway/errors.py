@@ -35,12 +35,25 @@ class ApiError(Exception):
         return Response(self.body(), self.status, self.headers, media_type="application/json")
 
 
-async def send_error(send: Send, error: ApiError) -> None:
-    """Answer from plain ASGI code: the middleware (before any route has run) and the ingest hot path."""
+RawResponse = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers as ASGI sends them, body
+
+
+def raw_error(error: ApiError) -> RawResponse:
+    """An error answer as plain ASGI code sends it."""
     body = error.body()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(name.lower().encode(), value.encode()) for name, value in (error.headers or {}).items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": raw})
+    return error.status, raw, body
+
+
+async def send_error(send: Send, error: ApiError) -> None:
+    """Answer from plain ASGI code: the middleware (before any route has run) and the ingest hot path."""
+    await send_raw(send, raw_error(error))
+
+
+async def send_raw(send: Send, response: RawResponse) -> None:
+    status, headers, body = response
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -57,7 +70,10 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     # The exception text may quote request data: it goes to the server log, never to the client.
-    return ApiError(500, "internal_error", "the server failed; retrying later may succeed").response()
+    return SERVER_ERROR.response()
+
+
+SERVER_ERROR = ApiError(500, "internal_error", "the server failed; retrying later may succeed")
 
 
 def error_doc(description: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from gateway.bodies import MAX_BATCH_EVENTS, Batch
 from gateway.consent import gate, gate_type
 from gateway.enqueuer import enqueue_new
 from gateway.enrichment import UA_MAX_CHARS, device_from_user_agent, geo_from_header, referrer_host
-from gateway.errors import ApiError, error_doc, send_error
+from gateway.errors import ApiError, RawResponse, error_doc, raw_error, send_raw
 from gateway.services import Services
 from gateway.tokens import ShareToken, TokenError
 from pipeline.governance.value_policy import VALUE_FIELDS, ValuePolicy, apply_value_policy, stored_value
@@ -101,7 +101,7 @@ def warm_up() -> None:
 _ONE_ACCEPTED = b'{"accepted":1,"duplicates":0,"rejected":[]}'
 _ONE_DUPLICATE = b'{"accepted":0,"duplicates":1,"rejected":[]}'
 # The only request headers read; the rest (cookies, X-Forwarded-For…) are never even decoded.
-_HEADERS = frozenset({b"authorization", b"origin", b"content-type", b"user-agent", b"referer",
+HEADERS = frozenset({b"authorization", b"origin", b"content-type", b"user-agent", b"referer",
                       b"cloudfront-viewer-country"})
 _JSON = (b"content-type", b"application/json")
 # The two common answers, headers and all, built once.
@@ -144,7 +144,10 @@ class _Stamp(NamedTuple):
 
 
 class Ingest:
-    """The endpoint as a plain ASGI app: this is the hot path, so it reads the scope directly."""
+    """The endpoint as a plain ASGI app: this is the hot path, so it reads the scope directly; a
+    Responder (gateway/middleware/hot_path.py), which the app calls without its middleware chain."""
+
+    HEADERS = HEADERS
 
     def __init__(self, services: Services) -> None:
         self._tokens = services.tokens
@@ -155,23 +158,27 @@ class Ingest:
         self._metrics = services.metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Through the app's router: a request the hot path (gateway/middleware/hot_path.py) left to it."""
+        headers = {name: value.decode("latin-1") for name, value in scope["headers"] if name in HEADERS}
+        response = await self.respond(scope, receive, headers)
+        if response is not None:
+            await send_raw(send, response)
+
+    async def respond(self, scope: Scope, receive: Receive, headers: dict[bytes, str]) -> RawResponse | None:
+        """The answer (None: the client left), given the request's HEADERS."""
         try:
-            body = await self._answer(scope, receive)
+            body = await self._answer(scope, receive, headers)
         except ApiError as error:
             if self._metrics is not None:
                 self._metrics.rejected(error.code)
             # Not via the app's handler: that costs a refusal +15 % server CPU (wrk, 401: 44 → 51 µs).
-            await send_error(send, error)
-            return
+            return raw_error(error)
         except ClientDisconnected:
-            return
-        await send({"type": "http.response.start", "status": 202,
-                    "headers": _ANSWERED.get(body) or [_JSON, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+            return None
+        return 202, _ANSWERED.get(body) or [_JSON, (b"content-length", str(len(body)).encode())], body
 
-    async def _answer(self, scope: Scope, receive: Receive) -> bytes:
+    async def _answer(self, scope: Scope, receive: Receive, headers: dict[bytes, str]) -> bytes:
         """The 202 answer's body once the queue took the events; ApiError for the whole request."""
-        headers = {name: value.decode("latin-1") for name, value in scope["headers"] if name in _HEADERS}
         token = share_token_from(headers.get(b"authorization"), scope["query_string"])
         try:
             share = self._tokens.verify(token)

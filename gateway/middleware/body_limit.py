@@ -12,6 +12,11 @@ from gateway.errors import ApiError, send_error
 DEFAULT_LIMIT = 512 * 1024
 
 
+def limit_for(path: str, path_limits: Mapping[str, int], default: int = DEFAULT_LIMIT) -> int:
+    """The body limit of `path`: its prefix's in `path_limits`, else `default`."""
+    return next((limit for prefix, limit in path_limits.items() if path.startswith(prefix)), default)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -40,8 +45,7 @@ class BodyLimitMiddleware:
         await self._streamed(scope, receive, send, limit)
 
     def _limit(self, path: str) -> int:
-        return next((limit for prefix, limit in self.path_limits.items() if path.startswith(prefix)),
-                    self.limit)
+        return limit_for(path, self.path_limits, self.limit)
 
     async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """A chunked body: count as it arrives and stop at the limit."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# What every response to a request with an Origin carries (the ingest's hot path adds them too).
+CORS_HEADERS = ((b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"Retry-After"))
 PREFLIGHT_MAX_AGE = 86400  # browsers cap it lower (Chromium: 2 h), which is still one preflight per page
 
 
@@ -44,11 +46,7 @@ class CORSMiddleware:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"access-control-allow-origin", b"*"),
-                    (b"access-control-expose-headers", b"Retry-After"),
-                ]
+                message["headers"] = [*message.get("headers", ()), *CORS_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

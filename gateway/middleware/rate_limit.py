@@ -96,44 +96,32 @@ class Buckets:
         return wait
 
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limits: RateLimits | None = None, capacity: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic,
-                 refused: Callable[[Scope, str], None] | None = None, shared: SharedBuckets | None = None
-                 ) -> None:
+class RateLimiter:
+    """The limits and their buckets: what RateLimitMiddleware asks about each POST, and the ingest's
+    hot path (gateway/middleware/hot_path.py) too, so both count in the same buckets."""
+
+    def __init__(self, limits: RateLimits | None = None, capacity: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic, shared: SharedBuckets | None = None) -> None:
         """`shared`: the buckets of every worker process (with the capacity they were made with), instead
         of this process's own."""
-        self.app = app
-        self.refused = refused  # told of each request refused here, with the error code (for metrics)
         self.limits = limits or RateLimits()
+        self.exempt = self.limits.exempt
         self._clock = clock
         self._salt = secrets.token_bytes(16) if shared is None else shared.salt
         self._address = self._buckets(self.limits.per_address, capacity, shared)
         self._token = self._buckets(self.limits.per_token, capacity, shared)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        address = client[0] if client else ""
-        if address in self.limits.exempt:
-            await self.app(scope, receive, send)
-            return
+    def wait(self, address: str, token: Callable[[], str | None]) -> float:
+        """0 when a POST from `address` (not exempt) with the share token `token()` may pass, else the
+        seconds until it would. The token is looked for only when its limit is asked."""
         now = self._clock()
         wait = 0.0
         if self._address is not None:
             wait = self._address.take(self._key(b"a", address), now)
-        token = share_token(scope) if self._token is not None and not wait else None
-        if token and self._token is not None:
-            wait = self._token.take(self._key(b"t", token), now)
-        if wait:
-            if self.refused is not None:
-                self.refused(scope, "rate_limited")
-            await send_error(send, ApiError(429, "rate_limited", "too many requests; retry after Retry-After "
-                                            "seconds", headers={"Retry-After": str(max(1, math.ceil(wait)))}))
-            return
-        await self.app(scope, receive, send)
+        if wait or self._token is None:
+            return wait
+        sent = token()
+        return self._token.take(self._key(b"t", sent), now) if sent else 0.0
 
     @staticmethod
     def _buckets(limit: Limit | None, capacity: int, shared: SharedBuckets | None) -> TokenBuckets | None:
@@ -143,3 +131,37 @@ class RateLimitMiddleware:
 
     def _key(self, kind: bytes, value: str) -> bytes:
         return hashlib.blake2b(kind + value.encode(), key=self._salt, digest_size=16).digest()
+
+
+def rate_limited(wait: float) -> ApiError:
+    return ApiError(429, "rate_limited", "too many requests; retry after Retry-After seconds",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limits: RateLimits | None = None, capacity: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic,
+                 refused: Callable[[Scope, str], None] | None = None, shared: SharedBuckets | None = None,
+                 limiter: RateLimiter | None = None) -> None:
+        """`shared`: the buckets of every worker process (with the capacity they were made with), instead
+        of this process's own; `limiter`: limits and buckets made already (the others are then unused)."""
+        self.app = app
+        self.refused = refused  # told of each request refused here, with the error code (for metrics)
+        self.limiter = limiter or RateLimiter(limits, capacity, clock, shared)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else ""
+        if address in self.limiter.exempt:
+            await self.app(scope, receive, send)
+            return
+        wait = self.limiter.wait(address, lambda: share_token(scope))
+        if wait:
+            if self.refused is not None:
+                self.refused(scope, "rate_limited")
+            await send_error(send, rate_limited(wait))
+            return
+        await self.app(scope, receive, send)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -187,3 +187,69 @@ def test_buckets_refill_over_time() -> None:
         now[0] += 0.5  # rate 2/s: one request's worth
         assert client.post("/").status_code == 204
         assert client.post("/").status_code == 429
+
+
+# --- the ingest's hot path ------------------------------------------------------------------------------
+
+def _three_ways(client: TestClient, token: str, headers: dict[str, str]) -> list[httpx.Response]:
+    """The same POST through the hot path (a Content-Length), and through the middleware chain, as the
+    hot path leaves a streamed body (none) and a header it reads sent twice."""
+
+    def streamed(body: bytes) -> Iterator[bytes]:
+        yield body
+
+    sent = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers}
+    return [client.post(EVENTS, content=json.dumps(event()).encode(), headers=sent),
+            client.post(EVENTS, content=streamed(json.dumps(event()).encode()), headers=sent),
+            client.post(EVENTS, content=json.dumps(event()).encode(),
+                        headers=[*sent.items(), ("Authorization", f"Bearer {token}")])]
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://www.bank.cl"}, {}])
+def test_the_hot_path_answers_as_the_chain_does(gateway: Gateway, headers: dict[str, str]) -> None:
+    for token, status in ((gateway.token(), 202), ("bad-token", 401),
+                          (gateway.token(origins=["https://other.example"]), 403 if headers else 202)):
+        answers = _three_ways(gateway.client, token, headers)
+        assert [answer.status_code for answer in answers] == [status] * 3
+        assert len({answer.content for answer in answers}) == 1
+        assert len({tuple(sorted(answer.headers.multi_items())) for answer in answers}) == 1
+        assert ("access-control-allow-origin" in answers[0].headers) == bool(headers)
+    assert len(gateway.queued()) == 3 * (1 if headers else 2)
+
+
+def test_the_hot_path_and_the_chain_count_in_the_same_buckets(settings: Settings, queue: LocalQueue) -> None:
+    limits = RateLimits(per_address=None, per_token=Limit(rate=0.001, burst=3), exempt=frozenset())
+    with _client(settings, queue, limits) as client:
+        token = Gateway(client, queue, settings).token()
+        answers = _three_ways(client, token, {"Origin": "https://www.bank.cl"})
+        assert [answer.status_code for answer in answers] == [202, 202, 202]
+        limited = _three_ways(client, token, {"Origin": "https://www.bank.cl"})
+        assert [answer.status_code for answer in limited] == [429, 429, 429]
+        assert len({tuple(sorted(answer.headers.multi_items())) for answer in limited}) == 1
+        assert limited[0].headers["Access-Control-Allow-Origin"] == "*"
+        assert int(limited[0].headers["Retry-After"]) >= 1
+
+
+class _FailingQueue(LocalQueue):
+    """A queue failing in a way nobody foresaw (not QueueUnavailable)."""
+
+    def send(self, bodies: Sequence[bytes]) -> None:
+        raise RuntimeError("the disk caught fire")
+
+
+def test_an_unexpected_failure_is_a_json_500_without_cors_and_reaches_the_log(settings: Settings) -> None:
+    queue = _FailingQueue(settings.data_dir / "queue")
+    try:
+        app = create_app(settings, queue, rate_limits=RateLimits())
+        with TestClient(app, raise_server_exceptions=False) as client:
+            token = Gateway(client, queue, settings).token()
+            answers = _three_ways(client, token, {"Origin": "https://www.bank.cl"})
+        assert [answer.status_code for answer in answers] == [500] * 3
+        assert {answer.json()["error"]["code"] for answer in answers} == {"internal_error"}
+        assert not any("access-control-allow-origin" in answer.headers for answer in answers)
+        # And the failure reaches the server, which logs it.
+        with TestClient(app) as client, pytest.raises(RuntimeError, match="caught fire"):
+            client.post(EVENTS, content=json.dumps(event()).encode(), headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    finally:
+        queue.close()
