@@ -107,14 +107,28 @@ class RateLimiter:
         self.limits = limits or RateLimits()
         self.exempt = self.limits.exempt
         self._clock = clock
-        self._salt = secrets.token_bytes(16) if shared is None else shared.salt
-        self._address = self._buckets(self.limits.per_address, capacity, shared)
-        self._token = self._buckets(self.limits.per_token, capacity, shared)
+        self._shared = shared
+        # Keyed once: a copy per key costs half a keyed hash made anew.
+        self._hash = hashlib.blake2b(key=secrets.token_bytes(16) if shared is None else shared.salt,
+                                     digest_size=16)
+        self._address = None if self.limits.per_address is None or shared is not None else Buckets(
+            self.limits.per_address, capacity)
+        self._token = None if self.limits.per_token is None or shared is not None else Buckets(
+            self.limits.per_token, capacity)
 
     def wait(self, address: str, token: Callable[[], str | None]) -> float:
         """0 when a POST from `address` (not exempt) with the share token `token()` may pass, else the
         seconds until it would. The token is looked for only when its limit is asked."""
         now = self._clock()
+        if self._shared is not None:  # both buckets under one lock of the shared table
+            per_address, per_token = self.limits.per_address, self.limits.per_token
+            takes = []
+            if per_address is not None:
+                takes.append((per_address, self._key(b"a", address)))
+            sent = token() if per_token is not None else None
+            if per_token is not None and sent:
+                takes.append((per_token, self._key(b"t", sent)))
+            return self._shared.take_in_turn(takes, now) if takes else 0.0
         wait = 0.0
         if self._address is not None:
             wait = self._address.take(self._key(b"a", address), now)
@@ -123,14 +137,10 @@ class RateLimiter:
         sent = token()
         return self._token.take(self._key(b"t", sent), now) if sent else 0.0
 
-    @staticmethod
-    def _buckets(limit: Limit | None, capacity: int, shared: SharedBuckets | None) -> TokenBuckets | None:
-        if limit is None:
-            return None
-        return Buckets(limit, capacity) if shared is None else shared.limited(limit)
-
     def _key(self, kind: bytes, value: str) -> bytes:
-        return hashlib.blake2b(kind + value.encode(), key=self._salt, digest_size=16).digest()
+        hashed = self._hash.copy()
+        hashed.update(kind + value.encode())
+        return hashed.digest()
 
 
 def rate_limited(wait: float) -> ApiError:

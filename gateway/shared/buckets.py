@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 from gateway.middleware.rate_limit import Limit
@@ -65,30 +66,42 @@ class SharedBuckets:
 
     def take(self, limit: Limit, key: bytes, now: float) -> float:
         """Buckets.take() on the bucket of `key`, a salted hash of 16 bytes."""
-        memory, size = self._file.memory, _SLOT.size
-        start = _TABLE_AT + (int.from_bytes(key[:8], "little") & self._mask) * size
+        return self.take_in_turn(((limit, key),), now)
+
+    def take_in_turn(self, takes: Iterable[tuple[Limit, bytes]], now: float) -> float:
+        """take() on each bucket in turn until one refuses (its wait), under one lock: a POST counts
+        against its client address's limit, then its share token's."""
         self._file.lock()
         try:
-            window = memory[start:start + _WINDOW * size]
-            offset = _slot_of(window, key)
-            if offset >= 0:
-                _, tokens, at = _SLOT.unpack_from(window, offset)
-            else:
-                offset = _slot_of(window, _FREE)
-                if offset < 0:
-                    offset = min(range(0, len(window), size),
-                                 key=lambda used: float(_SLOT.unpack_from(window, used)[2]))
-                tokens, at = limit.burst, now
-            # max(): another worker may have counted this bucket at a later `now` than ours.
-            tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.rate)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / limit.rate
-            _SLOT.pack_into(memory, start + offset, key, tokens, max(now, at))
+            for limit, key in takes:
+                wait = self._take(limit, key, now)
+                if wait:
+                    return wait
+            return 0.0
         finally:
             self._file.unlock()
+
+    def _take(self, limit: Limit, key: bytes, now: float) -> float:
+        memory, size = self._file.memory, _SLOT.size
+        start = _TABLE_AT + (int.from_bytes(key[:8], "little") & self._mask) * size
+        window = memory[start:start + _WINDOW * size]
+        offset = _slot_of(window, key)
+        if offset >= 0:
+            _, tokens, at = _SLOT.unpack_from(window, offset)
+        else:
+            offset = _slot_of(window, _FREE)
+            if offset < 0:
+                offset = min(range(0, len(window), size),
+                             key=lambda used: float(_SLOT.unpack_from(window, used)[2]))
+            tokens, at = limit.burst, now
+        # max(): another worker may have counted this bucket at a later `now` than ours.
+        tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / limit.rate
+        _SLOT.pack_into(memory, start + offset, key, tokens, max(now, at))
         return wait
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,8 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.middleware.body_limit import BodyLimitMiddleware
-from gateway.middleware.rate_limit import Limit, RateLimitMiddleware, RateLimits
+from gateway.middleware.rate_limit import Limit, RateLimiter, RateLimitMiddleware, RateLimits
+from gateway.shared.buckets import SharedBuckets
 from gateway.tokens import issue_token
 from pipeline.config import Settings
 from pipeline.queue.local import LocalQueue
@@ -253,3 +255,27 @@ def test_an_unexpected_failure_is_a_json_500_without_cors_and_reaches_the_log(se
                 "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     finally:
         queue.close()
+
+
+def test_shared_buckets_limit_as_the_processs_own(tmp_path: Path) -> None:
+    # Address then token, under one lock in the shared table: a POST its address refuses takes
+    # nothing from its token's bucket, as with the process's own buckets.
+    limits = RateLimits(per_address=Limit(rate=1, burst=2), per_token=Limit(rate=0.5, burst=3),
+                        exempt=frozenset())
+    salt = SharedBuckets.create(tmp_path, capacity=100)
+    shared = SharedBuckets.attach(tmp_path, salt)
+    now = [0.0]
+    try:
+        own = RateLimiter(limits, clock=lambda: now[0])
+        in_table = RateLimiter(limits, clock=lambda: now[0], shared=shared)
+        posts = [("10.0.0.1", "t1"), ("10.0.0.1", "t1"), ("10.0.0.1", "t1"), ("10.0.0.2", "t1"),
+                 ("10.0.0.2", "t1"), ("10.0.0.3", None), ("10.0.0.3", "t2"), ("10.0.0.3", "t1")]
+        waits = []
+        for step, (address, token) in enumerate(posts * 2):
+            now[0] = step * 0.25
+            sent = functools.partial(lambda token: token, token)
+            waits.append((own.wait(address, sent), in_table.wait(address, sent)))
+        assert [mine for mine, _ in waits] == [theirs for _, theirs in waits]
+        assert sum(1 for mine, _ in waits if mine) >= 4  # both limits refused some
+    finally:
+        shared.close()
