@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import mmap
 import pstats
 import tempfile
 import time
@@ -125,7 +126,9 @@ def worker_app(data_dir: Path) -> Iterator[tuple[App, App, str]]:
     from gateway.ingest import Ingest
     from gateway.instruments import Metrics
     from gateway.middleware.rate_limit import Limit, RateLimits
+    from gateway.shared.buckets import FILE_NAME as BUCKETS_FILE
     from gateway.shared.buckets import SharedBuckets
+    from gateway.shared.recent_ids import FILE_NAME as RECENT_IDS_FILE
     from gateway.shared.recent_ids import SharedRecentIds
     from gateway.tokens import issue_token
     from pipeline.backends import open_queue
@@ -136,6 +139,8 @@ def worker_app(data_dir: Path) -> Iterator[tuple[App, App, str]]:
     run_dir.mkdir(parents=True)
     SharedRecentIds.create(run_dir)
     salt = SharedBuckets.create(run_dir)
+    for name in (RECENT_IDS_FILE, BUCKETS_FILE):
+        _fault_in(run_dir / name)
     queue = open_queue(settings, receives=False, sole_sender=False)
     recent = SharedRecentIds.attach(run_dir)
     buckets = SharedBuckets.attach(run_dir, salt)
@@ -151,6 +156,21 @@ def worker_app(data_dir: Path) -> Iterator[tuple[App, App, str]]:
         recent.close()
         buckets.close()
         queue.close()
+
+
+def _fault_in(path: Path) -> None:
+    """Writes every page of a shared table once, as a worker that has served a while has: fresh ids
+    land on random pages of the recent ids' 48 MiB, and a first write to a page costs a fault that
+    a server pays in its first minutes only."""
+    from gateway.shared.mapped_file import MappedFile
+
+    file = MappedFile(path)
+    try:
+        memory = file.memory
+        for offset in range(0, len(memory), mmap.PAGESIZE):
+            memory[offset] = memory[offset]  # the same byte: nothing changes but the page is mapped
+    finally:
+        file.close()
 
 
 def _least(loop: asyncio.AbstractEventLoop, app: App, made: Iterator[tuple[Scope, Receive]], count: int,
