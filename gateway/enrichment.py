@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _HOST = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
 _HOST_MAX = 253
+# The usual Referer: http(s)://host[:port], then a path, query, fragment or nothing. Anything else
+# (credentials, an IPv6 address, a tab or space, another scheme…) is left to urlsplit.
+_SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9_.-]+)(?::[0-9]*)?(?:[/?#]|\Z)")
 UA_MAX_CHARS = 512  # real User-Agents are shorter; the cut bounds the parse and caches' memory
 
 # ua-parser reports tablets under these device families or brands.
@@ -82,10 +85,14 @@ def referrer_host(referer: str | None) -> str | None:
     """Host of the Referer, lower case, without port, credentials, path or query."""
     if not referer:
         return None
-    try:
-        host = urlsplit(referer).hostname
-    except ValueError:
-        return None
+    simple = _SIMPLE_URL.match(referer)
+    if simple is not None:  # what urlsplit would find, at a fifth of its cost (every single event pays it)
+        host: str | None = simple[1].lower()
+    else:
+        try:
+            host = urlsplit(referer).hostname
+        except ValueError:
+            return None
     if not host or len(host) > _HOST_MAX or not _HOST.fullmatch(host):
         return None
     return host.rstrip(".")

@@ -418,7 +418,10 @@ def _received_at() -> tuple[datetime, bytes]:
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     second, json_prefix = _received_second(seconds)
     millis = nanos // 1_000_000
-    return second + timedelta(milliseconds=millis), b'%s.%03dZ"' % (json_prefix, millis)
+    return second + _MILLISECONDS[millis], b'%s.%03dZ"' % (json_prefix, millis)
+
+
+_MILLISECONDS = tuple(timedelta(milliseconds=millis) for millis in range(1000))  # made once, not per event
 
 
 @lru_cache(maxsize=1)  # the date part is formatted once per second

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-import pytest
+from urllib.parse import urlsplit
 
-from gateway.enrichment import device_from_user_agent, geo_from_header, referrer_host
+import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+
+from gateway.enrichment import _HOST, device_from_user_agent, geo_from_header, referrer_host
 
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/120.0.0.0 Safari/537.36")
@@ -65,3 +70,21 @@ def test_geo_only_from_a_two_letter_code(header: str | None, country: str | None
 ])
 def test_referrer_keeps_only_the_host(referer: str | None, host: str | None) -> None:
     assert referrer_host(referer) == host
+
+
+_URL_PARTS = st.sampled_from([
+    "http://", "https://", "HTTPS://", "hTtP://", "ftp://", "//", "a", "Z", "0", "9", ".", "..", "-",
+    "_", ":", ":8443", "/", "?", "#", "@", "user:pw@", "[", "]", "\\", "%2e", " ", "\t", "\n", "\r",
+    "\x00", "é", "xn--bcher-kva", "\u3002"])
+
+
+@given(st.lists(_URL_PARTS, max_size=12).map("".join))
+@examples(max_examples=1500)
+def test_the_referrer_host_is_urlsplits_host(referer: str) -> None:
+    # The usual form is read without urlsplit: the host must be the one urlsplit finds.
+    try:
+        host = urlsplit(referer).hostname
+    except ValueError:
+        host = None
+    expected = host.rstrip(".") if host and len(host) <= 253 and _HOST.fullmatch(host) else None
+    assert referrer_host(referer or None) == expected
