@@ -46,15 +46,15 @@ class HotPath:
         """Answers a POST to the endpoint's path; False, having done nothing, for one the chain must."""
         headers: dict[bytes, str] = {}
         read = self._read
-        for name, value in scope["headers"]:
-            if name in read:
-                if name in headers:  # each part of the chain picks one of the two its own way
-                    return False
-                headers[name] = value.decode("latin-1")
-        length = headers.get(b"content-length")
-        if length is None or not (length.isascii() and length.isdigit()) or int(length) > self._body_limit:
-            return False
         try:
+            for name, value in scope["headers"]:
+                if name in read:
+                    if name in headers:  # each part of the chain picks one of the two its own way
+                        return False
+                    headers[name] = value.decode("latin-1")
+            length = headers.get(b"content-length", "")
+            if not (length.isascii() and length.isdigit()) or int(length) > self._body_limit:
+                return False
             client = scope.get("client")
             address = client[0] if client else ""
             limiter = self._limiter
