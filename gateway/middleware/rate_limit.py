@@ -111,6 +111,7 @@ class RateLimiter:
         # Keyed once: a copy per key costs half a keyed hash made anew.
         self._hash = hashlib.blake2b(key=secrets.token_bytes(16) if shared is None else shared.salt,
                                      digest_size=16)
+        self._token_keys: dict[str, bytes] = {}
         self._address = None if self.limits.per_address is None or shared is not None else Buckets(
             self.limits.per_address, capacity)
         self._token = None if self.limits.per_token is None or shared is not None else Buckets(
@@ -127,7 +128,7 @@ class RateLimiter:
                 takes.append((per_address, self._key(b"a", address)))
             sent = token() if per_token is not None else None
             if per_token is not None and sent:
-                takes.append((per_token, self._key(b"t", sent)))
+                takes.append((per_token, self._token_key(sent)))
             return self._shared.take_in_turn(takes, now) if takes else 0.0
         wait = 0.0
         if self._address is not None:
@@ -135,7 +136,17 @@ class RateLimiter:
         if wait or self._token is None:
             return wait
         sent = token()
-        return self._token.take(self._key(b"t", sent), now) if sent else 0.0
+        return self._token.take(self._token_key(sent), now) if sent else 0.0
+
+    def _token_key(self, token: str) -> bytes:
+        """A token's key, remembered: a campaign's viewers send one token. (The token verifier keeps
+        the tokens themselves; client addresses are never kept, only hashed.)"""
+        key = self._token_keys.get(token)
+        if key is None:
+            if len(self._token_keys) >= 4096:
+                self._token_keys.clear()
+            key = self._token_keys[token] = self._key(b"t", token)
+        return key
 
     def _key(self, kind: bytes, value: str) -> bytes:
         hashed = self._hash.copy()

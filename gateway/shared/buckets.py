@@ -3,6 +3,7 @@ directory, so a client gets its limit once whichever workers its connections rea
 
 from __future__ import annotations
 
+import mmap
 import secrets
 import struct
 from collections.abc import Iterable
@@ -84,24 +85,23 @@ class SharedBuckets:
     def _take(self, limit: Limit, key: bytes, now: float) -> float:
         memory, size = self._file.memory, _SLOT.size
         start = _TABLE_AT + (int.from_bytes(key[:8], "little") & self._mask) * size
-        window = memory[start:start + _WINDOW * size]
-        offset = _slot_of(window, key)
-        if offset >= 0:
-            _, tokens, at = _SLOT.unpack_from(window, offset)
+        end = start + _WINDOW * size
+        at = _slot_of(memory, key, start, end)
+        if at >= 0:
+            _, tokens, counted = _SLOT.unpack_from(memory, at)
         else:
-            offset = _slot_of(window, _FREE)
-            if offset < 0:
-                offset = min(range(0, len(window), size),
-                             key=lambda used: float(_SLOT.unpack_from(window, used)[2]))
-            tokens, at = limit.burst, now
+            at = _slot_of(memory, _FREE, start, end)
+            if at < 0:
+                at = min(range(start, end, size), key=lambda used: float(_SLOT.unpack_from(memory, used)[2]))
+            tokens, counted = limit.burst, now
         # max(): another worker may have counted this bucket at a later `now` than ours.
-        tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.rate)
+        tokens = min(limit.burst, tokens + max(0.0, now - counted) * limit.rate)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1
         else:
             wait = (1 - tokens) / limit.rate
-        _SLOT.pack_into(memory, start + offset, key, tokens, max(now, at))
+        _SLOT.pack_into(memory, at, key, tokens, max(now, counted))
         return wait
 
 
@@ -113,9 +113,10 @@ class LimitedBuckets:
         return self._shared.take(self._limit, key, now)
 
 
-def _slot_of(window: bytes, key: bytes) -> int:
-    """The offset of the slot in `window` whose key is `key`, or -1 (a match across slots is none)."""
-    offset = window.find(key)
-    while offset > 0 and offset % _SLOT.size:
-        offset = window.find(key, offset + 1)
-    return offset
+def _slot_of(memory: mmap.mmap, key: bytes, start: int, end: int) -> int:
+    """The offset of the slot between `start` and `end` whose key is `key`, or -1 (a match across
+    slots is none). Searched in place: a copy of the window cost as much as the search."""
+    at = memory.find(key, start, end)
+    while at >= 0 and (at - start) % _SLOT.size:
+        at = memory.find(key, at + 1, end)
+    return at

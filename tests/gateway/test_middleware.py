@@ -279,3 +279,18 @@ def test_shared_buckets_limit_as_the_processs_own(tmp_path: Path) -> None:
         assert sum(1 for mine, _ in waits if mine) >= 4  # both limits refused some
     finally:
         shared.close()
+
+
+def test_a_full_window_of_shared_buckets_forgets_the_least_recently_counted(tmp_path: Path) -> None:
+    shared = SharedBuckets.attach(tmp_path, SharedBuckets.create(tmp_path, capacity=1))  # 16 slots
+    limit = Limit(rate=0.001, burst=1)
+    keys = [bytes(8) + bytes([number]) * 8 for number in range(1, 11)]  # one home slot: one window of 8
+    try:
+        assert [shared.take(limit, key, float(step)) for step, key in enumerate(keys[:8])] == [0.0] * 8
+        assert shared.take(limit, keys[0], 8.0) > 0  # counted again, so now the most recent
+        assert shared.take(limit, keys[8], 9.0) == 0.0  # the window is full: keys[1]'s bucket goes
+        assert shared.take(limit, keys[1], 10.0) == 0.0  # forgotten, so full again (keys[2]'s goes)
+        assert shared.take(limit, keys[0], 11.0) > 0  # still counted
+        assert shared.take(limit, keys[3], 12.0) > 0
+    finally:
+        shared.close()
