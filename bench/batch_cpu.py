@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._harness import Report
-from gateway import ingest
+from gateway import ingest, ingest_decision
 from gateway.assemble import services_for
 from gateway.shared.recent_ids import SharedRecentIds
 from gateway.tokens import issue_token
@@ -87,9 +87,9 @@ def main() -> None:
             route = ingest.Ingest(services)
             ingest.warm_up()
             share = services.tokens.verify(issue_token(settings.token_keys, "acme", "spring-campaign"))
-            received, received_json = ingest._received_at()
-            server_fields = ingest._fragment(share, {b"user-agent": USER_AGENT})
-            stamp = ingest._Stamp(received, received_json + server_fields, "store")
+            received, received_json = ingest_decision.received_at()
+            server_fields = ingest_decision.server_members(share, {b"user-agent": USER_AGENT})
+            stamp = ingest_decision.Stamp(received, received_json + server_fields, "store")
             session = str(uuid.uuid4())
             # Fresh bodies for every figure's every round: no id is ever seen twice as recent.
             figures = ("json.loads", "decide", "stored form", "validation", "loop")
@@ -102,22 +102,22 @@ def main() -> None:
 
             baseline = _least_us(rounds, bodies["json.loads"], same, json.loads)
             decide = _least_us(rounds, bodies["decide"], same,
-                               lambda item: route._decide(item, "acme", stamp))  # type: ignore[arg-type]
+                               lambda item: route._decider.decide(item, "acme", stamp))  # type: ignore[arg-type]
             stored_form = _least_us(rounds, bodies["stored form"], same,
-                                    ingest._stored_batch().validate_json)  # type: ignore[arg-type]
-            validation = _least_us(rounds, bodies["validation"], same, ingest._batch())  # type: ignore[arg-type]
-            loop = _least_us(rounds, bodies["loop"], lambda item: ingest._batch()(item).events,
-                             lambda events: route._batch(events, "acme", stamp))
+                                    ingest_decision._stored_batch().validate_json)  # type: ignore[arg-type]
+            validation = _least_us(rounds, bodies["validation"], same, ingest_decision._batch())  # type: ignore[arg-type]
+            loop = _least_us(rounds, bodies["loop"], lambda item: ingest_decision._batch()(item).events,
+                             lambda events: route._decider._batch(events, "acme", stamp))
             other = _least_us(rounds, bodies["other form"], same,
-                              lambda item: route._decide(item, "acme", stamp))  # type: ignore[arg-type]
+                              lambda item: route._decider.decide(item, "acme", stamp))  # type: ignore[arg-type]
             # The same event alone, a request each: as many as the batches hold.
             singles = {name: [[event(session).encode() for _ in range(per_round * EVENTS)]
                               for _ in range(rounds)] for name in ("json.loads", "decide", "models")}
             single_baseline = _least_us(rounds, singles["json.loads"], same, json.loads, 1)
             single = _least_us(rounds, singles["decide"], same,
-                               lambda item: route._decide(item, "acme", stamp), 1)  # type: ignore[arg-type]
-            single_models = _least_us(rounds, singles["models"], same, lambda item: route._single(
-                ingest._event()(item), "acme", stamp), 1)  # type: ignore[arg-type]
+                               lambda item: route._decider.decide(item, "acme", stamp), 1)  # type: ignore[arg-type]
+            single_models = _least_us(rounds, singles["models"], same, lambda item: route._decider._single(
+                ingest_decision._event()(item), "acme", stamp), 1)  # type: ignore[arg-type]
     report = Report("batch_cpu")
     report.add("json.loads of a batch(100) body", baseline, "us/event")
     report.add("batch(100) decision (_decide)", decide, "us/event", decide / baseline, "json.loads")

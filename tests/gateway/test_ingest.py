@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from gateway import ingest
+from gateway import ingest_decision
 from gateway.app import create_app
 from gateway.bodies import IngestResult
 from gateway.middleware.rate_limit import RateLimits
@@ -273,8 +273,8 @@ def test_a_batch_is_answered_anew_when_its_claims_find_duplicates() -> None:
     # Ids another process claimed between this batch's look-up and its claim (enqueue_new): the
     # race is not reproducible on purpose, so the answer it gets is checked from the decision.
     refusal = {"index": 2, "event_id": None, "error": {"code": "invalid_field", "message": "m", "field": "f"}}
-    decision = ingest._Decision([b"a", b"b"], "acme", [1, 2], b"", duplicates=1, rejected=("invalid_field",),
-                                refusals=(refusal,))
+    decision = ingest_decision.Decision([b"a", b"b"], "acme", [1, 2], b"", duplicates=1,
+                                        rejected=("invalid_field",), refusals=(refusal,))
     assert json.loads(decision.recounted(1)) == {"accepted": 1, "duplicates": 2, "rejected": [refusal]}
 
 

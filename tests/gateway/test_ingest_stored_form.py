@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
 from pydantic_core import ValidationError
 
-from gateway import ingest
+from gateway import ingest, ingest_decision
 from gateway.assemble import services_for
 from gateway.errors import ApiError
 from gateway.tokens import issue_token
@@ -46,10 +46,11 @@ def route(settings: Settings, queue: LocalQueue) -> Iterator[ingest.Ingest]:
 KNOWN = "0b8a7bb6-0f2a-4c39-9a43-35b2b1b7d0f1"
 
 
-def _stamp(route: ingest.Ingest, settings: Settings, policy: Any) -> ingest._Stamp:
+def _stamp(route: ingest.Ingest, settings: Settings, policy: Any) -> ingest_decision.Stamp:
     share = route._tokens.verify(issue_token(settings.token_keys, ORG, "p1"))
     received_json = b'{"received_at":"%s"' % format_timestamp(RECEIVED).encode()
-    return ingest._Stamp(RECEIVED, received_json + ingest._fragment(share, {b"user-agent": "curl/8"}), policy)
+    members = ingest_decision.server_members(share, {b"user-agent": "curl/8"})
+    return ingest_decision.Stamp(RECEIVED, received_json + members, policy)
 
 
 @st.composite
@@ -86,21 +87,21 @@ def test_the_fast_path_decides_as_the_models(route: ingest.Ingest, settings: Set
     @given(events=_BATCHES)
     def decide(events: list[Any]) -> None:
         body = json.dumps({"events": events}).encode()
-        fast = route._stored_batch(body, ORG, stamp)
+        fast = route._decider._stored_batch(body, ORG, stamp)
         if fast is None:
             return
         taken["fast"] += 1
         taken["stored"] += len(fast.bodies)
         taken["duplicates"] += fast.duplicates
         taken["rejected"] += len(fast.rejected)
-        models = ingest._batch()(body)  # whatever the fast path takes, the models take
-        assert fast == route._batch(models.events, ORG, stamp)
+        models = ingest_decision._batch()(body)  # whatever the fast path takes, the models take
+        assert fast == route._decider._batch(models.events, ORG, stamp)
 
     decide()
     assert min(taken.values()) > 20, taken  # not vacuous
 
 
-def _outcome(decide: Callable[[], ingest._Decision | None]) -> Any:
+def _outcome(decide: Callable[[], ingest_decision.Decision | None]) -> Any:
     try:
         return decide()
     except ApiError as error:
@@ -117,12 +118,12 @@ def test_the_fast_path_decides_one_event_as_the_models(route: ingest.Ingest, set
     @given(event=_events())
     def decide(event: Any) -> None:
         body = json.dumps(event).encode()
-        fast = _outcome(lambda: route._stored_single(body, ORG, stamp))
+        fast = _outcome(lambda: route._decider._stored_single(body, ORG, stamp))
         if fast is None:
             return
-        model = ingest._event()(body)  # whatever the fast path takes, the models take
-        assert fast == _outcome(lambda: route._single(model, ORG, stamp))
-        taken["stored" if isinstance(fast, ingest._Decision) else "refused"] += 1
+        model = ingest_decision._event()(body)  # whatever the fast path takes, the models take
+        assert fast == _outcome(lambda: route._decider._single(model, ORG, stamp))
+        taken["stored" if isinstance(fast, ingest_decision.Decision) else "refused"] += 1
 
     decide()
     assert min(taken.values()) > 10, taken  # not vacuous
@@ -139,10 +140,10 @@ def test_a_batch_of_sdk_events_takes_the_fast_path_and_keys_the_viewer(route: in
     declined = {**event, "event_id": "6d0c1a8e-0c6f-4d57-9a3e-1f2b3c4d5e6f", "event_type": "consent.declined",
                 "playback_id": 7, "payload": {}}
     body = json.dumps({"events": [event, declined]}).encode()
-    decision = route._stored_batch(body, ORG, _stamp(route, settings, "store"))
+    decision = route._decider._stored_batch(body, ORG, _stamp(route, settings, "store"))
     assert decision is not None
     stored = [json.loads(line) for line in decision.bodies]
-    assert stored[0]["viewer_hash"] == route._viewer_keys.keyed(viewer)
+    assert stored[0]["viewer_hash"] == route._decider._viewer_keys.keyed(viewer)
     assert stored[0]["organization_id"] == ORG and stored[0]["device"]["type"] != "smuggled"  # the server's
     assert stored[1]["viewer_hash"] is None and stored[1]["playback_id"] is None  # declined: blanked
     assert viewer not in b"".join(decision.bodies).decode()
@@ -155,8 +156,8 @@ def test_other_forms_of_a_time_go_the_models_way(route: ingest.Ingest, settings:
              "event_type": "session.started", "occurred_at": "2024-01-01T00:00:00.000Z", "sent_at": sent,
              "session_id": "0f8e0a4e-9a61-4b8f-8c53-2c1e5b0b9e77", "consent": {"tracking": True}}
     body = json.dumps({"events": [event]}).encode()
-    assert route._stored_batch(body, ORG, _stamp(route, settings, "store")) is None
-    assert route._decide(body, ORG, _stamp(route, settings, "store")).bodies  # and are stored that way
+    assert route._decider._stored_batch(body, ORG, _stamp(route, settings, "store")) is None
+    assert route._decider.decide(body, ORG, _stamp(route, settings, "store")).bodies  # stored that way
 
 
 def test_a_stored_form_time_is_one_format_timestamp_writes() -> None:
@@ -215,6 +216,6 @@ def test_models_shared_by_reference_are_inlined() -> None:
 def test_a_body_that_is_also_a_single_event_is_not_a_batch_here(route: ingest.Ingest,
                                                                  settings: Settings) -> None:
     with pytest.raises(ValidationError):
-        ingest._stored_batch().validate_json(b'{"events": []}')
+        ingest_decision._stored_batch().validate_json(b'{"events": []}')
     body = b'{"events": [], "event_type": "session.started"}'
-    assert route._stored_batch(body, ORG, _stamp(route, settings, "store")) is None
+    assert route._decider._stored_batch(body, ORG, _stamp(route, settings, "store")) is None
