@@ -145,9 +145,11 @@ def _compare(report: Report, seconds: float, workers: int, label: str) -> None:
             report.add(f"{name} under load", loaded_rss.peak[role] / 2**20, "MiB")
 
 
-# What each process of a server does, as the figures name them (bench/_harness.py `_role`).
-_ROLES = {"server": "server process (percus serve: pipeline loop)", "gateway worker": "gateway workers",
-          "writer": "writer", "other": "other"}
+# What each process of a server does, as the figures name them (bench/_harness.py `_role`): percus
+# serve's own process runs the pipeline loop; bare Starlette's is uvicorn (its one worker, or the
+# supervisor of its workers).
+_ROLES = {"server": "server process", "gateway worker": "gateway workers", "writer": "writer",
+          "other": "other"}
 
 
 def _cpu(result: WrkResult, events: int = 1) -> dict[str, object]:
