@@ -18,14 +18,13 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import Report
+from bench._harness import Report, cpu_seconds, least_cpu_us
 from gateway import ingest, ingest_decision
 from gateway.assemble import services_for
 from gateway.shared.recent_ids import SharedRecentIds
@@ -61,14 +60,18 @@ def _least_us(rounds: int, bodies: list[list[bytes]], prepare: Callable[[bytes],
               work: Callable[[object], object], per_body: int = EVENTS) -> float:
     """Least process CPU microseconds per event of `work` over `rounds`, each on its own bodies,
     prepared (outside the time) by `prepare`."""
-    best = float("inf")
-    for batch in bodies[:rounds]:
-        inputs = [prepare(item) for item in batch]
-        started = time.process_time()
-        for item in inputs:
-            work(item)
-        best = min(best, time.process_time() - started)
-    return best * 1e6 / (len(bodies[0]) * per_body)
+    batches = iter(bodies[:rounds])
+
+    def measure() -> float:
+        inputs = [prepare(item) for item in next(batches)]
+
+        def run() -> None:
+            for item in inputs:
+                work(item)
+
+        return cpu_seconds(run)
+
+    return least_cpu_us(min(rounds, len(bodies)), measure, per=len(bodies[0]) * per_body)
 
 
 def main() -> None:
