@@ -7,27 +7,10 @@ from typing import Any
 
 import pytest
 
+from tests.translator._payloads import PAYLOADS
 from translator.canonical import EVENT_TYPES, NAME_FIELDS, NAME_MAX_CHARS
 from translator.event_parser import EventError, parse_event
 
-# A minimal valid payload per event type; the test below proves the table covers all 14.
-PAYLOADS: dict[str, dict[str, Any]] = {
-    "session.started": {},
-    "video.played": {"position_ms": 0},
-    "video.paused": {"position_ms": 1200},
-    "video.progressed": {"position_ms": 7500, "percent": 25},
-    "video.completed": {"duration_ms": 30000, "percent": 100},
-    "video.incomplete": {"duration_ms": 30000, "percent": 40.5},
-    "video.errored": {"error_code": "MEDIA_ERR_DECODE", "error_message": "decode failed"},
-    "cta.clicked": {"cta_id": "cta-1", "cta_name": "Simulate", "cta_value": "yes", "position_ms": 9000},
-    "interaction.engaged": {"interaction_id": "form-1", "interaction_name": "Survey",
-                            "interaction_value": "4", "position_ms": 100},
-    "chapter.entered": {"chapter_id": "c1", "chapter_name": "Intro", "position_ms": 0},
-    "chapter.exited": {"chapter_id": "c1", "position_ms": 5000},
-    "consent.accepted": {},
-    "consent.declined": {},
-    "autoplay.failed": {"reason": "NotAllowedError"},
-}
 # A payload each event type must refuse (None: the type has no required payload field).
 INVALID_PAYLOADS: dict[str, dict[str, Any] | None] = {
     "session.started": None,
